@@ -1,0 +1,1 @@
+export { createSmokeActivities, type SmokeActivities, type SmokeDeps } from './smoke.js';

@@ -1,0 +1,176 @@
+/** The three services of the local stack: how each is started and how we know it is ready. */
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { MongoClient } from 'mongodb';
+import type { Endpoints, Env } from '../common/env.js';
+import { REPO_ROOT } from '../common/env.js';
+import { TinkerClient } from '../engine/tinker.js';
+import { SEARCH_ATTRIBUTES } from '../temporal/shared.js';
+import { OFFLINE_ENV, type InstalledStack } from './install.js';
+
+export type ServiceName = 'temporal' | 'mongodb' | 'engine';
+
+export interface ServiceSpec {
+  name: ServiceName;
+  /** Set when the project starts the service itself; unset when the user points at their own. */
+  launch?: { command: string; args: string[]; env: NodeJS.ProcessEnv; ports: { port: number; envVar: string }[] };
+  /** Resolves true once the service answers real requests. */
+  ready(): Promise<boolean>;
+  /** Once ready: throws if the service is not the one the configuration expects. */
+  verify?(): Promise<void>;
+  describe: string;
+}
+
+const SEARCH_ATTRIBUTE_TYPE_NAMES: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  TEXT: 'Text',
+  BOOL: 'Bool',
+  DOUBLE: 'Double',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+export function temporalSearchAttributeArgs(): string[] {
+  return SEARCH_ATTRIBUTES.flatMap((key) => [
+    '--search-attribute',
+    `${key.name}=${SEARCH_ATTRIBUTE_TYPE_NAMES[key.type] ?? key.type}`,
+  ]);
+}
+
+export function stateDir(env: Env, service: ServiceName): string {
+  return path.join(env.MEL_STACK_DIR, service);
+}
+
+export function serviceSpecs(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec[] {
+  return [temporalSpec(env, endpoints, installed), mongoSpec(env, endpoints, installed), engineSpec(env, endpoints, installed)];
+}
+
+function temporalSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
+  const launch =
+    installed.temporalCli && !env.MEL_TEMPORAL_ADDRESS
+      ? {
+          command: installed.temporalCli,
+          args: [
+            'server', 'start-dev',
+            '--db-filename', path.join(stateDir(env, 'temporal'), 'temporal.db'),
+            '--ip', '127.0.0.1',
+            '--port', String(env.MEL_TEMPORAL_PORT),
+            '--ui-port', String(env.MEL_TEMPORAL_UI_PORT),
+            '--log-level', 'warn',
+            ...temporalSearchAttributeArgs(),
+          ],
+          env: process.env,
+          ports: [
+            { port: env.MEL_TEMPORAL_PORT, envVar: 'MEL_TEMPORAL_PORT' },
+            { port: env.MEL_TEMPORAL_UI_PORT, envVar: 'MEL_TEMPORAL_UI_PORT' },
+          ],
+        }
+      : undefined;
+  return {
+    name: 'temporal',
+    launch,
+    describe: `Temporal at ${endpoints.temporalAddress} (namespace ${endpoints.temporalNamespace})`,
+    ready: () => temporalReady(endpoints),
+  };
+}
+
+async function temporalReady(endpoints: Endpoints): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address: endpoints.temporalAddress, connectTimeout: 2_000 });
+    await connection.workflowService.describeNamespace({ namespace: endpoints.temporalNamespace });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close();
+  }
+}
+
+function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
+  const launch =
+    installed.ferretdb && !env.MONGODB_URI
+      ? {
+          command: installed.ferretdb,
+          args: [
+            '--listen-addr', `127.0.0.1:${env.MEL_FERRETDB_PORT}`,
+            '--sqlite-dir', path.join(stateDir(env, 'mongodb'), 'data'),
+            '--log-level', 'error',
+          ],
+          env: process.env,
+          ports: [{ port: env.MEL_FERRETDB_PORT, envVar: 'MEL_FERRETDB_PORT' }],
+        }
+      : undefined;
+  return {
+    name: 'mongodb',
+    launch,
+    describe: `MongoDB protocol at ${redactUri(endpoints.mongoUri)}${launch ? ' (FerretDB, SQLite)' : ''}`,
+    ready: () => mongoReady(endpoints.mongoUri),
+  };
+}
+
+async function mongoReady(uri: string): Promise<boolean> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 2_000 });
+  try {
+    await client.connect();
+    await client.db('admin').command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** JAX settings for the tiny model on a CPU; MEL_ENGINE_BACKEND_CONFIG (JSON) overrides them. */
+const DEFAULT_BACKEND_CONFIG = {
+  max_lora_adapters: 16,
+  max_lora_rank: 16,
+  train_micro_batch_size: 8,
+  sample_max_num_sequences: 16,
+};
+
+function engineSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
+  const dir = stateDir(env, 'engine');
+  const backendConfig = { ...DEFAULT_BACKEND_CONFIG, ...JSON.parse(process.env.MEL_ENGINE_BACKEND_CONFIG ?? '{}') };
+  const launch =
+    installed.python && !env.MEL_ENGINE_URL
+      ? {
+          command: installed.python,
+          args: [
+            path.join(REPO_ROOT, 'engine', 'python', 'serve.py'),
+            '--base-model', endpoints.baseModel,
+            '--backend', 'jax',
+            '--backend-config', JSON.stringify(backendConfig),
+            '--database-url', `sqlite:///${path.join(dir, 'tinker.db')}`,
+            '--checkpoints-base', path.join(dir, 'checkpoints'),
+            '--session-cleanup-interval-sec', '-1',
+            '--host', '127.0.0.1',
+            '--port', String(env.MEL_ENGINE_PORT),
+          ],
+          env: { ...process.env, ...OFFLINE_ENV, JAX_PLATFORMS: process.env.JAX_PLATFORMS ?? 'cpu' },
+          ports: [{ port: env.MEL_ENGINE_PORT, envVar: 'MEL_ENGINE_PORT' }],
+        }
+      : undefined;
+  const client = new TinkerClient({ baseUrl: endpoints.engineUrl, requestTimeoutMs: 5_000, maxRetries: 0 });
+  return {
+    name: 'engine',
+    launch,
+    describe: `Tinker engine at ${endpoints.engineUrl} serving ${endpoints.baseModel}`,
+    ready: () => client.healthy(),
+    verify: async () => {
+      const models = await client.supportedModels();
+      if (models.length > 0 && !models.includes(endpoints.baseModel)) {
+        throw new Error(
+          `the engine at ${endpoints.engineUrl} serves ${models.join(', ')}, not ${endpoints.baseModel}; ` +
+            'set MEL_BASE_MODEL to one of those, or point MEL_ENGINE_URL at an engine that serves it',
+        );
+      }
+    },
+  };
+}
+
+function redactUri(uri: string): string {
+  return uri.replace(/\/\/([^@/]+)@/, '//***@');
+}

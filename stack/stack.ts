@@ -1,0 +1,179 @@
+/**
+ * Starts, checks and stops the local stack (Temporal dev server, FerretDB, SkyRL engine) on loopback.
+ * Pids live in MEL_STACK_DIR/state.json, so `up` in one process and `down` in another see the same stack.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadEnv, resolveEndpoints, type Env } from '../common/env.js';
+import type { Logger } from '../common/logger.js';
+import { installStack, type InstalledStack } from './install.js';
+import { requireFreePort } from './prereqs.js';
+import { isAlive, spawnService, stopProcessGroup, tailOf } from './process.js';
+import { serviceSpecs, stateDir, type ServiceName, type ServiceSpec } from './services.js';
+
+interface ServiceState {
+  pid: number;
+  log: string;
+  startedAt: string;
+}
+
+type StackState = Partial<Record<ServiceName, ServiceState>>;
+
+export class ServiceStartError extends Error {
+  override name = 'ServiceStartError';
+}
+
+export class Stack {
+  private constructor(
+    readonly env: Env,
+    private readonly specs: ServiceSpec[],
+    private readonly log: Logger,
+  ) {}
+
+  /** Installs what is missing (cached) and describes the services; starts nothing. */
+  static async prepare(log: Logger, env: Env = loadEnv()): Promise<Stack> {
+    const installed = await installStack(env, log);
+    return Stack.fromInstalled(env, installed, log);
+  }
+
+  static fromInstalled(env: Env, installed: InstalledStack, log: Logger): Stack {
+    return new Stack(env, serviceSpecs(env, resolveEndpoints(env), installed), log);
+  }
+
+  get endpoints() {
+    return resolveEndpoints(this.env);
+  }
+
+  /** Starts every service the project runs itself and waits for all of them; returns those it started. */
+  async up(): Promise<ServiceName[]> {
+    const started: ServiceName[] = [];
+    for (const spec of this.specs) {
+      if (await this.startIfNeeded(spec)) started.push(spec.name);
+    }
+    await Promise.all(this.specs.map((spec) => this.waitUntilReady(spec)));
+    return started;
+  }
+
+  async down(only?: ServiceName[]): Promise<void> {
+    const state = await this.readState();
+    for (const spec of [...this.specs].reverse()) {
+      const entry = state[spec.name];
+      if (!entry || (only && !only.includes(spec.name))) continue;
+      if (isAlive(entry.pid)) {
+        this.log.info({ service: spec.name, pid: entry.pid }, 'stopping');
+        await stopProcessGroup(entry.pid);
+      }
+      delete state[spec.name];
+    }
+    await this.writeState(state);
+  }
+
+  /** Kills a service (SIGKILL, no clean shutdown) and starts it again on the same state: a crash and recovery. */
+  async crashAndRestart(name: ServiceName): Promise<void> {
+    const state = await this.readState();
+    const entry = state[name];
+    if (!entry) throw new Error(`${name} was not started by this stack`);
+    await stopProcessGroup(entry.pid, 0, 'SIGKILL');
+    delete state[name];
+    await this.writeState(state);
+    const spec = this.spec(name);
+    await this.startIfNeeded(spec);
+    await this.waitUntilReady(spec);
+  }
+
+  async status(): Promise<{ name: ServiceName; describe: string; managed: boolean; pid?: number; ready: boolean }[]> {
+    const state = await this.readState();
+    return Promise.all(
+      this.specs.map(async (spec) => {
+        const pid = state[spec.name]?.pid;
+        return {
+          name: spec.name,
+          describe: spec.describe,
+          managed: Boolean(spec.launch),
+          pid: pid && isAlive(pid) ? pid : undefined,
+          ready: await spec.ready(),
+        };
+      }),
+    );
+  }
+
+  logFile(name: ServiceName): string {
+    return path.join(stateDir(this.env, name), `${name}.log`);
+  }
+
+  private spec(name: ServiceName): ServiceSpec {
+    const spec = this.specs.find((candidate) => candidate.name === name);
+    if (!spec) throw new Error(`unknown service ${name}`);
+    return spec;
+  }
+
+  private async startIfNeeded(spec: ServiceSpec): Promise<boolean> {
+    if (!spec.launch) return false;
+    const state = await this.readState();
+    const running = state[spec.name];
+    if (running && isAlive(running.pid)) {
+      this.log.info({ service: spec.name, pid: running.pid }, 'already running');
+      return false;
+    }
+    for (const { port, envVar } of spec.launch.ports) await requireFreePort(port, spec.name, envVar);
+    await mkdir(stateDir(this.env, spec.name), { recursive: true });
+    const log = this.logFile(spec.name);
+    const pid = spawnService(spec.launch.command, spec.launch.args, log, spec.launch.env);
+    this.log.info({ service: spec.name, pid, log }, `starting ${spec.describe}`);
+    state[spec.name] = { pid, log, startedAt: new Date().toISOString() };
+    await this.writeState(state);
+    return true;
+  }
+
+  private async waitUntilReady(spec: ServiceSpec): Promise<void> {
+    const timeoutMs = this.env.MEL_STACK_START_TIMEOUT_S * 1000;
+    const started = Date.now();
+    let lastReport = started;
+    while (!(await spec.ready())) {
+      const pid = (await this.readState())[spec.name]?.pid;
+      if (spec.launch && pid && !isAlive(pid)) {
+        throw new ServiceStartError(await this.failure(spec, 'exited during start-up'));
+      }
+      if (Date.now() - started > timeoutMs) {
+        const reason = `did not become ready within ${this.env.MEL_STACK_START_TIMEOUT_S} s (MEL_STACK_START_TIMEOUT_S)`;
+        throw new ServiceStartError(await this.failure(spec, reason));
+      }
+      if (Date.now() - lastReport > 10_000) {
+        this.log.info({ service: spec.name, waitedS: Math.round((Date.now() - started) / 1000) }, 'waiting');
+        lastReport = Date.now();
+      }
+      await sleep(250);
+    }
+    await spec.verify?.();
+    this.log.info({ service: spec.name, seconds: (Date.now() - started) / 1000 }, `ready: ${spec.describe}`);
+  }
+
+  private async failure(spec: ServiceSpec, reason: string): Promise<string> {
+    if (!spec.launch) return `${spec.describe} ${reason}; check that it is running and reachable`;
+    const log = this.logFile(spec.name);
+    return `${spec.name} ${reason}.\n  log: ${log}\n  last lines:\n${indent(await tailOf(log))}`;
+  }
+
+  private statePath(): string {
+    return path.join(this.env.MEL_STACK_DIR, 'state.json');
+  }
+
+  private async readState(): Promise<StackState> {
+    const file = this.statePath();
+    return existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as StackState) : {};
+  }
+
+  private async writeState(state: StackState): Promise<void> {
+    await mkdir(this.env.MEL_STACK_DIR, { recursive: true });
+    await writeFile(this.statePath(), `${JSON.stringify(state, null, 2)}\n`);
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+}

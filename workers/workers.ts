@@ -1,0 +1,83 @@
+/**
+ * Builds the workers for each role. One process can run every role (the local default) or a single one
+ * (a GPU host runs only gpuInference/gpuTraining, a CPU host only cpu).
+ */
+import { fileURLToPath } from 'node:url';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { z } from 'zod';
+import { createSmokeActivities } from '../activities/index.js';
+import type { Endpoints } from '../common/env.js';
+import { loadModelTokenizer } from '../engine/model-files.js';
+import { TinkerClient } from '../engine/tinker.js';
+import { connectMongo, type MongoHandle } from '../store/mongo.js';
+import { TASK_QUEUES, type TaskQueueRole } from '../temporal/shared.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const ALL_ROLES = Object.keys(TASK_QUEUES) as TaskQueueRole[];
+
+const concurrency = z.coerce.number().int().positive();
+const workerEnvSchema = z.object({
+  MEL_WORKER_CONCURRENCY_CPU: concurrency.default(16),
+  MEL_WORKER_CONCURRENCY_GPU_INFERENCE: concurrency.default(2),
+  MEL_WORKER_CONCURRENCY_GPU_TRAINING: concurrency.default(1),
+  MEL_WORKER_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(10),
+});
+
+export interface ActivityDeps {
+  mongo: MongoHandle;
+  engine: TinkerClient;
+  endpoints: Endpoints;
+}
+
+export async function connectActivityDeps(endpoints: Endpoints): Promise<ActivityDeps> {
+  const apiKey = process.env[endpoints.engineApiKeyEnv];
+  return {
+    mongo: await connectMongo(endpoints),
+    engine: new TinkerClient({ baseUrl: endpoints.engineUrl, apiKey }),
+    endpoints,
+  };
+}
+
+async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRole, object>> {
+  const tokenizer = await loadModelTokenizer(deps.endpoints.baseModel);
+  const smoke = createSmokeActivities({
+    db: deps.mongo.db,
+    engine: deps.engine,
+    tokenizer,
+    baseModel: deps.endpoints.baseModel,
+  });
+  return { cpu: {}, gpuInference: { ...smoke }, gpuTraining: {} };
+}
+
+export async function createWorkers(
+  connection: NativeConnection,
+  deps: ActivityDeps,
+  roles: TaskQueueRole[] = ALL_ROLES,
+  options: { taskQueuePrefix?: string } = {},
+): Promise<Worker[]> {
+  const settings = workerEnvSchema.parse(process.env);
+  const maxConcurrent: Record<TaskQueueRole, number> = {
+    cpu: settings.MEL_WORKER_CONCURRENCY_CPU,
+    gpuInference: settings.MEL_WORKER_CONCURRENCY_GPU_INFERENCE,
+    gpuTraining: settings.MEL_WORKER_CONCURRENCY_GPU_TRAINING,
+  };
+  const activities = await activitiesByRole(deps);
+  const workers: Worker[] = [];
+  for (const role of roles) {
+    const hasActivities = Object.keys(activities[role]).length > 0;
+    if (role !== 'cpu' && !hasActivities) continue;
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: deps.endpoints.temporalNamespace,
+        taskQueue: `${options.taskQueuePrefix ?? ''}${TASK_QUEUES[role]}`,
+        identity: `${role}@${process.pid}`,
+        ...(role === 'cpu' ? { workflowsPath: WORKFLOWS_PATH } : {}),
+        ...(hasActivities ? { activities: activities[role] } : {}),
+        maxConcurrentActivityTaskExecutions: maxConcurrent[role],
+        shutdownGraceTime: `${settings.MEL_WORKER_SHUTDOWN_GRACE_S}s`,
+      }),
+    );
+  }
+  return workers;
+}

@@ -1,0 +1,14 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { SmokeActivities } from '../activities/smoke.js';
+import { TASK_QUEUES, type SmokeInput, type SmokeResult } from '../temporal/shared.js';
+
+const { smokeProbe } = proxyActivities<SmokeActivities>({
+  taskQueue: TASK_QUEUES.gpuInference,
+  startToCloseTimeout: '10 minutes',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ConfigError'] },
+});
+
+/** The smallest workflow that touches every part of the stack: Temporal, a worker, MongoDB and the engine. */
+export async function smokeWorkflow(input: SmokeInput): Promise<SmokeResult> {
+  return smokeProbe(input);
+}
