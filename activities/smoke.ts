@@ -37,10 +37,15 @@ export function createSmokeActivities({ db, engine, tokenizer, baseModel }: Smok
   async function smokeProbe(input: SmokeInput): Promise<SmokeResult> {
     const info = activityInfo();
     const promptTokens = tokenizer.encode(input.promptText);
-    const ids = { workflowId: info.workflowExecution?.workflowId ?? 'standalone', activityId: info.activityId };
+    const ids = {
+      workflowId: info.workflowExecution?.workflowId ?? 'standalone',
+      activityId: info.activityId,
+    };
     await records.updateOne(
       { _id: input.smokeId },
-      { $set: { phase: 'started', promptText: input.promptText, promptTokens, ...ids, updatedAt: new Date() } },
+      {
+        $set: { phase: 'started', promptText: input.promptText, promptTokens, ...ids, updatedAt: new Date() },
+      },
       { upsert: true },
     );
 

@@ -26,7 +26,10 @@ const envSchema = z.object({
   MEL_TEMPORAL_UI_PORT: port.default(18_233),
 
   MONGODB_URI: optionalText,
-  MEL_MONGODB_DB: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('mel'),
+  MEL_MONGODB_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .default('mel'),
   MEL_FERRETDB_PORT: port.default(27_217),
 
   MEL_ENGINE_URL: optionalText,

@@ -27,7 +27,9 @@ async function main(command: string | undefined, arg: string | undefined): Promi
       const rows = await (await Stack.prepare(log)).status();
       for (const row of rows) {
         const who = row.managed ? `pid ${row.pid ?? '-'}` : 'external';
-        console.log(`${row.ready ? 'ready ' : 'DOWN  '} ${row.name.padEnd(8)} ${who.padEnd(10)} ${row.describe}`);
+        console.log(
+          `${row.ready ? 'ready ' : 'DOWN  '} ${row.name.padEnd(8)} ${who.padEnd(10)} ${row.describe}`,
+        );
       }
       return rows.every((row) => row.ready) ? 0 : 1;
     }
@@ -43,7 +45,9 @@ async function main(command: string | undefined, arg: string | undefined): Promi
 
 function printEndpoints(stack: Stack) {
   const { endpoints } = stack;
-  console.log(`Temporal    ${endpoints.temporalAddress}${endpoints.temporalUiUrl ? `  (UI ${endpoints.temporalUiUrl})` : ''}`);
+  console.log(
+    `Temporal    ${endpoints.temporalAddress}${endpoints.temporalUiUrl ? `  (UI ${endpoints.temporalUiUrl})` : ''}`,
+  );
   console.log(`MongoDB     ${endpoints.mongoUri} (database ${endpoints.mongoDb})`);
   console.log(`Engine      ${endpoints.engineUrl} serving ${endpoints.baseModel}`);
   console.log('Stop with:  npm run stack -- down');

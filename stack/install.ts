@@ -57,14 +57,19 @@ async function ensureTemporalCli(env: Env, log: Logger): Promise<string> {
   const paths = cachePaths(env);
   return cached(env, 'temporal-cli', TEMPORAL_CLI_MODULE, paths.temporalCli, log, async () => {
     await requireGo('the Temporal CLI');
-    log.info(`building the Temporal CLI (go install ${TEMPORAL_CLI_MODULE}); about 4 minutes on 2 cores, once`);
+    log.info(
+      `building the Temporal CLI (go install ${TEMPORAL_CLI_MODULE}); about 4 minutes on 2 cores, once`,
+    );
     await runStep('go', ['install', TEMPORAL_CLI_MODULE], { env: { ...process.env, GOBIN: paths.bin } });
   });
 }
 
 async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
   const paths = cachePaths(env);
-  const key = await hashFiles([path.join(FERRETDB_SOURCE_DIR, 'go.mod'), path.join(FERRETDB_SOURCE_DIR, 'main.go')]);
+  const key = await hashFiles([
+    path.join(FERRETDB_SOURCE_DIR, 'go.mod'),
+    path.join(FERRETDB_SOURCE_DIR, 'main.go'),
+  ]);
   return cached(env, 'ferretdb', key, paths.ferretdb, log, async () => {
     await requireGo('FerretDB');
     log.info('building FerretDB v1.24.2 (SQLite backend); about 2 minutes on 2 cores, once');
@@ -79,12 +84,23 @@ async function ensureEngineVenv(env: Env, log: Logger): Promise<string> {
   const key = await hashFiles([requirements, constraints]);
   await cached(env, 'engine-venv', key, paths.venvPython, log, async () => {
     const python = await requirePython();
-    log.info({ python }, 'creating the engine venv (SkyRL Tinker server, JAX, torch); about 2 minutes and 6 GB, once');
+    log.info(
+      { python },
+      'creating the engine venv (SkyRL Tinker server, JAX, torch); about 2 minutes and 6 GB, once',
+    );
     await rm(paths.venv, { recursive: true, force: true });
     await runStep(python, ['-m', 'venv', paths.venv]);
     await runStep(paths.venvPython, ['-m', 'pip', 'install', '--upgrade', '--quiet', 'pip']);
     await runStep(paths.venvPython, [
-      '-m', 'pip', 'install', '--progress-bar', 'off', '-r', requirements, '-c', constraints,
+      '-m',
+      'pip',
+      'install',
+      '--progress-bar',
+      'off',
+      '-r',
+      requirements,
+      '-c',
+      constraints,
     ]);
     await runStep(paths.venvPython, ['-c', 'import skyrl.tinker.api, skyrl.tinker.engine']);
   });
@@ -145,7 +161,12 @@ function runStep(command: string, args: string[], options: { cwd?: string; env?:
   return new Promise<void>((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 2, 2] });
     child.once('error', (error) =>
-      reject(new PrerequisiteError(`could not run ${command}: ${error.message}`, `make sure ${command} is installed`)),
+      reject(
+        new PrerequisiteError(
+          `could not run ${command}: ${error.message}`,
+          `make sure ${command} is installed`,
+        ),
+      ),
     );
     child.once('exit', (code) =>
       code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with code ${code}`)),

@@ -68,7 +68,10 @@ function pythonCandidates(): string[] {
 /** SkyRL 0.3 needs Python 3.12+ (its pydantic models use typing.TypedDict, which pydantic rejects on 3.11). */
 export async function requirePython(): Promise<string> {
   for (const candidate of pythonCandidates()) {
-    const output = await versionOf(candidate, ['-c', 'import sys, venv; print("%d.%d" % sys.version_info[:2])']);
+    const output = await versionOf(candidate, [
+      '-c',
+      'import sys, venv; print("%d.%d" % sys.version_info[:2])',
+    ]);
     const version = output ? parsePythonVersion(output) : undefined;
     if (version && version[0] === 3 && version[1] >= 12) return candidate;
   }

@@ -4,7 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Starts a long-lived service in its own process group, output appended to `logFile`. */
-export function spawnService(command: string, args: string[], logFile: string, env: NodeJS.ProcessEnv): number {
+export function spawnService(
+  command: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv,
+): number {
   const fd = openSync(logFile, 'a');
   try {
     const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env });

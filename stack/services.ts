@@ -13,7 +13,12 @@ export type ServiceName = 'temporal' | 'mongodb' | 'engine';
 export interface ServiceSpec {
   name: ServiceName;
   /** Set when the project starts the service itself; unset when the user points at their own. */
-  launch?: { command: string; args: string[]; env: NodeJS.ProcessEnv; ports: { port: number; envVar: string }[] };
+  launch?: {
+    command: string;
+    args: string[];
+    env: NodeJS.ProcessEnv;
+    ports: { port: number; envVar: string }[];
+  };
   /** Resolves true once the service answers real requests. */
   ready(): Promise<boolean>;
   /** Once ready: throws if the service is not the one the configuration expects. */
@@ -43,7 +48,11 @@ export function stateDir(env: Env, service: ServiceName): string {
 }
 
 export function serviceSpecs(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec[] {
-  return [temporalSpec(env, endpoints, installed), mongoSpec(env, endpoints, installed), engineSpec(env, endpoints, installed)];
+  return [
+    temporalSpec(env, endpoints, installed),
+    mongoSpec(env, endpoints, installed),
+    engineSpec(env, endpoints, installed),
+  ];
 }
 
 function temporalSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
@@ -52,12 +61,18 @@ function temporalSpec(env: Env, endpoints: Endpoints, installed: InstalledStack)
       ? {
           command: installed.temporalCli,
           args: [
-            'server', 'start-dev',
-            '--db-filename', path.join(stateDir(env, 'temporal'), 'temporal.db'),
-            '--ip', '127.0.0.1',
-            '--port', String(env.MEL_TEMPORAL_PORT),
-            '--ui-port', String(env.MEL_TEMPORAL_UI_PORT),
-            '--log-level', 'warn',
+            'server',
+            'start-dev',
+            '--db-filename',
+            path.join(stateDir(env, 'temporal'), 'temporal.db'),
+            '--ip',
+            '127.0.0.1',
+            '--port',
+            String(env.MEL_TEMPORAL_PORT),
+            '--ui-port',
+            String(env.MEL_TEMPORAL_UI_PORT),
+            '--log-level',
+            'warn',
             ...temporalSearchAttributeArgs(),
           ],
           env: process.env,
@@ -94,9 +109,12 @@ function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): S
       ? {
           command: installed.ferretdb,
           args: [
-            '--listen-addr', `127.0.0.1:${env.MEL_FERRETDB_PORT}`,
-            '--sqlite-dir', path.join(stateDir(env, 'mongodb'), 'data'),
-            '--log-level', 'error',
+            '--listen-addr',
+            `127.0.0.1:${env.MEL_FERRETDB_PORT}`,
+            '--sqlite-dir',
+            path.join(stateDir(env, 'mongodb'), 'data'),
+            '--log-level',
+            'error',
           ],
           env: process.env,
           ports: [{ port: env.MEL_FERRETDB_PORT, envVar: 'MEL_FERRETDB_PORT' }],
@@ -133,21 +151,32 @@ const DEFAULT_BACKEND_CONFIG = {
 
 function engineSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
   const dir = stateDir(env, 'engine');
-  const backendConfig = { ...DEFAULT_BACKEND_CONFIG, ...JSON.parse(process.env.MEL_ENGINE_BACKEND_CONFIG ?? '{}') };
+  const backendConfig = {
+    ...DEFAULT_BACKEND_CONFIG,
+    ...JSON.parse(process.env.MEL_ENGINE_BACKEND_CONFIG ?? '{}'),
+  };
   const launch =
     installed.python && !env.MEL_ENGINE_URL
       ? {
           command: installed.python,
           args: [
             path.join(REPO_ROOT, 'engine', 'python', 'serve.py'),
-            '--base-model', endpoints.baseModel,
-            '--backend', 'jax',
-            '--backend-config', JSON.stringify(backendConfig),
-            '--database-url', `sqlite:///${path.join(dir, 'tinker.db')}`,
-            '--checkpoints-base', path.join(dir, 'checkpoints'),
-            '--session-cleanup-interval-sec', '-1',
-            '--host', '127.0.0.1',
-            '--port', String(env.MEL_ENGINE_PORT),
+            '--base-model',
+            endpoints.baseModel,
+            '--backend',
+            'jax',
+            '--backend-config',
+            JSON.stringify(backendConfig),
+            '--database-url',
+            `sqlite:///${path.join(dir, 'tinker.db')}`,
+            '--checkpoints-base',
+            path.join(dir, 'checkpoints'),
+            '--session-cleanup-interval-sec',
+            '-1',
+            '--host',
+            '127.0.0.1',
+            '--port',
+            String(env.MEL_ENGINE_PORT),
           ],
           env: { ...process.env, ...OFFLINE_ENV, JAX_PLATFORMS: process.env.JAX_PLATFORMS ?? 'cpu' },
           ports: [{ port: env.MEL_ENGINE_PORT, envVar: 'MEL_ENGINE_PORT' }],

@@ -83,7 +83,9 @@ export class Stack {
     await this.waitUntilReady(spec);
   }
 
-  async status(): Promise<{ name: ServiceName; describe: string; managed: boolean; pid?: number; ready: boolean }[]> {
+  async status(): Promise<
+    { name: ServiceName; describe: string; managed: boolean; pid?: number; ready: boolean }[]
+  > {
     const state = await this.readState();
     return Promise.all(
       this.specs.map(async (spec) => {

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { resolveEndpoints } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { connectWorker } from '../temporal/connection.js';
+import { installTemporalRuntime } from '../temporal/runtime.js';
 import type { TaskQueueRole } from '../temporal/shared.js';
 import { ALL_ROLES, connectActivityDeps, createWorkers } from './workers.js';
 
@@ -24,11 +25,15 @@ function parseRoles(value: string | undefined): TaskQueueRole[] {
 async function main() {
   const { values } = parseArgs({ options: { roles: { type: 'string' } } });
   const roles = parseRoles(values.roles);
+  installTemporalRuntime(log);
   const endpoints = resolveEndpoints();
   const deps = await connectActivityDeps(endpoints);
   const connection = await connectWorker(endpoints);
   const workers = await createWorkers(connection, deps, roles);
-  log.info({ roles, temporal: endpoints.temporalAddress, queues: workers.map((w) => w.options.taskQueue) }, 'workers running');
+  log.info(
+    { roles, temporal: endpoints.temporalAddress, queues: workers.map((w) => w.options.taskQueue) },
+    'workers running',
+  );
   try {
     await Promise.all(workers.map((worker) => worker.run()));
   } finally {

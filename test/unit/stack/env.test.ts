@@ -37,9 +37,12 @@ describe('environment configuration', () => {
 
   it('registers every search attribute with its Temporal CLI type name', () => {
     expect(temporalSearchAttributeArgs()).toEqual([
-      '--search-attribute', 'MelRunId=Keyword',
-      '--search-attribute', 'MelStep=Int',
-      '--search-attribute', 'MelPhase=Keyword',
+      '--search-attribute',
+      'MelRunId=Keyword',
+      '--search-attribute',
+      'MelStep=Int',
+      '--search-attribute',
+      'MelPhase=Keyword',
     ]);
   });
 });

@@ -28,7 +28,9 @@ describe('port checks', () => {
     const server = await listenOnFreePort();
     try {
       expect(await portIsFree(server.port)).toBe(false);
-      const error = await requireFreePort(server.port, 'temporal', 'MEL_TEMPORAL_PORT').catch((e: unknown) => e);
+      const error = await requireFreePort(server.port, 'temporal', 'MEL_TEMPORAL_PORT').catch(
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(PrerequisiteError);
       expect((error as Error).message).toContain(String(server.port));
       expect((error as Error).message).toContain('temporal');
@@ -59,7 +61,9 @@ describe('toolchain checks', () => {
 
   it('explains how to install Go when it is missing', async () => {
     withEmptyPath();
-    await expect(requireGo('the Temporal CLI')).rejects.toThrow(/Go is not installed.*Temporal CLI[\s\S]*fix: install Go/);
+    await expect(requireGo('the Temporal CLI')).rejects.toThrow(
+      /Go is not installed.*Temporal CLI[\s\S]*fix: install Go/,
+    );
   });
 
   it('explains how to get Python 3.12+ when none is found', async () => {

@@ -1,0 +1,4 @@
+import { createLogger } from '../../common/logger.js';
+import { installTemporalRuntime } from '../../temporal/runtime.js';
+
+installTemporalRuntime(createLogger('temporal-sdk'), 'WARN');
