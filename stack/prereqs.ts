@@ -53,16 +53,17 @@ export function parsePythonVersion(output: string): [number, number] | undefined
 }
 
 function pythonCandidates(): string[] {
-  const fromPyenv = path.join(os.homedir(), '.pyenv', 'versions');
-  const pyenvPythons = existsSync(fromPyenv)
-    ? readdirSync(fromPyenv)
-        .filter((name) => /^3\.\d+/.test(name))
-        .sort()
-        .reverse()
-        .map((name) => path.join(fromPyenv, name, 'bin', 'python3'))
+  const pyenvRoot = path.join(os.homedir(), '.pyenv', 'versions');
+  // 3.12 first: engine/python/constraints.txt was resolved on it.
+  const pyenvPythons = existsSync(pyenvRoot)
+    ? readdirSync(pyenvRoot)
+        .map((name) => ({ name, version: parsePythonVersion(name) }))
+        .filter(({ version }) => version !== undefined && version[0] === 3 && version[1] >= 12)
+        .sort((a, b) => a.version![1] - b.version![1])
+        .map(({ name }) => path.join(pyenvRoot, name, 'bin', 'python3'))
     : [];
   const explicit = process.env.MEL_PYTHON ? [process.env.MEL_PYTHON] : [];
-  return [...explicit, 'python3.12', 'python3.13', 'python3', ...pyenvPythons];
+  return [...explicit, 'python3.12', ...pyenvPythons, 'python3.13', 'python3'];
 }
 
 /** SkyRL 0.3 needs Python 3.12+ (its pydantic models use typing.TypedDict, which pydantic rejects on 3.11). */

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+// MEL-specific knobs. Every default is either the paper's value or, where the paper is silent,
+// the choice documented in docs/mel.md ("Choices where the paper is silent").
+
+export const ADVANTAGE_ESTIMATORS = ['grpo', 'dr_grpo', 'rloo', 'reinforce_pp', 'rft'] as const;
+export type AdvantageEstimator = (typeof ADVANTAGE_ESTIMATORS)[number];
+
+export const AdvantageConfigSchema = z.object({
+  estimator: z.enum(ADVANTAGE_ESTIMATORS).default('grpo'),
+  /** Added to the standard deviation before dividing (verl's GRPO default). */
+  stdEpsilon: z.number().nonnegative().default(1e-6),
+  /** 'sample' divides by n-1 (torch.std, as verl does); 'population' divides by n. */
+  stdEstimator: z.enum(['sample', 'population']).default('sample'),
+});
+export type AdvantageConfig = z.infer<typeof AdvantageConfigSchema>;
+
+export const PairConfigSchema = z.object({
+  /** At most this many (correct, incorrect) pairs per mixed group; absent means all k·(G−k) pairs. */
+  maxPairsPerGroup: z.number().int().positive().optional(),
+  seed: z.number().int().default(0),
+});
+export type PairConfig = z.infer<typeof PairConfigSchema>;
+
+export const ANSWER_EXTRACTORS = ['boxed', 'answer-phrase', 'last-number'] as const;
+export type AnswerExtractor = (typeof ANSWER_EXTRACTORS)[number];
+
+export const VerifierConfigSchema = z.object({
+  /** Tried in this order; the first that finds an answer wins. */
+  extractors: z.array(z.enum(ANSWER_EXTRACTORS)).min(1).default(['boxed', 'answer-phrase', 'last-number']),
+  /** Relative tolerance when two answers are compared as floating-point numbers. */
+  relativeTolerance: z.number().nonnegative().default(1e-9),
+  /** A percentage p% also matches p/100 (it always matches p). */
+  percentMatchesFraction: z.boolean().default(true),
+});
+export type VerifierConfig = z.infer<typeof VerifierConfigSchema>;
+
+export const META_EXPERIENCE_MODES = ['single-call', 'chained'] as const;
+export type MetaExperienceMode = (typeof META_EXPERIENCE_MODES)[number];
+
+export const LeakageConfigSchema = z.object({
+  /** 'report' keeps a leaking meta-experience and records the tokens; 'reject' discards it. */
+  policy: z.enum(['report', 'reject']).default('report'),
+  /** Numbers too common to count as problem-specific when they appear in a heuristic. */
+  ignoredNumbers: z.array(z.string()).default(['0', '1', '2']),
+});
+export type LeakageConfig = z.infer<typeof LeakageConfigSchema>;
+
+export const MetaExperienceConfigSchema = z.object({
+  mode: z.enum(META_EXPERIENCE_MODES).default('single-call'),
+  /** Heuristics must be phrased as conditional rules ("If … then …", "When … I should …"). */
+  requireConditionalHeuristics: z.boolean().default(false),
+  leakage: LeakageConfigSchema.prefault({}),
+});
+export type MetaExperienceConfig = z.infer<typeof MetaExperienceConfigSchema>;
+
+export const GRPO_LOSS_AGGREGATIONS = ['seq-mean-token-mean', 'token-mean', 'token-sum'] as const;
+export type GrpoLossAggregation = (typeof GRPO_LOSS_AGGREGATIONS)[number];
+
+export const NLL_NORMALISATIONS = ['eq7', 'per-sequence', 'token-sum'] as const;
+export type NllNormalisation = (typeof NLL_NORMALISATIONS)[number];
+
+export const LossConfigSchema = z.object({
+  /** Eq. 10: token mean per trajectory, then mean over trajectories. */
+  grpoAggregation: z.enum(GRPO_LOSS_AGGREGATIONS).default('seq-mean-token-mean'),
+  /** Eq. 7: token mean per meta-experience, then mean over meta-experiences. */
+  nllNormalisation: z.enum(NLL_NORMALISATIONS).default('eq7'),
+});
+export type LossConfig = z.infer<typeof LossConfigSchema>;
+
+export const DatasetConfigSchema = z.object({
+  idField: z.string().min(1).default('id'),
+  /** Tried in order: the first present, non-empty field is the question. Dotted paths reach nested fields. */
+  questionFields: z.array(z.string().min(1)).min(1).default(['question', 'prompt', 'problem']),
+  answerFields: z.array(z.string().min(1)).min(1).default(['answer', 'ground_truth']),
+  /** 'skip' drops a bad row and reports it; 'fail' throws on the first bad row. */
+  onBadRow: z.enum(['skip', 'fail']).default('fail'),
+});
+export type DatasetConfig = z.infer<typeof DatasetConfigSchema>;
+
+export const MelConfigSchema = z.object({
+  advantage: AdvantageConfigSchema.prefault({}),
+  pairs: PairConfigSchema.prefault({}),
+  verifier: VerifierConfigSchema.prefault({}),
+  metaExperience: MetaExperienceConfigSchema.prefault({}),
+  loss: LossConfigSchema.prefault({}),
+  dataset: DatasetConfigSchema.prefault({}),
+});
+export type MelConfig = z.infer<typeof MelConfigSchema>;
+
+/** Parses (and fills defaults into) a partial MEL config; throws a ZodError naming the bad field. */
+export function parseMelConfig(input: unknown = {}): MelConfig {
+  return MelConfigSchema.parse(input);
+}

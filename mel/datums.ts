@@ -1,0 +1,217 @@
+import type { GrpoLossAggregation, NllNormalisation } from './config.js';
+import type { Datum } from './types.js';
+
+// Tinker training data. A sequence is built from segments whose per-token values (weight, sampler
+// logprob, advantage) belong to the position that PREDICTS the token; the datum is then pre-shifted:
+// model_input = full[:-1], target_tokens = full[1:], and every per-token array drops its first entry.
+
+export interface TokenSegment {
+  tokens: readonly number[];
+  /** Loss weight of each token of this segment (0 = context, never trained). */
+  weight?: number;
+  /** Sampler log-probabilities, one per token (0 when absent). */
+  logprobs?: readonly number[];
+  advantage?: number;
+}
+
+interface AlignedSequence {
+  tokens: number[];
+  weights: number[];
+  logprobs: number[];
+  advantages: number[];
+}
+
+function alignSegments(segments: readonly TokenSegment[]): AlignedSequence {
+  const aligned: AlignedSequence = { tokens: [], weights: [], logprobs: [], advantages: [] };
+  for (const segment of segments) {
+    if (segment.logprobs !== undefined && segment.logprobs.length !== segment.tokens.length) {
+      throw new Error(`segment has ${segment.tokens.length} tokens but ${segment.logprobs.length} logprobs`);
+    }
+    segment.tokens.forEach((token, i) => {
+      aligned.tokens.push(token);
+      aligned.weights.push(segment.weight ?? 0);
+      aligned.logprobs.push(segment.logprobs?.[i] ?? 0);
+      aligned.advantages.push(segment.advantage ?? 0);
+    });
+  }
+  if (aligned.tokens.length < 2) throw new Error('a datum needs at least two tokens');
+  if ((aligned.weights[0] ?? 0) !== 0)
+    throw new Error('the first token has no predecessor and cannot be trained');
+  return aligned;
+}
+
+function float32(data: number[]): { data: number[]; dtype: 'float32' } {
+  return { data, dtype: 'float32' };
+}
+
+/** Pre-shifted datum; `include` picks which per-token arrays go into loss_fn_inputs. */
+export function shiftedDatum(
+  segments: readonly TokenSegment[],
+  include: { logprobs: boolean; advantages: boolean },
+): Datum {
+  const aligned = alignSegments(segments);
+  return {
+    model_input: { chunks: [{ type: 'encoded_text', tokens: aligned.tokens.slice(0, -1) }] },
+    loss_fn_inputs: {
+      target_tokens: { data: aligned.tokens.slice(1), dtype: 'int64' },
+      weights: float32(aligned.weights.slice(1)),
+      ...(include.logprobs ? { logprobs: float32(aligned.logprobs.slice(1)) } : {}),
+      ...(include.advantages ? { advantages: float32(aligned.advantages.slice(1)) } : {}),
+    },
+  };
+}
+
+// ---- RL (GRPO and the other estimators): loss_fn "importance_sampling" or "ppo" ----
+
+export interface RolloutSample {
+  /** Exactly the tokens the sampler was prompted with. */
+  promptTokens: readonly number[];
+  /** Sampled tokens, verbatim (never decoded and re-encoded). */
+  completionTokens: readonly number[];
+  completionLogprobs: readonly number[];
+  advantage: number;
+}
+
+/** One rollout: zero weight, logprob and advantage on prompt positions; `tokenWeight` on completion ones. */
+export function rolloutDatum(sample: RolloutSample, tokenWeight = 1): Datum {
+  if (sample.promptTokens.length === 0 || sample.completionTokens.length === 0) {
+    throw new Error('a rollout datum needs a non-empty prompt and completion');
+  }
+  return shiftedDatum(
+    [
+      { tokens: sample.promptTokens },
+      {
+        tokens: sample.completionTokens,
+        weight: tokenWeight,
+        logprobs: sample.completionLogprobs,
+        advantage: sample.advantage,
+      },
+    ],
+    { logprobs: true, advantages: true },
+  );
+}
+
+/**
+ * Per-token completion weights that realise the loss aggregation when the engine sums weighted
+ * token losses: Eq. 10's (1/G)·Σ_i (1/|y_i|)·Σ_t becomes weight 1/(|y_i|·B) over a batch of B rollouts.
+ */
+export function rolloutTokenWeights(
+  completionLengths: readonly number[],
+  aggregation: GrpoLossAggregation,
+  trajectoryCount = completionLengths.length,
+): number[] {
+  const totalTokens = completionLengths.reduce((sum, n) => sum + n, 0);
+  return completionLengths.map((length) => {
+    switch (aggregation) {
+      case 'seq-mean-token-mean':
+        return 1 / (length * trajectoryCount);
+      case 'token-mean':
+        return 1 / totalTokens;
+      case 'token-sum':
+        return 1;
+    }
+  });
+}
+
+export function rolloutDatums(
+  samples: readonly RolloutSample[],
+  aggregation: GrpoLossAggregation = 'seq-mean-token-mean',
+  trajectoryCount = samples.length,
+): Datum[] {
+  const weights = rolloutTokenWeights(
+    samples.map((s) => s.completionTokens.length),
+    aggregation,
+    trajectoryCount,
+  );
+  return samples.map((sample, i) => rolloutDatum(sample, weights[i]));
+}
+
+// ---- Internalisation (paper Eq. 7): loss_fn "cross_entropy" on the meta-experience tokens only ----
+
+export interface NllSegment {
+  tokens: readonly number[];
+  /** True for meta-experience tokens M*, false for the retrospective context [I, x, y−, y+]. */
+  train: boolean;
+}
+
+export interface NllExample {
+  segments: readonly NllSegment[];
+}
+
+export function trainedTokenCount(example: NllExample): number {
+  return example.segments.reduce((sum, s) => sum + (s.train ? s.tokens.length : 0), 0);
+}
+
+export function nllDatum(example: NllExample, tokenWeight: number): Datum {
+  return shiftedDatum(
+    example.segments.map((s) => ({ tokens: s.tokens, weight: s.train ? tokenWeight : 0 })),
+    { logprobs: false, advantages: false },
+  );
+}
+
+/**
+ * Eq. 7: L = −mean_j (1/|M_j|)·Σ_t log π(M_j,t | C_retro, M_j,<t): weight 1/(|M_j|·N) on every
+ * meta-experience token, so the weights of each datum sum to 1/N and all datums sum to 1.
+ */
+export function nllTokenWeight(
+  trainedTokens: number,
+  exampleCount: number,
+  normalisation: NllNormalisation,
+): number {
+  if (trainedTokens === 0) throw new Error('an internalisation example has no meta-experience tokens');
+  switch (normalisation) {
+    case 'eq7':
+      return 1 / (trainedTokens * exampleCount);
+    case 'per-sequence':
+      return 1 / trainedTokens;
+    case 'token-sum':
+      return 1;
+  }
+}
+
+export function nllDatums(examples: readonly NllExample[], normalisation: NllNormalisation = 'eq7'): Datum[] {
+  return examples.map((example) =>
+    nllDatum(example, nllTokenWeight(trainedTokenCount(example), examples.length, normalisation)),
+  );
+}
+
+/** Single-call mode: context = the Meta-Experience prompt as sampled, target = the sampled M tokens. */
+export function singleCallNllExample(
+  promptTokens: readonly number[],
+  outputTokens: readonly number[],
+): NllExample {
+  return {
+    segments: [
+      { tokens: promptTokens, train: false },
+      { tokens: outputTokens, train: true },
+    ],
+  };
+}
+
+function startsWith(sequence: readonly number[], prefix: readonly number[]): boolean {
+  return prefix.length <= sequence.length && prefix.every((token, i) => sequence[i] === token);
+}
+
+/**
+ * Chained mode: one datum for the whole three-turn conversation, training the three outputs
+ * (s*, C, H). Each step's prompt must extend the previous prompt plus its output token for token.
+ */
+export function chainedNllExample(
+  stepPromptTokens: readonly (readonly number[])[],
+  stepOutputTokens: readonly (readonly number[])[],
+): NllExample {
+  if (stepPromptTokens.length !== stepOutputTokens.length || stepPromptTokens.length === 0) {
+    throw new Error('chained mode needs one output per step prompt');
+  }
+  const segments: NllSegment[] = [];
+  let consumed: number[] = [];
+  stepPromptTokens.forEach((prompt, step) => {
+    if (!startsWith(prompt, consumed)) {
+      throw new Error(`step ${step} prompt does not extend the previous prompt and output`);
+    }
+    const output = stepOutputTokens[step] ?? [];
+    segments.push({ tokens: prompt.slice(consumed.length), train: false }, { tokens: output, train: true });
+    consumed = [...prompt, ...output];
+  });
+  return { segments };
+}

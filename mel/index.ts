@@ -1,0 +1,74 @@
+// MEL core: everything Meta-Experience Learning computes without I/O (paper arXiv 2602.10224).
+// See docs/mel.md for the map from the paper's equations and prompts to these functions.
+// Free of Node built-ins so that workflow code may import it; file reading is in mel/node.ts.
+
+export type * from './types.js';
+export * from './config.js';
+export {
+  extractFinalAnswer,
+  extractBoxed,
+  extractAnswerPhrase,
+  extractLastNumber,
+} from './answer-extraction.js';
+export type { ExtractedAnswer } from './answer-extraction.js';
+export { normaliseAnswer, answersEquivalent, verifySolution, binaryReward } from './verifier.js';
+export type { NormalisedAnswer, Verification } from './verifier.js';
+export {
+  computeAdvantages,
+  grpoAdvantages,
+  drGrpoAdvantages,
+  rlooAdvantages,
+  reinforcePlusPlusAdvantages,
+  rftAdvantages,
+  isMixedGroup,
+} from './advantages.js';
+export { allContrastivePairs, selectContrastivePairs } from './pairs.js';
+export {
+  ANSWER_FORMAT_INSTRUCTION,
+  SECTION_TITLES,
+  CHAINED_STEP_COUNT,
+  rolloutMessages,
+  metaExperiencePrompt,
+  metaExperienceMessages,
+  chainedMetaExperienceMessages,
+  validationPrompt,
+  validationMessages,
+} from './prompts.js';
+export type { ContrastiveInput } from './prompts.js';
+export { parseMetaExperience, parseChainedMetaExperience } from './parser.js';
+export type { ParseOptions, ChainedOutputs } from './parser.js';
+export { findLeakage, leakedTokens, applyLeakagePolicy } from './leakage.js';
+export type { LeakageReport, LeakageVerdict } from './leakage.js';
+export {
+  IM_START,
+  IM_END,
+  END_OF_TEXT,
+  QWEN3_STOP_TOKEN,
+  renderMessage,
+  renderGenerationPrompt,
+  renderContinuation,
+} from './chat.js';
+export { createTokenizer } from './tokenizer.js';
+export type { MelTokenizer } from './tokenizer.js';
+export {
+  rolloutDatum,
+  rolloutDatums,
+  rolloutTokenWeights,
+  nllDatum,
+  nllDatums,
+  nllTokenWeight,
+  trainedTokenCount,
+  singleCallNllExample,
+  chainedNllExample,
+} from './datums.js';
+export type { RolloutSample, NllExample, NllSegment } from './datums.js';
+export { parseJsonlProblems, rowsToProblems, describeBadRow, DatasetRowError } from './dataset.js';
+export type { BadRow, DatasetLoadResult, NumberedRow } from './dataset.js';
+export {
+  generateBuiltinDataset,
+  builtinProblems,
+  formatWorkedSolution,
+  BUILTIN_KINDS,
+} from './builtin-dataset.js';
+export type { BuiltinProblem, BuiltinKind, BuiltinDatasetOptions } from './builtin-dataset.js';
+export { seededRandom, deriveSeed } from './random.js';

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parquetReadObjects } from 'hyparquet';
+import { DatasetConfigSchema, type DatasetConfig } from './config.js';
+import { parseJsonlProblems, rowsToProblems, type DatasetLoadResult } from './dataset.js';
+import { createTokenizer, type MelTokenizer } from './tokenizer.js';
+
+// The only part of mel/ that reads files. Kept out of mel/index.ts so that Temporal workflow code can
+// import the index (its sandbox rejects Node built-ins); activities import this module.
+
+/** Parquet bytes -> problems (row numbers are 1-based). */
+export async function parseParquetProblems(
+  bytes: ArrayBuffer,
+  source: string,
+  config: DatasetConfig = DatasetConfigSchema.parse({}),
+): Promise<DatasetLoadResult> {
+  const rows = await parquetReadObjects({ file: bytes });
+  return rowsToProblems(
+    rows.map((row, index) => ({ line: index + 1, row })),
+    source,
+    config,
+  );
+}
+
+/** Reads a .jsonl (or .ndjson) or .parquet file of problems. */
+export async function loadProblemsFile(
+  path: string,
+  config: DatasetConfig = DatasetConfigSchema.parse({}),
+): Promise<DatasetLoadResult> {
+  if (/\.parquet$/i.test(path)) {
+    const bytes = await readFile(path);
+    return parseParquetProblems(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+      path,
+      config,
+    );
+  }
+  if (/\.(?:jsonl|ndjson)$/i.test(path))
+    return parseJsonlProblems(await readFile(path, 'utf8'), path, config);
+  throw new Error(`${path}: unsupported data set format (expected .jsonl, .ndjson or .parquet)`);
+}
+
+function readJsonObject(path: string): object {
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (typeof parsed !== 'object' || parsed === null) throw new Error(`${path}: expected a JSON object`);
+  return parsed;
+}
+
+/** Reads tokenizer.json and tokenizer_config.json from a model directory. */
+export function loadTokenizer(modelDir: string): MelTokenizer {
+  return createTokenizer(
+    readJsonObject(join(modelDir, 'tokenizer.json')),
+    readJsonObject(join(modelDir, 'tokenizer_config.json')),
+  );
+}
