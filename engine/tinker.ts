@@ -2,12 +2,28 @@
  * Client for the Tinker training/sampling REST API (JSON wire format), as served by hosted Tinker and by SkyRL's
  * open-source server. Every compute call returns a future that is long-polled through `retrieve_future`.
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  EngineError,
+  type AdamParams,
+  type Datum,
+  type EngineDescription,
+  type ForwardOutput,
+  type Loss,
+  type PolicyEngine,
+  type SampledSequence,
+  type SampleRequest,
+  type Sequenced,
+} from './engine.js';
+import { describeError, isRetryableStatus } from './errors.js';
 
 export interface TinkerClientOptions {
   baseUrl: string;
   /** Sent as X-API-Key. Never logged. SkyRL ignores it; hosted Tinker requires a `tml-` key. */
   apiKey?: string;
+  /** Sampled when a request names no sampler; exactly the server's base model string (a local path for SkyRL). */
+  baseModel?: string;
   /** Per HTTP request; the long-poll uses `pollTimeoutMs` instead. */
   requestTimeoutMs?: number;
   /** Client-side hold on one retrieve_future call; below SkyRL's 300 s server hold so we re-poll, not hang. */
@@ -18,74 +34,36 @@ export interface TinkerClientOptions {
   retryBaseDelayMs?: number;
 }
 
-/** Raised for answers that will not change on retry (bad request, unknown model, failed computation). */
-export class TinkerRequestError extends Error {
-  override name = 'TinkerRequestError';
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    readonly retryable: boolean,
-  ) {
-    super(message);
-  }
-}
-
-export interface ModelInput {
-  chunks: { type: 'encoded_text'; tokens: number[] }[];
-}
-
-export interface TensorData {
-  data: number[];
-  dtype: 'int64' | 'float32';
-}
-
-export interface Datum {
-  model_input: ModelInput;
-  loss_fn_inputs: Record<string, TensorData>;
-}
-
-export type LossFn = 'cross_entropy' | 'importance_sampling' | 'ppo' | 'cispo';
-
-export interface SamplingParams {
-  maxTokens: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  seed?: number;
-  /** Token ids or strings. SkyRL has no implicit EOS stop: pass the end-of-turn id. */
-  stop?: number[] | string[];
-}
-
-export type SampleSource = { modelPath: string } | { samplingSessionId: string } | { baseModel: string };
-
-export interface SampledSequence {
-  stopReason: 'stop' | 'length';
-  tokens: number[];
-  logprobs: number[];
-}
-
-export interface ForwardOutput {
-  perDatum: { logprobs: number[]; elementwiseLoss: number[] }[];
-  metrics: Record<string, number>;
-}
-
-export interface AdamParams {
-  learningRate: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weightDecay?: number;
-}
+/** Losses this client sends; SkyRL's JAX backend implements exactly these (hosted Tinker also has `dro`). */
+export const TINKER_LOSSES: Loss['fn'][] = ['cross_entropy', 'importance_sampling', 'ppo', 'cispo'];
 
 interface FutureHandle {
   request_id: string;
 }
 
-const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+interface SubmittedCall {
+  fingerprint: string;
+  handle: Promise<FutureHandle>;
+}
 
-export class TinkerClient {
+type Method = 'GET' | 'POST';
+
+interface CallOptions {
+  retries?: number;
+  timeoutMs?: number;
+  /** retrieve_future: a 408 or a client timeout means "not done yet", not failure. */
+  pendingOnTimeout?: boolean;
+}
+
+export class TinkerClient implements PolicyEngine {
   private readonly baseUrl: string;
-  private readonly options: Required<Omit<TinkerClientOptions, 'apiKey' | 'baseUrl'>>;
+  private readonly options: Required<Omit<TinkerClientOptions, 'apiKey' | 'baseUrl' | 'baseModel'>>;
+  private session: Promise<string> | undefined;
+  /**
+   * Training calls already submitted, by model and seq_id. Hosted Tinker dedupes (model_id, seq_id) on the server;
+   * SkyRL 0.3.0 ignores seq_id, so this is what keeps a retry in this process from training twice there.
+   */
+  private readonly submitted = new Map<string, Map<number, SubmittedCall>>();
 
   constructor(private readonly config: TinkerClientOptions) {
     this.baseUrl = config.baseUrl.replace(/\/+$/, '');
@@ -115,6 +93,16 @@ export class TinkerClient {
     return (body.supported_models ?? []).map((model) => model.model_name);
   }
 
+  async describe(): Promise<EngineDescription> {
+    return {
+      kind: 'tinker',
+      baseUrl: this.baseUrl,
+      configuredModel: this.config.baseModel,
+      servedModels: await this.supportedModels(),
+      supports: { training: true, losses: TINKER_LOSSES, tokenSampling: true, chat: false },
+    };
+  }
+
   async createSession(tags: string[] = []): Promise<string> {
     const body = await this.call<{ session_id: string }>('POST', '/create_session', {
       tags,
@@ -125,18 +113,27 @@ export class TinkerClient {
     return body.session_id;
   }
 
-  async createLoraModel(args: {
-    sessionId: string;
-    baseModel: string;
-    rank: number;
-    seed?: number;
-    modelSeqId?: number;
-  }): Promise<string> {
+  /** Creates the client's session on first use; every model this client creates belongs to it. */
+  private sessionId(): Promise<string> {
+    this.session ??= this.createSession(['mel-temporal']).catch((error: unknown) => {
+      this.session = undefined;
+      throw error;
+    });
+    return this.session;
+  }
+
+  async createTrainingModel(args: { baseModel: string; rank: number; seed?: number }): Promise<string> {
     const future = await this.call<FutureHandle & { model_id: string }>('POST', '/create_model', {
-      session_id: args.sessionId,
-      model_seq_id: args.modelSeqId ?? 0,
+      session_id: await this.sessionId(),
+      model_seq_id: 0,
       base_model: args.baseModel,
-      lora_config: { rank: args.rank, seed: args.seed ?? 0, train_mlp: true, train_attn: true, train_unembed: false },
+      lora_config: {
+        rank: args.rank,
+        seed: args.seed ?? 0,
+        train_mlp: true,
+        train_attn: true,
+        train_unembed: false,
+      },
       user_metadata: null,
       type: 'create_model',
     });
@@ -144,35 +141,33 @@ export class TinkerClient {
     return result.model_id;
   }
 
-  async forwardBackward(args: {
-    modelId: string;
-    data: Datum[];
-    lossFn: LossFn;
-    lossFnConfig?: Record<string, number>;
-    seqId?: number;
-  }): Promise<ForwardOutput> {
-    const future = await this.call<FutureHandle>('POST', '/forward_backward', {
-      model_id: args.modelId,
-      seq_id: args.seqId,
-      forward_backward_input: { data: args.data, loss_fn: args.lossFn, loss_fn_config: args.lossFnConfig ?? null },
+  async unloadModel(modelId: string): Promise<void> {
+    const future = await this.call<FutureHandle>('POST', '/unload_model', {
+      model_id: modelId,
+      type: 'unload_model',
     });
-    return toForwardOutput(await this.awaitFuture<RawForwardOutput>(future));
+    await this.awaitFuture(future);
+    this.submitted.delete(modelId);
   }
 
-  async forward(args: { modelId: string; data: Datum[]; lossFn: LossFn; seqId?: number }): Promise<ForwardOutput> {
+  async forwardBackward(args: Sequenced & { data: readonly Datum[]; loss: Loss }): Promise<ForwardOutput> {
+    const raw = await this.sequencedCall<RawForwardOutput>(args, '/forward_backward', {
+      forward_backward_input: { data: args.data, ...lossFields(args.loss) },
+    });
+    return toForwardOutput(raw);
+  }
+
+  async forward(args: { modelId: string; data: readonly Datum[] }): Promise<ForwardOutput> {
     const future = await this.call<FutureHandle>('POST', '/forward', {
       model_id: args.modelId,
-      seq_id: args.seqId,
-      forward_input: { data: args.data, loss_fn: args.lossFn, loss_fn_config: null },
+      forward_input: { data: args.data, ...lossFields({ fn: 'cross_entropy' }) },
     });
     return toForwardOutput(await this.awaitFuture<RawForwardOutput>(future));
   }
 
-  async optimStep(args: { modelId: string; adam: AdamParams; seqId?: number }): Promise<Record<string, number>> {
+  async optimStep(args: Sequenced & { adam: AdamParams }): Promise<Record<string, number>> {
     const { adam } = args;
-    const future = await this.call<FutureHandle>('POST', '/optim_step', {
-      model_id: args.modelId,
-      seq_id: args.seqId,
+    const result = await this.sequencedCall<{ metrics?: Record<string, number> }>(args, '/optim_step', {
       adam_params: {
         learning_rate: adam.learningRate,
         beta1: adam.beta1 ?? 0.9,
@@ -182,51 +177,42 @@ export class TinkerClient {
       },
       type: 'optim_step',
     });
-    const result = await this.awaitFuture<{ metrics?: Record<string, number> }>(future);
     return result.metrics ?? {};
   }
 
-  /** Persists LoRA weights for sampling under `name` ([A-Za-z0-9_-]+) and returns their tinker:// path. */
-  async saveWeightsForSampler(args: { modelId: string; name: string; seqId?: number }): Promise<string> {
+  async saveWeightsForSampler(args: Sequenced & { name: string }): Promise<string> {
     return this.savePath('/save_weights_for_sampler', args);
   }
 
-  /** Persists the full training state (weights and optimizer) and returns its tinker:// path. */
-  async saveState(args: { modelId: string; name: string; seqId?: number }): Promise<string> {
+  async saveState(args: Sequenced & { name: string }): Promise<string> {
     return this.savePath('/save_weights', args);
   }
 
-  async loadState(args: { modelId: string; path: string; withOptimizer: boolean; seqId?: number }): Promise<void> {
-    const future = await this.call<FutureHandle>('POST', '/load_weights', {
-      model_id: args.modelId,
+  /** Restores weights and optimizer state. SkyRL wants this as the model's first call after creation. */
+  async loadState(args: Sequenced & { path: string }): Promise<void> {
+    await this.sequencedCall(args, '/load_weights', {
       path: args.path,
-      optimizer: args.withOptimizer,
-      seq_id: args.seqId,
+      optimizer: true,
+      type: 'load_weights',
     });
-    await this.awaitFuture(future);
   }
 
-  async sample(args: {
-    source: SampleSource;
-    promptTokens: number[];
-    numSamples: number;
-    params: SamplingParams;
-  }): Promise<SampledSequence[]> {
-    const { params } = args;
+  async sample(request: SampleRequest): Promise<SampledSequence[]> {
     const future = await this.call<FutureHandle>('POST', '/asample', {
-      ...sourceFields(args.source),
-      prompt: { chunks: [{ type: 'encoded_text', tokens: args.promptTokens }] },
-      num_samples: args.numSamples,
+      ...this.samplerFields(request.sampler),
+      prompt: { chunks: [{ type: 'encoded_text', tokens: request.promptTokens }] },
+      num_samples: request.numSamples,
       sampling_params: {
-        max_tokens: params.maxTokens,
-        temperature: params.temperature ?? 1,
-        top_p: params.topP ?? 1,
-        top_k: params.topK ?? -1,
-        seed: params.seed,
-        stop: params.stop,
+        max_tokens: request.maxTokens,
+        temperature: request.temperature ?? 1,
+        top_p: request.topP ?? 1,
+        top_k: -1,
+        seed: request.seed,
+        stop: request.stopTokens,
       },
       prompt_logprobs: false,
       topk_prompt_logprobs: 0,
+      type: 'sample',
     });
     const result = await this.awaitFuture<{
       sequences: { stop_reason: 'stop' | 'length'; tokens: number[]; logprobs: number[] | null }[];
@@ -238,30 +224,76 @@ export class TinkerClient {
     }));
   }
 
-  private async savePath(route: string, args: { modelId: string; name: string; seqId?: number }): Promise<string> {
-    if (!/^[A-Za-z0-9_-]+$/.test(args.name)) {
-      throw new TinkerRequestError(`checkpoint name ${JSON.stringify(args.name)} must match [A-Za-z0-9_-]+`, undefined, false);
+  private samplerFields(sampler: string | undefined): Record<string, string> {
+    if (sampler?.startsWith('tinker://')) return { model_path: sampler };
+    const baseModel = sampler ?? this.config.baseModel;
+    if (!baseModel) {
+      throw new EngineError('sample: no sampler given and no baseModel configured', { retryable: false });
     }
-    const future = await this.call<FutureHandle>('POST', route, {
-      model_id: args.modelId,
-      path: args.name,
-      seq_id: args.seqId,
-    });
-    const result = await this.awaitFuture<{ path: string }>(future);
+    return { base_model: baseModel };
+  }
+
+  private async savePath(route: string, args: Sequenced & { name: string }): Promise<string> {
+    if (!/^[A-Za-z0-9_-]+$/.test(args.name)) {
+      throw new EngineError(`checkpoint name ${JSON.stringify(args.name)} must match [A-Za-z0-9_-]+`, {
+        retryable: false,
+      });
+    }
+    const result = await this.sequencedCall<{ path: string }>(args, route, { path: args.name });
     return result.path;
   }
 
+  /**
+   * A state-changing call on a model. With a seq_id it is submitted at most once per client: a repeat with the same
+   * body polls the first submission's future; a different body under the same seq_id is refused.
+   */
+  private async sequencedCall<T>(
+    target: Sequenced,
+    route: string,
+    fields: Record<string, unknown>,
+  ): Promise<T> {
+    const body = { model_id: target.modelId, seq_id: target.seqId, ...fields };
+    if (target.seqId === undefined)
+      return this.awaitFuture<T>(await this.call<FutureHandle>('POST', route, body));
+    const handle = this.submitOnce(target.modelId, target.seqId, route, body);
+    return this.awaitFuture<T>(await handle);
+  }
+
+  private submitOnce(modelId: string, seqId: number, route: string, body: object): Promise<FutureHandle> {
+    const fingerprint = createHash('sha256').update(route).update(JSON.stringify(body)).digest('hex');
+    const calls = this.submitted.get(modelId) ?? new Map<number, SubmittedCall>();
+    this.submitted.set(modelId, calls);
+    const previous = calls.get(seqId);
+    if (previous) {
+      if (previous.fingerprint === fingerprint) return previous.handle;
+      throw new EngineError(
+        `${route}: seq_id ${seqId} of model ${modelId} was already used for a different request`,
+        {
+          retryable: false,
+          status: 409,
+        },
+      );
+    }
+    const handle = this.call<FutureHandle>('POST', route, body).catch((error: unknown) => {
+      calls.delete(seqId);
+      throw error;
+    });
+    calls.set(seqId, { fingerprint, handle });
+    return handle;
+  }
+
   /** Long-polls a future until it resolves, fails or runs out of time. */
-  async awaitFuture<T>(future: FutureHandle): Promise<T> {
+  private async awaitFuture<T>(future: FutureHandle): Promise<T> {
     const deadline = Date.now() + this.options.futureTimeoutMs;
     while (Date.now() < deadline) {
       const outcome = await this.pollOnce<T>(future.request_id);
       if (outcome.done) return outcome.value;
     }
-    throw new TinkerRequestError(
+    throw new EngineError(
       `future ${future.request_id} did not resolve within ${this.options.futureTimeoutMs} ms`,
-      undefined,
-      true,
+      {
+        retryable: true,
+      },
     );
   }
 
@@ -271,7 +303,7 @@ export class TinkerClient {
         'POST',
         '/retrieve_future',
         { request_id: requestId, allow_metadata_only: false },
-        { timeoutMs: this.options.pollTimeoutMs, pendingOn408: true },
+        { timeoutMs: this.options.pollTimeoutMs, pendingOnTimeout: true },
       );
       // Hosted Tinker may answer 200 with a "come back later" marker instead of holding the call.
       if (value && value.type === 'try_again') return { done: false };
@@ -282,37 +314,26 @@ export class TinkerClient {
     }
   }
 
-  private async call<T>(
-    method: 'GET' | 'POST',
-    route: string,
-    body?: unknown,
-    opts: { retries?: number; timeoutMs?: number; pendingOn408?: boolean } = {},
-  ): Promise<T> {
+  private async call<T>(method: Method, route: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
     const retries = opts.retries ?? this.options.maxRetries;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.callOnce<T>(method, route, body, opts);
       } catch (error) {
         if (error instanceof PendingSignal) throw error;
-        const retryable = !(error instanceof TinkerRequestError) || error.retryable;
+        const retryable = !(error instanceof EngineError) || error.retryable;
         if (!retryable || attempt >= retries) throw error;
         await sleep(this.options.retryBaseDelayMs * 2 ** attempt);
       }
     }
   }
 
-  private async callOnce<T>(
-    method: 'GET' | 'POST',
-    route: string,
-    body: unknown,
-    opts: { timeoutMs?: number; pendingOn408?: boolean },
-  ): Promise<T> {
-    const url = `${this.baseUrl}/api/v1${route}`;
+  private async callOnce<T>(method: Method, route: string, body: unknown, opts: CallOptions): Promise<T> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.config.apiKey) headers['x-api-key'] = this.config.apiKey;
     let response: Response;
     try {
-      response = await fetch(url, {
+      response = await fetch(`${this.baseUrl}/api/v1${route}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -320,23 +341,28 @@ export class TinkerClient {
       });
     } catch (error) {
       const isTimeout = error instanceof Error && error.name === 'TimeoutError';
-      if (isTimeout && opts.pendingOn408) throw new PendingSignal();
-      throw new TinkerRequestError(`${method} ${route} failed: ${describe(error)}`, undefined, true);
+      if (isTimeout && opts.pendingOnTimeout) throw new PendingSignal();
+      throw new EngineError(`${method} ${route} failed: ${describeError(error)}`, {
+        retryable: true,
+        cause: error,
+      });
     }
-    if (response.status === 408 && opts.pendingOn408) throw new PendingSignal();
+    if (response.status === 408 && opts.pendingOnTimeout) throw new PendingSignal();
     const text = await response.text();
     if (!response.ok) {
-      const detail = errorDetail(text);
-      throw new TinkerRequestError(
-        `${method} ${route} answered ${response.status}: ${detail}`,
-        response.status,
-        RETRYABLE_STATUS.has(response.status),
-      );
+      throw new EngineError(`${method} ${route} answered ${response.status}: ${errorDetail(text)}`, {
+        retryable: isRetryableStatus(response.status),
+        status: response.status,
+      });
     }
     try {
       return JSON.parse(text) as T;
-    } catch {
-      throw new TinkerRequestError(`${method} ${route} returned malformed JSON: ${text.slice(0, 200)}`, 200, true);
+    } catch (error) {
+      throw new EngineError(`${method} ${route} returned malformed JSON: ${text.slice(0, 200)}`, {
+        retryable: true,
+        status: response.status,
+        cause: error,
+      });
     }
   }
 }
@@ -345,11 +371,16 @@ export class TinkerClient {
 class PendingSignal extends Error {}
 
 interface RawForwardOutput {
-  loss_fn_outputs: { logprobs?: TensorData; elementwise_loss?: TensorData }[];
+  loss_fn_outputs?: { logprobs?: { data: number[] }; elementwise_loss?: { data: number[] } }[];
   metrics?: Record<string, number>;
 }
 
 function toForwardOutput(raw: RawForwardOutput): ForwardOutput {
+  if (!Array.isArray(raw.loss_fn_outputs)) {
+    throw new EngineError(`forward result has no loss_fn_outputs: ${JSON.stringify(raw).slice(0, 200)}`, {
+      retryable: false,
+    });
+  }
   return {
     perDatum: raw.loss_fn_outputs.map((output) => ({
       logprobs: output.logprobs?.data ?? [],
@@ -359,26 +390,23 @@ function toForwardOutput(raw: RawForwardOutput): ForwardOutput {
   };
 }
 
-function sourceFields(source: SampleSource): Record<string, string> {
-  if ('modelPath' in source) return { model_path: source.modelPath };
-  if ('samplingSessionId' in source) return { sampling_session_id: source.samplingSessionId };
-  return { base_model: source.baseModel };
+function lossFields(loss: Loss): { loss_fn: Loss['fn']; loss_fn_config: Record<string, number> | null } {
+  const config: Record<string, number> = {};
+  if (loss.fn === 'ppo' || loss.fn === 'cispo') {
+    if (loss.clipLowThreshold !== undefined) config.clip_low_threshold = loss.clipLowThreshold;
+    if (loss.clipHighThreshold !== undefined) config.clip_high_threshold = loss.clipHighThreshold;
+  }
+  return { loss_fn: loss.fn, loss_fn_config: Object.keys(config).length > 0 ? config : null };
 }
 
 function errorDetail(text: string): string {
   try {
     const parsed = JSON.parse(text) as { detail?: unknown };
-    if (parsed.detail !== undefined) return typeof parsed.detail === 'string' ? parsed.detail : JSON.stringify(parsed.detail);
+    if (parsed.detail !== undefined) {
+      return typeof parsed.detail === 'string' ? parsed.detail : JSON.stringify(parsed.detail);
+    }
   } catch {
     // not JSON: fall through to the raw text
   }
   return text.slice(0, 300) || '(empty body)';
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
-  }
-  return String(error);
 }

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { ConfigError, type Endpoints } from '../common/env.js';
+import type { ReflectionEngine, SamplingEngine } from './engine.js';
+import type { ModelTokenizer } from './model-files.js';
+import { OpenAICompatibleClient } from './openai-compatible.js';
+import { TinkerClient, type TinkerClientOptions } from './tinker.js';
+import { TokenChatEngine } from './token-chat.js';
+
+// Which engines a run uses. The policy always runs on a Tinker API (hosted Tinker or SkyRL: it must train);
+// reflection (contrast, summarize, validate) runs on the policy itself, as in the paper, or on any
+// OpenAI-compatible server. API keys are read from the variables named here, never stored or logged.
+
+const ReflectionEnvSchema = z.object({
+  MEL_REFLECTION_ENGINE: z.enum(['policy', 'openai-compatible']).default('policy'),
+  /** Base URL with its version prefix, e.g. http://127.0.0.1:8000/v1. */
+  MEL_REFLECTION_URL: z.string().trim().optional(),
+  MEL_REFLECTION_MODEL: z.string().trim().optional(),
+  MEL_REFLECTION_API_KEY_ENV: z.string().default('OPENAI_API_KEY'),
+  MEL_REFLECTION_TIMEOUT_S: z.coerce.number().positive().default(300),
+});
+
+export type ReflectionEngineConfig =
+  | { kind: 'policy' }
+  | { kind: 'openai-compatible'; baseUrl: string; model: string; apiKeyEnv: string; timeoutMs: number };
+
+export function reflectionEngineConfig(source: NodeJS.ProcessEnv = process.env): ReflectionEngineConfig {
+  const parsed = ReflectionEnvSchema.safeParse(source);
+  if (!parsed.success) throw new ConfigError(`invalid reflection engine settings: ${parsed.error.message}`);
+  const env = parsed.data;
+  if (env.MEL_REFLECTION_ENGINE === 'policy') return { kind: 'policy' };
+  if (!env.MEL_REFLECTION_URL || !env.MEL_REFLECTION_MODEL) {
+    throw new ConfigError(
+      'MEL_REFLECTION_ENGINE=openai-compatible needs MEL_REFLECTION_URL and MEL_REFLECTION_MODEL',
+    );
+  }
+  return {
+    kind: 'openai-compatible',
+    baseUrl: env.MEL_REFLECTION_URL,
+    model: env.MEL_REFLECTION_MODEL,
+    apiKeyEnv: env.MEL_REFLECTION_API_KEY_ENV,
+    timeoutMs: env.MEL_REFLECTION_TIMEOUT_S * 1000,
+  };
+}
+
+export function createPolicyEngine(
+  endpoints: Endpoints,
+  source: NodeJS.ProcessEnv = process.env,
+  tuning: Omit<TinkerClientOptions, 'baseUrl' | 'baseModel' | 'apiKey'> = {},
+): TinkerClient {
+  return new TinkerClient({
+    ...tuning,
+    baseUrl: endpoints.engineUrl,
+    baseModel: endpoints.baseModel,
+    apiKey: source[endpoints.engineApiKeyEnv],
+  });
+}
+
+export function createReflectionEngine(
+  config: ReflectionEngineConfig,
+  policy: { engine: SamplingEngine; tokenizer: ModelTokenizer },
+  source: NodeJS.ProcessEnv = process.env,
+): ReflectionEngine {
+  if (config.kind === 'policy') return new TokenChatEngine(policy.engine, policy.tokenizer);
+  return new OpenAICompatibleClient({
+    baseUrl: config.baseUrl,
+    model: config.model,
+    apiKey: source[config.apiKeyEnv],
+    timeoutMs: config.timeoutMs,
+  });
+}

@@ -1,0 +1,50 @@
+import { renderGenerationPrompt } from '../mel/index.js';
+import type {
+  ChatCompletion,
+  ChatRequest,
+  ReflectionEngine,
+  SampledSequence,
+  SamplingEngine,
+} from './engine.js';
+import type { ModelTokenizer } from './model-files.js';
+
+/**
+ * Chat over a token-level sampler: renders the messages in the model's chat format, samples until the end-of-turn
+ * token and decodes. This is how the policy itself answers MEL's reflection prompts, as in the paper.
+ */
+export class TokenChatEngine implements ReflectionEngine {
+  constructor(
+    private readonly sampler: SamplingEngine,
+    private readonly tokenizer: ModelTokenizer,
+  ) {}
+
+  async chat(request: ChatRequest): Promise<ChatCompletion[]> {
+    const sequences = await this.sampler.sample({
+      sampler: request.model,
+      promptTokens: this.tokenizer.encode(renderGenerationPrompt(request.messages)),
+      numSamples: request.numSamples,
+      maxTokens: request.maxTokens,
+      temperature: request.temperature,
+      topP: request.topP,
+      seed: request.seed,
+      stopTokens: [this.tokenizer.eosTokenId],
+    });
+    return sequences.map((sequence) => ({
+      stopReason: sequence.stopReason,
+      text: completionText(this.tokenizer, sequence, [this.tokenizer.eosTokenId]),
+      tokens: sequence.tokens,
+      logprobs: sequence.logprobs,
+    }));
+  }
+}
+
+/** The text of a sampled sequence without the stop token that ended it (as vLLM reports it). */
+export function completionText(
+  tokenizer: ModelTokenizer,
+  sequence: SampledSequence,
+  stopTokens: readonly number[],
+): string {
+  const last = sequence.tokens.at(-1);
+  const stopped = sequence.stopReason === 'stop' && last !== undefined && stopTokens.includes(last);
+  return tokenizer.decode(stopped ? sequence.tokens.slice(0, -1) : sequence.tokens);
+}

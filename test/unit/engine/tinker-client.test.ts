@@ -1,0 +1,139 @@
+import type { ServerResponse } from 'node:http';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TinkerClient } from '../../../engine/tinker.js';
+import { json, startFakeServer, type RecordedRequest } from './fake-http.js';
+
+const API_KEY = 'tml-secret-key-456';
+
+/** A Tinker server in miniature: every POST creates a future; the test scripts how each one answers. */
+const script = {
+  submitStatuses: [] as number[],
+  pendingPolls: 0,
+  futureFails: false,
+};
+let nextFuture = 0;
+
+function answer(request: RecordedRequest, response: ServerResponse): void {
+  if (request.path === '/api/v1/retrieve_future') {
+    if (script.pendingPolls > 0) {
+      script.pendingPolls--;
+      return json(response, 408, { detail: 'Timeout waiting for result' });
+    }
+    if (script.futureFails) return json(response, 400, { detail: 'loss_fn ppo: bad advantages' });
+    const id = (request.body as { request_id: string }).request_id;
+    return json(response, 200, {
+      metrics: { future: Number(id) },
+      path: `tinker://m/weights/${id}`,
+      sequences: [],
+      loss_fn_outputs: [],
+    });
+  }
+  const status = script.submitStatuses.shift() ?? 200;
+  if (status !== 200) return json(response, status, { detail: `failure ${status}` });
+  json(response, 200, { request_id: String(++nextFuture) });
+}
+
+describe('Tinker client wire behaviour', () => {
+  let server: Awaited<ReturnType<typeof startFakeServer>>;
+  let client: TinkerClient;
+  const posts = (route: string) => server.requests.filter((request) => request.path === `/api/v1/${route}`);
+
+  beforeAll(async () => {
+    server = await startFakeServer(answer);
+  });
+  beforeEach(() => {
+    Object.assign(script, { submitStatuses: [], pendingPolls: 0, futureFails: false });
+    server.requests.length = 0;
+    client = new TinkerClient({
+      baseUrl: server.url,
+      apiKey: API_KEY,
+      baseModel: 'base',
+      maxRetries: 2,
+      retryBaseDelayMs: 1,
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('keeps polling a future that answers 408 until it resolves, and sends the API key header', async () => {
+    script.pendingPolls = 2;
+    await client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
+    expect(posts('retrieve_future')).toHaveLength(3);
+    expect(server.requests.every((request) => request.headers['x-api-key'] === API_KEY)).toBe(true);
+    expect(posts('optim_step')[0]!.body).toMatchObject({
+      model_id: 'm',
+      adam_params: { learning_rate: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0 },
+    });
+  });
+
+  it('retries a 503 with backoff, but not a 400, which is a non-retryable error', async () => {
+    script.submitStatuses = [503, 200];
+    await client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
+    expect(posts('optim_step')).toHaveLength(2);
+
+    script.submitStatuses = [400];
+    const error = client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
+    await expect(error).rejects.toMatchObject({ name: 'EngineError', status: 400, retryable: false });
+    expect(posts('optim_step')).toHaveLength(3);
+  });
+
+  it('reports a failed future as a non-retryable error with the server detail, without the key', async () => {
+    script.futureFails = true;
+    const error = await client.forwardBackward({ modelId: 'm', data: [], loss: { fn: 'ppo' } }).then(
+      () => new Error('resolved'),
+      (caught: unknown) => caught as Error,
+    );
+    expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('bad advantages') });
+    expect(error.message).not.toContain(API_KEY);
+  });
+
+  it('submits a seq_id once: a repeat polls the first future, another body under it is refused', async () => {
+    const step = { modelId: 'm', adam: { learningRate: 0.1 }, seqId: 4 };
+    const first = await client.optimStep(step);
+    expect(await client.optimStep(step)).toEqual(first);
+    expect(posts('optim_step')).toHaveLength(1);
+    expect(posts('optim_step')[0]!.body).toMatchObject({ seq_id: 4 });
+
+    await expect(client.optimStep({ ...step, adam: { learningRate: 0.2 } })).rejects.toMatchObject({
+      status: 409,
+      retryable: false,
+    });
+    expect(posts('optim_step')).toHaveLength(1);
+    // Other models have their own seq_id space.
+    await client.optimStep({ ...step, modelId: 'other' });
+    expect(posts('optim_step')).toHaveLength(2);
+  });
+
+  it('submits a seq_id again when its first submission was never accepted', async () => {
+    const noRetries = new TinkerClient({ baseUrl: server.url, maxRetries: 0 });
+    script.submitStatuses = [500];
+    const step = { modelId: 'm', adam: { learningRate: 0.1 }, seqId: 9 };
+    await expect(noRetries.optimStep(step)).rejects.toMatchObject({ retryable: true });
+    await noRetries.optimStep(step);
+    expect(posts('optim_step')).toHaveLength(2);
+  });
+
+  it('sends ppo clip thresholds as loss_fn_config and sampler paths as model_path', async () => {
+    await client.forwardBackward({
+      modelId: 'm',
+      data: [],
+      loss: { fn: 'ppo', clipLowThreshold: 0.7, clipHighThreshold: 1.3 },
+    });
+    expect(posts('forward_backward')[0]!.body).toMatchObject({
+      forward_backward_input: {
+        loss_fn: 'ppo',
+        loss_fn_config: { clip_low_threshold: 0.7, clip_high_threshold: 1.3 },
+      },
+    });
+    const request = { promptTokens: [1], numSamples: 2, maxTokens: 3, seed: 1, stopTokens: [2] };
+    await client.sample({ ...request, sampler: 'tinker://m/sampler_weights/s' });
+    await client.sample(request);
+    const [fromPath, fromBase] = posts('asample').map((post) => post.body);
+    expect(fromPath).toMatchObject({ model_path: 'tinker://m/sampler_weights/s', num_samples: 2 });
+    expect(fromBase).toMatchObject({
+      base_model: 'base',
+      sampling_params: { max_tokens: 3, seed: 1, stop: [2] },
+    });
+  });
+});
