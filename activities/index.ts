@@ -1,1 +1,28 @@
+import { createInternalizeActivities } from './internalize.js';
+import { createPolicyActivities } from './policy.js';
+import { createRecordActivities } from './records.js';
+import { createReflectActivities } from './reflect.js';
+import { createRolloutActivities } from './rollout.js';
+import type { MelActivityDeps } from './support.js';
+
 export { createSmokeActivities, type SmokeActivities, type SmokeDeps } from './smoke.js';
+export type { MelActivityDeps } from './support.js';
+
+/** The MEL activities grouped by the task queue that runs them. */
+export function createMelActivities(deps: MelActivityDeps) {
+  const { rollout, verify } = createRolloutActivities(deps);
+  const { contrast, summarize, validate } = createReflectActivities(deps);
+  const { internalize } = createInternalizeActivities(deps);
+  const { initPolicy, policyUpdate, releasePolicy } = createPolicyActivities(deps);
+  const { registerRun, recordStep } = createRecordActivities(deps);
+  return {
+    cpu: { verify, contrast, internalize, registerRun, recordStep },
+    gpuInference: { rollout, summarize, validate },
+    gpuTraining: { initPolicy, policyUpdate, releasePolicy },
+  };
+}
+
+type MelActivities = ReturnType<typeof createMelActivities>;
+export type CpuActivities = MelActivities['cpu'];
+export type GpuInferenceActivities = MelActivities['gpuInference'];
+export type GpuTrainingActivities = MelActivities['gpuTraining'];

@@ -1,13 +1,13 @@
 import { activityInfo, log } from '@temporalio/activity';
 import type { Db } from 'mongodb';
 import type { ModelTokenizer } from '../engine/model-files.js';
-import type { TinkerClient } from '../engine/tinker.js';
+import type { PolicyEngine, SampledSequence } from '../engine/engine.js';
 import { COLLECTIONS } from '../store/mongo.js';
 import type { SmokeInput, SmokeResult } from '../temporal/shared.js';
 
 export interface SmokeDeps {
   db: Db;
-  engine: TinkerClient;
+  engine: PolicyEngine;
   tokenizer: ModelTokenizer;
   baseModel: string;
 }
@@ -49,15 +49,24 @@ export function createSmokeActivities({ db, engine, tokenizer, baseModel }: Smok
       { upsert: true },
     );
 
-    const sessionId = await engine.createSession(['mel-smoke']);
-    const modelId = await engine.createLoraModel({ sessionId, baseModel, rank: 4, seed: 0 });
-    const samplerPath = await engine.saveWeightsForSampler({ modelId, name: 'smoke' });
-    const [sequence] = await engine.sample({
-      source: { modelPath: samplerPath },
-      promptTokens,
-      numSamples: 1,
-      params: { maxTokens: input.maxTokens, temperature: 1, seed: 0, stop: [tokenizer.eosTokenId] },
-    });
+    const modelId = await engine.createTrainingModel({ baseModel, rank: 4, seed: 0 });
+    let samplerPath: string;
+    let sequence: SampledSequence | undefined;
+    try {
+      samplerPath = await engine.saveWeightsForSampler({ modelId, name: 'smoke' });
+      [sequence] = await engine.sample({
+        sampler: samplerPath,
+        promptTokens,
+        numSamples: 1,
+        maxTokens: input.maxTokens,
+        temperature: 1,
+        seed: 0,
+        stopTokens: [tokenizer.eosTokenId],
+      });
+    } finally {
+      // The smoke model is thrown away: free its adapter slot on the engine.
+      await engine.unloadModel(modelId);
+    }
     if (!sequence) throw new Error('the engine returned no sequence');
 
     await records.updateOne(

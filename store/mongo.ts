@@ -3,6 +3,15 @@ import type { Endpoints } from '../common/env.js';
 
 export const COLLECTIONS = {
   smokeRuns: 'smoke_runs',
+  runs: 'runs',
+  steps: 'steps',
+  prompts: 'prompts',
+  trajectories: 'trajectories',
+  rewards: 'rewards',
+  pairs: 'pairs',
+  metaExperiences: 'meta_experiences',
+  datums: 'datums',
+  stepMetrics: 'step_metrics',
 } as const;
 
 export interface MongoHandle {

@@ -4,6 +4,7 @@
  * and Node built-ins.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 /** One queue per kind of hardware, so GPU workers only ever pick up GPU work. */
 export const TASK_QUEUES = {
@@ -39,3 +40,126 @@ export interface SmokeResult {
   modelId: string;
   sampledTokenCount: number;
 }
+
+/** The stages of one MEL step, in order. Each is one activity. */
+export const STAGES = [
+  'rollout',
+  'verify',
+  'contrast',
+  'summarize',
+  'validate',
+  'internalize',
+  'policy-update',
+] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** The policy as the engine knows it: a full training state to resume from and weights to sample with. */
+export interface PolicyRef {
+  /** tinker://<model>/weights/<name>: LoRA weights and optimizer state. */
+  statePath: string;
+  /** tinker://<model>/<name>: LoRA weights for sampling. */
+  samplerPath: string;
+  /** The engine model that owns both paths (it must stay loaded for sampling). */
+  modelId: string;
+  /** Optimizer updates applied to reach this policy. */
+  updates: number;
+  /** LoRA rank of the adapter: a state can only be restored into an adapter of the same rank. */
+  rank: number;
+}
+
+export interface StepRef {
+  runId: string;
+  step: number;
+}
+
+export interface PolicyStepRef extends StepRef {
+  policy: PolicyRef;
+}
+
+export interface RolloutSummary {
+  prompts: number;
+  trajectories: number;
+  truncated: number;
+}
+export interface VerifySummary {
+  passRate: number;
+  rewardMean: number;
+  mixedGroups: number;
+}
+export interface ContrastSummary {
+  pairs: number;
+}
+export interface SummarizeSummary {
+  candidates: number;
+  parsed: number;
+  leaking: number;
+}
+export interface ValidateSummary {
+  accepted: number;
+  rejected: number;
+}
+export interface InternalizeSummary {
+  grpoDatums: number;
+  nllDatums: number;
+}
+export interface PolicyUpdateSummary {
+  policy: PolicyRef;
+  grpoLoss: number | null;
+  nllLoss: number | null;
+}
+
+export interface StepResult {
+  step: number;
+  policy: PolicyRef;
+  rollout: RolloutSummary;
+  verify: VerifySummary;
+  contrast: ContrastSummary;
+  summarize: SummarizeSummary;
+  validate: ValidateSummary;
+  internalize: InternalizeSummary;
+  update: PolicyUpdateSummary;
+  stageDurationsMs: Partial<Record<StageName, number>>;
+}
+
+export interface RunInput {
+  runId: string;
+  totalSteps: number;
+  /** Carried across continue-as-new. */
+  carried?: RunState;
+}
+
+export type RunPhase = 'starting' | 'running' | 'paused' | 'stopping' | 'completed' | 'stopped';
+
+export interface RunState {
+  nextStep: number;
+  policy?: PolicyRef;
+  paused: boolean;
+  pauseReason?: string;
+  stopRequested: boolean;
+  /** The error of the last step that failed after all its retries; the run waits paused until resumed. */
+  lastError?: { step: number; message: string };
+  lastStep?: Pick<StepResult, 'step' | 'verify' | 'validate' | 'update'>;
+}
+
+export interface RunStatus extends RunState {
+  runId: string;
+  totalSteps: number;
+  phase: RunPhase;
+  /** The step whose child workflow is running; query that workflow's `stage` for its stage. */
+  currentStep?: number;
+}
+
+export function runWorkflowId(runId: string): string {
+  return `mel-run/${runId}`;
+}
+
+export function stepWorkflowId(runId: string, step: number): string {
+  return `${runId}/step-${step}`;
+}
+
+export const statusQuery = defineQuery<RunStatus>('status');
+export const pauseUpdate = defineUpdate<RunStatus, [reason?: string]>('pause');
+export const resumeUpdate = defineUpdate<RunStatus>('resume');
+export const stopUpdate = defineUpdate<RunStatus, [reason?: string]>('stop');
+/** Step workflows report their stage to the run, so `status` shows it. */
+export const stageQuery = defineQuery<StageName | undefined>('stage');

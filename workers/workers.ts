@@ -5,10 +5,11 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
-import { createSmokeActivities } from '../activities/index.js';
+import { createMelActivities, createSmokeActivities } from '../activities/index.js';
 import type { Endpoints } from '../common/env.js';
+import { createPolicyEngine } from '../engine/config.js';
+import type { PolicyEngine } from '../engine/engine.js';
 import { loadModelTokenizer } from '../engine/model-files.js';
-import { TinkerClient } from '../engine/tinker.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { TASK_QUEUES, type TaskQueueRole } from '../temporal/shared.js';
 
@@ -25,28 +26,20 @@ const workerEnvSchema = z.object({
 
 export interface ActivityDeps {
   mongo: MongoHandle;
-  engine: TinkerClient;
+  engine: PolicyEngine;
   endpoints: Endpoints;
 }
 
 export async function connectActivityDeps(endpoints: Endpoints): Promise<ActivityDeps> {
-  const apiKey = process.env[endpoints.engineApiKeyEnv];
-  return {
-    mongo: await connectMongo(endpoints),
-    engine: new TinkerClient({ baseUrl: endpoints.engineUrl, apiKey }),
-    endpoints,
-  };
+  return { mongo: await connectMongo(endpoints), engine: createPolicyEngine(endpoints), endpoints };
 }
 
 async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRole, object>> {
   const tokenizer = await loadModelTokenizer(deps.endpoints.baseModel);
-  const smoke = createSmokeActivities({
-    db: deps.mongo.db,
-    engine: deps.engine,
-    tokenizer,
-    baseModel: deps.endpoints.baseModel,
-  });
-  return { cpu: {}, gpuInference: { ...smoke }, gpuTraining: {} };
+  const shared = { db: deps.mongo.db, engine: deps.engine, tokenizer, baseModel: deps.endpoints.baseModel };
+  const smoke = createSmokeActivities(shared);
+  const mel = createMelActivities(shared);
+  return { cpu: mel.cpu, gpuInference: { ...smoke, ...mel.gpuInference }, gpuTraining: mel.gpuTraining };
 }
 
 export async function createWorkers(

@@ -1,1 +1,3 @@
 export { smokeWorkflow } from './smoke.js';
+export { melRunWorkflow, type MelRunInput } from './run.js';
+export { melStepWorkflow } from './step.js';

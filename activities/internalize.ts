@@ -1,0 +1,111 @@
+/**
+ * Builds the step's training data: GRPO datums for the rollouts (group advantages, paper Eq. 10) and NLL datums
+ * for the validated meta-experiences, conditioned on the exact analysis prompt (paper Eq. 7). The policy update
+ * trains on them in one optimizer step.
+ */
+import {
+  chainedNllExample,
+  computeAdvantages,
+  nllDatums,
+  rolloutDatums,
+  singleCallNllExample,
+  type NllExample,
+} from '../mel/index.js';
+import {
+  ids,
+  type DatumDoc,
+  type MetaExperienceDoc,
+  type PromptDoc,
+  type RewardDoc,
+  type TrajectoryDoc,
+} from '../store/documents.js';
+import { COLLECTIONS } from '../store/mongo.js';
+import { replaceAll } from '../store/writes.js';
+import type { InternalizeSummary, StepRef } from '../temporal/shared.js';
+import { groupRewards } from './rollout.js';
+import { loadRun, origin, type MelActivityDeps } from './support.js';
+
+export function createInternalizeActivities({ db }: MelActivityDeps) {
+  const prompts = db.collection<PromptDoc>(COLLECTIONS.prompts);
+  const trajectories = db.collection<TrajectoryDoc>(COLLECTIONS.trajectories);
+  const rewards = db.collection<RewardDoc>(COLLECTIONS.rewards);
+  const metaExperiences = db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences);
+  const datums = db.collection<DatumDoc>(COLLECTIONS.datums);
+
+  async function internalize({ runId, step }: StepRef): Promise<InternalizeSummary> {
+    const run = await loadRun(db, runId);
+    const source = origin();
+    const promptTokens = new Map(
+      (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.promptTokens]),
+    );
+    const groups = [...groupRewards(await rewards.find({ runId, step }).toArray())];
+    const advantages = computeAdvantages(
+      groups.map(([, group]) => group),
+      run.config.mel.advantage,
+    );
+    const byId = new Map((await trajectories.find({ runId, step }).toArray()).map((t) => [t._id, t]));
+    const trained = groups.flatMap(([promptId, group], g) =>
+      group.map((_, i) => ({
+        trajectory: byId.get(ids.trajectory(promptId, i))!,
+        advantage: advantages[g]![i]!,
+      })),
+    );
+    const totalTrajectories = trained.length;
+    // Zero-advantage rollouts add nothing to the gradient; they still count in Eq. 10's 1/G average.
+    const informative = trained.filter((t) => t.advantage !== 0 && t.trajectory.tokens.length > 0);
+    const grpo = rolloutDatums(
+      informative.map(({ trajectory, advantage }) => ({
+        promptTokens: promptTokens.get(trajectory.promptId)!,
+        completionTokens: trajectory.tokens,
+        completionLogprobs: trajectory.logprobs,
+        advantage,
+      })),
+      run.config.mel.loss.grpoAggregation,
+      totalTrajectories,
+    );
+
+    const accepted = await metaExperiences
+      .find({ runId, step, 'verdict.accepted': true })
+      .sort({ _id: 1 })
+      .toArray();
+    const nll = nllDatums(accepted.map(nllExampleOf), run.config.mel.loss.nllNormalisation);
+
+    const docs: DatumDoc[] = [
+      ...grpo.map((datum, index) => ({
+        _id: ids.datum(runId, step, 'grpo', informative[index]!.trajectory._id),
+        runId,
+        step,
+        kind: 'grpo' as const,
+        sourceId: informative[index]!.trajectory._id,
+        index,
+        datum,
+        advantage: informative[index]!.advantage,
+        origin: source,
+      })),
+      ...nll.map((datum, index) => ({
+        _id: ids.datum(runId, step, 'nll', accepted[index]!._id),
+        runId,
+        step,
+        kind: 'nll' as const,
+        sourceId: accepted[index]!._id,
+        index,
+        datum,
+        origin: source,
+      })),
+    ];
+    await replaceAll(datums, { runId, step }, docs);
+    await metaExperiences.updateMany({ runId, step }, { $set: { 'origin.internalize': source } });
+    return { grpoDatums: grpo.length, nllDatums: nll.length };
+  }
+
+  return { internalize };
+}
+
+function nllExampleOf(doc: MetaExperienceDoc): NllExample {
+  const { turns } = doc.generation;
+  if (doc.mode === 'single-call') return singleCallNllExample(turns[0]!.promptTokens, turns[0]!.outputTokens);
+  return chainedNllExample(
+    turns.map((t) => t.promptTokens),
+    turns.map((t) => t.outputTokens),
+  );
+}

@@ -1,0 +1,238 @@
+/**
+ * The policy on the engine. Every update starts from the previous step's saved training state in a fresh engine
+ * model, so a retried update can never apply the optimizer twice: whatever a crashed attempt did to its own model
+ * is discarded, and the step's result is recorded once in MongoDB before the activity returns.
+ */
+import { log } from '@temporalio/activity';
+import type { ForwardOutput, SampledSequence } from '../engine/engine.js';
+import { EngineError } from '../engine/errors.js';
+import type { Datum } from '../mel/index.js';
+import type { DatumDoc, MetaExperienceDoc, PolicyUpdateRecord, RunDoc, StepDoc } from '../store/documents.js';
+import { ids } from '../store/documents.js';
+import { COLLECTIONS } from '../store/mongo.js';
+import type { PolicyRef, PolicyStepRef, PolicyUpdateSummary } from '../temporal/shared.js';
+import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+
+export function createPolicyActivities(deps: MelActivityDeps) {
+  const { db, engine } = deps;
+  const runs = db.collection<RunDoc>(COLLECTIONS.runs);
+  const steps = db.collection<StepDoc>(COLLECTIONS.steps);
+  const datums = db.collection<DatumDoc>(COLLECTIONS.datums);
+  const metaExperiences = db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences);
+
+  /** The run's starting policy: a fresh LoRA adapter, saved once and reused by every retry and replay. */
+  async function initPolicy({ runId }: { runId: string }): Promise<PolicyRef> {
+    const run = await loadRun(db, runId);
+    if (run.initialPolicy) return run.initialPolicy;
+    const modelId = await engine.createTrainingModel({
+      baseModel: deps.baseModel,
+      rank: run.config.lora.rank,
+      seed: run.config.seed,
+    });
+    const name = checkpointName(runId, 'init');
+    const policy: PolicyRef = {
+      modelId,
+      statePath: await engine.saveState({ modelId, name }),
+      samplerPath: await engine.saveWeightsForSampler({ modelId, name }),
+      updates: 0,
+      rank: run.config.lora.rank,
+    };
+    await runs.updateOne({ _id: runId }, { $set: { initialPolicy: policy } });
+    return policy;
+  }
+
+  /** One optimizer step on GRPO + NLL datums of the step, from the previous policy's saved state. */
+  async function policyUpdate({ runId, step, policy }: PolicyStepRef): Promise<PolicyUpdateSummary> {
+    const stepId = ids.step(runId, step);
+    const done = await steps.findOne({ _id: stepId });
+    if (done?.update) return summaryOf(done.update);
+    await unloadModels(done?.engineModels ?? []);
+
+    const run = await loadRun(db, runId);
+    const modelId = await engine.createTrainingModel({
+      baseModel: deps.baseModel,
+      rank: policy.rank,
+      seed: run.config.seed,
+    });
+    await steps.updateOne({ _id: stepId }, { $addToSet: { engineModels: modelId } }, { upsert: true });
+    const stage = { phase: 'restoring', modelId };
+    const work = async () => {
+      await engine.loadState({ modelId, path: policy.statePath });
+      const grpo = await datums.find({ runId, step, kind: 'grpo' }).sort({ index: 1 }).toArray();
+      const nll = await datums.find({ runId, step, kind: 'nll' }).sort({ index: 1 }).toArray();
+      stage.phase = 'forward-backward';
+      const { lossFn, clipLow, clipHigh } = run.config.grpo;
+      const grpoOut = grpo.length
+        ? await engine.forwardBackward({
+            modelId,
+            data: grpo.map((d) => d.datum),
+            loss:
+              lossFn === 'ppo'
+                ? { fn: 'ppo', clipLowThreshold: clipLow, clipHighThreshold: clipHigh }
+                : { fn: lossFn },
+          })
+        : null;
+      // NLL datums go in their own call: SkyRL normalises per datum, so mixing them with GRPO datums in one call
+      // would re-weight the two losses by their datum counts.
+      const nllOut = nll.length
+        ? await engine.forwardBackward({
+            modelId,
+            data: nll.map((d) => d.datum),
+            loss: { fn: 'cross_entropy' },
+          })
+        : null;
+      stage.phase = 'optim-step';
+      const optimizerMetrics = mongoSafeKeys(await engine.optimStep({ modelId, adam: run.config.optimizer }));
+      stage.phase = 'saving';
+      const name = checkpointName(runId, `step-${step}`);
+      const after: PolicyRef = {
+        modelId,
+        statePath: await engine.saveState({ modelId, name }),
+        samplerPath: await engine.saveWeightsForSampler({ modelId, name }),
+        updates: policy.updates + 1,
+        rank: policy.rank,
+      };
+      const nllPerDatum = nllOut ? nll.map((d, i) => tokenMeanNll(d.datum, nllOut, i)) : [];
+      await recordInternalization(nll, nllPerDatum, step);
+      return {
+        policyBefore: policy,
+        policyAfter: after,
+        grpoLoss: grpoOut
+          ? weightedLoss(
+              grpo.map((d) => d.datum),
+              grpoOut,
+            )
+          : null,
+        nllLoss: nllPerDatum.length ? mean(nllPerDatum.map((n) => n.nll)) : null,
+        grpoDatums: grpo.length,
+        nllDatums: nll.length,
+        optimizerMetrics,
+        engineModelId: modelId,
+        origin: origin(),
+      } satisfies PolicyUpdateRecord;
+    };
+    const record = await withHeartbeat(work(), () => ({ stage: 'policy-update', ...stage }));
+    await steps.updateOne({ _id: stepId }, { $set: { update: record } }, { upsert: true });
+    await unloadModels([policy.modelId, ...(done?.engineModels ?? [])].filter((id) => id !== modelId));
+    return summaryOf(record);
+  }
+
+  async function recordInternalization(
+    nll: DatumDoc[],
+    perDatum: { nll: number; tokens: number; weight: number }[],
+    step: number,
+  ) {
+    await Promise.all(
+      nll.map((doc, i) =>
+        metaExperiences.updateOne(
+          { _id: doc.sourceId },
+          {
+            $set: {
+              internalization: {
+                step,
+                datumId: doc._id,
+                nll: perDatum[i]!.nll,
+                tokens: perDatum[i]!.tokens,
+                tokenWeight: perDatum[i]!.weight,
+              },
+            },
+          },
+        ),
+      ),
+    );
+  }
+
+  async function unloadModels(modelIds: string[]) {
+    for (const id of new Set(modelIds)) {
+      await engine
+        .unloadModel(id)
+        .catch((error: unknown) => log.warn('could not unload engine model', { id, error: String(error) }));
+    }
+  }
+
+  /** Frees the engine slot of a finished run's final policy; its saved state stays and can be restored. */
+  async function releasePolicy({ policy }: { policy: PolicyRef }): Promise<void> {
+    await unloadModels([policy.modelId]);
+  }
+
+  return { initPolicy, policyUpdate, releasePolicy };
+}
+
+/**
+ * Samples with the policy's weights. After an engine restart its model is gone from memory; the policy is then
+ * restored from its saved training state into a new engine model (same weights), and sampling goes on.
+ */
+export async function sampleWithPolicy(
+  deps: MelActivityDeps,
+  policy: PolicyRef,
+  request: {
+    promptTokens: number[];
+    numSamples: number;
+    maxTokens: number;
+    temperature: number;
+    seed: number;
+  },
+): Promise<{ sequences: SampledSequence[]; samplerPath: string }> {
+  const sample = (sampler: string) =>
+    deps.engine.sample({ ...request, sampler, stopTokens: [deps.tokenizer.eosTokenId] });
+  const known = restoredSamplers.get(policy.statePath) ?? policy.samplerPath;
+  try {
+    return { sequences: await sample(known), samplerPath: known };
+  } catch (error) {
+    if (!(error instanceof EngineError) || error.status !== 404) throw error;
+    log.warn('policy sampler unavailable; restoring it from its saved state', { error: error.message });
+    const restored = await restoreSampler(deps, policy);
+    return { sequences: await sample(restored), samplerPath: restored };
+  }
+}
+
+const restoredSamplers = new Map<string, string>();
+
+async function restoreSampler(deps: MelActivityDeps, policy: PolicyRef): Promise<string> {
+  const modelId = await deps.engine.createTrainingModel({ baseModel: deps.baseModel, rank: policy.rank });
+  await deps.engine.loadState({ modelId, path: policy.statePath });
+  const path = await deps.engine.saveWeightsForSampler({ modelId, name: `restored-${Date.now()}` });
+  restoredSamplers.set(policy.statePath, path);
+  return path;
+}
+
+function checkpointName(runId: string, label: string): string {
+  return `${runId}-${label}`.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+function summaryOf(record: PolicyUpdateRecord): PolicyUpdateSummary {
+  return { policy: record.policyAfter, grpoLoss: record.grpoLoss, nllLoss: record.nllLoss };
+}
+
+/** Σ_t w_t · loss_t over all datums: the objective the weights encode (Eq. 10's aggregation). */
+function weightedLoss(data: Datum[], output: ForwardOutput): number {
+  return data.reduce((total, datum, i) => {
+    const losses = output.perDatum[i]?.elementwiseLoss ?? [];
+    const weights = datum.loss_fn_inputs.weights?.data ?? [];
+    return total + losses.reduce((sum, loss, t) => sum + loss * (weights[t] ?? 0), 0);
+  }, 0);
+}
+
+/** Token-mean NLL of the meta-experience tokens of one datum (its weighted positions). */
+function tokenMeanNll(datum: Datum, output: ForwardOutput, index: number) {
+  const logprobs = output.perDatum[index]?.logprobs ?? [];
+  const weights = datum.loss_fn_inputs.weights?.data ?? [];
+  let sum = 0;
+  let tokens = 0;
+  weights.forEach((w, t) => {
+    if (w > 0) {
+      sum -= logprobs[t] ?? 0;
+      tokens++;
+    }
+  });
+  return { nll: tokens ? sum / tokens : 0, tokens, weight: weights.find((w) => w > 0) ?? 0 };
+}
+
+/** MongoDB field names cannot contain '.' (engine metrics are named like "skyrl.ai/grad_norm"). */
+function mongoSafeKeys(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).map(([key, value]) => [key.replaceAll('.', '_'), value]));
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}

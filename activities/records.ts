@@ -1,0 +1,74 @@
+/** Run registration and per-step metrics: the bookkeeping the audit and reports read. */
+import { isDeepStrictEqual } from 'node:util';
+import {
+  ids,
+  type MetaExperienceDoc,
+  type RunDoc,
+  type StepDoc,
+  type StepMetrics,
+} from '../store/documents.js';
+import { COLLECTIONS } from '../store/mongo.js';
+import type { StepResult } from '../temporal/shared.js';
+import { parseRunConfig, type RunConfig } from '../training/run-config.js';
+import { invalidInput, type MelActivityDeps } from './support.js';
+
+export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
+  const runs = db.collection<RunDoc>(COLLECTIONS.runs);
+  const steps = db.collection<StepDoc>(COLLECTIONS.steps);
+  const stepMetrics = db.collection<StepMetrics & { _id: string; runId: string; step: number }>(
+    COLLECTIONS.stepMetrics,
+  );
+  const metaExperiences = db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences);
+
+  /** Stores the run's configuration once; a second start with a different configuration is refused. */
+  async function registerRun({
+    config,
+    workflowId,
+  }: {
+    config: RunConfig;
+    workflowId: string;
+  }): Promise<void> {
+    const parsed = parseRunConfig(config);
+    const existing = await runs.findOne({ _id: parsed.runId });
+    if (existing) {
+      if (!isDeepStrictEqual(existing.config, parsed)) {
+        throw invalidInput(
+          `run ${parsed.runId} already exists with a different configuration; choose a new runId`,
+        );
+      }
+      return;
+    }
+    await runs.updateOne(
+      { _id: parsed.runId },
+      { $setOnInsert: { config: parsed, baseModel, createdAt: new Date(), workflowId } },
+      { upsert: true },
+    );
+  }
+
+  /** Writes the step's metrics (per-step curve for reports) once its stages have all run. */
+  async function recordStep({ runId, result }: { runId: string; result: StepResult }): Promise<StepMetrics> {
+    const candidates = await metaExperiences.countDocuments({ runId, step: result.step });
+    const metrics: StepMetrics = {
+      prompts: result.rollout.prompts,
+      trajectories: result.rollout.trajectories,
+      rewardMean: result.verify.rewardMean,
+      passRate: result.verify.passRate,
+      mixedGroups: result.verify.mixedGroups,
+      pairs: result.contrast.pairs,
+      candidates,
+      parsedCandidates: result.summarize.parsed,
+      accepted: result.validate.accepted,
+      rejected: result.validate.rejected,
+      retentionRatio: candidates ? result.validate.accepted / candidates : null,
+      grpoLoss: result.update.grpoLoss,
+      nllLoss: result.update.nllLoss,
+      stageDurationsMs: result.stageDurationsMs,
+    };
+    const id = ids.step(runId, result.step);
+    await stepMetrics.replaceOne({ _id: id }, { runId, step: result.step, ...metrics }, { upsert: true });
+    await steps.updateOne({ _id: id }, { $set: { metrics } }, { upsert: true });
+    return metrics;
+  }
+
+  return { registerRun, recordStep };
+}

@@ -1,0 +1,276 @@
+/** The MEL loop proper: contrastive pairs, meta-experience generation, and validation by replay. */
+import {
+  applyLeakagePolicy,
+  chainedMetaExperienceMessages,
+  metaExperienceMessages,
+  parseChainedMetaExperience,
+  parseMetaExperience,
+  renderContinuation,
+  renderGenerationPrompt,
+  selectContrastivePairs,
+  validationMessages,
+  verifySolution,
+  CHAINED_STEP_COUNT,
+  type ContrastiveInput,
+  type MetaExperienceParse,
+} from '../mel/index.js';
+import {
+  ids,
+  type GenerationTurn,
+  type MetaExperienceDoc,
+  type PairDoc,
+  type PromptDoc,
+  type RewardDoc,
+  type TrajectoryDoc,
+} from '../store/documents.js';
+import { COLLECTIONS } from '../store/mongo.js';
+import { replaceAll } from '../store/writes.js';
+import type {
+  ContrastSummary,
+  PolicyRef,
+  PolicyStepRef,
+  StepRef,
+  SummarizeSummary,
+  ValidateSummary,
+} from '../temporal/shared.js';
+import type { RunConfig } from '../training/run-config.js';
+import { samplingSeed } from '../training/schedule.js';
+import { sampleWithPolicy } from './policy.js';
+import { groupRewards } from './rollout.js';
+import {
+  completionText,
+  loadRun,
+  mapLimited,
+  origin,
+  withHeartbeat,
+  type MelActivityDeps,
+} from './support.js';
+
+const GENERATIONS_IN_FLIGHT = 4;
+
+export function createReflectActivities(deps: MelActivityDeps) {
+  const { db, tokenizer } = deps;
+  const prompts = db.collection<PromptDoc>(COLLECTIONS.prompts);
+  const trajectories = db.collection<TrajectoryDoc>(COLLECTIONS.trajectories);
+  const rewards = db.collection<RewardDoc>(COLLECTIONS.rewards);
+  const pairs = db.collection<PairDoc>(COLLECTIONS.pairs);
+  const metaExperiences = db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences);
+
+  /** (correct, incorrect) pairs of every mixed group, all or a seeded sample (paper §3.2). */
+  async function contrast({ runId, step }: StepRef): Promise<ContrastSummary> {
+    const run = await loadRun(db, runId);
+    const problemIds = new Map(
+      (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem.id]),
+    );
+    const groups = groupRewards(await rewards.find({ runId, step }).toArray());
+    const source = origin();
+    const docs: PairDoc[] = [...groups].flatMap(([promptId, groupRewards]) =>
+      selectContrastivePairs(groupRewards, promptId, { ...run.config.mel.pairs, seed: run.config.seed }).map(
+        (pair) => ({
+          _id: ids.pair(promptId, pair.positiveIndex, pair.negativeIndex),
+          runId,
+          step,
+          promptId,
+          problemId: problemIds.get(promptId) ?? '',
+          positiveTrajectoryId: ids.trajectory(promptId, pair.positiveIndex),
+          negativeTrajectoryId: ids.trajectory(promptId, pair.negativeIndex),
+          origin: source,
+        }),
+      ),
+    );
+    await replaceAll(pairs, { runId, step }, docs);
+    return { pairs: docs.length };
+  }
+
+  /** The policy writes a meta-experience for each pair; it is parsed and checked for leakage. */
+  async function summarize({ runId, step, policy }: PolicyStepRef): Promise<SummarizeSummary> {
+    const run = await loadRun(db, runId);
+    const stepPairs = await pairs.find({ runId, step }).sort({ _id: 1 }).toArray();
+    let done = 0;
+    const results = await withHeartbeat(
+      mapLimited(stepPairs, GENERATIONS_IN_FLIGHT, async (pair) => {
+        const id = ids.metaExperience(pair._id);
+        const existing = await metaExperiences.findOne({ _id: id });
+        const doc = existing ?? (await generateCandidate(run.config, policy, pair, id));
+        done++;
+        return doc;
+      }),
+      () => ({ stage: 'summarize', pairsDone: done, pairs: stepPairs.length }),
+    );
+    return {
+      candidates: results.length,
+      parsed: results.filter((doc) => doc.parse.ok).length,
+      leaking: results.filter((doc) => doc.leakage?.leaked).length,
+    };
+  }
+
+  async function generateCandidate(config: RunConfig, policy: PolicyRef, pair: PairDoc, id: string) {
+    const prompt = await prompts.findOne({ _id: pair.promptId });
+    const [positive, negative] = await Promise.all(
+      [pair.positiveTrajectoryId, pair.negativeTrajectoryId].map((tid) => trajectories.findOne({ _id: tid })),
+    );
+    if (!prompt || !positive || !negative) throw new Error(`pair ${pair._id} refers to missing documents`);
+    const input: ContrastiveInput = {
+      question: prompt.problem.question,
+      incorrectSolution: negative.text,
+      correctSolution: positive.text,
+    };
+    const seed = samplingSeed(config.seed, pair.step, 'summarize', pair._id);
+    const { turns, samplerPath } = await generateTurns(config, policy, input, seed);
+    const parse = parseTurns(config, turns);
+    const leakage = parse.ok
+      ? applyLeakagePolicy(parse.metaExperience, prompt.problem, config.mel.metaExperience.leakage)
+      : undefined;
+    const doc: MetaExperienceDoc = {
+      _id: id,
+      runId: pair.runId,
+      step: pair.step,
+      promptId: pair.promptId,
+      pairId: pair._id,
+      problemId: pair.problemId,
+      mode: config.mel.metaExperience.mode,
+      generation: { turns, seed, samplerPath },
+      parse: parse.ok ? parse : { ok: false, reason: parse.reason },
+      ...(leakage ? { leakage: { ...leakage.report, rejected: leakage.rejected } } : {}),
+      origin: { summarize: origin() },
+    };
+    await metaExperiences.replaceOne({ _id: id }, doc, { upsert: true });
+    return doc;
+  }
+
+  /** One turn (single-call, Appendix C) or three (chained, Eqs. 2–4), each continuing the last token for token. */
+  async function generateTurns(config: RunConfig, policy: PolicyRef, input: ContrastiveInput, seed: number) {
+    const { temperature, maxTokens } = config.sampling.reflection;
+    const chained = config.mel.metaExperience.mode === 'chained';
+    const turns: GenerationTurn[] = [];
+    let samplerPath = policy.samplerPath;
+    for (let k = 0; k < (chained ? CHAINED_STEP_COUNT : 1); k++) {
+      const promptTokens = chained
+        ? chainedPromptTokens(input, turns)
+        : tokenizer.encode(renderGenerationPrompt(metaExperienceMessages(input)));
+      const sampled = await sampleWithPolicy(deps, policy, {
+        promptTokens,
+        numSamples: 1,
+        maxTokens,
+        temperature,
+        seed: seed + k,
+      });
+      const [sequence] = sampled.sequences;
+      if (!sequence) throw new Error('the engine returned no sequence');
+      samplerPath = sampled.samplerPath;
+      turns.push({
+        promptTokens,
+        outputTokens: sequence.tokens,
+        text: completionText(tokenizer, sequence.tokens),
+        stopReason: sequence.stopReason,
+      });
+      if (sequence.stopReason === 'length') break;
+    }
+    return { turns, samplerPath };
+  }
+
+  function chainedPromptTokens(input: ContrastiveInput, earlier: GenerationTurn[]): number[] {
+    const messages = chainedMetaExperienceMessages(
+      input,
+      earlier.map((turn) => turn.text),
+    );
+    const last = earlier.at(-1);
+    if (!last) return tokenizer.encode(renderGenerationPrompt(messages));
+    // Continue from the exact sampled tokens, so the whole chain is one token sequence for the NLL datum.
+    return [
+      ...last.promptTokens,
+      ...last.outputTokens,
+      ...tokenizer.encode(renderContinuation(messages.slice(-1))),
+    ];
+  }
+
+  function parseTurns(config: RunConfig, turns: GenerationTurn[]): MetaExperienceParse {
+    const options = {
+      truncated: turns.some((turn) => turn.stopReason === 'length'),
+      requireConditionalHeuristics: config.mel.metaExperience.requireConditionalHeuristics,
+    };
+    if (config.mel.metaExperience.mode === 'single-call')
+      return parseMetaExperience(turns[0]?.text ?? '', options);
+    const [bifurcation = '', critique = '', heuristics = ''] = turns.map((turn) => turn.text);
+    return parseChainedMetaExperience({ bifurcation, critique, heuristics }, options);
+  }
+
+  /** Replay: the policy re-solves the question with the meta-experience in context; kept iff that verifies (Eq. 6). */
+  async function validate({ runId, step, policy }: PolicyStepRef): Promise<ValidateSummary> {
+    const run = await loadRun(db, runId);
+    const candidates = await metaExperiences.find({ runId, step }).sort({ _id: 1 }).toArray();
+    let done = 0;
+    const verdicts = await withHeartbeat(
+      mapLimited(candidates, GENERATIONS_IN_FLIGHT, async (candidate) => {
+        const verdict = candidate.verdict ?? (await judge(run.config, policy, candidate));
+        done++;
+        return verdict.accepted;
+      }),
+      () => ({ stage: 'validate', candidatesDone: done, candidates: candidates.length }),
+    );
+    const accepted = verdicts.filter(Boolean).length;
+    return { accepted, rejected: verdicts.length - accepted };
+  }
+
+  async function judge(config: RunConfig, policy: PolicyRef, candidate: MetaExperienceDoc) {
+    const setVerdict = async (update: Partial<MetaExperienceDoc>) => {
+      await metaExperiences.updateOne(
+        { _id: candidate._id },
+        { $set: { ...update, 'origin.validate': origin() } },
+      );
+      return update.verdict!;
+    };
+    if (!candidate.parse.ok) {
+      return setVerdict({
+        verdict: { accepted: false, reason: 'unparseable', detail: candidate.parse.reason },
+      });
+    }
+    if (candidate.leakage?.rejected) {
+      const detail = `mentions ${candidate.leakage.offendingTokens.join(', ')}`;
+      return setVerdict({ verdict: { accepted: false, reason: 'leaks-problem-specifics', detail } });
+    }
+    const prompt = await prompts.findOne({ _id: candidate.promptId });
+    if (!prompt) throw new Error(`candidate ${candidate._id} has no prompt document`);
+    const promptText = renderGenerationPrompt(
+      validationMessages(candidate.parse.metaExperience.rawText, prompt.problem),
+    );
+    const seed = samplingSeed(config.seed, candidate.step, 'validate', candidate._id);
+    const { temperature, maxTokens } = config.sampling.validation;
+    const { sequences } = await sampleWithPolicy(deps, policy, {
+      promptTokens: tokenizer.encode(promptText),
+      numSamples: 1,
+      maxTokens,
+      temperature,
+      seed,
+    });
+    const [replay] = sequences;
+    if (!replay) throw new Error('the engine returned no sequence');
+    const text = completionText(tokenizer, replay.tokens);
+    const check = verifySolution(text, prompt.problem.answer, config.mel.verifier);
+    return setVerdict({
+      validation: {
+        promptText,
+        tokens: replay.tokens,
+        text,
+        stopReason: replay.stopReason,
+        seed,
+        extractedAnswer: check.extracted,
+        groundTruth: prompt.problem.answer,
+        correct: check.correct,
+      },
+      verdict: check.correct
+        ? {
+            accepted: true,
+            reason: 'replay-verified',
+            detail: `replay answered ${check.extracted}, which matches ${prompt.problem.answer}`,
+          }
+        : {
+            accepted: false,
+            reason: 'replay-wrong-answer',
+            detail: `replay answered ${check.extracted ?? '(no answer found)'}, expected ${prompt.problem.answer}`,
+          },
+    });
+  }
+
+  return { contrast, summarize, validate };
+}

@@ -1,0 +1,144 @@
+import { renderGenerationPrompt, rolloutMessages, verifySolution } from '../mel/index.js';
+import { ids, type PromptDoc, type RewardDoc, type TrajectoryDoc } from '../store/documents.js';
+import { COLLECTIONS } from '../store/mongo.js';
+import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/shared.js';
+import { problemsForStep, samplingSeed } from '../training/schedule.js';
+import {
+  completionText,
+  loadRun,
+  mapLimited,
+  origin,
+  withHeartbeat,
+  type MelActivityDeps,
+} from './support.js';
+import { sampleWithPolicy } from './policy.js';
+
+const PROMPTS_IN_FLIGHT = 4;
+
+export function createRolloutActivities(deps: MelActivityDeps) {
+  const { db, tokenizer } = deps;
+  const prompts = db.collection<PromptDoc>(COLLECTIONS.prompts);
+  const trajectories = db.collection<TrajectoryDoc>(COLLECTIONS.trajectories);
+  const rewards = db.collection<RewardDoc>(COLLECTIONS.rewards);
+
+  /** Samples G answers for each prompt of the step; resumes by skipping prompts whose group is stored. */
+  async function rollout({ runId, step, policy }: PolicyStepRef): Promise<RolloutSummary> {
+    const run = await loadRun(db, runId);
+    const { groupSize, batchSize, seed: runSeed } = run.config;
+    const { temperature, maxTokens } = run.config.sampling.rollout;
+    const problems = problemsForStep(run.problems, runSeed, step, batchSize);
+    let finished = 0;
+
+    const truncatedPerPrompt = await withHeartbeat(
+      mapLimited(problems, PROMPTS_IN_FLIGHT, async (problem, promptIndex) => {
+        const promptId = ids.prompt(runId, step, promptIndex);
+        const stored = await trajectories.find({ promptId }).toArray();
+        if (stored.length === groupSize) {
+          finished++;
+          return stored.filter((t) => t.stopReason === 'length').length;
+        }
+        const promptText = renderGenerationPrompt(rolloutMessages(problem));
+        const promptTokens = tokenizer.encode(promptText);
+        const source = origin();
+        await prompts.replaceOne(
+          { _id: promptId },
+          { runId, step, promptIndex, problem, promptText, promptTokens, origin: source },
+          { upsert: true },
+        );
+        const seed = samplingSeed(runSeed, step, 'rollout', String(promptIndex));
+        const { sequences, samplerPath } = await sampleWithPolicy(deps, policy, {
+          promptTokens,
+          numSamples: groupSize,
+          maxTokens,
+          temperature,
+          seed,
+        });
+        await trajectories.bulkWrite(
+          sequences.map((sequence, sampleIndex) => ({
+            replaceOne: {
+              filter: { _id: ids.trajectory(promptId, sampleIndex) },
+              replacement: {
+                runId,
+                step,
+                promptId,
+                problemId: problem.id,
+                sampleIndex,
+                seed,
+                tokens: sequence.tokens,
+                logprobs: sequence.logprobs,
+                text: completionText(tokenizer, sequence.tokens),
+                stopReason: sequence.stopReason,
+                samplerPath,
+                origin: source,
+              },
+              upsert: true,
+            },
+          })),
+        );
+        finished++;
+        return sequences.filter((s) => s.stopReason === 'length').length;
+      }),
+      () => ({ stage: 'rollout', promptsDone: finished, prompts: problems.length }),
+    );
+    return {
+      prompts: problems.length,
+      trajectories: problems.length * groupSize,
+      truncated: truncatedPerPrompt.reduce((a, b) => a + b, 0),
+    };
+  }
+
+  /** Scores every trajectory of the step 0/1 against its ground truth (paper Eq. 1). */
+  async function verify({ runId, step }: StepRef): Promise<VerifySummary> {
+    const run = await loadRun(db, runId);
+    const problemByPrompt = new Map(
+      (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem]),
+    );
+    const all = await trajectories.find({ runId, step }).toArray();
+    const source = origin();
+    const scored: RewardDoc[] = all.map((trajectory) => {
+      const problem = problemByPrompt.get(trajectory.promptId);
+      if (!problem) throw new Error(`trajectory ${trajectory._id} has no prompt document`);
+      const verdict = verifySolution(trajectory.text, problem.answer, run.config.mel.verifier);
+      return {
+        _id: trajectory._id,
+        runId,
+        step,
+        promptId: trajectory.promptId,
+        sampleIndex: trajectory.sampleIndex,
+        reward: verdict.correct ? 1 : 0,
+        extractedAnswer: verdict.extracted,
+        extractionMethod: verdict.method,
+        groundTruth: problem.answer,
+        origin: source,
+      };
+    });
+    if (scored.length > 0) {
+      await rewards.bulkWrite(
+        scored.map(({ _id, ...doc }) => ({
+          replaceOne: { filter: { _id }, replacement: doc, upsert: true },
+        })),
+      );
+    }
+    const groups = groupRewards(scored);
+    const correct = scored.filter((r) => r.reward === 1).length;
+    return {
+      passRate: scored.length ? correct / scored.length : 0,
+      rewardMean: scored.length ? correct / scored.length : 0,
+      mixedGroups: [...groups.values()].filter((g) => g.some((r) => r === 1) && g.some((r) => r === 0))
+        .length,
+    };
+  }
+
+  return { rollout, verify };
+}
+
+/** Rewards per prompt, in sample order. */
+export function groupRewards(rewardDocs: readonly Pick<RewardDoc, 'promptId' | 'sampleIndex' | 'reward'>[]) {
+  const groups = new Map<string, number[]>();
+  for (const doc of [...rewardDocs].sort((a, b) => a.sampleIndex - b.sampleIndex)) {
+    const group = groups.get(doc.promptId) ?? [];
+    group[doc.sampleIndex] = doc.reward;
+    groups.set(doc.promptId, group);
+  }
+  return groups;
+}

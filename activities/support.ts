@@ -1,0 +1,105 @@
+/** What every MEL activity shares: its dependencies, the run it works for, and its Temporal origin. */
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Db } from 'mongodb';
+import type { PolicyEngine } from '../engine/engine.js';
+import type { ModelTokenizer } from '../engine/model-files.js';
+import { builtinProblems, type Problem } from '../mel/index.js';
+import { loadProblemsFile } from '../mel/node.js';
+import { COLLECTIONS } from '../store/mongo.js';
+import type { RunDoc, TemporalOrigin } from '../store/documents.js';
+
+export interface MelActivityDeps {
+  db: Db;
+  engine: PolicyEngine;
+  tokenizer: ModelTokenizer;
+  baseModel: string;
+}
+
+export interface LoadedRun extends RunDoc {
+  problems: Problem[];
+}
+
+/** Non-retryable: retrying cannot fix a missing run or a bad data set. */
+export function invalidInput(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'InvalidInput');
+}
+
+export function origin(): TemporalOrigin {
+  const info = activityInfo();
+  return {
+    workflowId: info.workflowExecution?.workflowId ?? 'standalone',
+    workflowRunId: info.workflowExecution?.runId ?? 'standalone',
+    activityId: info.activityId,
+    activityType: info.activityType,
+    attempt: info.attempt,
+  };
+}
+
+const problemCache = new Map<string, Promise<Problem[]>>();
+
+async function loadDataset(run: RunDoc): Promise<Problem[]> {
+  const { source, builtinCount } = run.config.dataset;
+  if (source === 'builtin') return builtinProblems({ seed: run.config.seed, count: builtinCount });
+  try {
+    const { problems } = await loadProblemsFile(source, run.config.mel.dataset);
+    return problems;
+  } catch (error) {
+    throw invalidInput(`data set ${source}: ${(error as Error).message}`);
+  }
+}
+
+/** The run's configuration from MongoDB and its data set (cached per process). */
+export async function loadRun(db: Db, runId: string): Promise<LoadedRun> {
+  const run = await db.collection<RunDoc>(COLLECTIONS.runs).findOne({ _id: runId });
+  if (!run) throw invalidInput(`run ${runId} is not registered`);
+  const key = `${runId}:${JSON.stringify(run.config.dataset)}`;
+  if (!problemCache.has(key)) problemCache.set(key, loadDataset(run));
+  const problems = await problemCache.get(key)!.catch((error: unknown) => {
+    problemCache.delete(key);
+    throw error;
+  });
+  return { ...run, problems };
+}
+
+/**
+ * Awaits `work` while heartbeating every few seconds, so that a long engine call neither trips the heartbeat
+ * timeout nor hides a dead worker. `progress` is the heartbeat detail shown in the Temporal UI.
+ */
+export async function withHeartbeat<T>(
+  work: Promise<T>,
+  progress: () => unknown,
+  everyMs = 5_000,
+): Promise<T> {
+  heartbeat(progress());
+  const timer = setInterval(() => heartbeat(progress()), everyMs);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight, preserving order of results. */
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+) {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T, index);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+/** The text of a sampled completion, without its closing end-of-turn token. */
+export function completionText(tokenizer: ModelTokenizer, tokens: readonly number[]): string {
+  const withoutStop = tokens.at(-1) === tokenizer.eosTokenId ? tokens.slice(0, -1) : tokens;
+  return tokenizer.decode(withoutStop);
+}

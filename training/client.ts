@@ -1,0 +1,76 @@
+/** Client side of a training run: start (or attach to) a run workflow and follow its progress. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  MelRunId,
+  runWorkflowId,
+  stageQuery,
+  statusQuery,
+  stepWorkflowId,
+  TASK_QUEUES,
+  type RunStatus,
+  type StageName,
+} from '../temporal/shared.js';
+import { melRunWorkflow } from '../workflows/index.js';
+import type { RunConfig } from './run-config.js';
+
+export type RunHandle = WorkflowHandle<typeof melRunWorkflow>;
+
+/** Starts the run's workflow, or attaches to it if a run with this id is already going. */
+export async function startRun(client: Client, config: RunConfig): Promise<RunHandle> {
+  return client.workflow.start(melRunWorkflow, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: runWorkflowId(config.runId),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    args: [{ runId: config.runId, totalSteps: config.steps, config }],
+    typedSearchAttributes: [{ key: MelRunId, value: config.runId }],
+  });
+}
+
+export interface Progress {
+  status: RunStatus;
+  stage?: StageName;
+}
+
+/** The run's status, plus the stage of the step that is running (queried from the step's own workflow). */
+export async function currentProgress(client: Client, runId: string): Promise<Progress> {
+  const status = await client.workflow.getHandle(runWorkflowId(runId)).query(statusQuery);
+  if (status.currentStep === undefined) return { status };
+  try {
+    const stage = await client.workflow
+      .getHandle(stepWorkflowId(runId, status.currentStep))
+      .query(stageQuery);
+    return { status, stage };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return { status };
+    throw error;
+  }
+}
+
+/** Calls `onChange` whenever the step, stage or phase changes, until the run workflow closes. */
+export async function followRun(
+  client: Client,
+  handle: RunHandle,
+  onChange: (progress: Progress) => void,
+  pollMs = 1_000,
+): Promise<RunStatus> {
+  const result = handle.result();
+  let closed = false;
+  void result.then(
+    () => (closed = true),
+    () => (closed = true),
+  );
+  let last = '';
+  while (!closed) {
+    const progress = await currentProgress(client, handle.workflowId.slice('mel-run/'.length)).catch(
+      () => undefined,
+    );
+    const key = progress && `${progress.status.phase}/${progress.status.currentStep}/${progress.stage}`;
+    if (progress && key !== last) {
+      last = key!;
+      onChange(progress);
+    }
+    await Promise.race([sleep(pollMs), result.catch(() => undefined)]);
+  }
+  return result;
+}

@@ -1,0 +1,39 @@
+import { deriveSeed, seededRandom, type Problem } from '../mel/index.js';
+
+/**
+ * The problems of one step: the data set is shuffled once per epoch with a seed derived from the run seed,
+ * and consecutive steps take consecutive slices, so a replayed step sees exactly the same prompts.
+ */
+export function problemsForStep(
+  problems: readonly Problem[],
+  runSeed: number,
+  step: number,
+  batchSize: number,
+): Problem[] {
+  if (problems.length === 0) throw new Error('the data set is empty');
+  const batch: Problem[] = [];
+  for (let offset = step * batchSize; batch.length < batchSize; offset++) {
+    const epoch = Math.floor(offset / problems.length);
+    const order = epochOrder(problems.length, runSeed, epoch);
+    batch.push(problems[order[offset % problems.length]!]!);
+  }
+  return batch;
+}
+
+function epochOrder(size: number, runSeed: number, epoch: number): number[] {
+  const random = seededRandom(deriveSeed(runSeed, `epoch-${epoch}`));
+  const order = Array.from({ length: size }, (_, i) => i);
+  for (let i = size - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/**
+ * The sampling seed of one engine call: a pure function of run seed, step, stage and item, so a replayed step
+ * asks for the same samples. Kept below 2^31: engines store seeds as signed 32-bit integers.
+ */
+export function samplingSeed(runSeed: number, step: number, stage: string, item: string): number {
+  return deriveSeed(runSeed, `step-${step}/${stage}/${item}`) % 2 ** 31;
+}

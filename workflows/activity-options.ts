@@ -1,0 +1,35 @@
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { CpuActivities, GpuInferenceActivities, GpuTrainingActivities } from '../activities/index.js';
+import { TASK_QUEUES } from '../temporal/shared.js';
+
+/** Retrying cannot fix these: bad configuration, bad data, a run that does not exist. */
+const NON_RETRYABLE = ['InvalidInput', 'RunConfigError', 'ConfigError'];
+
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: NON_RETRYABLE,
+};
+
+export const cpu = proxyActivities<CpuActivities>({
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '10m',
+  retry,
+});
+
+/** Engine calls heartbeat every few seconds; a worker that dies is noticed within the heartbeat timeout. */
+export const gpuInference = proxyActivities<GpuInferenceActivities>({
+  taskQueue: TASK_QUEUES.gpuInference,
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '1m',
+  retry,
+});
+
+export const gpuTraining = proxyActivities<GpuTrainingActivities>({
+  taskQueue: TASK_QUEUES.gpuTraining,
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '1m',
+  retry,
+});

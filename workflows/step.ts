@@ -1,0 +1,56 @@
+import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  MelPhase,
+  stageQuery,
+  type PolicyStepRef,
+  type StageName,
+  type StepResult,
+} from '../temporal/shared.js';
+import { cpu, gpuInference, gpuTraining } from './activity-options.js';
+
+/**
+ * One MEL training step: rollout → verify → contrast → summarize → validate → internalize → policy update.
+ * Each stage is an activity that reads its inputs from MongoDB and writes its outputs there; only ids and counts
+ * pass through this workflow's history.
+ */
+export async function melStepWorkflow({ runId, step, policy }: PolicyStepRef): Promise<StepResult> {
+  let current: StageName | undefined;
+  setHandler(stageQuery, () => current);
+  const stageDurationsMs: Partial<Record<StageName, number>> = {};
+
+  async function stage<T>(name: StageName, run: () => Promise<T>): Promise<T> {
+    current = name;
+    upsertSearchAttributes([{ key: MelPhase, value: name }]);
+    const started = Date.now();
+    const result = await run();
+    stageDurationsMs[name] = Date.now() - started;
+    return result;
+  }
+
+  const ref = { runId, step };
+  const withPolicy = { ...ref, policy };
+  const rollout = await stage('rollout', () => gpuInference.rollout(withPolicy));
+  const verify = await stage('verify', () => cpu.verify(ref));
+  const contrast = await stage('contrast', () => cpu.contrast(ref));
+  const summarize = await stage('summarize', () => gpuInference.summarize(withPolicy));
+  const validate = await stage('validate', () => gpuInference.validate(withPolicy));
+  const internalize = await stage('internalize', () => cpu.internalize(ref));
+  const update = await stage('policy-update', () => gpuTraining.policyUpdate(withPolicy));
+  current = undefined;
+  upsertSearchAttributes([{ key: MelPhase, value: 'done' }]);
+
+  const result: StepResult = {
+    step,
+    policy: update.policy,
+    rollout,
+    verify,
+    contrast,
+    summarize,
+    validate,
+    internalize,
+    update,
+    stageDurationsMs,
+  };
+  await cpu.recordStep({ runId, result });
+  return result;
+}
