@@ -54,7 +54,11 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       rank: policy.rank,
       seed: run.config.seed,
     });
-    await steps.updateOne({ _id: stepId }, { $addToSet: { engineModels: modelId } }, { upsert: true });
+    await steps.updateOne(
+      { _id: stepId },
+      { $set: { runId, step }, $addToSet: { engineModels: modelId } },
+      { upsert: true },
+    );
     const stage = { phase: 'restoring', modelId };
     const work = async () => {
       await engine.loadState({ modelId, path: policy.statePath });
@@ -112,7 +116,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       } satisfies PolicyUpdateRecord;
     };
     const record = await withHeartbeat(work(), () => ({ stage: 'policy-update', ...stage }));
-    await steps.updateOne({ _id: stepId }, { $set: { update: record } }, { upsert: true });
+    await steps.updateOne({ _id: stepId }, { $set: { runId, step, update: record } }, { upsert: true });
     await unloadModels([policy.modelId, ...(done?.engineModels ?? [])].filter((id) => id !== modelId));
     return summaryOf(record);
   }

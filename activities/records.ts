@@ -66,7 +66,7 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
     };
     const id = ids.step(runId, result.step);
     await stepMetrics.replaceOne({ _id: id }, { runId, step: result.step, ...metrics }, { upsert: true });
-    await steps.updateOne({ _id: id }, { $set: { metrics } }, { upsert: true });
+    await steps.updateOne({ _id: id }, { $set: { runId, step: result.step, metrics } }, { upsert: true });
     return metrics;
   }
 

@@ -160,8 +160,6 @@ export interface StepDoc {
   _id: string;
   runId: string;
   step: number;
-  workflowId: string;
-  policyBefore: PolicyRef;
   update?: PolicyUpdateRecord;
   /** Engine models created by policy-update attempts, so a retry can free the slots of crashed ones. */
   engineModels?: string[];

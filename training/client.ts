@@ -1,6 +1,10 @@
 /** Client side of a training run: start (or attach to) a run workflow and follow its progress. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import {
   MelRunId,
   runWorkflowId,
@@ -14,7 +18,7 @@ import {
 import { melRunWorkflow } from '../workflows/index.js';
 import type { RunConfig } from './run-config.js';
 
-export type RunHandle = WorkflowHandle<typeof melRunWorkflow>;
+export type RunHandle = WorkflowHandleWithFirstExecutionRunId<typeof melRunWorkflow>;
 
 /** Starts the run's workflow, or attaches to it if a run with this id is already going. */
 export async function startRun(client: Client, config: RunConfig): Promise<RunHandle> {
@@ -47,24 +51,22 @@ export async function currentProgress(client: Client, runId: string): Promise<Pr
   }
 }
 
-/** Calls `onChange` whenever the step, stage or phase changes, until the run workflow closes. */
+/** Calls `onChange` whenever the step, stage or phase changes, until the run workflow closes; returns its result. */
 export async function followRun(
   client: Client,
-  handle: RunHandle,
+  runId: string,
   onChange: (progress: Progress) => void,
   pollMs = 1_000,
 ): Promise<RunStatus> {
-  const result = handle.result();
+  const result = client.workflow.getHandle<typeof melRunWorkflow>(runWorkflowId(runId)).result();
   let closed = false;
-  void result.then(
-    () => (closed = true),
-    () => (closed = true),
-  );
+  const markClosed = () => {
+    closed = true;
+  };
+  result.then(markClosed, markClosed);
   let last = '';
   while (!closed) {
-    const progress = await currentProgress(client, handle.workflowId.slice('mel-run/'.length)).catch(
-      () => undefined,
-    );
+    const progress = await currentProgress(client, runId).catch(() => undefined);
     const key = progress && `${progress.status.phase}/${progress.status.currentStep}/${progress.stage}`;
     if (progress && key !== last) {
       last = key!;

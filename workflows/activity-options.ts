@@ -13,9 +13,10 @@ const retry: ActivityOptions['retry'] = {
   nonRetryableErrorTypes: NON_RETRYABLE,
 };
 
+/** Short bookkeeping on MongoDB: a lost attempt is retried after two minutes at most. */
 export const cpu = proxyActivities<CpuActivities>({
   taskQueue: TASK_QUEUES.cpu,
-  startToCloseTimeout: '10m',
+  startToCloseTimeout: '2m',
   retry,
 });
 
@@ -23,13 +24,13 @@ export const cpu = proxyActivities<CpuActivities>({
 export const gpuInference = proxyActivities<GpuInferenceActivities>({
   taskQueue: TASK_QUEUES.gpuInference,
   startToCloseTimeout: '2h',
-  heartbeatTimeout: '1m',
+  heartbeatTimeout: '30s',
   retry,
 });
 
 export const gpuTraining = proxyActivities<GpuTrainingActivities>({
   taskQueue: TASK_QUEUES.gpuTraining,
   startToCloseTimeout: '2h',
-  heartbeatTimeout: '1m',
+  heartbeatTimeout: '30s',
   retry,
 });

@@ -1,0 +1,94 @@
+/** Read-side queries of the operator surface (`mel` CLI). Writes belong to the activities, never here. */
+import type { Db, Filter } from 'mongodb';
+import type { AuditEvidence } from './audit.js';
+import type {
+  MetaExperienceDoc,
+  PairDoc,
+  PromptDoc,
+  RewardDoc,
+  RunDoc,
+  StepDoc,
+  StepMetrics,
+  TrajectoryDoc,
+} from './documents.js';
+import { ids } from './documents.js';
+import { COLLECTIONS } from './mongo.js';
+
+export type StepMetricsRow = StepMetrics & { runId: string; step: number };
+export type VerdictFilter = 'accepted' | 'rejected' | 'pending';
+
+export interface RunSummary {
+  runId: string;
+  createdAt: Date;
+  baseModel: string;
+  totalSteps: number;
+  stepsRecorded: number;
+  workflowId: string;
+}
+
+export async function listRunDocs(db: Db, limit = 50): Promise<RunSummary[]> {
+  const runs = await db.collection<RunDoc>(COLLECTIONS.runs).find().sort({ createdAt: -1 }).limit(limit).toArray();
+  const metrics = db.collection<StepMetricsRow>(COLLECTIONS.stepMetrics);
+  return Promise.all(
+    runs.map(async (run) => ({
+      runId: run._id,
+      createdAt: run.createdAt,
+      baseModel: run.baseModel,
+      totalSteps: run.config.steps,
+      stepsRecorded: await metrics.countDocuments({ runId: run._id }),
+      workflowId: run.workflowId,
+    })),
+  );
+}
+
+export function findRun(db: Db, runId: string): Promise<RunDoc | null> {
+  return findById<RunDoc>(db, COLLECTIONS.runs, runId);
+}
+
+function findById<T extends { _id: string }>(db: Db, collection: string, id: string | undefined) {
+  if (id === undefined) return Promise.resolve(null);
+  return db.collection<T>(collection).findOne({ _id: id } as Filter<T>) as Promise<T | null>;
+}
+
+/** Per-step metrics of a run in step order (one row per recorded step). */
+export async function stepMetrics(db: Db, runId: string): Promise<StepMetricsRow[]> {
+  const rows = await db.collection<StepMetricsRow & { _id: string }>(COLLECTIONS.stepMetrics)
+    .find({ runId })
+    .sort({ step: 1 })
+    .toArray();
+  return rows.map(({ _id, ...row }) => row);
+}
+
+export async function listMetaExperiences(
+  db: Db,
+  runId: string,
+  options: { step?: number; verdict?: VerdictFilter } = {},
+): Promise<MetaExperienceDoc[]> {
+  const filter: Filter<MetaExperienceDoc> = { runId };
+  if (options.step !== undefined) filter.step = options.step;
+  if (options.verdict === 'accepted') filter['verdict.accepted'] = true;
+  if (options.verdict === 'rejected') filter['verdict.accepted'] = false;
+  if (options.verdict === 'pending') filter.verdict = { $exists: false };
+  const docs = await db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences).find(filter).toArray();
+  return docs.sort((a, b) => a.step - b.step || a._id.localeCompare(b._id));
+}
+
+/** Every document the audit of one meta-experience needs, or null if there is no such meta-experience. */
+export async function loadAuditEvidence(db: Db, metaExperienceId: string): Promise<AuditEvidence | null> {
+  const metaExperience = await db
+    .collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences)
+    .findOne({ _id: metaExperienceId });
+  if (!metaExperience) return null;
+  const { runId, step, promptId, pairId } = metaExperience;
+  const pair = await findById<PairDoc>(db, COLLECTIONS.pairs, pairId);
+  const [run, prompt, positive, negative, positiveReward, negativeReward, stepDoc] = await Promise.all([
+    findById<RunDoc>(db, COLLECTIONS.runs, runId),
+    findById<PromptDoc>(db, COLLECTIONS.prompts, promptId),
+    findById<TrajectoryDoc>(db, COLLECTIONS.trajectories, pair?.positiveTrajectoryId),
+    findById<TrajectoryDoc>(db, COLLECTIONS.trajectories, pair?.negativeTrajectoryId),
+    findById<RewardDoc>(db, COLLECTIONS.rewards, pair?.positiveTrajectoryId),
+    findById<RewardDoc>(db, COLLECTIONS.rewards, pair?.negativeTrajectoryId),
+    findById<StepDoc>(db, COLLECTIONS.steps, ids.step(runId, step)),
+  ]);
+  return { metaExperience, run, prompt, pair, positive, negative, positiveReward, negativeReward, step: stepDoc };
+}

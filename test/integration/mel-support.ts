@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Db } from 'mongodb';
+import { expect } from 'vitest';
+import { loadEnv } from '../../common/env.js';
+import { cachePaths } from '../../stack/install.js';
+import type {
+  MetaExperienceDoc,
+  PairDoc,
+  RewardDoc,
+  StepDoc,
+  TrajectoryDoc,
+} from '../../store/documents.js';
+import { COLLECTIONS } from '../../store/mongo.js';
+import { STAGES, type PolicyRef } from '../../temporal/shared.js';
+import { parseRunConfig, type RunConfig } from '../../training/run-config.js';
+import { uniqueId } from './support.js';
+
+/** A short run that still exercises every stage: small batches, short generations. */
+export function shortRunConfig(overrides: Partial<RunConfig> = {}): RunConfig {
+  return parseRunConfig({
+    runId: uniqueId('mel'),
+    seed: 11,
+    steps: 3,
+    batchSize: 4,
+    groupSize: 4,
+    sampling: {
+      rollout: { temperature: 1, maxTokens: 48 },
+      reflection: { temperature: 0.7, maxTokens: 200 },
+      validation: { temperature: 1, maxTokens: 48 },
+    },
+    optimizer: { learningRate: 1e-4 },
+    mel: { pairs: { maxPairsPerGroup: 2 } },
+    ...overrides,
+  });
+}
+
+/** Reads the optimizer's own step counter from a saved training state of the local SkyRL engine. */
+export async function optimizerStepsIn(statePath: string): Promise<number> {
+  const match = /^tinker:\/\/([^/]+)\/weights\/(.+)$/.exec(statePath);
+  if (!match) throw new Error(`not a training-state path: ${statePath}`);
+  const env = loadEnv();
+  const dir = path.join(env.MEL_STACK_DIR, 'engine', 'checkpoints', match[1]!, `${match[2]}.tar.gz`);
+  const script = path.join(import.meta.dirname, '..', '..', 'engine', 'python', 'checkpoint_info.py');
+  const { stdout } = await promisify(execFile)(cachePaths(env).venvPython, [script, dir], {
+    env: { ...process.env, JAX_PLATFORMS: 'cpu' },
+  });
+  return (JSON.parse(stdout) as { optimizer_steps: number }).optimizer_steps;
+}
+
+/**
+ * The guarantees of a finished run: every stage ran for every step, every document exists exactly once with the
+ * counts the configuration implies, and the engine's optimizer applied exactly one update per step.
+ */
+export async function expectCompleteRun(db: Db, config: RunConfig, finalPolicy: PolicyRef) {
+  const { runId, steps, batchSize, groupSize } = config;
+  const stepDocs = await db.collection<StepDoc>(COLLECTIONS.steps).find({ runId }).sort({ step: 1 }).toArray();
+  expect(stepDocs.map((s) => s.step)).toEqual([...Array(steps).keys()]);
+  for (const step of stepDocs) {
+    expect(Object.keys(step.metrics!.stageDurationsMs).sort()).toEqual([...STAGES].sort());
+    expect(step.update!.policyAfter.updates).toBe(step.step + 1);
+  }
+
+  const trajectories = await db.collection<TrajectoryDoc>(COLLECTIONS.trajectories).find({ runId }).toArray();
+  const rewards = await db.collection<RewardDoc>(COLLECTIONS.rewards).find({ runId }).toArray();
+  expect(trajectories).toHaveLength(steps * batchSize * groupSize);
+  expect(new Set(trajectories.map((t) => t._id)).size).toBe(trajectories.length);
+  expect(rewards.map((r) => r._id).sort()).toEqual(trajectories.map((t) => t._id).sort());
+  for (const t of trajectories) expect(t.logprobs).toHaveLength(t.tokens.length);
+
+  const pairs = await db.collection<PairDoc>(COLLECTIONS.pairs).find({ runId }).toArray();
+  const candidates = await db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences).find({ runId }).toArray();
+  expect(candidates.map((c) => c.pairId).sort()).toEqual(pairs.map((p) => p._id).sort());
+  for (const candidate of candidates) expect(candidate.verdict).toBeDefined();
+  for (const accepted of candidates.filter((c) => c.verdict!.accepted)) {
+    expect(accepted.validation!.correct).toBe(true);
+    expect(accepted.internalization!.step).toBe(accepted.step);
+  }
+
+  expect(finalPolicy.updates).toBe(steps);
+  expect(await optimizerStepsIn(finalPolicy.statePath)).toBe(steps);
+  return { stepDocs, trajectories, pairs, candidates };
+}
