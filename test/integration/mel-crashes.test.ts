@@ -37,7 +37,11 @@ async function waitForStage(temporal: Client, runId: string, step: number, stage
     .poll(
       async () => {
         const progress = await currentProgress(temporal, runId).catch(() => undefined);
-        return progress?.status.currentStep === step && progress.stage !== undefined && stages.includes(progress.stage);
+        return (
+          progress?.status.currentStep === step &&
+          progress.stage !== undefined &&
+          stages.includes(progress.stage)
+        );
       },
       { timeout: 240_000, interval: 200 },
     )

@@ -1,0 +1,47 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRunConfig, parseRunConfig, RunConfigError } from '../../../training/run-config.js';
+
+const minimal = { runId: 'r1', steps: 2, batchSize: 4, groupSize: 8 };
+
+describe('run configuration', () => {
+  it('fills the documented defaults', () => {
+    const config = parseRunConfig(minimal);
+    expect(config.dataset.source).toBe('builtin');
+    expect(config.sampling.rollout.temperature).toBe(1);
+    expect(config.mel.advantage.estimator).toBe('grpo');
+    expect(config.mel.metaExperience.mode).toBe('single-call');
+    expect(config.grpo).toEqual({ lossFn: 'ppo', clipLow: 0.8, clipHigh: 1.2 });
+  });
+
+  it('names every bad field', () => {
+    const error = (() => {
+      try {
+        parseRunConfig({ ...minimal, groupSize: 1, runId: 'bad id', extra: true });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(RunConfigError);
+    expect(error!.message).toMatch(/groupSize/);
+    expect(error!.message).toMatch(/runId/);
+    expect(error!.message).toMatch(/extra/);
+  });
+
+  it('reports unreadable and malformed files with their path', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mel-config-'));
+    const broken = path.join(dir, 'broken.json');
+    writeFileSync(broken, '{ "runId": ');
+    await expect(loadRunConfig(broken)).rejects.toThrow(new RegExp(`${broken}.*not valid JSON`));
+    await expect(loadRunConfig(path.join(dir, 'missing.json'))).rejects.toThrow(/cannot read/);
+  });
+
+  it('loads the demo configuration shipped with the project', async () => {
+    const config = await loadRunConfig(
+      path.join(import.meta.dirname, '..', '..', '..', 'configs', 'demo.json'),
+    );
+    expect(config.steps).toBe(3);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import type { Problem } from '../../../mel/index.js';
+import { problemsForStep, samplingSeed } from '../../../training/schedule.js';
+
+const problems: Problem[] = Array.from({ length: 10 }, (_, i) => ({
+  id: `p${i}`,
+  question: `q${i}`,
+  answer: `${i}`,
+}));
+
+describe('problem schedule', () => {
+  it('gives a replayed step exactly the same prompts', () => {
+    expect(problemsForStep(problems, 3, 2, 4)).toEqual(problemsForStep(problems, 3, 2, 4));
+  });
+
+  it('covers every problem once per epoch before repeating any', () => {
+    const epoch = [0, 1, 2, 3, 4].flatMap((step) => problemsForStep(problems, 3, step, 2).map((p) => p.id));
+    expect(new Set(epoch).size).toBe(10);
+  });
+
+  it('wraps into a new, differently shuffled epoch', () => {
+    const firstEpoch = [0, 1].flatMap((step) => problemsForStep(problems, 3, step, 5).map((p) => p.id));
+    const secondEpoch = [2, 3].flatMap((step) => problemsForStep(problems, 3, step, 5).map((p) => p.id));
+    expect(new Set(secondEpoch).size).toBe(10);
+    expect(secondEpoch).not.toEqual(firstEpoch);
+  });
+
+  it('depends on the run seed', () => {
+    expect(problemsForStep(problems, 1, 0, 10)).not.toEqual(problemsForStep(problems, 2, 0, 10));
+  });
+
+  it('rejects an empty data set', () => {
+    expect(() => problemsForStep([], 0, 0, 1)).toThrow(/empty/);
+  });
+});
+
+describe('sampling seeds', () => {
+  it('are stable, distinct per item and stage, and fit a signed 32-bit integer', () => {
+    const seeds = ['rollout', 'summarize', 'validate'].flatMap((stage) =>
+      [0, 1, 2].map((item) => samplingSeed(7, 1, stage, String(item))),
+    );
+    expect(new Set(seeds).size).toBe(seeds.length);
+    for (const seed of seeds) {
+      expect(seed).toBeGreaterThanOrEqual(0);
+      expect(seed).toBeLessThan(2 ** 31);
+    }
+    expect(samplingSeed(7, 1, 'rollout', '0')).toBe(seeds[0]);
+  });
+});
