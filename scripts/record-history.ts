@@ -18,7 +18,8 @@ async function main(workflowId: string | undefined, out: string | undefined) {
   try {
     const handle = client.workflow.getHandle(workflowId);
     const { status } = await handle.describe();
-    if (status.name === 'RUNNING') throw new Error(`${workflowId} is still running; record closed workflows only`);
+    if (status.name === 'RUNNING')
+      throw new Error(`${workflowId} is still running; record closed workflows only`);
     await writeFile(out, historyToJSON(await handle.fetchHistory()));
     console.log(`wrote ${out}`);
     return 0;

@@ -5,13 +5,7 @@ import type { Db } from 'mongodb';
 import { expect } from 'vitest';
 import { loadEnv } from '../../common/env.js';
 import { cachePaths } from '../../stack/install.js';
-import type {
-  MetaExperienceDoc,
-  PairDoc,
-  RewardDoc,
-  StepDoc,
-  TrajectoryDoc,
-} from '../../store/documents.js';
+import type { MetaExperienceDoc, PairDoc, RewardDoc, StepDoc, TrajectoryDoc } from '../../store/documents.js';
 import { COLLECTIONS } from '../../store/mongo.js';
 import { STAGES, type PolicyRef } from '../../temporal/shared.js';
 import { parseRunConfig, type RunConfig } from '../../training/run-config.js';
@@ -55,7 +49,11 @@ export async function optimizerStepsIn(statePath: string): Promise<number> {
  */
 export async function expectCompleteRun(db: Db, config: RunConfig, finalPolicy: PolicyRef) {
   const { runId, steps, batchSize, groupSize } = config;
-  const stepDocs = await db.collection<StepDoc>(COLLECTIONS.steps).find({ runId }).sort({ step: 1 }).toArray();
+  const stepDocs = await db
+    .collection<StepDoc>(COLLECTIONS.steps)
+    .find({ runId })
+    .sort({ step: 1 })
+    .toArray();
   expect(stepDocs.map((s) => s.step)).toEqual([...Array(steps).keys()]);
   for (const step of stepDocs) {
     expect(Object.keys(step.metrics!.stageDurationsMs).sort()).toEqual([...STAGES].sort());
@@ -70,7 +68,10 @@ export async function expectCompleteRun(db: Db, config: RunConfig, finalPolicy: 
   for (const t of trajectories) expect(t.logprobs).toHaveLength(t.tokens.length);
 
   const pairs = await db.collection<PairDoc>(COLLECTIONS.pairs).find({ runId }).toArray();
-  const candidates = await db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences).find({ runId }).toArray();
+  const candidates = await db
+    .collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences)
+    .find({ runId })
+    .toArray();
   expect(candidates.map((c) => c.pairId).sort()).toEqual(pairs.map((p) => p._id).sort());
   for (const candidate of candidates) expect(candidate.verdict).toBeDefined();
   for (const accepted of candidates.filter((c) => c.verdict!.accepted)) {

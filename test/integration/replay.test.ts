@@ -17,7 +17,10 @@ describe('replay of recorded workflow histories', () => {
   it.each(fixtures)('%s replays deterministically', async (file) => {
     const history: unknown = JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8'));
     await expect(
-      Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history as Parameters<typeof Worker.runReplayHistory>[1]),
+      Worker.runReplayHistory(
+        { workflowsPath: WORKFLOWS_PATH },
+        history as Parameters<typeof Worker.runReplayHistory>[1],
+      ),
     ).resolves.toBeUndefined();
   });
 });
