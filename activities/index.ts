@@ -13,12 +13,12 @@ export function createMelActivities(deps: MelActivityDeps) {
   const { rollout, verify } = createRolloutActivities(deps);
   const { contrast, summarize, validate } = createReflectActivities(deps);
   const { internalize } = createInternalizeActivities(deps);
-  const { initPolicy, policyUpdate, releasePolicy } = createPolicyActivities(deps);
+  const { initPolicy, policyUpdate, releasePolicy, restorePolicy } = createPolicyActivities(deps);
   const { registerRun, recordStep } = createRecordActivities(deps);
   return {
     cpu: { verify, contrast, internalize, registerRun, recordStep },
     gpuInference: { rollout, summarize, validate },
-    gpuTraining: { initPolicy, policyUpdate, releasePolicy },
+    gpuTraining: { initPolicy, policyUpdate, releasePolicy, restorePolicy },
   };
 }
 

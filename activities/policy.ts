@@ -154,12 +154,26 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     }
   }
 
+  /**
+   * A loaded copy of a saved policy, in a fresh engine model (`mel replay` starts from a policy whose model was
+   * unloaded long ago). Same weights, same state path; the step's policy update unloads the copy when done.
+   */
+  async function restorePolicy({ policy, name }: { policy: PolicyRef; name: string }): Promise<PolicyRef> {
+    const modelId = await engine.createTrainingModel({ baseModel: deps.baseModel, rank: policy.rank });
+    await engine.loadState({ modelId, path: policy.statePath });
+    const samplerPath = await engine.saveWeightsForSampler({
+      modelId,
+      name: checkpointName(name, 'restored'),
+    });
+    return { ...policy, modelId, samplerPath };
+  }
+
   /** Frees the engine slot of a finished run's final policy; its saved state stays and can be restored. */
   async function releasePolicy({ policy }: { policy: PolicyRef }): Promise<void> {
     await unloadModels([policy.modelId]);
   }
 
-  return { initPolicy, policyUpdate, releasePolicy };
+  return { initPolicy, policyUpdate, releasePolicy, restorePolicy };
 }
 
 /**

@@ -2,7 +2,7 @@
 import {
   applyLeakagePolicy,
   chainedMetaExperienceMessages,
-  metaExperienceMessages,
+  metaExperienceMessagesFor,
   parseChainedMetaExperience,
   parseMetaExperience,
   renderContinuation,
@@ -11,6 +11,7 @@ import {
   validationMessages,
   verifySolution,
   CHAINED_STEP_COUNT,
+  type ChatMessage,
   type ContrastiveInput,
   type MetaExperienceParse,
 } from '../mel/index.js';
@@ -23,6 +24,7 @@ import {
   type RewardDoc,
   type TrajectoryDoc,
 } from '../store/documents.js';
+import type { ReflectionEngine } from '../engine/engine.js';
 import { COLLECTIONS } from '../store/mongo.js';
 import { replaceAll } from '../store/writes.js';
 import type {
@@ -65,18 +67,19 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const groups = groupRewards(await rewards.find({ runId, step }).toArray());
     const source = origin();
     const docs: PairDoc[] = [...groups].flatMap(([promptId, groupRewards]) =>
-      selectContrastivePairs(groupRewards, promptId, { ...run.config.mel.pairs, seed: run.config.seed }).map(
-        (pair) => ({
-          _id: ids.pair(promptId, pair.positiveIndex, pair.negativeIndex),
-          runId,
-          step,
-          promptId,
-          problemId: problemIds.get(promptId) ?? '',
-          positiveTrajectoryId: ids.trajectory(promptId, pair.positiveIndex),
-          negativeTrajectoryId: ids.trajectory(promptId, pair.negativeIndex),
-          origin: source,
-        }),
-      ),
+      selectContrastivePairs(groupRewards, ids.withinRun(runId, promptId), {
+        ...run.config.mel.pairs,
+        seed: run.config.seed,
+      }).map((pair) => ({
+        _id: ids.pair(promptId, pair.positiveIndex, pair.negativeIndex),
+        runId,
+        step,
+        promptId,
+        problemId: problemIds.get(promptId) ?? '',
+        positiveTrajectoryId: ids.trajectory(promptId, pair.positiveIndex),
+        negativeTrajectoryId: ids.trajectory(promptId, pair.negativeIndex),
+        origin: source,
+      })),
     );
     await replaceAll(pairs, { runId, step }, docs);
     return { pairs: docs.length };
@@ -115,7 +118,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       incorrectSolution: negative.text,
       correctSolution: positive.text,
     };
-    const seed = samplingSeed(config.seed, pair.step, 'summarize', pair._id);
+    const seed = samplingSeed(config.seed, pair.step, 'summarize', ids.withinRun(pair.runId, pair._id));
     const { turns, samplerPath } = await generateTurns(config, policy, input, seed);
     const parse = parseTurns(config, turns);
     const leakage = parse.ok
@@ -140,40 +143,76 @@ export function createReflectActivities(deps: MelActivityDeps) {
 
   /** One turn (single-call, Appendix C) or three (chained, Eqs. 2–4), each continuing the last token for token. */
   async function generateTurns(config: RunConfig, policy: PolicyRef, input: ContrastiveInput, seed: number) {
-    const { temperature, maxTokens } = config.sampling.reflection;
     const chained = config.mel.metaExperience.mode === 'chained';
     const turns: GenerationTurn[] = [];
     let samplerPath = policy.samplerPath;
     for (let k = 0; k < (chained ? CHAINED_STEP_COUNT : 1); k++) {
+      const messages = chained
+        ? chainedMetaExperienceMessages(
+            input,
+            turns.map((turn) => turn.text),
+          )
+        : metaExperienceMessagesFor(config.mel.metaExperience.prompt, input);
       const promptTokens = chained
-        ? chainedPromptTokens(input, turns)
-        : tokenizer.encode(renderGenerationPrompt(metaExperienceMessages(input)));
-      const sampled = await sampleWithPolicy(deps, policy, {
-        promptTokens,
-        numSamples: 1,
-        maxTokens,
-        temperature,
-        seed: seed + k,
-      });
-      const [sequence] = sampled.sequences;
-      if (!sequence) throw new Error('the engine returned no sequence');
-      samplerPath = sampled.samplerPath;
-      turns.push({
-        promptTokens,
-        outputTokens: sequence.tokens,
-        text: completionText(tokenizer, sequence.tokens),
-        stopReason: sequence.stopReason,
-      });
-      if (sequence.stopReason === 'length') break;
+        ? chainedPromptTokens(messages, turns)
+        : tokenizer.encode(renderGenerationPrompt(messages));
+      const output = deps.reflection
+        ? await reflectElsewhere(deps.reflection, config, messages, seed + k)
+        : await reflectWithPolicy(config, policy, promptTokens, seed + k);
+      samplerPath = output.samplerPath ?? samplerPath;
+      turns.push({ promptTokens, ...output.turn });
+      if (output.turn.stopReason === 'length') break;
     }
     return { turns, samplerPath };
   }
 
-  function chainedPromptTokens(input: ContrastiveInput, earlier: GenerationTurn[]): number[] {
-    const messages = chainedMetaExperienceMessages(
-      input,
-      earlier.map((turn) => turn.text),
-    );
+  /** The paper's way: the policy itself writes the meta-experience. */
+  async function reflectWithPolicy(
+    config: RunConfig,
+    policy: PolicyRef,
+    promptTokens: number[],
+    seed: number,
+  ) {
+    const { temperature, maxTokens } = config.sampling.reflection;
+    const sampled = await sampleWithPolicy(deps, policy, {
+      promptTokens,
+      numSamples: 1,
+      maxTokens,
+      temperature,
+      seed,
+    });
+    const [sequence] = sampled.sequences;
+    if (!sequence) throw new Error('the engine returned no sequence');
+    const turn = {
+      outputTokens: sequence.tokens,
+      text: completionText(tokenizer, sequence.tokens),
+      stopReason: sequence.stopReason,
+    };
+    return { turn, samplerPath: sampled.samplerPath };
+  }
+
+  /**
+   * A stronger reflector on an OpenAI-compatible server writes it instead. Its text is encoded with the policy's
+   * tokenizer (plus the end-of-turn token) as the target the policy internalizes.
+   */
+  async function reflectElsewhere(
+    reflection: ReflectionEngine,
+    config: RunConfig,
+    messages: ChatMessage[],
+    seed: number,
+  ) {
+    const { temperature, maxTokens } = config.sampling.reflection;
+    const [reply] = await reflection.chat({ messages, numSamples: 1, maxTokens, temperature, seed });
+    if (!reply) throw new Error('the reflection engine returned no completion');
+    const turn = {
+      outputTokens: [...tokenizer.encode(reply.text), tokenizer.eosTokenId],
+      text: reply.text,
+      stopReason: reply.stopReason,
+    };
+    return { turn, samplerPath: undefined };
+  }
+
+  function chainedPromptTokens(messages: ChatMessage[], earlier: GenerationTurn[]): number[] {
     const last = earlier.at(-1);
     if (!last) return tokenizer.encode(renderGenerationPrompt(messages));
     // Continue from the exact sampled tokens, so the whole chain is one token sequence for the NLL datum.
@@ -234,7 +273,12 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const promptText = renderGenerationPrompt(
       validationMessages(candidate.parse.metaExperience.rawText, prompt.problem),
     );
-    const seed = samplingSeed(config.seed, candidate.step, 'validate', candidate._id);
+    const seed = samplingSeed(
+      config.seed,
+      candidate.step,
+      'validate',
+      ids.withinRun(candidate.runId, candidate._id),
+    );
     const { temperature, maxTokens } = config.sampling.validation;
     const { sequences } = await sampleWithPolicy(deps, policy, {
       promptTokens: tokenizer.encode(promptText),

@@ -2,7 +2,7 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from 'mongodb';
-import type { PolicyEngine } from '../engine/engine.js';
+import type { PolicyEngine, ReflectionEngine } from '../engine/engine.js';
 import type { ModelTokenizer } from '../engine/model-files.js';
 import { builtinProblems, type Problem } from '../mel/index.js';
 import { loadProblemsFile } from '../mel/node.js';
@@ -12,6 +12,8 @@ import type { RunDoc, TemporalOrigin } from '../store/documents.js';
 export interface MelActivityDeps {
   db: Db;
   engine: PolicyEngine;
+  /** Set when meta-experiences are written by another model than the policy (MEL_REFLECTION_ENGINE). */
+  reflection?: ReflectionEngine;
   tokenizer: ModelTokenizer;
   baseModel: string;
 }
@@ -39,8 +41,8 @@ export function origin(): TemporalOrigin {
 const problemCache = new Map<string, Promise<Problem[]>>();
 
 async function loadDataset(run: RunDoc): Promise<Problem[]> {
-  const { source, builtinCount } = run.config.dataset;
-  if (source === 'builtin') return builtinProblems({ seed: run.config.seed, count: builtinCount });
+  const { source, builtinCount, builtinSeed } = run.config.dataset;
+  if (source === 'builtin') return builtinProblems({ seed: builtinSeed, count: builtinCount });
   try {
     const { problems } = await loadProblemsFile(source, run.config.mel.dataset);
     return problems;

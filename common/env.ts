@@ -68,8 +68,14 @@ export interface Endpoints {
   engineApiKeyEnv: string;
 }
 
+/** The tiny random model the project creates (engine/python/make_tiny_model.py). */
 export function tinyModelDir(env: Env): string {
   return path.join(env.MEL_CACHE_DIR, 'models', 'tiny-qwen3');
+}
+
+/** The tiny model after its warm start (training/warm-start.ts): what the local engine serves by default. */
+export function warmModelDir(env: Env): string {
+  return path.join(env.MEL_CACHE_DIR, 'models', 'tiny-qwen3-warm');
 }
 
 export function resolveEndpoints(env: Env = loadEnv()): Endpoints {
@@ -81,7 +87,7 @@ export function resolveEndpoints(env: Env = loadEnv()): Endpoints {
     mongoUri: env.MONGODB_URI ?? `mongodb://${loopback}:${env.MEL_FERRETDB_PORT}/`,
     mongoDb: env.MEL_MONGODB_DB,
     engineUrl: env.MEL_ENGINE_URL ?? `http://${loopback}:${env.MEL_ENGINE_PORT}`,
-    baseModel: env.MEL_BASE_MODEL ?? tinyModelDir(env),
+    baseModel: env.MEL_BASE_MODEL ?? warmModelDir(env),
     engineApiKeyEnv: env.MEL_ENGINE_API_KEY_ENV,
   };
 }

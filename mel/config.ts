@@ -46,8 +46,13 @@ export const LeakageConfigSchema = z.object({
 });
 export type LeakageConfig = z.infer<typeof LeakageConfigSchema>;
 
+export const META_EXPERIENCE_PROMPT_STYLES = ['appendix-c', 'compact'] as const;
+export type MetaExperiencePromptStyle = (typeof META_EXPERIENCE_PROMPT_STYLES)[number];
+
 export const MetaExperienceConfigSchema = z.object({
   mode: z.enum(META_EXPERIENCE_MODES).default('single-call'),
+  /** Single-call prompt: the paper's Appendix C, or a compact one for very small models (chained mode always uses Appendix C). */
+  prompt: z.enum(META_EXPERIENCE_PROMPT_STYLES).default('appendix-c'),
   /** Heuristics must be phrased as conditional rules ("If … then …", "When … I should …"). */
   requireConditionalHeuristics: z.boolean().default(false),
   leakage: LeakageConfigSchema.prefault({}),

@@ -30,6 +30,8 @@ export {
   rolloutMessages,
   metaExperiencePrompt,
   metaExperienceMessages,
+  compactMetaExperiencePrompt,
+  metaExperienceMessagesFor,
   chainedMetaExperienceMessages,
   validationPrompt,
   validationMessages,

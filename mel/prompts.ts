@@ -1,3 +1,4 @@
+import type { MetaExperiencePromptStyle } from './config.js';
 import type { ChatMessage, Problem } from './types.js';
 
 // Prompts of paper Appendix C, paraphrased (not verbatim), plus the rollout prompt the paper leaves open.
@@ -80,6 +81,22 @@ export function metaExperiencePrompt(input: ContrastiveInput): string {
 /** Single-call mode: one generation writes all four sections (paper Appendix C). */
 export function metaExperienceMessages(input: ContrastiveInput): ChatMessage[] {
   return [{ role: 'user', content: metaExperiencePrompt(input) }];
+}
+
+/**
+ * A short instruction with the same input block and the same four output sections: for models too small to
+ * read the ~2k-token Appendix C prompt (the tiny local model). Not the paper's prompt; chosen by configuration.
+ */
+export function compactMetaExperiencePrompt(input: ContrastiveInput): string {
+  return `Compare the two solutions. Write the four sections: ${Object.values(SECTION_TITLES).join('; ')}. Never repeat the problem's numbers in the last two.\n\n${contrastiveInputBlock(input)}`;
+}
+
+export function metaExperienceMessagesFor(
+  style: MetaExperiencePromptStyle,
+  input: ContrastiveInput,
+): ChatMessage[] {
+  const content = style === 'compact' ? compactMetaExperiencePrompt(input) : metaExperiencePrompt(input);
+  return [{ role: 'user', content }];
 }
 
 // Chained mode: Eqs. 2–4 as three turns of one conversation, each conditioned on I, x, y+, y− and

@@ -126,7 +126,8 @@ export const OFFLINE_ENV = {
   TOKENIZERS_PARALLELISM: 'false',
 } as const;
 
-async function cached(
+/** Builds `artifact` with `build` unless a stamp says it was built from the same `key`. */
+export async function cached(
   env: Env,
   name: string,
   key: string,
@@ -150,7 +151,7 @@ async function cached(
   return artifact;
 }
 
-async function hashFiles(files: string[]): Promise<string> {
+export async function hashFiles(files: string[]): Promise<string> {
   const hash = createHash('sha256');
   for (const file of files) hash.update(await readFile(file));
   return hash.digest('hex').slice(0, 16);

@@ -6,12 +6,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadEnv, resolveEndpoints, type Env } from '../common/env.js';
+import { loadEnv, resolveEndpoints, tinyModelDir, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
 import { installStack, type InstalledStack } from './install.js';
 import { requireFreePort } from './prereqs.js';
 import { isAlive, spawnService, stopProcessGroup, tailOf } from './process.js';
 import { serviceSpecs, stateDir, type ServiceName, type ServiceSpec } from './services.js';
+import { ensureWarmBaseModel, needsWarmModel } from './warm-model.js';
 
 interface ServiceState {
   pid: number;
@@ -29,6 +30,7 @@ export class Stack {
   private constructor(
     readonly env: Env,
     private readonly specs: ServiceSpec[],
+    private readonly installed: InstalledStack,
     private readonly log: Logger,
   ) {}
 
@@ -39,7 +41,7 @@ export class Stack {
   }
 
   static fromInstalled(env: Env, installed: InstalledStack, log: Logger): Stack {
-    return new Stack(env, serviceSpecs(env, resolveEndpoints(env), installed), log);
+    return new Stack(env, serviceSpecs(env, resolveEndpoints(env), installed), installed, log);
   }
 
   get endpoints() {
@@ -48,6 +50,9 @@ export class Stack {
 
   /** Starts every service the project runs itself and waits for all of them; returns those it started. */
   async up(): Promise<ServiceName[]> {
+    if (this.installed.python && needsWarmModel(this.env)) {
+      await ensureWarmBaseModel(this.env, this.log, (work) => this.withRawEngine(work));
+    }
     const started: ServiceName[] = [];
     for (const spec of this.specs) {
       if (await this.startIfNeeded(spec)) started.push(spec.name);
@@ -68,6 +73,22 @@ export class Stack {
       delete state[spec.name];
     }
     await this.writeState(state);
+  }
+
+  /** Runs `work` while the engine serves the raw tiny model (to build the warm model from it). */
+  private async withRawEngine(work: () => Promise<void>): Promise<void> {
+    await this.down(['engine']);
+    const endpoints = { ...this.endpoints, baseModel: tinyModelDir(this.env) };
+    const rawEngine = serviceSpecs(this.env, endpoints, this.installed).find(
+      (spec) => spec.name === 'engine',
+    )!;
+    await this.startIfNeeded(rawEngine);
+    try {
+      await this.waitUntilReady(rawEngine);
+      await work();
+    } finally {
+      await this.down(['engine']);
+    }
   }
 
   /** Kills a service (SIGKILL, no clean shutdown) and starts it again on the same state: a crash and recovery. */

@@ -30,6 +30,8 @@ export const RunConfigSchema = z
         /** 'builtin' (the generated arithmetic set) or a .jsonl/.parquet path. */
         source: z.string().default('builtin'),
         builtinCount: z.number().int().positive().default(300),
+        /** Seed of the generated set; 0 with count 60 is the set the local tiny model was warm-started on. */
+        builtinSeed: z.number().int().nonnegative().default(0),
       })
       .prefault({}),
     sampling: z

@@ -31,12 +31,15 @@ export interface WarmStartOptions {
   learningRate: number;
   /** Rollout examples per step (fixed, so that each length bucket compiles once). */
   batchSize: number;
-  /** Reflections with the full ~2k-token Meta-Experience prompt, every `reflectionEvery`-th step: costly. */
+  /** Reflections after the full ~2k-token Appendix C prompt, every `reflectionEvery`-th step (0: never): costly. */
   reflectionBatchSize: number;
   reflectionEvery: number;
   /** Reflections with only the prompt's input block as context (~10x cheaper), every `compactReflectionEvery`-th step. */
   compactReflectionBatchSize: number;
   compactReflectionEvery: number;
+  /** Worked solutions after the validation (replay) prompt, every `validationEvery`-th step. */
+  validationBatchSize: number;
+  validationEvery: number;
   maxSteps: number;
   logEvery: number;
   evalEvery: number;
@@ -61,9 +64,11 @@ export const DEFAULT_WARM_START: WarmStartOptions = {
   learningRate: 3e-3,
   batchSize: 8,
   reflectionBatchSize: 4,
-  reflectionEvery: 50,
+  reflectionEvery: 0,
   compactReflectionBatchSize: 8,
-  compactReflectionEvery: 1,
+  compactReflectionEvery: 2,
+  validationBatchSize: 8,
+  validationEvery: 2,
   maxSteps: 600,
   logEvery: 10,
   evalEvery: 50,
@@ -137,7 +142,7 @@ export function targetsMet(evaluation: WarmStartEvaluation, targets: WarmStartTa
   );
 }
 
-type StreamName = 'rollout' | 'reflection' | 'compactReflection';
+type StreamName = 'rollout' | 'reflection' | 'compactReflection' | 'validation';
 
 /** Training examples of one kind, a fixed-size batch every `every` steps. */
 interface Stream {
@@ -182,7 +187,14 @@ class WarmStartRun {
         options.compactReflectionEvery,
         options.seed + 2,
       ),
-    ];
+      stream(
+        'validation',
+        curriculum.validations,
+        options.validationBatchSize,
+        options.validationEvery,
+        options.seed + 3,
+      ),
+    ].filter((s) => s.every > 0);
   }
 
   async createModel(): Promise<string> {
@@ -243,7 +255,7 @@ class WarmStartRun {
     });
     const wantParse = forceParse || pass.passRate >= options.targets.minPassRate;
     const parse = wantParse
-      ? await measureParseRate(setup, this.curriculum.reflections.slice(0, options.evalReflections), {
+      ? await measureParseRate(setup, this.curriculum.compactReflections.slice(0, options.evalReflections), {
           samplesPerPrompt: options.reflectionSamples,
           maxTokens: options.reflectionMaxTokens,
         })

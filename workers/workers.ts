@@ -7,9 +7,10 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
 import { createMelActivities, createSmokeActivities } from '../activities/index.js';
 import type { Endpoints } from '../common/env.js';
-import { createPolicyEngine } from '../engine/config.js';
+import { createPolicyEngine, createReflectionEngine, reflectionEngineConfig } from '../engine/config.js';
 import type { PolicyEngine } from '../engine/engine.js';
 import { loadModelTokenizer } from '../engine/model-files.js';
+import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { TASK_QUEUES, type TaskQueueRole } from '../temporal/shared.js';
 
@@ -31,12 +32,23 @@ export interface ActivityDeps {
 }
 
 export async function connectActivityDeps(endpoints: Endpoints): Promise<ActivityDeps> {
-  return { mongo: await connectMongo(endpoints), engine: createPolicyEngine(endpoints), endpoints };
+  const mongo = await connectMongo(endpoints);
+  await ensureIndexes(mongo.db);
+  return { mongo, engine: createPolicyEngine(endpoints), endpoints };
 }
 
 async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRole, object>> {
   const tokenizer = await loadModelTokenizer(deps.endpoints.baseModel);
-  const shared = { db: deps.mongo.db, engine: deps.engine, tokenizer, baseModel: deps.endpoints.baseModel };
+  const reflectionConfig = reflectionEngineConfig();
+  const shared = {
+    db: deps.mongo.db,
+    engine: deps.engine,
+    tokenizer,
+    baseModel: deps.endpoints.baseModel,
+    ...(reflectionConfig.kind === 'openai-compatible'
+      ? { reflection: createReflectionEngine(reflectionConfig, { engine: deps.engine, tokenizer }) }
+      : {}),
+  };
   const smoke = createSmokeActivities(shared);
   const mel = createMelActivities(shared);
   return { cpu: mel.cpu, gpuInference: { ...smoke, ...mel.gpuInference }, gpuTraining: mel.gpuTraining };
