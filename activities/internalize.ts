@@ -11,26 +11,15 @@ import {
   singleCallNllExample,
   type NllExample,
 } from '../mel/index.js';
-import {
-  ids,
-  type DatumDoc,
-  type MetaExperienceDoc,
-  type PromptDoc,
-  type RewardDoc,
-  type TrajectoryDoc,
-} from '../store/documents.js';
-import { COLLECTIONS } from '../store/mongo.js';
+import { ids, type DatumDoc, type MetaExperienceDoc } from '../store/documents.js';
+import { melCollections } from '../store/collections.js';
 import { replaceAll } from '../store/writes.js';
 import type { InternalizeSummary, StepRef } from '../temporal/shared.js';
 import { groupRewards } from './rollout.js';
 import { loadRun, origin, type MelActivityDeps } from './support.js';
 
 export function createInternalizeActivities({ db }: MelActivityDeps) {
-  const prompts = db.collection<PromptDoc>(COLLECTIONS.prompts);
-  const trajectories = db.collection<TrajectoryDoc>(COLLECTIONS.trajectories);
-  const rewards = db.collection<RewardDoc>(COLLECTIONS.rewards);
-  const metaExperiences = db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences);
-  const datums = db.collection<DatumDoc>(COLLECTIONS.datums);
+  const { prompts, trajectories, rewards, metaExperiences, datums } = melCollections(db);
 
   async function internalize({ runId, step }: StepRef): Promise<InternalizeSummary> {
     const run = await loadRun(db, runId);

@@ -7,18 +7,15 @@ import { log } from '@temporalio/activity';
 import type { ForwardOutput, SampledSequence } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import type { Datum } from '../mel/index.js';
-import type { DatumDoc, MetaExperienceDoc, PolicyUpdateRecord, RunDoc, StepDoc } from '../store/documents.js';
+import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
-import { COLLECTIONS } from '../store/mongo.js';
+import { melCollections } from '../store/collections.js';
 import type { PolicyRef, PolicyStepRef, PolicyUpdateSummary } from '../temporal/shared.js';
 import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
-  const runs = db.collection<RunDoc>(COLLECTIONS.runs);
-  const steps = db.collection<StepDoc>(COLLECTIONS.steps);
-  const datums = db.collection<DatumDoc>(COLLECTIONS.datums);
-  const metaExperiences = db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences);
+  const { runs, steps, datums, metaExperiences } = melCollections(db);
 
   /** The run's starting policy: a fresh LoRA adapter, saved once and reused by every retry and replay. */
   async function initPolicy({ runId }: { runId: string }): Promise<PolicyRef> {

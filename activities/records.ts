@@ -1,24 +1,13 @@
 /** Run registration and per-step metrics: the bookkeeping the audit and reports read. */
 import { isDeepStrictEqual } from 'node:util';
-import {
-  ids,
-  type MetaExperienceDoc,
-  type RunDoc,
-  type StepDoc,
-  type StepMetrics,
-} from '../store/documents.js';
-import { COLLECTIONS } from '../store/mongo.js';
+import { ids, type StepMetrics } from '../store/documents.js';
+import { melCollections } from '../store/collections.js';
 import type { StepResult } from '../temporal/shared.js';
 import { parseRunConfig, type RunConfig } from '../training/run-config.js';
 import { invalidInput, type MelActivityDeps } from './support.js';
 
 export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
-  const runs = db.collection<RunDoc>(COLLECTIONS.runs);
-  const steps = db.collection<StepDoc>(COLLECTIONS.steps);
-  const stepMetrics = db.collection<StepMetrics & { _id: string; runId: string; step: number }>(
-    COLLECTIONS.stepMetrics,
-  );
-  const metaExperiences = db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences);
+  const { runs, steps, stepMetrics, metaExperiences } = melCollections(db);
 
   /** Stores the run's configuration once; a second start with a different configuration is refused. */
   async function registerRun({

@@ -15,17 +15,9 @@ import {
   type ContrastiveInput,
   type MetaExperienceParse,
 } from '../mel/index.js';
-import {
-  ids,
-  type GenerationTurn,
-  type MetaExperienceDoc,
-  type PairDoc,
-  type PromptDoc,
-  type RewardDoc,
-  type TrajectoryDoc,
-} from '../store/documents.js';
+import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
-import { COLLECTIONS } from '../store/mongo.js';
+import { melCollections } from '../store/collections.js';
 import { replaceAll } from '../store/writes.js';
 import type {
   ContrastSummary,
@@ -52,11 +44,7 @@ const GENERATIONS_IN_FLIGHT = 4;
 
 export function createReflectActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
-  const prompts = db.collection<PromptDoc>(COLLECTIONS.prompts);
-  const trajectories = db.collection<TrajectoryDoc>(COLLECTIONS.trajectories);
-  const rewards = db.collection<RewardDoc>(COLLECTIONS.rewards);
-  const pairs = db.collection<PairDoc>(COLLECTIONS.pairs);
-  const metaExperiences = db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences);
+  const { prompts, trajectories, rewards, pairs, metaExperiences } = melCollections(db);
 
   /** (correct, incorrect) pairs of every mixed group, all or a seeded sample (paper §3.2). */
   async function contrast({ runId, step }: StepRef): Promise<ContrastSummary> {

@@ -1,6 +1,6 @@
 import { renderGenerationPrompt, rolloutMessages, verifySolution } from '../mel/index.js';
-import { ids, type PromptDoc, type RewardDoc, type TrajectoryDoc } from '../store/documents.js';
-import { COLLECTIONS } from '../store/mongo.js';
+import { ids, type RewardDoc } from '../store/documents.js';
+import { melCollections } from '../store/collections.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/shared.js';
 import { problemsForStep, samplingSeed } from '../training/schedule.js';
 import {
@@ -17,9 +17,7 @@ const PROMPTS_IN_FLIGHT = 4;
 
 export function createRolloutActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
-  const prompts = db.collection<PromptDoc>(COLLECTIONS.prompts);
-  const trajectories = db.collection<TrajectoryDoc>(COLLECTIONS.trajectories);
-  const rewards = db.collection<RewardDoc>(COLLECTIONS.rewards);
+  const { prompts, trajectories, rewards } = melCollections(db);
 
   /** Samples G answers for each prompt of the step; resumes by skipping prompts whose group is stored. */
   async function rollout({ runId, step, policy }: PolicyStepRef): Promise<RolloutSummary> {

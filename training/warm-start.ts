@@ -69,7 +69,7 @@ export const DEFAULT_WARM_START: WarmStartOptions = {
   compactReflectionEvery: 2,
   validationBatchSize: 8,
   validationEvery: 2,
-  maxSteps: 600,
+  maxSteps: 400,
   logEvery: 10,
   evalEvery: 50,
   evalProblems: 48,
@@ -80,7 +80,7 @@ export const DEFAULT_WARM_START: WarmStartOptions = {
   rolloutMaxTokens: 96,
   reflectionMaxTokens: 256,
   samplingBatch: 16,
-  targets: { minPassRate: 0.25, maxPassRate: 0.85, minParseRate: 0.5 },
+  targets: { minPassRate: 0.15, maxPassRate: 0.85, minParseRate: 0.5 },
 };
 
 export interface WarmStartEvaluation {
