@@ -57,7 +57,24 @@ export class Stack {
     for (const spec of this.specs) {
       if (await this.startIfNeeded(spec)) started.push(spec.name);
     }
-    await Promise.all(this.specs.map((spec) => this.waitUntilReady(spec)));
+    await Promise.all(
+      this.specs.map(async (spec) => {
+        try {
+          await this.waitUntilReady(spec);
+        } catch (error) {
+          // A service of ours left running with other settings (say, the engine serving another model): restart it.
+          if (!spec.launch || started.includes(spec.name) || error instanceof ServiceStartError) throw error;
+          this.log.warn(
+            { service: spec.name, reason: (error as Error).message },
+            'restarting with the current settings',
+          );
+          await this.down([spec.name]);
+          await this.startIfNeeded(spec);
+          started.push(spec.name);
+          await this.waitUntilReady(spec);
+        }
+      }),
+    );
     return started;
   }
 

@@ -14,7 +14,7 @@ import { ensureWarmModel } from '../training/export.js';
 import { cached, cachePaths, hashFiles } from './install.js';
 
 /** Everything the warm model is a function of; a change to any of them rebuilds it. */
-const WARM_MODEL_INPUTS = [
+export const WARM_MODEL_INPUTS = [
   'mel/curriculum.ts',
   'mel/prompts.ts',
   'mel/builtin-dataset.ts',

@@ -69,7 +69,7 @@ export const DEFAULT_WARM_START: WarmStartOptions = {
   compactReflectionEvery: 2,
   validationBatchSize: 8,
   validationEvery: 2,
-  maxSteps: 400,
+  maxSteps: 300,
   logEvery: 10,
   evalEvery: 50,
   evalProblems: 48,

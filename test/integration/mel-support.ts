@@ -19,13 +19,15 @@ export function shortRunConfig(overrides: Partial<RunConfig> = {}): RunConfig {
     steps: 3,
     batchSize: 4,
     groupSize: 4,
+    // The problems, prompt style and lengths the local tiny model was warm-started on (configs/demo.json).
+    dataset: { source: 'builtin', builtinCount: 60, builtinSeed: 0 },
     sampling: {
-      rollout: { temperature: 1, maxTokens: 48 },
-      reflection: { temperature: 0.7, maxTokens: 200 },
-      validation: { temperature: 1, maxTokens: 48 },
+      rollout: { temperature: 1, maxTokens: 96 },
+      reflection: { temperature: 0.05, maxTokens: 256 },
+      validation: { temperature: 1, maxTokens: 96 },
     },
     optimizer: { learningRate: 1e-4 },
-    mel: { pairs: { maxPairsPerGroup: 2 } },
+    mel: { pairs: { maxPairsPerGroup: 3 }, metaExperience: { prompt: 'compact' } },
     ...overrides,
   });
 }
