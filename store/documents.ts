@@ -23,7 +23,12 @@ export const ids = {
     `${promptId}/pair-s${positiveIndex}-s${negativeIndex}`,
   metaExperience: (pairId: string) => `${pairId}/me`,
   datum: (runId: string, step: number, kind: DatumKind, sourceId: string) =>
-    `${runId}/step-${step}/${kind}/${sourceId.slice(runId.length + 1)}`,
+    `${runId}/step-${step}/${kind}/${ids.withinRun(runId, sourceId)}`,
+  /**
+   * An id without its run prefix (`step-0/p1/...`): what sampling seeds derive from, so that a replay of a step
+   * under another run id draws the same samples.
+   */
+  withinRun: (runId: string, id: string) => id.slice(runId.length + 1),
 };
 
 export interface RunDoc {
