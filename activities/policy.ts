@@ -194,11 +194,17 @@ export async function sampleWithPolicy(
   try {
     return { sequences: await sample(known), samplerPath: known };
   } catch (error) {
-    if (!(error instanceof EngineError) || error.status !== 404) throw error;
+    if (!isModelGone(error)) throw error;
     log.warn('policy sampler unavailable; restoring it from its saved state', { error: error.message });
     const restored = await restoreSampler(deps, policy);
     return { sequences: await sample(restored), samplerPath: restored };
   }
+}
+
+/** The engine no longer holds the model: unknown (404) or known but not loaded (SkyRL answers 400). */
+function isModelGone(error: unknown): error is EngineError {
+  if (!(error instanceof EngineError)) return false;
+  return error.status === 404 || (error.status === 400 && /not (loaded|found)/i.test(error.message));
 }
 
 const restoredSamplers = new Map<string, string>();

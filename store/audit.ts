@@ -163,7 +163,10 @@ function origins(evidence: AuditEvidence): (TemporalOrigin & { stage: StageName 
   return byStage.flatMap(([stage, origin]) => (origin ? [{ stage, ...origin }] : []));
 }
 
-export function historyUrl(links: TemporalLinks, origin: Pick<TemporalOrigin, 'workflowId' | 'workflowRunId'>) {
+export function historyUrl(
+  links: TemporalLinks,
+  origin: Pick<TemporalOrigin, 'workflowId' | 'workflowRunId'>,
+) {
   if (!links.uiUrl) return undefined;
   const base = links.uiUrl.replace(/\/+$/, '');
   return `${base}/namespaces/${encodeURIComponent(links.namespace)}/workflows/${encodeURIComponent(
@@ -197,8 +200,8 @@ export function locateBifurcation(
 
 /** Quoted parts of `text`, and the whole text itself (a critique may copy the step without quotes). */
 export function quotedSpans(text: string): string[] {
-  const spans = [...text.matchAll(/"([^"]+)"|“([^”]+)”|`([^`]+)`|'([^']{4,})'/g)].map(
-    (match) => (match[1] ?? match[2] ?? match[3] ?? match[4] ?? '').trim(),
+  const spans = [...text.matchAll(/"([^"]+)"|“([^”]+)”|`([^`]+)`|'([^']{4,})'/g)].map((match) =>
+    (match[1] ?? match[2] ?? match[3] ?? match[4] ?? '').trim(),
   );
   return [...spans, text.trim()].filter(Boolean);
 }

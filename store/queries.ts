@@ -1,6 +1,7 @@
 /** Read-side queries of the operator surface (`mel` CLI). Writes belong to the activities, never here. */
 import type { Db, Filter } from 'mongodb';
 import type { AuditEvidence } from './audit.js';
+import type { StepEvidence } from './replay-diff.js';
 import type {
   MetaExperienceDoc,
   PairDoc,
@@ -27,7 +28,12 @@ export interface RunSummary {
 }
 
 export async function listRunDocs(db: Db, limit = 50): Promise<RunSummary[]> {
-  const runs = await db.collection<RunDoc>(COLLECTIONS.runs).find().sort({ createdAt: -1 }).limit(limit).toArray();
+  const runs = await db
+    .collection<RunDoc>(COLLECTIONS.runs)
+    .find()
+    .sort({ createdAt: -1 })
+    .limit(limit)
+    .toArray();
   const metrics = db.collection<StepMetricsRow>(COLLECTIONS.stepMetrics);
   return Promise.all(
     runs.map(async (run) => ({
@@ -52,7 +58,8 @@ function findById<T extends { _id: string }>(db: Db, collection: string, id: str
 
 /** Per-step metrics of a run in step order (one row per recorded step). */
 export async function stepMetrics(db: Db, runId: string): Promise<StepMetricsRow[]> {
-  const rows = await db.collection<StepMetricsRow & { _id: string }>(COLLECTIONS.stepMetrics)
+  const rows = await db
+    .collection<StepMetricsRow & { _id: string }>(COLLECTIONS.stepMetrics)
     .find({ runId })
     .sort({ step: 1 })
     .toArray();
@@ -90,5 +97,29 @@ export async function loadAuditEvidence(db: Db, metaExperienceId: string): Promi
     findById<RewardDoc>(db, COLLECTIONS.rewards, pair?.negativeTrajectoryId),
     findById<StepDoc>(db, COLLECTIONS.steps, ids.step(runId, step)),
   ]);
-  return { metaExperience, run, prompt, pair, positive, negative, positiveReward, negativeReward, step: stepDoc };
+  return {
+    metaExperience,
+    run,
+    prompt,
+    pair,
+    positive,
+    negative,
+    positiveReward,
+    negativeReward,
+    step: stepDoc,
+  };
+}
+
+/** A step's documents, for comparing it with its replay. */
+export async function loadStepEvidence(db: Db, runId: string, step: number): Promise<StepEvidence> {
+  const scope = { runId, step };
+  const [prompts, trajectories, rewards, pairs, candidates, stepDoc] = await Promise.all([
+    db.collection<PromptDoc>(COLLECTIONS.prompts).find(scope).toArray(),
+    db.collection<TrajectoryDoc>(COLLECTIONS.trajectories).find(scope).toArray(),
+    db.collection<RewardDoc>(COLLECTIONS.rewards).find(scope).toArray(),
+    db.collection<PairDoc>(COLLECTIONS.pairs).find(scope).toArray(),
+    db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences).find(scope).toArray(),
+    findById<StepDoc>(db, COLLECTIONS.steps, ids.step(runId, step)),
+  ]);
+  return { runId, step, prompts, trajectories, rewards, pairs, candidates, stepDoc };
 }

@@ -1,3 +1,4 @@
 export { smokeWorkflow } from './smoke.js';
 export { melRunWorkflow, type MelRunInput } from './run.js';
 export { melStepWorkflow } from './step.js';
+export { melReplayStepWorkflow, type ReplayStepInput } from './replay.js';

@@ -116,6 +116,8 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
       state.nextStep = step + 1;
     } catch (error) {
       state.lastError = { step, message: error instanceof Error ? describeFailure(error) : String(error) };
+      // No step runs while the run waits on a failure (status must not report the failed step as running).
+      currentStep = undefined;
       state.paused = true;
       state.pauseReason = `step ${step} failed`;
       upsertSearchAttributes([{ key: MelPhase, value: 'paused-on-failure' }]);

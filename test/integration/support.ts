@@ -1,9 +1,8 @@
 import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { resolveEndpoints } from '../../common/env.js';
-import { connectClient, connectWorker } from '../../temporal/connection.js';
+import { connectClient } from '../../temporal/connection.js';
 import type { TaskQueueRole } from '../../temporal/shared.js';
-import { connectActivityDeps, createWorkers, type ActivityDeps } from '../../workers/workers.js';
+import { startWorkersInProcess } from '../../workers/in-process.js';
 
 export const endpoints = resolveEndpoints();
 
@@ -12,20 +11,8 @@ export function uniqueId(prefix: string): string {
 }
 
 /** Real workers in this test process, against the running stack; `stop()` shuts them down. */
-export async function startWorkers(roles?: TaskQueueRole[]) {
-  const deps: ActivityDeps = await connectActivityDeps(endpoints);
-  const connection: NativeConnection = await connectWorker(endpoints);
-  const workers: Worker[] = await createWorkers(connection, deps, roles);
-  const running = workers.map((worker) => worker.run());
-  return {
-    deps,
-    async stop() {
-      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
-      await Promise.all(running);
-      await connection.close();
-      await deps.mongo.close();
-    },
-  };
+export function startWorkers(roles?: TaskQueueRole[]) {
+  return startWorkersInProcess(endpoints, roles);
 }
 
 export function client(): Promise<Client> {

@@ -1,0 +1,71 @@
+/** What every command needs: the endpoints, lazily opened connections, output in text or JSON, and errors. */
+import type { Client } from '@temporalio/client';
+import type { Db } from 'mongodb';
+import { resolveEndpoints, type Endpoints } from '../common/env.js';
+import { ensureIndexes } from '../store/indexes.js';
+import { connectMongo, type MongoHandle } from '../store/mongo.js';
+import { connectClient } from '../temporal/connection.js';
+
+/** An error meant for the user: printed as one message, without a stack trace. */
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export interface OutputOptions {
+  json?: boolean;
+}
+
+export class CliContext {
+  readonly endpoints: Endpoints = resolveEndpoints();
+  private temporal?: Promise<Client>;
+  private mongo?: Promise<MongoHandle>;
+
+  client(): Promise<Client> {
+    this.temporal ??= connectClient(this.endpoints).catch((error: unknown) => {
+      throw new CliError(`cannot reach Temporal at ${this.endpoints.temporalAddress}: ${String(error)}`);
+    });
+    return this.temporal;
+  }
+
+  async db(): Promise<Db> {
+    this.mongo ??= connectMongo(this.endpoints).then(
+      async (handle) => {
+        await ensureIndexes(handle.db);
+        return handle;
+      },
+      (error: unknown) => {
+        throw new CliError(`cannot reach MongoDB at ${this.endpoints.mongoUri}: ${String(error)}`);
+      },
+    );
+    return (await this.mongo).db;
+  }
+
+  async close(): Promise<void> {
+    const [temporal, mongo] = await Promise.allSettled([this.temporal, this.mongo]);
+    if (temporal.status === 'fulfilled') await temporal.value?.connection.close();
+    if (mongo.status === 'fulfilled') await mongo.value?.close();
+  }
+}
+
+/** Prints `value` as JSON with --json, else the text `render` makes of it. */
+export function emit<T>(options: OutputOptions, value: T, render: (value: T) => string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${render(value)}\n`);
+}
+
+/** Runs a command's body with a context that is closed afterwards, whatever happens. */
+export function withContext<A extends unknown[]>(body: (context: CliContext, ...args: A) => Promise<void>) {
+  return async (...args: A): Promise<void> => {
+    const context = new CliContext();
+    try {
+      await body(context, ...args);
+    } finally {
+      await context.close();
+    }
+  };
+}

@@ -1,0 +1,103 @@
+/** `mel experiences` and `mel audit`. */
+import type { Command } from 'commander';
+import { assembleAudit } from '../store/audit.js';
+import type { MetaExperienceDoc } from '../store/documents.js';
+import { listMetaExperiences, loadAuditEvidence, type VerdictFilter } from '../store/queries.js';
+import { renderAudit, verdictLabel } from './audit-view.js';
+import { CliError, emit, withContext, type OutputOptions } from './context.js';
+import { decimal, table } from './format.js';
+import { linksOf } from './run-state.js';
+
+export interface ExperienceRow {
+  id: string;
+  step: number;
+  problemId: string;
+  verdict: MetaExperienceDoc['verdict'] | null;
+  heuristics: string[];
+  internalizedNll: number | null;
+}
+
+export function experienceRow(doc: MetaExperienceDoc): ExperienceRow {
+  return {
+    id: doc._id,
+    step: doc.step,
+    problemId: doc.problemId,
+    verdict: doc.verdict ?? null,
+    heuristics: doc.parse.ok ? doc.parse.metaExperience.heuristics : [],
+    internalizedNll: doc.internalization?.nll ?? null,
+  };
+}
+
+export function renderExperiences(rows: ExperienceRow[]): string {
+  if (rows.length === 0) return 'no meta-experiences match';
+  const accepted = rows.filter((row) => row.verdict?.accepted).length;
+  return (
+    `${table(
+      ['ID', 'STEP', 'VERDICT', 'HEURISTICS', 'NLL', 'DETAIL'],
+      rows.map((row) => [
+        row.id,
+        String(row.step),
+        verdictLabel(row.verdict),
+        String(row.heuristics.length),
+        decimal(row.internalizedNll, 3),
+        row.verdict?.detail ?? '',
+      ]),
+      90,
+    )}\n\n${rows.length} meta-experience(s): ${accepted} accepted, ${rows.length - accepted} rejected or pending. ` +
+    'Full evidence: mel audit <ID>'
+  );
+}
+
+interface ExperiencesOptions extends OutputOptions {
+  step?: number;
+  accepted?: boolean;
+  rejected?: boolean;
+}
+
+export function registerExperienceCommands(program: Command): void {
+  program
+    .command('experiences')
+    .description('list the meta-experiences of a run with their verdicts and reasons')
+    .argument('<run>', 'run id')
+    .option('--step <n>', 'only this step', parseStep)
+    .option('--accepted', 'only accepted ones')
+    .option('--rejected', 'only rejected ones')
+    .option('--json', 'print JSON')
+    .action(
+      withContext(async (context, runId: string, options: ExperiencesOptions) => {
+        if (options.accepted && options.rejected)
+          throw new CliError('choose --accepted or --rejected, not both');
+        const verdict: VerdictFilter | undefined = options.accepted
+          ? 'accepted'
+          : options.rejected
+            ? 'rejected'
+            : undefined;
+        const docs = await listMetaExperiences(await context.db(), runId, { step: options.step, verdict });
+        emit(options, docs.map(experienceRow), renderExperiences);
+      }),
+    );
+
+  program
+    .command('audit')
+    .description(
+      'the evidence chain of one meta-experience: question, trajectories (s* marked), critique, heuristics, ' +
+        'leakage check, validation replay, decision, internalization, Temporal ids and links',
+    )
+    .argument('<id>', 'meta-experience id, as `mel experiences` lists it')
+    .option('--json', 'print JSON')
+    .action(
+      withContext(async (context, id: string, options: OutputOptions) => {
+        const evidence = await loadAuditEvidence(await context.db(), id);
+        if (!evidence)
+          throw new CliError(`no meta-experience ${id}: list them with \`mel experiences <run>\``);
+        emit(options, assembleAudit(evidence, linksOf(context)), renderAudit);
+      }),
+    );
+}
+
+function parseStep(value: string): number {
+  const step = Number(value);
+  if (!Number.isInteger(step) || step < 0)
+    throw new CliError(`--step expects a step number (0, 1, ...), got ${value}`);
+  return step;
+}

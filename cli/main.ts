@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/**
+ * `mel`: the operator surface of mel-temporal. `npm run mel -- <command>`; `mel <command> --help` for each.
+ */
+import { Command, CommanderError } from 'commander';
+import { CliError } from './context.js';
+import { registerExperienceCommands } from './experience-commands.js';
+import { registerReplayCommand } from './replay-command.js';
+import { registerReportCommand } from './report-command.js';
+import { registerRunCommands } from './run-commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('mel')
+    .description('train, inspect and audit Meta-Experience Learning runs on Temporal')
+    .showHelpAfterError()
+    .exitOverride();
+  registerRunCommands(program);
+  registerExperienceCommands(program);
+  registerReportCommand(program);
+  registerReplayCommand(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CliError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    // Unexpected: the stack trace is what a bug report needs.
+    process.stderr.write(
+      `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

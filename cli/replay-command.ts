@@ -1,0 +1,127 @@
+/** `mel replay`: re-run one step as a new workflow from the policy it started from, and compare with the original. */
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import type { Db } from 'mongodb';
+import { ids, type RunDoc, type StepDoc } from '../store/documents.js';
+import { findRun, loadStepEvidence } from '../store/queries.js';
+import { compareSteps, type Comparison, type LossComparison, type ReplayDiff } from '../store/replay-diff.js';
+import { COLLECTIONS } from '../store/mongo.js';
+import { MelRunId, TASK_QUEUES, type PolicyRef } from '../temporal/shared.js';
+import { melReplayStepWorkflow } from '../workflows/index.js';
+import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import { decimal, table } from './format.js';
+import { failureChain } from './run-state.js';
+import { missingWorkersWarning, startCliWorkers } from './workers.js';
+
+interface ReplayOptions extends OutputOptions {
+  step: number;
+  withWorkers?: boolean;
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description(
+      're-run step N as a new workflow from the policy it started from, with the same seeds, ' +
+        'and report what differs from the original (trajectories, rewards, candidates, verdicts, losses)',
+    )
+    .argument('<run>', 'run id')
+    .requiredOption('--step <n>', 'the step to replay (from 0)', (value) => {
+      const step = Number(value);
+      if (!Number.isInteger(step) || step < 0)
+        throw new CliError(`--step expects a step number, got ${value}`);
+      return step;
+    })
+    .option('--with-workers', 'run the workers in this process (else `npm run worker` must run)')
+    .option('--json', 'print JSON')
+    .action(withContext(replay));
+}
+
+async function replay(context: CliContext, runId: string, options: ReplayOptions): Promise<void> {
+  const db = await context.db();
+  const run = await findRun(db, runId);
+  if (!run) throw new CliError(`no run named ${runId}: see \`mel runs\``);
+  const policy = await startingPolicy(db, run, options.step);
+  const replayRunId = `${runId.slice(0, 40)}-replay${options.step}-${Date.now().toString(36)}`;
+  const workers = options.withWorkers ? await startCliWorkers(context) : undefined;
+  try {
+    const warning = workers ? undefined : await missingWorkersWarning(context, 'replay');
+    if (warning) process.stderr.write(`warning: ${warning}\n`);
+    if (!options.json)
+      process.stdout.write(`replaying step ${options.step} of ${runId} as run ${replayRunId}...\n`);
+    const client = await context.client();
+    await client.workflow
+      .execute(melReplayStepWorkflow, {
+        taskQueue: TASK_QUEUES.cpu,
+        workflowId: `mel-replay/${replayRunId}`,
+        args: [{ config: { ...run.config, runId: replayRunId }, step: options.step, policy }],
+        typedSearchAttributes: [{ key: MelRunId, value: replayRunId }],
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof WorkflowFailedError)) throw error;
+        throw new CliError(`replay ${replayRunId} failed: ${failureChain(error)}`);
+      });
+  } finally {
+    await workers?.stop();
+  }
+  const [original, replayed] = await Promise.all([
+    loadStepEvidence(db, runId, options.step),
+    loadStepEvidence(db, replayRunId, options.step),
+  ]);
+  emit(options, compareSteps(original, replayed), renderReplayDiff);
+}
+
+/** The policy step N started from: recorded by its update, else the previous step's result or the initial one. */
+async function startingPolicy(db: Db, run: RunDoc, step: number): Promise<PolicyRef> {
+  const steps = db.collection<StepDoc>(COLLECTIONS.steps);
+  const stepDoc = await steps.findOne({ _id: ids.step(run._id, step) });
+  if (!stepDoc?.update) {
+    throw new CliError(
+      `step ${step} of run ${run._id} has not finished: only finished steps can be replayed`,
+    );
+  }
+  const previous =
+    step === 0
+      ? run.initialPolicy
+      : (await steps.findOne({ _id: ids.step(run._id, step - 1) }))?.update?.policyAfter;
+  const policy = stepDoc.update.policyBefore ?? previous;
+  if (!policy) throw new CliError(`the policy step ${step} of run ${run._id} started from is not recorded`);
+  return policy;
+}
+
+export function renderReplayDiff(diff: ReplayDiff): string {
+  const row = (name: string, c: Comparison) => [
+    name,
+    String(c.original),
+    String(c.replay),
+    `${c.same}`,
+    c.differing.length ? c.differing.join(' ') : '-',
+  ];
+  const loss = (name: string, l: LossComparison) => [
+    name,
+    decimal(l.original, 6),
+    decimal(l.replay, 6),
+    l.same ? 'same' : 'differs',
+    '-',
+  ];
+  const body = table(
+    ['', 'ORIGINAL', 'REPLAY', 'SAME', 'DIFFERING (ids within the run)'],
+    [
+      row('prompts (tokens)', diff.prompts),
+      row('trajectories (tokens)', diff.trajectories),
+      row('rewards', diff.rewards),
+      row('pairs', diff.pairs),
+      row('candidates (tokens)', diff.candidates),
+      row('verdicts', diff.verdicts),
+      loss('GRPO loss', diff.grpoLoss),
+      loss('NLL loss', diff.nllLoss),
+    ],
+    120,
+  );
+  const verdict = diff.identical
+    ? 'IDENTICAL: every prompt, trajectory, reward, pair, candidate, verdict and loss matches'
+    : diff.prompts.differing.length > 0
+      ? 'DIFFERENT: the prompts differ, so the code that renders them changed since the original step ran'
+      : 'DIFFERENT: see the rows above';
+  return `step ${diff.original.step} of ${diff.original.runId} vs its replay ${diff.replay.runId}\n\n${body}\n\n${verdict}`;
+}

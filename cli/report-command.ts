@@ -1,0 +1,72 @@
+/** `mel report`: an HTML report with PNG plots of a run's per-step curves and its accepted meta-experiences. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import type { Command } from 'commander';
+import { findRun, listMetaExperiences, stepMetrics } from '../store/queries.js';
+import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import { lineChartSvg } from './report/chart.js';
+import { reportCharts, reportHtml, type ReportData } from './report/html.js';
+import { loadStatus } from './run-state.js';
+
+export interface WrittenReport {
+  html: string;
+  plots: { file: string; width: number; height: number; bytes: number }[];
+}
+
+export function registerReportCommand(program: Command): void {
+  program
+    .command('report')
+    .description(
+      'write an HTML report with PNG plots: reward, pass rate, retention, losses, stage durations per step',
+    )
+    .argument('<run>', 'run id')
+    .option('--out <dir>', 'where to write index.html and the PNG files (default: reports/<run>)')
+    .option('--json', 'print JSON')
+    .action(
+      withContext(async (context, runId: string, options: OutputOptions & { out?: string }) => {
+        const data = await loadReportData(context, runId);
+        const written = await writeReport(data, options.out ?? path.join('reports', runId));
+        emit(options, written, (w) =>
+          [
+            `wrote ${w.html}`,
+            ...w.plots.map((p) => `wrote ${p.file} (${p.width}x${p.height}, ${p.bytes} bytes)`),
+          ].join('\n'),
+        );
+      }),
+    );
+}
+
+async function loadReportData(context: CliContext, runId: string): Promise<ReportData> {
+  const db = await context.db();
+  const run = await findRun(db, runId);
+  if (!run) throw new CliError(`no run named ${runId}: see \`mel runs\``);
+  const [metrics, accepted, status] = await Promise.all([
+    stepMetrics(db, runId),
+    listMetaExperiences(db, runId, { verdict: 'accepted' }),
+    loadStatus(context, runId, 0).catch(() => undefined),
+  ]);
+  const phase = status?.run?.phase ?? status?.searchAttributes.phase ?? null;
+  return { runId, config: run.config, phase, metrics, accepted, generatedAt: new Date() };
+}
+
+export async function writeReport(data: ReportData, dir: string): Promise<WrittenReport> {
+  await mkdir(dir, { recursive: true });
+  const plots: WrittenReport['plots'] = [];
+  for (const [name, chart] of Object.entries(reportCharts(data))) {
+    const rendered = new Resvg(lineChartSvg(chart), { font: { loadSystemFonts: true } }).render();
+    const png = rendered.asPng();
+    const file = path.join(dir, name);
+    await writeFile(file, png);
+    plots.push({ file, width: rendered.width, height: rendered.height, bytes: png.length });
+  }
+  const html = path.join(dir, 'index.html');
+  await writeFile(
+    html,
+    reportHtml(
+      data,
+      plots.map((plot) => path.basename(plot.file)),
+    ),
+  );
+  return { html, plots };
+}

@@ -1,0 +1,299 @@
+/** `mel train`, `runs`, `status`, `pause`, `resume`, `stop`. */
+import { isDeepStrictEqual } from 'node:util';
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import type { Command } from 'commander';
+import { findRun, stepMetrics } from '../store/queries.js';
+import { pauseUpdate, resumeUpdate, runWorkflowId, stopUpdate, type RunStatus } from '../temporal/shared.js';
+import { followRun, startRun, type Progress } from '../training/client.js';
+import { loadRunConfig, parseRunConfig, type RunConfig } from '../training/run-config.js';
+import type { InProcessWorkers } from '../workers/in-process.js';
+import { missingWorkersWarning, startCliWorkers } from './workers.js';
+import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import { fields } from './format.js';
+import { failureChain, firstLine, listRuns, loadStatus } from './run-state.js';
+import {
+  progressLine,
+  renderMetrics,
+  renderRuns,
+  renderStatus,
+  stepDoneLine,
+  stepLabel,
+} from './run-views.js';
+
+const UPDATE_DEADLINE_MS = 15_000;
+
+export function registerRunCommands(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'start a run from a configuration file, or attach to the run with the same id, and follow it',
+    )
+    .argument('<config>', 'run configuration (JSON), e.g. configs/demo.json')
+    .option('--detach', 'start or attach, then return at once instead of following the run')
+    .option(
+      '--with-workers',
+      'run the workers in this process while following (else `npm run worker` must run)',
+    )
+    .option('--json', 'print newline-delimited JSON events instead of a progress bar')
+    .action(withContext(train));
+
+  program
+    .command('runs')
+    .description('list runs, newest first')
+    .option('--limit <n>', 'at most this many runs', parseCount, 50)
+    .option('--json', 'print JSON')
+    .action(
+      withContext(async (context, options: OutputOptions & { limit: number }) =>
+        emit(options, await listRuns(context, options.limit), renderRuns),
+      ),
+    );
+
+  program
+    .command('status')
+    .description("a run's phase, current step and stage, last error and recent per-step metrics")
+    .argument('<run>', 'run id')
+    .option('--steps <n>', 'show the metrics of this many recent steps', parseCount, 5)
+    .option('--json', 'print JSON')
+    .action(
+      withContext(async (context, runId: string, options: OutputOptions & { steps: number }) =>
+        emit(options, await loadStatus(context, runId, options.steps), renderStatus),
+      ),
+    );
+
+  const controls: [
+    string,
+    string,
+    (handle: ReturnType<Client['workflow']['getHandle']>, reason?: string) => Promise<RunStatus>,
+  ][] = [
+    ['pause', 'pause a run after its current step', (h, reason) => withReason(h, pauseUpdate.name, reason)],
+    ['resume', 'resume a paused run; a step that failed is retried', (h) => h.executeUpdate(resumeUpdate)],
+    [
+      'stop',
+      'stop a run after its current step (it cannot be resumed)',
+      (h, reason) => withReason(h, stopUpdate.name, reason),
+    ],
+  ];
+  for (const [name, description, send] of controls) {
+    const command = program
+      .command(name)
+      .description(description)
+      .argument('<run>', 'run id')
+      .option('--json', 'print JSON');
+    if (name !== 'resume') command.option('--reason <text>', 'recorded as the pause/stop reason');
+    command.action(
+      withContext(async (context, runId: string, options: OutputOptions & { reason?: string }) => {
+        const client = await context.client();
+        const handle = client.workflow.getHandle(runWorkflowId(runId));
+        const status = await client.connection
+          .withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => send(handle, options.reason))
+          .catch((error: unknown) => {
+            throw explainUpdateError(runId, name, error);
+          });
+        emit(options, status, (s) => `run ${runId}: ${describePhase(s)}`);
+      }),
+    );
+  }
+}
+
+/** The pause and stop updates take an optional reason, a shape the SDK's typed overloads do not accept. */
+function withReason(handle: ReturnType<Client['workflow']['getHandle']>, update: string, reason?: string) {
+  return handle.executeUpdate<RunStatus, [string | undefined]>(update, { args: [reason] });
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`expected a positive whole number, got ${value}`);
+  return n;
+}
+
+function explainUpdateError(runId: string, name: string, error: unknown): Error {
+  if (error instanceof WorkflowNotFoundError) {
+    return new CliError(
+      `cannot ${name} run ${runId}: it is not running (finished, or no such run: \`mel status ${runId}\`)`,
+    );
+  }
+  if (error instanceof WorkflowUpdateFailedError) {
+    return new CliError(`cannot ${name} run ${runId}: ${error.cause?.message ?? error.message}`);
+  }
+  return new CliError(
+    `cannot ${name} run ${runId}: ${firstLine(error)} (no worker answered? is \`npm run worker\` running?)`,
+  );
+}
+
+function describePhase(status: RunStatus): string {
+  const reason = status.pauseReason ? ` (${status.pauseReason})` : '';
+  const step =
+    status.currentStep !== undefined
+      ? `, ${stepLabel(status.currentStep, status.totalSteps)} running`
+      : `, ${status.nextStep}/${status.totalSteps} steps done`;
+  return `${status.phase}${reason}${step}`;
+}
+
+interface TrainOptions extends OutputOptions {
+  detach?: boolean;
+  withWorkers?: boolean;
+}
+
+async function train(context: CliContext, file: string, options: TrainOptions): Promise<void> {
+  if (options.detach && options.withWorkers) {
+    throw new CliError('--with-workers runs the workers only while following the run: drop --detach');
+  }
+  const config = await loadRunConfig(file).catch((error: unknown) => {
+    throw new CliError(firstLine(error) === String(error) ? String(error) : (error as Error).message);
+  });
+  const client = await context.client();
+  const existing = await existingExecution(client, config.runId);
+  await checkSameConfiguration(context, config);
+  if (existing && existing !== 'RUNNING') {
+    throw new CliError(
+      `run ${config.runId} has already finished (${existing}); see \`mel status ${config.runId}\`, ` +
+        'or choose a new runId to train again',
+    );
+  }
+  const out = new TrainOutput(options);
+  const workers = options.withWorkers ? await startCliWorkers(context) : undefined;
+  try {
+    const warning = workers ? undefined : await missingWorkersWarning(context, 'train');
+    if (warning) out.warn(warning);
+    await startRun(client, config);
+    out.event(
+      'started',
+      { runId: config.runId, attached: existing === 'RUNNING', workflowId: runWorkflowId(config.runId) },
+      `${existing ? 'attached to' : 'started'} run ${config.runId} (workflow ${runWorkflowId(config.runId)})`,
+    );
+    if (options.detach) return;
+    detachOnInterrupt(out, config.runId, workers);
+    const final = await followRun(client, config.runId, (progress) => out.progress(progress)).catch(
+      (error: unknown) => {
+        if (error instanceof WorkflowFailedError) {
+          throw new CliError(`run ${config.runId} failed: ${failureChain(error)}`);
+        }
+        throw error;
+      },
+    );
+    out.finished(final, await stepMetrics(await context.db(), config.runId));
+  } finally {
+    await workers?.stop();
+  }
+}
+
+async function existingExecution(client: Client, runId: string): Promise<string | null> {
+  try {
+    return (await client.workflow.getHandle(runWorkflowId(runId)).describe()).status.name;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return null;
+    throw error;
+  }
+}
+
+/** Attaching to a run means training with its configuration: a different one is refused, as the workflow would. */
+async function checkSameConfiguration(context: CliContext, config: RunConfig): Promise<void> {
+  const stored = await findRun(await context.db(), config.runId);
+  // Re-parsed: a configuration stored before the schema gained a defaulted field still counts as the same.
+  if (stored && !isDeepStrictEqual(parseRunConfig(stored.config), config)) {
+    throw new CliError(
+      `run ${config.runId} already exists with a different configuration; choose a new runId`,
+    );
+  }
+}
+
+/** Ctrl-C leaves the run going (it is durable); only this process and its in-process workers stop. */
+function detachOnInterrupt(out: TrainOutput, runId: string, workers: InProcessWorkers | undefined): void {
+  process.once('SIGINT', () => {
+    out.warn(
+      workers
+        ? `stopping the in-process workers; run ${runId} waits for a worker (\`npm run worker\`) to go on`
+        : `detached; run ${runId} goes on: \`mel status ${runId}\``,
+    );
+    void (workers?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
+
+/** Progress of `mel train`: a redrawn bar on a terminal, one line per change elsewhere, NDJSON with --json. */
+class TrainOutput {
+  private readonly live: boolean;
+  private lastStepShown?: number;
+  private lastErrorShown?: string;
+  private barShown = false;
+
+  constructor(private readonly options: OutputOptions) {
+    this.live = process.stdout.isTTY && !options.json;
+  }
+
+  event(event: string, data: object, text: string): void {
+    this.print(this.options.json ? JSON.stringify({ event, ...data }) : text);
+  }
+
+  warn(message: string): void {
+    this.clearBar();
+    process.stderr.write(`warning: ${message}\n`);
+  }
+
+  progress({ status, stage }: Progress): void {
+    this.announce(status);
+    // A step between two stages (starting, or recording its metrics) says nothing new: keep the last bar.
+    if (status.currentStep !== undefined && stage === undefined) return;
+    if (this.options.json) {
+      this.print(
+        JSON.stringify({
+          event: 'progress',
+          runId: status.runId,
+          phase: status.phase,
+          step: status.currentStep,
+          stage,
+          nextStep: status.nextStep,
+          totalSteps: status.totalSteps,
+        }),
+      );
+    } else if (this.live) {
+      process.stdout.write(`\r\x1b[K${progressLine(status, stage)}`);
+      this.barShown = true;
+    } else {
+      this.print(progressLine(status, stage));
+    }
+  }
+
+  finished(status: RunStatus, metrics: Awaited<ReturnType<typeof stepMetrics>>): void {
+    this.announce(status);
+    const summary = fields([
+      ['run', `${status.runId}: ${status.phase}`],
+      ['steps', `${status.nextStep}/${status.totalSteps}`],
+      ['policy', status.policy?.statePath],
+    ]);
+    this.event('finished', { status }, `${summary}\n\n${renderMetrics(metrics)}`);
+  }
+
+  /** Lines that stay: each finished step, each failure (the run closes before the last step is polled). */
+  private announce(status: RunStatus): void {
+    const { lastStep, lastError } = status;
+    if (lastStep && lastStep.step !== this.lastStepShown) {
+      this.lastStepShown = lastStep.step;
+      this.event('step', { runId: status.runId, ...lastStep }, stepDoneLine(lastStep, status.totalSteps));
+    }
+    if (lastError && lastError.message !== this.lastErrorShown) {
+      this.lastErrorShown = lastError.message;
+      this.event(
+        'step-failed',
+        { runId: status.runId, ...lastError },
+        `step ${lastError.step} failed after its retries: ${lastError.message}\n` +
+          `the run is paused; fix the cause, then: mel resume ${status.runId}`,
+      );
+    }
+  }
+
+  private print(line: string): void {
+    this.clearBar();
+    process.stdout.write(`${line}\n`);
+  }
+
+  private clearBar(): void {
+    if (!this.barShown) return;
+    process.stdout.write('\r\x1b[K');
+    this.barShown = false;
+  }
+}

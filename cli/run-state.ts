@@ -1,0 +1,218 @@
+/**
+ * What the CLI knows about runs: the run workflow's own status (query), Temporal's visibility records, and the
+ * per-step metrics in MongoDB. Queries need a worker to answer; without one the CLI falls back to what the
+ * server and the database know, and says so.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { historyUrl } from '../store/audit.js';
+import { findRun, listRunDocs, stepMetrics, type StepMetricsRow } from '../store/queries.js';
+import {
+  MelPhase,
+  MelRunId,
+  MelStep,
+  runWorkflowId,
+  TASK_QUEUES,
+  type RunStatus,
+  type StageName,
+} from '../temporal/shared.js';
+import { currentProgress } from '../training/client.js';
+import { CliError, type CliContext } from './context.js';
+
+const QUERY_DEADLINE_MS = 5_000;
+/** Training runs, and the one-step runs `mel replay` makes. */
+const RUN_WORKFLOWS_QUERY = 'WorkflowType = "melRunWorkflow" OR WorkflowType = "melReplayStepWorkflow"';
+
+export interface WorkflowSummary {
+  workflowId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, TERMINATED, ... */
+  executionStatus: string;
+  startTime?: Date;
+  closeTime?: Date;
+  url?: string;
+}
+
+export interface StatusReport {
+  runId: string;
+  workflow: WorkflowSummary | null;
+  /** The run workflow's own status; absent when no worker answered its query. */
+  run?: RunStatus;
+  stage?: StageName;
+  /** The step and phase the run last published as search attributes (known even without a worker). */
+  searchAttributes: { step?: number; phase?: string };
+  recentMetrics: StepMetricsRow[];
+  notes: string[];
+}
+
+export async function loadStatus(context: CliContext, runId: string, recentSteps = 5): Promise<StatusReport> {
+  const client = await context.client();
+  const db = await context.db();
+  const [described, metrics] = await Promise.all([
+    describeRun(context, client, runId),
+    stepMetrics(db, runId),
+  ]);
+  const report: StatusReport = {
+    runId,
+    workflow: described?.workflow ?? null,
+    searchAttributes: described?.searchAttributes ?? {},
+    recentMetrics: metrics.slice(-recentSteps),
+    notes: [],
+  };
+  if (!described) {
+    if (!(await findRun(db, runId))) throw new CliError(`no run named ${runId}: see \`mel runs\``);
+    report.notes.push(
+      `no workflow ${runWorkflowId(runId)} on the server (its history may be past retention)`,
+    );
+    return report;
+  }
+  await addRunStatus(client, report);
+  return report;
+}
+
+async function addRunStatus(client: Client, report: StatusReport): Promise<void> {
+  if (report.workflow?.executionStatus === 'COMPLETED') {
+    report.run = await client.workflow.getHandle(runWorkflowId(report.runId)).result();
+    return;
+  }
+  try {
+    const progress = await client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+      currentProgress(client, report.runId),
+    );
+    report.run = progress.status;
+    report.stage = progress.stage;
+  } catch (error) {
+    report.notes.push(
+      `no worker answered the status query (${firstLine(error)}): is \`npm run worker\` running? ` +
+        'Showing what the server and the database know.',
+    );
+  }
+}
+
+async function describeRun(context: CliContext, client: Client, runId: string) {
+  try {
+    const description = await client.workflow.getHandle(runWorkflowId(runId)).describe();
+    return {
+      workflow: {
+        workflowId: description.workflowId,
+        executionStatus: description.status.name,
+        startTime: description.startTime,
+        closeTime: description.closeTime,
+        url: historyUrl(linksOf(context), {
+          workflowId: description.workflowId,
+          workflowRunId: description.runId,
+        }),
+      },
+      searchAttributes: {
+        step: description.typedSearchAttributes.get(MelStep),
+        phase: description.typedSearchAttributes.get(MelPhase),
+      },
+    };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+export function linksOf(context: CliContext) {
+  return { namespace: context.endpoints.temporalNamespace, uiUrl: context.endpoints.temporalUiUrl };
+}
+
+export interface RunListing {
+  runId: string;
+  executionStatus: string | null;
+  phase: string | null;
+  step: number | null;
+  totalSteps: number | null;
+  stepsRecorded: number;
+  startTime: Date | null;
+  closeTime: Date | null;
+}
+
+/** Runs known to Temporal or MongoDB, newest first: one row per run id (its latest execution). */
+export async function listRuns(context: CliContext, limit = 50): Promise<RunListing[]> {
+  const client = await context.client();
+  const [executions, docs] = await Promise.all([
+    latestRunExecutions(client, limit),
+    context.db().then((db) => listRunDocs(db, limit)),
+  ]);
+  const docsById = new Map(docs.map((doc) => [doc.runId, doc]));
+  const rows: RunListing[] = executions.map((execution) => {
+    const doc = docsById.get(execution.runId);
+    docsById.delete(execution.runId);
+    return {
+      ...execution,
+      totalSteps: doc?.totalSteps ?? null,
+      stepsRecorded: doc?.stepsRecorded ?? 0,
+    };
+  });
+  // Runs beyond the newest executions listed: looked up one by one, so none is shown as missing its workflow.
+  for (const doc of docsById.values()) {
+    const [execution] = await latestRunExecutions(client, 1, ` AND MelRunId = "${doc.runId}"`);
+    rows.push({
+      runId: doc.runId,
+      executionStatus: null,
+      phase: null,
+      step: null,
+      startTime: doc.createdAt,
+      closeTime: null,
+      ...execution,
+      totalSteps: doc.totalSteps,
+      stepsRecorded: doc.stepsRecorded,
+    });
+  }
+  return rows.sort((a, b) => (b.startTime?.getTime() ?? 0) - (a.startTime?.getTime() ?? 0)).slice(0, limit);
+}
+
+async function latestRunExecutions(client: Client, limit: number, andQuery = '') {
+  const seen = new Map<string, Omit<RunListing, 'totalSteps' | 'stepsRecorded'>>();
+  // Newest first; continue-as-new leaves older executions of the same id, which are skipped.
+  for await (const execution of client.workflow.list({ query: `(${RUN_WORKFLOWS_QUERY})${andQuery}` })) {
+    if (seen.has(execution.workflowId)) continue;
+    seen.set(execution.workflowId, {
+      runId:
+        execution.typedSearchAttributes.get(MelRunId) ??
+        execution.workflowId.replace(/^mel-(run|replay)\//, ''),
+      executionStatus: execution.status.name,
+      phase: execution.typedSearchAttributes.get(MelPhase) ?? null,
+      step: execution.typedSearchAttributes.get(MelStep) ?? null,
+      startTime: execution.startTime,
+      closeTime: execution.closeTime ?? null,
+    });
+    if (seen.size >= limit) break;
+  }
+  return [...seen.values()];
+}
+
+// temporal.api.enums.v1.TaskQueueType
+const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
+
+/** Task queues that no worker has polled recently: work sent there waits until a worker starts. */
+export async function queuesWithoutWorkers(context: CliContext): Promise<string[]> {
+  const client = await context.client();
+  const checks: [string, number][] = [
+    [TASK_QUEUES.cpu, TASK_QUEUE_TYPE.workflow],
+    [TASK_QUEUES.gpuInference, TASK_QUEUE_TYPE.activity],
+    [TASK_QUEUES.gpuTraining, TASK_QUEUE_TYPE.activity],
+  ];
+  const missing: string[] = [];
+  for (const [name, taskQueueType] of checks) {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace: context.endpoints.temporalNamespace,
+      taskQueue: { name },
+      taskQueueType,
+    });
+    if (!pollers?.length) missing.push(name);
+  }
+  return missing;
+}
+
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}
+
+/** "outer: cause: root cause": the messages of an error and its causes (Temporal wraps failures several deep). */
+export function failureChain(error: Error): string {
+  const messages: string[] = [];
+  for (let e: unknown = error; e instanceof Error; e = e.cause) messages.push(e.message);
+  return messages.join(': ');
+}

@@ -1,0 +1,112 @@
+/**
+ * The operator's control loop against the real stack: train --detach, pause, a step that fails (a controlled
+ * fault: the run's stored data-set path is pointed at a missing file, which the rollout rejects as non-retryable),
+ * the error in `mel status`, the fix, resume (the failed step is retried and completes), and stop.
+ */
+import type { Client } from '@temporalio/client';
+import type { Collection } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StatusReport } from '../../cli/run-state.js';
+import type { RunDoc, StepDoc } from '../../store/documents.js';
+import { COLLECTIONS } from '../../store/mongo.js';
+import { stepWorkflowId } from '../../temporal/shared.js';
+import { mel, melJson, waitForStatus, writeConfigFile } from './cli-support.js';
+import { shortRunConfig } from './mel-support.js';
+import { client, startWorkers } from './support.js';
+
+describe('mel pause / resume / stop and a failed step, end to end', () => {
+  let temporal: Client;
+  let workers: Awaited<ReturnType<typeof startWorkers>>;
+  let runs: Collection<RunDoc>;
+  const config = shortRunConfig({ steps: 3, batchSize: 2 });
+  const runId = config.runId;
+  const missingDataset = `/nonexistent/${runId}/problems.jsonl`;
+
+  beforeAll(async () => {
+    temporal = await client();
+    workers = await startWorkers();
+    runs = workers.deps.mongo.db.collection<RunDoc>(COLLECTIONS.runs);
+  });
+
+  afterAll(async () => {
+    // Leave nothing running on the shared stack, whatever happened above.
+    await mel(['stop', runId, '--reason', 'test cleanup']);
+    await workers?.stop();
+    await temporal?.connection.close();
+  });
+
+  it('pauses on a failed step with the error in status, resumes into the same step after the fix, stops', async () => {
+    const file = await writeConfigFile(config);
+    const started = await mel(['train', file, '--detach']);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toContain(`started run ${runId}`);
+
+    const attached = await mel(['train', file, '--detach']);
+    expect(attached.code, attached.stderr).toBe(0);
+    expect(attached.stdout).toContain(`attached to run ${runId}`);
+
+    const paused = await melJson<{ paused: boolean; pauseReason: string }>([
+      'pause',
+      runId,
+      '--reason',
+      'maintenance',
+    ]);
+    expect(paused).toMatchObject({ paused: true, pauseReason: 'maintenance' });
+    const again = await mel(['pause', runId]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('is already paused');
+
+    const idle = await waitForStatus<StatusReport>(
+      runId,
+      (s) => s.run?.phase === 'paused' && s.run.currentStep === undefined,
+    );
+    const faultStep = idle.run!.nextStep;
+    expect(faultStep).toBeLessThan(config.steps - 1);
+
+    await runs.updateOne({ _id: runId }, { $set: { 'config.dataset.source': missingDataset } });
+    expect((await mel(['resume', runId])).code).toBe(0);
+    const failed = await waitForStatus<StatusReport>(runId, (s) => s.run?.lastError !== undefined);
+    expect(failed.run).toMatchObject({ phase: 'paused', paused: true, nextStep: faultStep });
+    expect(failed.run!.lastError!.step).toBe(faultStep);
+    expect(failed.run!.currentStep).toBeUndefined();
+    expect(failed.run!.lastError!.message).toContain(missingDataset);
+
+    const text = await mel(['status', runId]);
+    expect(text.stdout).toMatch(new RegExp(`last error: +step ${faultStep}: .*${missingDataset}`));
+    expect(text.stdout).toContain(`fix the cause, then: mel resume ${runId}`);
+
+    await runs.updateOne({ _id: runId }, { $set: { 'config.dataset.source': config.dataset.source } });
+    expect((await mel(['resume', runId])).code).toBe(0);
+    await waitForStatus<StatusReport>(
+      runId,
+      (s) => s.run?.currentStep === faultStep || s.run!.nextStep > faultStep,
+    );
+    const stopping = await melJson<{ stopRequested: boolean }>(['stop', runId, '--reason', 'enough']);
+    expect(stopping.stopRequested).toBe(true);
+
+    const stopped = await waitForStatus<StatusReport>(
+      runId,
+      (s) => s.workflow?.executionStatus === 'COMPLETED',
+    );
+    expect(stopped.run).toMatchObject({ phase: 'stopped', nextStep: faultStep + 1 });
+    expect(stopped.run!.lastError).toBeUndefined();
+    expect(stopped.recentMetrics.map((m) => m.step)).toEqual([...Array(faultStep + 1).keys()]);
+
+    const resumeStopped = await mel(['resume', runId]);
+    expect(resumeStopped.code).toBe(1);
+    expect(resumeStopped.stderr).toContain(`cannot resume run ${runId}: it is not running`);
+
+    // The failed attempt and the retry are two executions of the same step workflow.
+    const step = await workers.deps.mongo.db
+      .collection<StepDoc>(COLLECTIONS.steps)
+      .findOne({ runId, step: faultStep });
+    expect(step?.update?.policyAfter.updates).toBe(faultStep + 1);
+    const executions: string[] = [];
+    for await (const e of temporal.workflow.list({
+      query: `WorkflowId = "${stepWorkflowId(runId, faultStep)}"`,
+    })) {
+      executions.push(e.status.name);
+    }
+    expect(executions.sort()).toEqual(['COMPLETED', 'FAILED']);
+  });
+});

@@ -1,0 +1,30 @@
+/** Every worker role inside the calling process (`mel train --with-workers`, tests): started and stopped as one. */
+import type { Endpoints } from '../common/env.js';
+import { connectWorker } from '../temporal/connection.js';
+import type { TaskQueueRole } from '../temporal/shared.js';
+import { connectActivityDeps, createWorkers, type ActivityDeps } from './workers.js';
+
+export interface InProcessWorkers {
+  deps: ActivityDeps;
+  /** Drains in-flight tasks, then closes the connections. */
+  stop(): Promise<void>;
+}
+
+export async function startWorkersInProcess(
+  endpoints: Endpoints,
+  roles?: TaskQueueRole[],
+): Promise<InProcessWorkers> {
+  const deps = await connectActivityDeps(endpoints);
+  const connection = await connectWorker(endpoints);
+  const workers = await createWorkers(connection, deps, roles);
+  const running = workers.map((worker) => worker.run());
+  return {
+    deps,
+    async stop() {
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await Promise.all(running);
+      await connection.close();
+      await deps.mongo.close();
+    },
+  };
+}
