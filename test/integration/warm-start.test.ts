@@ -37,7 +37,12 @@ const deps = {
   log: createLogger('warm-start-test'),
 };
 
+// Problems of another seed than the served model was warm-started on (the stack serves the warm model), so that
+// there is something left to learn.
+const SEED = 99;
+
 const SHORT: Partial<WarmStartOptions> = {
+  seed: SEED,
   problemCount: 24,
   maxSteps: 12,
   reflectionEvery: 12,
@@ -49,8 +54,8 @@ const SHORT: Partial<WarmStartOptions> = {
   reflectionMaxTokens: 8,
 };
 
-const problems = generateBuiltinDataset({ seed: 0, count: 24 });
-const probe = buildCurriculum(problems.slice(0, 8)).rollouts.map((example) =>
+const problems = generateBuiltinDataset({ seed: SEED, count: 24 });
+const probe = buildCurriculum(problems.slice(0, 8), SEED).rollouts.map((example) =>
   sftDatum(tokenizeExample(example, tokenizer, eosTokenId)),
 );
 const loaded: string[] = [];
@@ -80,8 +85,15 @@ describe.skipIf(checkpoints === undefined)('warm start on the engine', () => {
     expect(result.steps).toBe(12);
     expect(result.history).toHaveLength(1);
     expect(result.final.parseRate).not.toBeNull();
-    expect(Object.keys(result.finalNll).sort()).toEqual(['compactReflection', 'reflection', 'rollout']);
-    expect(await probeNll(result.modelId)).toBeLessThan((await probeNll(untrained)) - 0.5);
+    expect(Object.keys(result.finalNll).sort()).toEqual([
+      'compactReflection',
+      'reflection',
+      'rollout',
+      'validation',
+    ]);
+    const [before, after] = [await probeNll(untrained), await probeNll(result.modelId)];
+    console.info(`probe NLL per token: untrained ${before}, after 12 warm-start steps ${after}`);
+    expect(after).toBeLessThan(before * 0.8);
 
     const outDir = await mkdtemp(path.join(tmpdir(), 'warm-model-'));
     scratch.push(outDir);
