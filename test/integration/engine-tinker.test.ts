@@ -18,6 +18,9 @@ import {
 const engine = tinkerClient();
 const newModel = modelFactory(engine);
 const ADAM: AdamParams = { learningRate: 5e-3 };
+// Policy-gradient checks test the direction of one step: a small step stays in the first-order regime (a large
+// Adam step on an already likely sequence can overshoot either way).
+const SMALL_STEP: AdamParams = { learningRate: 2e-4 };
 
 describe('Tinker engine on the real SkyRL server', () => {
   let tokenizer: ModelTokenizer;
@@ -80,7 +83,8 @@ describe('Tinker engine on the real SkyRL server', () => {
     // forward_backward reports the logprobs it took the gradient at: the weights before the step.
     const weights = target.loss_fn_inputs.weights!.data;
     const reported = output.perDatum[0]!.logprobs.filter((_, i) => weights[i] !== 0);
-    reported.forEach((logprob, i) => expect(logprob).toBeCloseTo(before[i]!, 5));
+    // Two code paths (forward_backward vs forward) agree to float32 noise.
+    reported.forEach((logprob, i) => expect(logprob).toBeCloseTo(before[i]!, 4));
     expect(Object.keys(metrics).length).toBeGreaterThan(0);
     console.info(`target NLL before ${-sum(before)}, after one step ${-sum(after)}`);
     expect(-sum(after)).toBeLessThan(-sum(before) - 0.1);
@@ -109,7 +113,7 @@ describe('Tinker engine on the real SkyRL server', () => {
     });
     const before = sum(await completionLogprobs(engine, modelId, datum));
     await engine.forwardBackward({ modelId, data: [datum], loss });
-    await engine.optimStep({ modelId, adam: ADAM });
+    await engine.optimStep({ modelId, adam: SMALL_STEP });
     const after = sum(await completionLogprobs(engine, modelId, datum));
     console.info(`${loss.fn}, advantage ${advantage}: sampled-token logprob ${before} -> ${after}`);
     return { before, after };
@@ -117,7 +121,7 @@ describe('Tinker engine on the real SkyRL server', () => {
 
   it('an importance_sampling step with a positive advantage raises the logprob of the sampled tokens', async () => {
     const { before, after } = await policyGradientStep(3, 1, { fn: 'importance_sampling' });
-    expect(after).toBeGreaterThan(before + 0.05);
+    expect(after).toBeGreaterThan(before + 0.01);
   });
 
   it('a ppo step with clip thresholds and a negative advantage lowers the logprob of the sampled tokens', async () => {
@@ -126,7 +130,7 @@ describe('Tinker engine on the real SkyRL server', () => {
       clipLowThreshold: 0.8,
       clipHighThreshold: 1.2,
     });
-    expect(after).toBeLessThan(before - 0.05);
+    expect(after).toBeLessThan(before - 0.01);
   });
 
   it('save_state then load_state restores identical logprobs and the optimizer state', async () => {
