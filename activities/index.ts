@@ -1,3 +1,4 @@
+import { createEvalActivities } from './eval.js';
 import { createInternalizeActivities } from './internalize.js';
 import { createPolicyActivities } from './policy.js';
 import { createRecordActivities } from './records.js';
@@ -8,16 +9,17 @@ import type { MelActivityDeps } from './support.js';
 export { createSmokeActivities, type SmokeActivities, type SmokeDeps } from './smoke.js';
 export type { MelActivityDeps } from './support.js';
 
-/** The MEL activities grouped by the task queue that runs them. */
+/** The MEL activities (training steps and `mel eval`) grouped by the task queue that runs them. */
 export function createMelActivities(deps: MelActivityDeps) {
   const { rollout, verify } = createRolloutActivities(deps);
   const { contrast, summarize, validate } = createReflectActivities(deps);
   const { internalize } = createInternalizeActivities(deps);
   const { initPolicy, policyUpdate, releasePolicy, restorePolicy } = createPolicyActivities(deps);
   const { registerRun, recordStep } = createRecordActivities(deps);
+  const { prepareEval, sampleEvalChunk, scoreEvalChunk, finishEval } = createEvalActivities(deps);
   return {
-    cpu: { verify, contrast, internalize, registerRun, recordStep },
-    gpuInference: { rollout, summarize, validate },
+    cpu: { verify, contrast, internalize, registerRun, recordStep, prepareEval, scoreEvalChunk, finishEval },
+    gpuInference: { rollout, summarize, validate, sampleEvalChunk },
     gpuTraining: { initPolicy, policyUpdate, releasePolicy, restorePolicy },
   };
 }

@@ -4,8 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from 'mongodb';
 import type { PolicyEngine, ReflectionEngine } from '../engine/engine.js';
 import type { ModelTokenizer } from '../engine/model-files.js';
-import { builtinProblems, type Problem } from '../mel/index.js';
-import { loadProblemsFile } from '../mel/node.js';
+import { builtinProblems, type DatasetConfig, type Problem } from '../mel/index.js';
+import { loadProblemsFile, type DataFile } from '../mel/node.js';
 import { COLLECTIONS } from '../store/mongo.js';
 import type { RunDoc, TemporalOrigin } from '../store/documents.js';
 
@@ -43,11 +43,15 @@ const problemCache = new Map<string, Promise<Problem[]>>();
 async function loadDataset(run: RunDoc): Promise<Problem[]> {
   const { source, builtinCount, builtinSeed } = run.config.dataset;
   if (source === 'builtin') return builtinProblems({ seed: builtinSeed, count: builtinCount });
+  return (await loadDataFile(source, run.config.mel.dataset)).problems;
+}
+
+/** A .jsonl/.parquet file of problems; a missing file or a bad row (named by file:line) is non-retryable. */
+export async function loadDataFile(path: string, config?: DatasetConfig): Promise<DataFile> {
   try {
-    const { problems } = await loadProblemsFile(source, run.config.mel.dataset);
-    return problems;
+    return await loadProblemsFile(path, config);
   } catch (error) {
-    throw invalidInput(`data set ${source}: ${(error as Error).message}`);
+    throw invalidInput(`data set ${path}: ${(error as Error).message}`);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { CliError } from './context.js';
+import { registerEvalCommand } from './eval-command.js';
 import { registerExperienceCommands } from './experience-commands.js';
 import { registerReplayCommand } from './replay-command.js';
 import { registerReportCommand } from './report-command.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerExperienceCommands(program);
   registerReportCommand(program);
   registerReplayCommand(program);
+  registerEvalCommand(program);
   return program;
 }
 

@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Db } from 'mongodb';
 import { ids, type RunDoc, type StepDoc } from '../store/documents.js';
-import { findRun, loadStepEvidence } from '../store/queries.js';
+import { findRun, loadStepEvidence, policyAfterStep } from '../store/queries.js';
 import { compareSteps, type Comparison, type LossComparison, type ReplayDiff } from '../store/replay-diff.js';
 import { COLLECTIONS } from '../store/mongo.js';
 import { MelRunId, TASK_QUEUES, type PolicyRef } from '../temporal/shared.js';
@@ -11,7 +11,7 @@ import { melReplayStepWorkflow } from '../workflows/index.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
 import { decimal, table } from './format.js';
 import { failureChain } from './run-state.js';
-import { missingWorkersWarning, startCliWorkers } from './workers.js';
+import { withCliWorkers } from './workers.js';
 
 interface ReplayOptions extends OutputOptions {
   step: number;
@@ -43,10 +43,7 @@ async function replay(context: CliContext, runId: string, options: ReplayOptions
   if (!run) throw new CliError(`no run named ${runId}: see \`mel runs\``);
   const policy = await startingPolicy(db, run, options.step);
   const replayRunId = `${runId.slice(0, 40)}-replay${options.step}-${Date.now().toString(36)}`;
-  const workers = options.withWorkers ? await startCliWorkers(context) : undefined;
-  try {
-    const warning = workers ? undefined : await missingWorkersWarning(context, 'replay');
-    if (warning) process.stderr.write(`warning: ${warning}\n`);
+  await withCliWorkers(context, { withWorkers: options.withWorkers, command: 'replay' }, async () => {
     if (!options.json)
       process.stdout.write(`replaying step ${options.step} of ${runId} as run ${replayRunId}...\n`);
     const client = await context.client();
@@ -61,9 +58,7 @@ async function replay(context: CliContext, runId: string, options: ReplayOptions
         if (!(error instanceof WorkflowFailedError)) throw error;
         throw new CliError(`replay ${replayRunId} failed: ${failureChain(error)}`);
       });
-  } finally {
-    await workers?.stop();
-  }
+  });
   const [original, replayed] = await Promise.all([
     loadStepEvidence(db, runId, options.step),
     loadStepEvidence(db, replayRunId, options.step),
@@ -80,11 +75,7 @@ async function startingPolicy(db: Db, run: RunDoc, step: number): Promise<Policy
       `step ${step} of run ${run._id} has not finished: only finished steps can be replayed`,
     );
   }
-  const previous =
-    step === 0
-      ? run.initialPolicy
-      : (await steps.findOne({ _id: ids.step(run._id, step - 1) }))?.update?.policyAfter;
-  const policy = stepDoc.update.policyBefore ?? previous;
+  const policy = stepDoc.update.policyBefore ?? (await policyAfterStep(db, run, step - 1));
   if (!policy) throw new CliError(`the policy step ${step} of run ${run._id} started from is not recorded`);
   return policy;
 }

@@ -23,3 +23,22 @@ export async function missingWorkersWarning(
     `Start \`npm run worker\` in another terminal, or use \`mel ${command} --with-workers\`.`
   );
 }
+
+/**
+ * Runs `body` with the workers in this process (`--with-workers`), or else warns on stderr when no worker polls
+ * some task queue; in-process workers are stopped afterwards, whatever happens.
+ */
+export async function withCliWorkers<T>(
+  context: CliContext,
+  options: { withWorkers?: boolean; command: string },
+  body: () => Promise<T>,
+): Promise<T> {
+  const workers = options.withWorkers ? await startCliWorkers(context) : undefined;
+  try {
+    const warning = workers ? undefined : await missingWorkersWarning(context, options.command);
+    if (warning) process.stderr.write(`warning: ${warning}\n`);
+    return await body();
+  } finally {
+    await workers?.stop();
+  }
+}

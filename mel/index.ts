@@ -74,3 +74,12 @@ export {
 } from './builtin-dataset.js';
 export type { BuiltinProblem, BuiltinKind, BuiltinDatasetOptions } from './builtin-dataset.js';
 export { seededRandom, deriveSeed } from './random.js';
+export {
+  passAtK,
+  evalMetrics,
+  evalSampleSeed,
+  problemOutcomes,
+  EvalSettingsSchema,
+  EvalIdSchema,
+} from './eval.js';
+export type { EvalMetrics, EvalSettings, ProblemOutcome, EvalSampleKey, ScoredAnswer } from './eval.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,22 +24,34 @@ export async function parseParquetProblems(
   );
 }
 
+function problemsFormat(path: string): 'parquet' | 'jsonl' {
+  if (/\.parquet$/i.test(path)) return 'parquet';
+  if (/\.(?:jsonl|ndjson)$/i.test(path)) return 'jsonl';
+  throw new Error(`${path}: unsupported data set format (expected .jsonl, .ndjson or .parquet)`);
+}
+
+/** A data file's problems (and bad rows), with the SHA-256 of the bytes they were read from. */
+export interface DataFile extends DatasetLoadResult {
+  sha256: string;
+}
+
 /** Reads a .jsonl (or .ndjson) or .parquet file of problems. */
 export async function loadProblemsFile(
   path: string,
   config: DatasetConfig = DatasetConfigSchema.parse({}),
-): Promise<DatasetLoadResult> {
-  if (/\.parquet$/i.test(path)) {
-    const bytes = await readFile(path);
-    return parseParquetProblems(
-      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-      path,
-      config,
-    );
-  }
-  if (/\.(?:jsonl|ndjson)$/i.test(path))
-    return parseJsonlProblems(await readFile(path, 'utf8'), path, config);
-  throw new Error(`${path}: unsupported data set format (expected .jsonl, .ndjson or .parquet)`);
+): Promise<DataFile> {
+  const format = problemsFormat(path);
+  const bytes = await readFile(path);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const parsed =
+    format === 'parquet'
+      ? await parseParquetProblems(
+          bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+          path,
+          config,
+        )
+      : parseJsonlProblems(bytes.toString('utf8'), path, config);
+  return { ...parsed, sha256 };
 }
 
 function readJsonObject(path: string): object {

@@ -1,6 +1,9 @@
 import type { Db } from 'mongodb';
 import type {
   DatumDoc,
+  EvalDoc,
+  EvalProblemDoc,
+  EvalSampleDoc,
   MetaExperienceDoc,
   PairDoc,
   PromptDoc,
@@ -14,7 +17,7 @@ import { COLLECTIONS } from './mongo.js';
 
 export type StepMetricsDoc = StepMetrics & { _id: string; runId: string; step: number };
 
-/** The typed collections of a MEL run's documents. */
+/** The typed collections of MEL runs' and evals' documents. */
 export function melCollections(db: Db) {
   return {
     runs: db.collection<RunDoc>(COLLECTIONS.runs),
@@ -26,5 +29,8 @@ export function melCollections(db: Db) {
     metaExperiences: db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences),
     datums: db.collection<DatumDoc>(COLLECTIONS.datums),
     stepMetrics: db.collection<StepMetricsDoc>(COLLECTIONS.stepMetrics),
+    evals: db.collection<EvalDoc>(COLLECTIONS.evals),
+    evalProblems: db.collection<EvalProblemDoc>(COLLECTIONS.evalProblems),
+    evalSamples: db.collection<EvalSampleDoc>(COLLECTIONS.evalSamples),
   };
 }

@@ -2,9 +2,9 @@
  * MongoDB documents of a MEL run. Every id is a business key built from run, step, prompt and sample (never
  * from an attempt), so a retried or replayed activity overwrites its own documents instead of adding new ones.
  */
-import type { Datum, MetaExperience, Problem } from '../mel/index.js';
+import type { Datum, EvalSampleKey, MetaExperience, Problem } from '../mel/index.js';
 import type { RunConfig } from '../training/run-config.js';
-import type { PolicyRef, StageName } from '../temporal/shared.js';
+import type { EvalDefinition, EvalResult, PolicyRef, StageName } from '../temporal/shared.js';
 
 /** Where a record came from in Temporal: enough to open the raw history. The attempt is for audit only. */
 export interface TemporalOrigin {
@@ -29,6 +29,10 @@ export const ids = {
    * under another run id draws the same samples.
    */
   withinRun: (runId: string, id: string) => id.slice(runId.length + 1),
+  evalProblem: (evalId: string, problemIndex: number) => `${evalId}/p${problemIndex}`,
+  /** `<eval>/p<i>/greedy`, or `<eval>/p<i>/s<j>` for sampled answer j. */
+  evalSample: (evalProblemId: string, sample: EvalSampleKey) =>
+    `${evalProblemId}/${sample.kind === 'greedy' ? 'greedy' : `s${sample.index}`}`,
 };
 
 export interface RunDoc {
@@ -51,21 +55,26 @@ export interface PromptDoc {
   origin: TemporalOrigin;
 }
 
-export interface TrajectoryDoc {
-  _id: string;
-  runId: string;
-  step: number;
-  promptId: string;
+/** One answer sampled for a problem, verbatim from the sampler, with the seed and weights that produced it. */
+export interface SampledAnswer {
   problemId: string;
   sampleIndex: number;
   seed: number;
-  /** Verbatim sampler output: these tokens and logprobs are what the policy update trains on. */
+  /** Exactly the sampled ids and their logprobs, never re-encoded from the text. */
   tokens: number[];
   logprobs: number[];
   text: string;
   stopReason: 'stop' | 'length';
   samplerPath: string;
   origin: TemporalOrigin;
+}
+
+/** A rollout answer: its tokens and logprobs are what the policy update trains on. */
+export interface TrajectoryDoc extends SampledAnswer {
+  _id: string;
+  runId: string;
+  step: number;
+  promptId: string;
 }
 
 export interface RewardDoc {
@@ -115,7 +124,10 @@ export interface MetaExperienceDoc {
     /** One turn in single-call mode, three (s*, C, H) in chained mode. */
     turns: GenerationTurn[];
     seed: number;
+    /** The policy's sampler at the time (the policy reflects unless `reflector` names another engine). */
     samplerPath: string;
+    /** An external reflection engine that wrote the turns instead of the policy. */
+    reflector?: string;
   };
   parse: { ok: true; metaExperience: MetaExperience } | { ok: false; reason: string };
   leakage?: { leaked: boolean; offendingTokens: string[]; rejected: boolean };
@@ -187,4 +199,45 @@ export interface StepMetrics {
   grpoLoss: number | null;
   nllLoss: number | null;
   stageDurationsMs: Partial<Record<StageName, number>>;
+}
+
+/** One `mel eval`: what it evaluates and, once finished, its metrics. Keyed by the eval id. */
+export interface EvalDoc {
+  _id: string;
+  definition: EvalDefinition;
+  workflowId: string;
+  createdAt: Date;
+  problems: number;
+  status: 'running' | 'completed';
+  result?: EvalResult;
+  origin: { prepare: TemporalOrigin; finish?: TemporalOrigin };
+}
+
+/** A problem of the held-out data, with its rollout prompt as sampled. */
+export interface EvalProblemDoc {
+  _id: string;
+  evalId: string;
+  problemIndex: number;
+  problem: Problem;
+  promptText: string;
+  promptTokens: number[];
+  origin: TemporalOrigin;
+}
+
+/** One answer of the policy to an eval problem: the greedy one or one of the k sampled ones, and its score. */
+export interface EvalSampleDoc extends SampledAnswer {
+  _id: string;
+  evalId: string;
+  problemIndex: number;
+  kind: EvalSampleKey['kind'];
+  /** `sampleIndex` is 0 for the greedy answer. */
+  temperature: number;
+  /** Set by scoring. */
+  verification?: {
+    correct: boolean;
+    extractedAnswer: string | null;
+    extractionMethod: string | null;
+    groundTruth: string;
+    origin: TemporalOrigin;
+  };
 }

@@ -12,6 +12,9 @@ export const COLLECTIONS = {
   metaExperiences: 'meta_experiences',
   datums: 'datums',
   stepMetrics: 'step_metrics',
+  evals: 'evals',
+  evalProblems: 'eval_problems',
+  evalSamples: 'eval_samples',
 } as const;
 
 export interface MongoHandle {

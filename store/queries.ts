@@ -2,7 +2,9 @@
 import type { Db, Filter } from 'mongodb';
 import type { AuditEvidence } from './audit.js';
 import type { StepEvidence } from './replay-diff.js';
+import type { PolicyRef } from '../temporal/shared.js';
 import type {
+  EvalDoc,
   MetaExperienceDoc,
   PairDoc,
   PromptDoc,
@@ -54,6 +56,45 @@ export function findRun(db: Db, runId: string): Promise<RunDoc | null> {
 function findById<T extends { _id: string }>(db: Db, collection: string, id: string | undefined) {
   if (id === undefined) return Promise.resolve(null);
   return db.collection<T>(collection).findOne({ _id: id } as Filter<T>) as Promise<T | null>;
+}
+
+/** A policy some run saved: which run, and the step whose update produced it (null: the run's initial policy). */
+export interface RecordedPolicy {
+  runId: string;
+  step: number | null;
+  policy: PolicyRef;
+}
+
+/** The policy a run had after the update of `step`; its initial policy for step -1. */
+export async function policyAfterStep(db: Db, run: RunDoc, step: number): Promise<PolicyRef | undefined> {
+  if (step < 0) return run.initialPolicy;
+  return (await findById<StepDoc>(db, COLLECTIONS.steps, ids.step(run._id, step)))?.update?.policyAfter;
+}
+
+/** A run's newest policy: after the last step that updated it, else its initial one; null before either exists. */
+export async function latestPolicy(db: Db, run: RunDoc): Promise<RecordedPolicy | null> {
+  const [last] = await db
+    .collection<StepDoc>(COLLECTIONS.steps)
+    .find({ runId: run._id, update: { $exists: true } })
+    .sort({ step: -1 })
+    .limit(1)
+    .toArray();
+  if (last?.update) return { runId: run._id, step: last.step, policy: last.update.policyAfter };
+  return run.initialPolicy ? { runId: run._id, step: null, policy: run.initialPolicy } : null;
+}
+
+/** The recorded policy whose saved training state is `statePath` (`tinker://<model>/weights/<name>`), if any. */
+export async function findPolicyByStatePath(db: Db, statePath: string): Promise<RecordedPolicy | null> {
+  const step = await db
+    .collection<StepDoc>(COLLECTIONS.steps)
+    .findOne({ 'update.policyAfter.statePath': statePath });
+  if (step?.update) return { runId: step.runId, step: step.step, policy: step.update.policyAfter };
+  const run = await db.collection<RunDoc>(COLLECTIONS.runs).findOne({ 'initialPolicy.statePath': statePath });
+  return run?.initialPolicy ? { runId: run._id, step: null, policy: run.initialPolicy } : null;
+}
+
+export function findEval(db: Db, evalId: string): Promise<EvalDoc | null> {
+  return findById<EvalDoc>(db, COLLECTIONS.evals, evalId);
 }
 
 /** Per-step metrics of a run in step order (one row per recorded step). */

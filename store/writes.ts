@@ -1,18 +1,13 @@
 import type { Collection, Filter, OptionalUnlessRequiredId } from 'mongodb';
 
-interface StepScoped {
-  _id: string;
-  runId: string;
-  step: number;
-}
-
 /**
- * Makes a step's documents in `collection` exactly `docs`: upserts each by its business key and deletes any
- * other document of that step (left by an earlier attempt that computed something else). Idempotent.
+ * Makes the documents of one scope in `collection` (a run's step, an eval) exactly `docs`: upserts each by its
+ * business key and deletes any other document of that scope (left by an earlier attempt that computed something
+ * else). Idempotent.
  */
-export async function replaceAll<T extends StepScoped>(
+export async function replaceAll<T extends { _id: string }>(
   collection: Collection<T>,
-  scope: { runId: string; step: number },
+  scope: Filter<T>,
   docs: T[],
 ): Promise<void> {
   if (docs.length > 0) {

@@ -5,6 +5,7 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { EvalMetrics, EvalSettings } from '../mel/eval.js';
 
 /** One queue per kind of hardware, so GPU workers only ever pick up GPU work. */
 export const TASK_QUEUES = {
@@ -163,3 +164,80 @@ export const resumeUpdate = defineUpdate<RunStatus>('resume');
 export const stopUpdate = defineUpdate<RunStatus, [reason?: string]>('stop');
 /** Step workflows report their stage to the run, so `status` shows it. */
 export const stageQuery = defineQuery<StageName | undefined>('stage');
+
+// ---- `mel eval`: Pass@1, Avg@k and Pass@k of a policy on a held-out data set ----
+
+export type { EvalMetrics, EvalSettings };
+
+/** The policy evaluated: the newest one of a run, or a checkpoint a run saved. */
+export interface EvalTarget {
+  kind: 'run' | 'checkpoint';
+  /** The run that produced the policy. */
+  runId: string;
+  /** The step whose update produced it; null for the run's initial policy. */
+  step: number | null;
+  policy: PolicyRef;
+}
+
+/** What an eval is: the same eval id always means the same policy, data and settings. */
+export interface EvalDefinition {
+  target: EvalTarget;
+  /** Read by the worker; its SHA-256 as the client saw it, so a file changed in between is refused. */
+  data: { path: string; sha256: string };
+  settings: EvalSettings;
+}
+
+/** What makes two evals the same: the saved policy, the data's content and the settings (not the file's path). */
+export function evalIdentity({ target, data, settings }: EvalDefinition) {
+  return { statePath: target.policy.statePath, data: data.sha256, settings };
+}
+
+export interface EvalInput extends EvalDefinition {
+  evalId: string;
+}
+
+/** A slice of the eval's problems, by index: what one sampling and one scoring activity work on. */
+export interface EvalChunk {
+  evalId: string;
+  first: number;
+  count: number;
+}
+
+export interface EvalPrepared {
+  problems: number;
+  /** Set when this eval has already completed: its stored result, returned without sampling again. */
+  stored?: EvalResult;
+}
+
+export interface EvalResult {
+  evalId: string;
+  /** The workflow run that sampled and scored it (a later start returns this stored result). */
+  workflowId: string;
+  workflowRunId: string;
+  target: Omit<EvalTarget, 'policy'> & { statePath: string };
+  data: EvalDefinition['data'];
+  settings: EvalSettings;
+  metrics: EvalMetrics;
+  /** Answers cut off by the token limit (greedy and sampled). */
+  truncated: number;
+  completedAt: string;
+}
+
+export type EvalPhase = 'preparing' | 'sampling' | 'finishing' | 'completed';
+
+export interface EvalProgress {
+  evalId: string;
+  phase: EvalPhase;
+  problems: number;
+  problemsSampled: number;
+  problemsScored: number;
+}
+
+export function evalWorkflowId(evalId: string): string {
+  return `mel-eval/${evalId}`;
+}
+
+/** Problems per sampling (and scoring) activity, so that no single activity runs for long. */
+export const EVAL_CHUNK_PROBLEMS = 8;
+
+export const evalProgressQuery = defineQuery<EvalProgress>('evalProgress');

@@ -58,18 +58,36 @@ export async function followRun(
   onChange: (progress: Progress) => void,
   pollMs = 1_000,
 ): Promise<RunStatus> {
-  const result = client.workflow.getHandle<typeof melRunWorkflow>(runWorkflowId(runId)).result();
+  return followWorkflow(
+    client.workflow.getHandle<typeof melRunWorkflow>(runWorkflowId(runId)).result(),
+    () => currentProgress(client, runId),
+    (progress) => `${progress.status.phase}/${progress.status.currentStep}/${progress.stage}`,
+    onChange,
+    pollMs,
+  );
+}
+
+/**
+ * Polls a workflow's progress every `pollMs` until its `result` settles, calling `onChange` whenever the progress
+ * differs (by `key`) from the last one seen; returns the result. A failed poll (no worker answered) is skipped.
+ */
+export async function followWorkflow<R, P>(
+  result: Promise<R>,
+  poll: () => Promise<P>,
+  key: (progress: P) => string,
+  onChange: (progress: P) => void,
+  pollMs = 1_000,
+): Promise<R> {
   let closed = false;
   const markClosed = () => {
     closed = true;
   };
   result.then(markClosed, markClosed);
-  let last = '';
+  let last: string | undefined;
   while (!closed) {
-    const progress = await currentProgress(client, runId).catch(() => undefined);
-    const key = progress && `${progress.status.phase}/${progress.status.currentStep}/${progress.stage}`;
-    if (progress && key !== last) {
-      last = key!;
+    const progress = await poll().catch(() => undefined);
+    if (progress !== undefined && key(progress) !== last) {
+      last = key(progress);
       onChange(progress);
     }
     await Promise.race([sleep(pollMs), result.catch(() => undefined)]);

@@ -1,0 +1,244 @@
+/**
+ * `mel eval`: a policy's Pass@1 (one greedy answer per problem) and Avg@k / Pass@k (k sampled answers) on a
+ * held-out data file. Problems, answers and scores go to MongoDB, keyed by eval, problem and sample; only counts
+ * and the final metrics pass through Temporal. Every activity skips what is already stored, so a retry resumes.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { log } from '@temporalio/activity';
+import { z } from 'zod';
+import {
+  EvalIdSchema,
+  EvalSettingsSchema,
+  evalMetrics,
+  evalSampleSeed,
+  problemOutcomes,
+  renderGenerationPrompt,
+  rolloutMessages,
+  verifySolution,
+  type EvalSampleKey,
+} from '../mel/index.js';
+import { ids, type EvalProblemDoc } from '../store/documents.js';
+import { melCollections } from '../store/collections.js';
+import { replaceAll } from '../store/writes.js';
+import {
+  evalIdentity,
+  type EvalChunk,
+  type EvalInput,
+  type EvalPrepared,
+  type EvalResult,
+  type PolicyRef,
+} from '../temporal/shared.js';
+import { sampleWithPolicy } from './policy.js';
+import {
+  completionText,
+  invalidInput,
+  loadDataFile,
+  mapLimited,
+  origin,
+  withHeartbeat,
+  type MelActivityDeps,
+} from './support.js';
+
+/** Engine requests in flight per sampling activity: the local SkyRL engine batches up to 16 (sample_max_num_sequences). */
+const SAMPLES_IN_FLIGHT = 16;
+
+export function createEvalActivities(deps: MelActivityDeps) {
+  const { db, tokenizer } = deps;
+  const { evals, evalProblems, evalSamples } = melCollections(db);
+
+  async function loadEval(evalId: string) {
+    const doc = await evals.findOne({ _id: evalId });
+    if (!doc) throw invalidInput(`eval ${evalId} is not prepared`);
+    return doc;
+  }
+
+  /**
+   * Registers the eval and writes its problems with their rollout prompts. An eval that has completed returns its
+   * stored result; the same eval id with another policy, data file or settings is refused.
+   */
+  async function prepareEval(input: EvalInput & { workflowId: string }): Promise<EvalPrepared> {
+    const { evalId, workflowId, ...definition } = input;
+    const invalid = [EvalIdSchema.safeParse(evalId), EvalSettingsSchema.safeParse(definition.settings)].find(
+      (parsed) => !parsed.success,
+    );
+    if (invalid?.error) throw invalidInput(`eval ${evalId}: ${z.prettifyError(invalid.error)}`);
+    const existing = await evals.findOne({ _id: evalId });
+    if (existing && !isDeepStrictEqual(evalIdentity(existing.definition), evalIdentity(definition))) {
+      throw invalidInput(
+        `eval ${evalId} already exists with another policy, data file or settings; choose another eval id`,
+      );
+    }
+    if (existing?.status === 'completed' && existing.result) {
+      return { problems: existing.problems, stored: existing.result };
+    }
+    const { path, sha256 } = definition.data;
+    const file = await loadDataFile(path);
+    if (file.sha256 !== sha256) {
+      throw invalidInput(`data set ${path} changed since the eval was started (SHA-256 ${file.sha256})`);
+    }
+    const { limit } = definition.settings;
+    const problems = limit === null ? file.problems : file.problems.slice(0, limit);
+    if (problems.length === 0) throw invalidInput(`data set ${path} has no problems`);
+    const source = origin();
+    const docs = problems.map((problem, problemIndex): EvalProblemDoc => {
+      const promptText = renderGenerationPrompt(rolloutMessages(problem));
+      return {
+        _id: ids.evalProblem(evalId, problemIndex),
+        evalId,
+        problemIndex,
+        problem,
+        promptText,
+        promptTokens: tokenizer.encode(promptText),
+        origin: source,
+      };
+    });
+    await replaceAll(evalProblems, { evalId }, docs);
+    await evals.updateOne(
+      { _id: evalId },
+      {
+        $setOnInsert: { definition, workflowId, createdAt: new Date() },
+        $set: { problems: docs.length, status: 'running', 'origin.prepare': source },
+      },
+      { upsert: true },
+    );
+    log.info('eval prepared', {
+      evalId,
+      problems: docs.length,
+      statePath: definition.target.policy.statePath,
+    });
+    return { problems: docs.length };
+  }
+
+  /** The greedy answer and the k sampled answers of each problem of the chunk; stored ones are skipped. */
+  async function sampleEvalChunk({ policy, ...chunk }: EvalChunk & { policy: PolicyRef }): Promise<number> {
+    const { settings } = (await loadEval(chunk.evalId)).definition;
+    const problems = await evalProblems.find(chunkFilter(chunk)).sort({ problemIndex: 1 }).toArray();
+    const stored = new Set(
+      (await evalSamples.find(chunkFilter(chunk), { projection: { _id: 1 } }).toArray()).map((s) => s._id),
+    );
+    const keys: EvalSampleKey[] = [
+      { kind: 'greedy' },
+      ...Array.from({ length: settings.k }, (_, index) => ({ kind: 'sampled' as const, index })),
+    ];
+    const missing = problems.flatMap((problem) =>
+      keys
+        .map((key) => ({ problem, key, id: ids.evalSample(problem._id, key) }))
+        .filter(({ id }) => !stored.has(id)),
+    );
+    let done = 0;
+    await withHeartbeat(
+      mapLimited(missing, SAMPLES_IN_FLIGHT, async ({ problem, key, id }) => {
+        const seed = evalSampleSeed(settings.seed, problem.problemIndex, key);
+        const temperature = key.kind === 'greedy' ? 0 : settings.temperature;
+        const { sequences, samplerPath } = await sampleWithPolicy(deps, policy, {
+          promptTokens: problem.promptTokens,
+          numSamples: 1,
+          maxTokens: settings.maxTokens,
+          temperature,
+          seed,
+        });
+        const [sequence] = sequences;
+        if (!sequence) throw new Error(`the engine returned no sample for ${id}`);
+        await evalSamples.replaceOne(
+          { _id: id },
+          {
+            evalId: chunk.evalId,
+            problemIndex: problem.problemIndex,
+            problemId: problem.problem.id,
+            kind: key.kind,
+            sampleIndex: key.kind === 'greedy' ? 0 : key.index,
+            seed,
+            temperature,
+            tokens: sequence.tokens,
+            logprobs: sequence.logprobs,
+            text: completionText(tokenizer, sequence.tokens),
+            stopReason: sequence.stopReason,
+            samplerPath,
+            origin: origin(),
+          },
+          { upsert: true },
+        );
+        done++;
+      }),
+      () => ({ stage: 'eval-sample', ...chunk, samplesDone: done, samplesMissing: missing.length }),
+    );
+    return problems.length * keys.length;
+  }
+
+  /** Verifies every answer of the chunk against its problem's ground truth; returns how many are correct. */
+  async function scoreEvalChunk(chunk: EvalChunk): Promise<number> {
+    const problems = new Map(
+      (await evalProblems.find(chunkFilter(chunk)).toArray()).map((p) => [p.problemIndex, p.problem]),
+    );
+    const samples = await evalSamples
+      .find(chunkFilter(chunk), { projection: { tokens: 0, logprobs: 0 } })
+      .toArray();
+    const source = origin();
+    const scored = samples.map((sample) => {
+      const problem = problems.get(sample.problemIndex);
+      if (!problem) throw new Error(`eval sample ${sample._id} has no problem document`);
+      const verdict = verifySolution(sample.text, problem.answer);
+      return {
+        id: sample._id,
+        verification: {
+          correct: verdict.correct,
+          extractedAnswer: verdict.extracted,
+          extractionMethod: verdict.method,
+          groundTruth: problem.answer,
+          origin: source,
+        },
+      };
+    });
+    if (scored.length > 0) {
+      await evalSamples.bulkWrite(
+        scored.map(({ id, verification }) => ({
+          updateOne: { filter: { _id: id }, update: { $set: { verification } } },
+        })),
+      );
+    }
+    return scored.filter((s) => s.verification.correct).length;
+  }
+
+  /** The metrics from the stored scores, recorded on the eval; every answer must be there and scored. */
+  async function finishEval({ evalId, workflowRunId }: { evalId: string; workflowRunId: string }) {
+    const doc = await loadEval(evalId);
+    if (doc.status === 'completed' && doc.result) return doc.result;
+    const { settings, target, data } = doc.definition;
+    const samples = await evalSamples
+      .find({ evalId }, { projection: { tokens: 0, logprobs: 0, text: 0 } })
+      .toArray();
+    const outcomes = problemOutcomes(
+      samples.map((s) => ({ ...s, correct: s.verification?.correct })),
+      doc.problems,
+      settings.k,
+    );
+    const result: EvalResult = {
+      evalId,
+      workflowId: doc.workflowId,
+      workflowRunId,
+      target: {
+        kind: target.kind,
+        runId: target.runId,
+        step: target.step,
+        statePath: target.policy.statePath,
+      },
+      data,
+      settings,
+      metrics: evalMetrics(outcomes, settings.k),
+      truncated: samples.filter((s) => s.stopReason === 'length').length,
+      completedAt: new Date().toISOString(),
+    };
+    await evals.updateOne(
+      { _id: evalId },
+      { $set: { status: 'completed', result, 'origin.finish': origin() } },
+    );
+    log.info('eval completed', { evalId, ...result.metrics, truncated: result.truncated });
+    return result;
+  }
+
+  return { prepareEval, sampleEvalChunk, scoreEvalChunk, finishEval };
+}
+
+function chunkFilter({ evalId, first, count }: EvalChunk) {
+  return { evalId, problemIndex: { $gte: first, $lt: first + count } };
+}
