@@ -108,6 +108,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
     };
     const seed = samplingSeed(config.seed, pair.step, 'summarize', ids.withinRun(pair.runId, pair._id));
     const { turns, samplerPath } = await generateTurns(config, policy, input, seed);
+    const reflector = deps.reflection ? { reflector: deps.reflection.name } : {};
     const parse = parseTurns(config, turns);
     const leakage = parse.ok
       ? applyLeakagePolicy(parse.metaExperience, prompt.problem, config.mel.metaExperience.leakage)
@@ -120,7 +121,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       pairId: pair._id,
       problemId: pair.problemId,
       mode: config.mel.metaExperience.mode,
-      generation: { turns, seed, samplerPath },
+      generation: { turns, seed, samplerPath, ...reflector },
       parse: parse.ok ? parse : { ok: false, reason: parse.reason },
       ...(leakage ? { leakage: { ...leakage.report, rejected: leakage.rejected } } : {}),
       origin: { summarize: origin() },

@@ -77,7 +77,7 @@ function trajectories(audit: AuditRecord): string {
 }
 
 function reflection(audit: AuditRecord): string {
-  const generation = `generated with seed ${audit.generation.seed} by ${audit.generation.samplerPath}, ${audit.generation.turns.length} turn(s)`;
+  const generation = `generated with seed ${audit.generation.seed} by ${audit.generation.reflector ?? audit.generation.samplerPath}, ${audit.generation.turns.length} turn(s)`;
   if (!audit.parse.ok) {
     const raw = audit.generation.turns.map((turn) => turn.text).join('\n---\n');
     return section(

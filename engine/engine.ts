@@ -108,6 +108,8 @@ export interface SamplingEngine {
 
 /** Text in, text out: the contrast, summarize and validate calls of MEL's reflection step. */
 export interface ReflectionEngine {
+  /** Who writes the reflections, as the audit trail shows it (e.g. "gpt-4o at https://api.openai.com/v1"). */
+  readonly name: string;
   chat(request: ChatRequest): Promise<ChatCompletion[]>;
 }
 

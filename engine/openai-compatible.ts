@@ -90,6 +90,10 @@ export class OpenAICompatibleClient implements SamplingEngine, ReflectionEngine,
     });
   }
 
+  get name(): string {
+    return `${this.options.model ?? 'default model'} at ${this.options.baseUrl}`;
+  }
+
   async describe(): Promise<EngineDescription> {
     const models = await this.request('GET /models', async () => {
       const ids: string[] = [];

@@ -13,6 +13,8 @@ import type { ModelTokenizer } from './model-files.js';
  * token and decodes. This is how the policy itself answers MEL's reflection prompts, as in the paper.
  */
 export class TokenChatEngine implements ReflectionEngine {
+  readonly name = 'the policy';
+
   constructor(
     private readonly sampler: SamplingEngine,
     private readonly tokenizer: ModelTokenizer,

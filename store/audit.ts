@@ -67,7 +67,12 @@ export interface AuditRecord {
   question: { text: string; groundTruth: string } | null;
   correct: TrajectoryView | null;
   incorrect: (TrajectoryView & { bifurcation: BifurcationMark | null }) | null;
-  generation: { seed: number; samplerPath: string; turns: { text: string; stopReason: 'stop' | 'length' }[] };
+  generation: {
+    seed: number;
+    samplerPath: string;
+    reflector?: string;
+    turns: { text: string; stopReason: 'stop' | 'length' }[];
+  };
   parse: { ok: true } | { ok: false; reason: string };
   bifurcationPoint: string | null;
   critique: string | null;
@@ -112,6 +117,7 @@ export function assembleAudit(evidence: AuditEvidence, links: TemporalLinks): Au
     generation: {
       seed: me.generation.seed,
       samplerPath: me.generation.samplerPath,
+      ...(me.generation.reflector ? { reflector: me.generation.reflector } : {}),
       turns: me.generation.turns.map(({ text, stopReason }) => ({ text, stopReason })),
     },
     parse: me.parse.ok ? { ok: true } : { ok: false, reason: me.parse.reason },
