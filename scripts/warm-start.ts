@@ -1,7 +1,9 @@
 /**
- * `npx tsx scripts/warm-start.ts [--force] [--out DIR] [--checkpoints-base DIR] [--max-steps N] [--problems N]`
- * Warm-starts the tiny model on the running stack's engine (SFT of a LoRA on the synthetic curriculum), merges the
- * LoRA into the base model and writes <MEL_CACHE_DIR>/models/tiny-qwen3-warm with warm-start-report.json.
+ * `npx tsx scripts/warm-start.ts [--round solve|reflect] [--force] [--out DIR] [--checkpoints-base DIR]
+ *   [--max-steps N] [--problems N]`
+ * Runs one warm-start round (training/warm-start.ts WARM_START_ROUNDS; the stack runs them all) on the running
+ * stack's engine: SFT of a LoRA on the synthetic curriculum, merged into the model the engine serves, written to
+ * --out (default <MEL_CACHE_DIR>/models/tiny-qwen3-warm) with warm-start-report.json.
  * A cached folder is reused unless --force. MEL_ENGINE_URL / MEL_BASE_MODEL point it at another engine and model.
  */
 import { rm } from 'node:fs/promises';
@@ -15,13 +17,14 @@ import { loadTokenizer } from '../mel/node.js';
 import { cachePaths } from '../stack/install.js';
 import { stateDir } from '../stack/services.js';
 import { ensureWarmModel } from '../training/export.js';
-import type { WarmStartOptions } from '../training/warm-start.js';
+import { WARM_START_ROUNDS, type WarmStartOptions } from '../training/warm-start.js';
 
 const log = createLogger('warm-start');
 
 function cliOptions() {
   const { values } = parseArgs({
     options: {
+      round: { type: 'string', default: 'solve' },
       force: { type: 'boolean', default: false },
       out: { type: 'string' },
       'checkpoints-base': { type: 'string' },
@@ -29,7 +32,9 @@ function cliOptions() {
       problems: { type: 'string' },
     },
   });
-  const overrides: Partial<WarmStartOptions> = {};
+  const round = WARM_START_ROUNDS.find((r) => r.name === values.round);
+  if (!round) throw new Error(`--round must be one of ${WARM_START_ROUNDS.map((r) => r.name).join(', ')}`);
+  const overrides: Partial<WarmStartOptions> = { ...round.options };
   if (values['max-steps']) overrides.maxSteps = Number(values['max-steps']);
   if (values.problems) overrides.problemCount = Number(values.problems);
   return { ...values, overrides };

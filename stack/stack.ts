@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadEnv, resolveEndpoints, tinyModelDir, type Env } from '../common/env.js';
+import { loadEnv, resolveEndpoints, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
 import { installStack, type InstalledStack } from './install.js';
 import { requireFreePort } from './prereqs.js';
@@ -51,7 +51,9 @@ export class Stack {
   /** Starts every service the project runs itself and waits for all of them; returns those it started. */
   async up(): Promise<ServiceName[]> {
     if (this.installed.python && needsWarmModel(this.env)) {
-      await ensureWarmBaseModel(this.env, this.log, (work) => this.withRawEngine(work));
+      await ensureWarmBaseModel(this.env, this.log, (modelDir, work) =>
+        this.withEngineServing(modelDir, work),
+      );
     }
     const started: ServiceName[] = [];
     for (const spec of this.specs) {
@@ -92,16 +94,14 @@ export class Stack {
     await this.writeState(state);
   }
 
-  /** Runs `work` while the engine serves the raw tiny model (to build the warm model from it). */
-  private async withRawEngine(work: () => Promise<void>): Promise<void> {
+  /** Runs `work` while the engine serves `modelDir` (to build the warm model from it). */
+  private async withEngineServing(modelDir: string, work: () => Promise<void>): Promise<void> {
     await this.down(['engine']);
-    const endpoints = { ...this.endpoints, baseModel: tinyModelDir(this.env) };
-    const rawEngine = serviceSpecs(this.env, endpoints, this.installed).find(
-      (spec) => spec.name === 'engine',
-    )!;
-    await this.startIfNeeded(rawEngine);
+    const endpoints = { ...this.endpoints, baseModel: modelDir };
+    const engine = serviceSpecs(this.env, endpoints, this.installed).find((spec) => spec.name === 'engine')!;
+    await this.startIfNeeded(engine);
     try {
-      await this.waitUntilReady(rawEngine);
+      await this.waitUntilReady(engine);
       await work();
     } finally {
       await this.down(['engine']);

@@ -11,6 +11,7 @@ import { createPolicyEngine } from '../engine/config.js';
 import { IM_END } from '../mel/index.js';
 import { loadTokenizer } from '../mel/node.js';
 import { ensureWarmModel } from '../training/export.js';
+import { WARM_START_ROUNDS, type WarmStartRound } from '../training/warm-start.js';
 import { cached, cachePaths, hashFiles } from './install.js';
 
 /** Everything the warm model is a function of; a change to any of them rebuilds it. */
@@ -32,37 +33,57 @@ export function needsWarmModel(env: Env): boolean {
   return !env.MEL_ENGINE_URL && !env.MEL_BASE_MODEL;
 }
 
+/** Where each warm-start round writes its model: the last round's is the warm model itself. */
+export function roundModelDir(env: Env, round: WarmStartRound): string {
+  return round === WARM_START_ROUNDS.at(-1) ? warmModelDir(env) : `${warmModelDir(env)}-${round.name}`;
+}
+
 /**
- * Builds the warm model unless cached. `withRawEngine` runs its callback while the engine serves the raw tiny
- * model at the configured engine URL.
+ * Builds the warm model unless cached: each round of WARM_START_ROUNDS trains a LoRA on the model the round
+ * before it produced (the raw tiny model first) and merges it. `withEngineServing` runs its callback while the
+ * engine at the configured URL serves the given model folder.
  */
 export async function ensureWarmBaseModel(
   env: Env,
   log: Logger,
-  withRawEngine: (work: () => Promise<void>) => Promise<void>,
+  withEngineServing: (modelDir: string, work: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
-  const outDir = warmModelDir(env);
   const key = await hashFiles(WARM_MODEL_INPUTS);
-  await cached(env, 'warm-model', key, path.join(outDir, 'model.safetensors'), log, async () => {
+  await cached(env, 'warm-model', key, path.join(warmModelDir(env), 'model.safetensors'), log, async () => {
     log.info(
-      'warm-starting the tiny model through the engine (SFT on the synthetic curriculum); about 10 minutes, once',
+      { rounds: WARM_START_ROUNDS.map((round) => round.name) },
+      'warm-starting the tiny model through the engine (SFT on the synthetic curriculum); about 25 minutes, once',
     );
-    await rm(outDir, { recursive: true, force: true });
-    await withRawEngine(async () => {
-      const rawModel = tinyModelDir(env);
-      const tokenizer = loadTokenizer(rawModel);
-      const warm = await ensureWarmModel({
-        engine: createPolicyEngine({ ...resolveEndpoints(env), baseModel: rawModel }),
-        deps: { baseModel: rawModel, tokenizer, eosTokenId: tokenizer.tokenId(IM_END), log },
-        baseModelDir: rawModel,
-        checkpointsBase: path.join(env.MEL_STACK_DIR, 'engine', 'checkpoints'),
-        python: cachePaths(env).venvPython,
-        outDir,
-      });
-      log.info(
-        { final: warm.report.final, steps: warm.report.steps, seconds: warm.report.wallTimeS },
-        'warm model ready',
-      );
-    });
+    const outDirs = WARM_START_ROUNDS.map((round) => roundModelDir(env, round));
+    await Promise.all(outDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    let baseModel = tinyModelDir(env);
+    for (const [i, round] of WARM_START_ROUNDS.entries()) {
+      const outDir = outDirs[i] as string;
+      await withEngineServing(baseModel, () => warmStartRound(env, log, round, baseModel, outDir));
+      baseModel = outDir;
+    }
   });
+}
+
+async function warmStartRound(
+  env: Env,
+  log: Logger,
+  round: WarmStartRound,
+  baseModel: string,
+  outDir: string,
+): Promise<void> {
+  const tokenizer = loadTokenizer(baseModel);
+  const warm = await ensureWarmModel({
+    engine: createPolicyEngine({ ...resolveEndpoints(env), baseModel }),
+    deps: { baseModel, tokenizer, eosTokenId: tokenizer.tokenId(IM_END), log },
+    baseModelDir: baseModel,
+    checkpointsBase: path.join(env.MEL_STACK_DIR, 'engine', 'checkpoints'),
+    python: cachePaths(env).venvPython,
+    outDir,
+    options: round.options,
+  });
+  log.info(
+    { round: round.name, final: warm.report.final, steps: warm.report.steps, seconds: warm.report.wallTimeS },
+    'warm-start round done',
+  );
 }

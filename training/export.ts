@@ -81,9 +81,15 @@ export interface WarmStartReport extends Omit<WarmStartResult, 'modelId' | 'samp
   /** Estimated mixed groups of size groupSize among all problems, from the final evaluation. */
   estimatedMixedGroups: number;
   source: { modelId: string; samplerPath: string };
+  /** The report of the warm start that made the base model, when the base model was itself warm-started. */
+  basedOn?: WarmStartReport;
 }
 
-export function warmStartReport(result: WarmStartResult, baseModel: string): WarmStartReport {
+export function warmStartReport(
+  result: WarmStartResult,
+  baseModel: string,
+  basedOn?: WarmStartReport,
+): WarmStartReport {
   const { modelId, samplerPath, ...rest } = result;
   return {
     ...rest,
@@ -91,6 +97,7 @@ export function warmStartReport(result: WarmStartResult, baseModel: string): War
     createdAt: new Date().toISOString(),
     estimatedMixedGroups: Math.round(result.final.mixedGroupFraction * result.options.problemCount),
     source: { modelId, samplerPath },
+    ...(basedOn ? { basedOn } : {}),
   };
 }
 
@@ -134,7 +141,8 @@ export async function ensureWarmModel(args: EnsureWarmModelArgs): Promise<WarmMo
     await mkdir(path.dirname(args.outDir), { recursive: true });
     const archive = samplerArchivePath(args.checkpointsBase, result.modelId, result.checkpointName);
     await mergeLora({ python: args.python, baseModelDir: args.baseModelDir, archive, outDir: staging });
-    const report = warmStartReport(result, args.deps.baseModel);
+    const basedOn = (await readWarmModel(args.baseModelDir))?.report;
+    const report = warmStartReport(result, args.deps.baseModel, basedOn);
     await writeFile(path.join(staging, WARM_START_REPORT), `${JSON.stringify(report, null, 2)}\n`);
     await rm(args.outDir, { recursive: true, force: true });
     await rename(staging, args.outDir);

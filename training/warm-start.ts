@@ -29,8 +29,9 @@ export interface WarmStartOptions {
   problemCount: number;
   loraRank: number;
   learningRate: number;
-  /** Rollout examples per step (fixed, so that each length bucket compiles once). */
+  /** Rollout examples per step (fixed, so that each length bucket compiles once), every `rolloutEvery`-th step. */
   batchSize: number;
+  rolloutEvery: number;
   /** Reflections after the full ~2k-token Appendix C prompt, every `reflectionEvery`-th step (0: never): costly. */
   reflectionBatchSize: number;
   reflectionEvery: number;
@@ -49,7 +50,9 @@ export interface WarmStartOptions {
   /** Synthetic pairs sampled for the parse rate, and samples per pair. */
   evalReflections: number;
   reflectionSamples: number;
+  /** Rollout temperature (pass rate) and reflection temperature (parse rate), as in the MEL run configuration. */
   temperature: number;
+  reflectionTemperature: number;
   rolloutMaxTokens: number;
   reflectionMaxTokens: number;
   /** The engine's sampling batch (SkyRL's sample_max_num_sequences). */
@@ -63,6 +66,7 @@ export const DEFAULT_WARM_START: WarmStartOptions = {
   loraRank: 16,
   learningRate: 3e-3,
   batchSize: 8,
+  rolloutEvery: 1,
   reflectionBatchSize: 4,
   reflectionEvery: 0,
   compactReflectionBatchSize: 8,
@@ -77,11 +81,38 @@ export const DEFAULT_WARM_START: WarmStartOptions = {
   evalReflections: 8,
   reflectionSamples: 2,
   temperature: 1,
+  reflectionTemperature: 0.05,
   rolloutMaxTokens: 96,
   reflectionMaxTokens: 256,
   samplingBatch: 16,
   targets: { minPassRate: 0.15, maxPassRate: 0.85, minParseRate: 0.5 },
 };
+
+/**
+ * The warm start runs in rounds, each a fresh LoRA on the model the round before it merged. One LoRA on the
+ * random model learns to solve but not to reflect (its reflections still loop after 400 steps); a second LoRA on
+ * the merged model learns the reflection format in a few dozen steps, with rollouts mixed in so that solving is
+ * not forgotten (reflections alone drive the pass rate to 0 within 30 steps).
+ */
+export interface WarmStartRound {
+  name: 'solve' | 'reflect';
+  options: Partial<WarmStartOptions>;
+}
+
+export const WARM_START_ROUNDS: readonly WarmStartRound[] = [
+  { name: 'solve', options: { targets: { ...DEFAULT_WARM_START.targets, minParseRate: 0 } } },
+  {
+    name: 'reflect',
+    options: {
+      rolloutEvery: 2,
+      compactReflectionEvery: 1,
+      validationEvery: 2,
+      maxSteps: 60,
+      evalEvery: 10,
+      targets: { ...DEFAULT_WARM_START.targets, minParseRate: 0.8 },
+    },
+  },
+];
 
 export interface WarmStartEvaluation {
   step: number;
@@ -172,7 +203,7 @@ class WarmStartRun {
       ),
     });
     this.streams = [
-      stream('rollout', curriculum.rollouts, options.batchSize, 1, options.seed),
+      stream('rollout', curriculum.rollouts, options.batchSize, options.rolloutEvery, options.seed),
       stream(
         'reflection',
         curriculum.reflections,
@@ -255,10 +286,14 @@ class WarmStartRun {
     });
     const wantParse = forceParse || pass.passRate >= options.targets.minPassRate;
     const parse = wantParse
-      ? await measureParseRate(setup, this.curriculum.compactReflections.slice(0, options.evalReflections), {
-          samplesPerPrompt: options.reflectionSamples,
-          maxTokens: options.reflectionMaxTokens,
-        })
+      ? await measureParseRate(
+          { ...setup, temperature: options.reflectionTemperature },
+          this.curriculum.compactReflections.slice(0, options.evalReflections),
+          {
+            samplesPerPrompt: options.reflectionSamples,
+            maxTokens: options.reflectionMaxTokens,
+          },
+        )
       : null;
     if (parse) deps.log.debug({ step, reflection: parse.example }, 'sampled reflection');
     return {

@@ -24,7 +24,7 @@ export function shortRunConfig(overrides: Partial<RunConfig> = {}): RunConfig {
     sampling: {
       rollout: { temperature: 1, maxTokens: 96 },
       reflection: { temperature: 0.05, maxTokens: 256 },
-      validation: { temperature: 1, maxTokens: 96 },
+      validation: { temperature: 0.3, maxTokens: 96 },
     },
     optimizer: { learningRate: 1e-4 },
     mel: { pairs: { maxPairsPerGroup: 3 }, metaExperience: { prompt: 'compact' } },

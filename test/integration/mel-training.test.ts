@@ -19,7 +19,7 @@ describe('MEL training on the real stack', () => {
     await temporal?.connection.close();
   });
 
-  it('runs 3 steps through every stage, with mixed groups and judged candidates, each record stored once', async () => {
+  it('runs 3 steps through every stage, with mixed groups, accepted and rejected candidates, each stored once', async () => {
     const config = shortRunConfig();
     await startRun(temporal, config);
     const status = await followRun(temporal, config.runId, () => undefined);
@@ -31,8 +31,9 @@ describe('MEL training on the real stack', () => {
     const metrics = stepDocs.map((s) => s.metrics!);
     expect(metrics.reduce((n, m) => n + m.mixedGroups, 0)).toBeGreaterThan(0);
     expect(candidates.length).toBe(metrics.reduce((n, m) => n + m.pairs, 0));
-    // The tiny local model rarely writes a reflection that parses (see README), so acceptance is not asserted
-    // here; every rejection must carry its reason and the evidence behind it.
+    const accepted = candidates.filter((c) => c.verdict!.accepted);
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(accepted.length).toBeLessThan(candidates.length);
     for (const rejected of candidates.filter((c) => !c.verdict!.accepted)) {
       expect(rejected.verdict!.detail).not.toBe('');
       if (rejected.verdict!.reason === 'unparseable') expect(rejected.parse.ok).toBe(false);
