@@ -18,7 +18,7 @@ export interface LineChart {
 
 export const CHART_SIZE = { width: 640, height: 360 } as const;
 const MARGIN = { left: 64, right: 24, top: 44, bottom: 48 };
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+const COLORS = ['#1f77b4', '#2ca02c', '#d62728', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 const DASHES = ['8 5', '3 4', '12 4 3 4'];
 const FONT = 'font-family="DejaVu Sans, Arial, sans-serif"';
 
