@@ -11,6 +11,7 @@ import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { PolicyRef, PolicyStepRef, PolicyUpdateSummary } from '../temporal/shared.js';
+import { RestoredSamplers } from './restored-samplers.js';
 import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
@@ -190,15 +191,15 @@ export async function sampleWithPolicy(
 ): Promise<{ sequences: SampledSequence[]; samplerPath: string }> {
   const sample = (sampler: string) =>
     deps.engine.sample({ ...request, sampler, stopTokens: [deps.tokenizer.eosTokenId] });
-  const known = (await restoredSamplers.get(policy.statePath)?.catch(() => undefined))?.samplerPath;
+  const known = await restoredSamplers.known(policy);
   try {
     const samplerPath = known ?? policy.samplerPath;
     return { sequences: await sample(samplerPath), samplerPath };
   } catch (error) {
     if (!isModelGone(error)) throw error;
     log.warn('policy sampler unavailable; restoring it from its saved state', { error: error.message });
-    if (known) restoredSamplers.delete(policy.statePath);
-    const restored = await restoreSampler(deps, policy);
+    if (known) restoredSamplers.forget(policy);
+    const restored = await restoredSamplers.restore(deps.engine, deps.baseModel, policy);
     return { sequences: await sample(restored), samplerPath: restored };
   }
 }
@@ -209,50 +210,9 @@ function isModelGone(error: unknown): error is EngineError {
   return error.status === 404 || (error.status === 400 && /not (loaded|found)/i.test(error.message));
 }
 
-interface RestoredSampler {
-  samplerPath: string;
-  modelId: string;
-}
-
-/**
- * Policies restored by this worker process, by state path (concurrent activities share one restore). Each copy
- * holds an engine slot, so only the newest few stay loaded: the current step's policy and the one before it.
- */
-const restoredSamplers = new Map<string, Promise<RestoredSampler>>();
-const MAX_RESTORED_SAMPLERS = 2;
-
-async function restoreSampler(deps: MelActivityDeps, policy: PolicyRef): Promise<string> {
-  let restoring = restoredSamplers.get(policy.statePath);
-  if (!restoring) {
-    restoring = restoreCopy(deps, policy);
-    restoredSamplers.set(policy.statePath, restoring);
-    const failed = restoring;
-    failed.catch(
-      () => restoredSamplers.get(policy.statePath) === failed && restoredSamplers.delete(policy.statePath),
-    );
-    await evictRestoredSamplers(deps);
-  }
-  return (await restoring).samplerPath;
-}
-
-async function restoreCopy(deps: MelActivityDeps, policy: PolicyRef): Promise<RestoredSampler> {
-  const modelId = await deps.engine.createTrainingModel({ baseModel: deps.baseModel, rank: policy.rank });
-  await deps.engine.loadState({ modelId, path: policy.statePath });
-  const samplerPath = await deps.engine.saveWeightsForSampler({ modelId, name: `restored-${Date.now()}` });
-  return { samplerPath, modelId };
-}
-
-async function evictRestoredSamplers(deps: MelActivityDeps): Promise<void> {
-  while (restoredSamplers.size > MAX_RESTORED_SAMPLERS) {
-    const [statePath, oldest] = restoredSamplers.entries().next().value as [string, Promise<RestoredSampler>];
-    restoredSamplers.delete(statePath);
-    const restored = await oldest.catch(() => undefined);
-    if (!restored) continue;
-    await deps.engine
-      .unloadModel(restored.modelId)
-      .catch((error: unknown) => log.warn('could not unload a restored policy', { error: String(error) }));
-  }
-}
+const restoredSamplers = new RestoredSamplers(2, (error) =>
+  log.warn('could not unload a restored policy', { error: String(error) }),
+);
 
 function checkpointName(runId: string, label: string): string {
   return `${runId}-${label}`.replace(/[^A-Za-z0-9_-]/g, '_');
