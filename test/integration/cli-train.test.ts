@@ -157,7 +157,14 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
       expect(png.length).toBeGreaterThan(4_000);
       expect(html).toContain(`<img src="${path.basename(plot.file)}"`);
     }
-    expect(html.match(/<tr><td>/g)).toHaveLength(config.steps);
+    // One row per step in the metrics table, one per accepted meta-experience in the table after it.
+    const acceptedIds = experiences.filter((e) => e.verdict?.accepted).map((e) => e.id);
+    const [perStep = '', accepted = ''] = html.split(
+      `<h2>Accepted meta-experiences (${acceptedIds.length})</h2>`,
+    );
+    expect(perStep.match(/<tr><td>/g)).toHaveLength(config.steps);
+    expect(accepted.match(/<tr><td>/g)).toHaveLength(acceptedIds.length);
+    for (const id of acceptedIds) expect(accepted).toContain(id);
   });
 
   it('replay of a step, from the policy it started from and with the same seeds, gives identical results', async () => {
