@@ -6,7 +6,7 @@ import type { PolicyEngine, ReflectionEngine } from '../engine/engine.js';
 import type { ModelTokenizer } from '../engine/model-files.js';
 import { builtinProblems, type DatasetConfig, type Problem } from '../mel/index.js';
 import { loadProblemsFile, type DataFile } from '../mel/node.js';
-import { COLLECTIONS } from '../store/mongo.js';
+import { melCollections } from '../store/collections.js';
 import type { RunDoc, TemporalOrigin } from '../store/documents.js';
 
 export interface MelActivityDeps {
@@ -57,7 +57,7 @@ export async function loadDataFile(path: string, config?: DatasetConfig): Promis
 
 /** The run's configuration from MongoDB and its data set (cached per process). */
 export async function loadRun(db: Db, runId: string): Promise<LoadedRun> {
-  const run = await db.collection<RunDoc>(COLLECTIONS.runs).findOne({ _id: runId });
+  const run = await melCollections(db).runs.findOne({ _id: runId });
   if (!run) throw invalidInput(`run ${runId} is not registered`);
   const key = `${runId}:${JSON.stringify(run.config.dataset)}`;
   if (!problemCache.has(key)) problemCache.set(key, loadDataset(run));

@@ -2,10 +2,10 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Db } from 'mongodb';
-import { ids, type RunDoc, type StepDoc } from '../store/documents.js';
+import { ids, type RunDoc } from '../store/documents.js';
 import { findRun, loadStepEvidence, policyAfterStep } from '../store/queries.js';
 import { compareSteps, type Comparison, type LossComparison, type ReplayDiff } from '../store/replay-diff.js';
-import { COLLECTIONS } from '../store/mongo.js';
+import { melCollections } from '../store/collections.js';
 import { MelRunId, TASK_QUEUES, type PolicyRef } from '../temporal/shared.js';
 import { melReplayStepWorkflow } from '../workflows/index.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
@@ -68,8 +68,7 @@ async function replay(context: CliContext, runId: string, options: ReplayOptions
 
 /** The policy step N started from: recorded by its update, else the previous step's result or the initial one. */
 async function startingPolicy(db: Db, run: RunDoc, step: number): Promise<PolicyRef> {
-  const steps = db.collection<StepDoc>(COLLECTIONS.steps);
-  const stepDoc = await steps.findOne({ _id: ids.step(run._id, step) });
+  const stepDoc = await melCollections(db).steps.findOne({ _id: ids.step(run._id, step) });
   if (!stepDoc?.update) {
     throw new CliError(
       `step ${step} of run ${run._id} has not finished: only finished steps can be replayed`,

@@ -1,23 +1,13 @@
 /** Read-side queries of the operator surface (`mel` CLI). Writes belong to the activities, never here. */
-import type { Db, Filter } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { AuditEvidence } from './audit.js';
+import { melCollections, type StepMetricsDoc } from './collections.js';
 import type { StepEvidence } from './replay-diff.js';
 import type { PolicyRef } from '../temporal/shared.js';
-import type {
-  EvalDoc,
-  MetaExperienceDoc,
-  PairDoc,
-  PromptDoc,
-  RewardDoc,
-  RunDoc,
-  StepDoc,
-  StepMetrics,
-  TrajectoryDoc,
-} from './documents.js';
+import type { EvalDoc, MetaExperienceDoc, RunDoc } from './documents.js';
 import { ids } from './documents.js';
-import { COLLECTIONS } from './mongo.js';
 
-export type StepMetricsRow = StepMetrics & { runId: string; step: number };
+export type StepMetricsRow = Omit<StepMetricsDoc, '_id'>;
 export type VerdictFilter = 'accepted' | 'rejected' | 'pending';
 
 export interface RunSummary {
@@ -30,32 +20,30 @@ export interface RunSummary {
 }
 
 export async function listRunDocs(db: Db, limit = 50): Promise<RunSummary[]> {
-  const runs = await db
-    .collection<RunDoc>(COLLECTIONS.runs)
-    .find()
-    .sort({ createdAt: -1 })
-    .limit(limit)
-    .toArray();
-  const metrics = db.collection<StepMetricsRow>(COLLECTIONS.stepMetrics);
+  const { runs, stepMetrics } = melCollections(db);
+  const docs = await runs.find().sort({ createdAt: -1 }).limit(limit).toArray();
   return Promise.all(
-    runs.map(async (run) => ({
+    docs.map(async (run) => ({
       runId: run._id,
       createdAt: run.createdAt,
       baseModel: run.baseModel,
       totalSteps: run.config.steps,
-      stepsRecorded: await metrics.countDocuments({ runId: run._id }),
+      stepsRecorded: await stepMetrics.countDocuments({ runId: run._id }),
       workflowId: run.workflowId,
     })),
   );
 }
 
 export function findRun(db: Db, runId: string): Promise<RunDoc | null> {
-  return findById<RunDoc>(db, COLLECTIONS.runs, runId);
+  return byId(melCollections(db).runs, runId);
 }
 
-function findById<T extends { _id: string }>(db: Db, collection: string, id: string | undefined) {
+function byId<T extends { _id: string }>(
+  collection: Collection<T>,
+  id: string | undefined,
+): Promise<T | null> {
   if (id === undefined) return Promise.resolve(null);
-  return db.collection<T>(collection).findOne({ _id: id } as Filter<T>) as Promise<T | null>;
+  return collection.findOne({ _id: id } as Filter<T>) as Promise<T | null>;
 }
 
 /** A policy some run saved: which run, and the step whose update produced it (null: the run's initial policy). */
@@ -68,14 +56,13 @@ export interface RecordedPolicy {
 /** The policy a run had after the update of `step`; its initial policy for step -1. */
 export async function policyAfterStep(db: Db, run: RunDoc, step: number): Promise<PolicyRef | undefined> {
   if (step < 0) return run.initialPolicy;
-  return (await findById<StepDoc>(db, COLLECTIONS.steps, ids.step(run._id, step)))?.update?.policyAfter;
+  return (await byId(melCollections(db).steps, ids.step(run._id, step)))?.update?.policyAfter;
 }
 
 /** A run's newest policy: after the last step that updated it, else its initial one; null before either exists. */
 export async function latestPolicy(db: Db, run: RunDoc): Promise<RecordedPolicy | null> {
-  const [last] = await db
-    .collection<StepDoc>(COLLECTIONS.steps)
-    .find({ runId: run._id, update: { $exists: true } })
+  const [last] = await melCollections(db)
+    .steps.find({ runId: run._id, update: { $exists: true } })
     .sort({ step: -1 })
     .limit(1)
     .toArray();
@@ -85,25 +72,20 @@ export async function latestPolicy(db: Db, run: RunDoc): Promise<RecordedPolicy 
 
 /** The recorded policy whose saved training state is `statePath` (`tinker://<model>/weights/<name>`), if any. */
 export async function findPolicyByStatePath(db: Db, statePath: string): Promise<RecordedPolicy | null> {
-  const step = await db
-    .collection<StepDoc>(COLLECTIONS.steps)
-    .findOne({ 'update.policyAfter.statePath': statePath });
+  const { steps, runs } = melCollections(db);
+  const step = await steps.findOne({ 'update.policyAfter.statePath': statePath });
   if (step?.update) return { runId: step.runId, step: step.step, policy: step.update.policyAfter };
-  const run = await db.collection<RunDoc>(COLLECTIONS.runs).findOne({ 'initialPolicy.statePath': statePath });
+  const run = await runs.findOne({ 'initialPolicy.statePath': statePath });
   return run?.initialPolicy ? { runId: run._id, step: null, policy: run.initialPolicy } : null;
 }
 
 export function findEval(db: Db, evalId: string): Promise<EvalDoc | null> {
-  return findById<EvalDoc>(db, COLLECTIONS.evals, evalId);
+  return byId(melCollections(db).evals, evalId);
 }
 
 /** Per-step metrics of a run in step order (one row per recorded step). */
 export async function stepMetrics(db: Db, runId: string): Promise<StepMetricsRow[]> {
-  const rows = await db
-    .collection<StepMetricsRow & { _id: string }>(COLLECTIONS.stepMetrics)
-    .find({ runId })
-    .sort({ step: 1 })
-    .toArray();
+  const rows = await melCollections(db).stepMetrics.find({ runId }).sort({ step: 1 }).toArray();
   return rows.map(({ _id, ...row }) => row);
 }
 
@@ -117,26 +99,25 @@ export async function listMetaExperiences(
   if (options.verdict === 'accepted') filter['verdict.accepted'] = true;
   if (options.verdict === 'rejected') filter['verdict.accepted'] = false;
   if (options.verdict === 'pending') filter.verdict = { $exists: false };
-  const docs = await db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences).find(filter).toArray();
+  const docs = await melCollections(db).metaExperiences.find(filter).toArray();
   return docs.sort((a, b) => a.step - b.step || a._id.localeCompare(b._id));
 }
 
 /** Every document the audit of one meta-experience needs, or null if there is no such meta-experience. */
 export async function loadAuditEvidence(db: Db, metaExperienceId: string): Promise<AuditEvidence | null> {
-  const metaExperience = await db
-    .collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences)
-    .findOne({ _id: metaExperienceId });
+  const { metaExperiences, pairs, runs, prompts, trajectories, rewards, steps } = melCollections(db);
+  const metaExperience = await byId(metaExperiences, metaExperienceId);
   if (!metaExperience) return null;
   const { runId, step, promptId, pairId } = metaExperience;
-  const pair = await findById<PairDoc>(db, COLLECTIONS.pairs, pairId);
+  const pair = await byId(pairs, pairId);
   const [run, prompt, positive, negative, positiveReward, negativeReward, stepDoc] = await Promise.all([
-    findById<RunDoc>(db, COLLECTIONS.runs, runId),
-    findById<PromptDoc>(db, COLLECTIONS.prompts, promptId),
-    findById<TrajectoryDoc>(db, COLLECTIONS.trajectories, pair?.positiveTrajectoryId),
-    findById<TrajectoryDoc>(db, COLLECTIONS.trajectories, pair?.negativeTrajectoryId),
-    findById<RewardDoc>(db, COLLECTIONS.rewards, pair?.positiveTrajectoryId),
-    findById<RewardDoc>(db, COLLECTIONS.rewards, pair?.negativeTrajectoryId),
-    findById<StepDoc>(db, COLLECTIONS.steps, ids.step(runId, step)),
+    byId(runs, runId),
+    byId(prompts, promptId),
+    byId(trajectories, pair?.positiveTrajectoryId),
+    byId(trajectories, pair?.negativeTrajectoryId),
+    byId(rewards, pair?.positiveTrajectoryId),
+    byId(rewards, pair?.negativeTrajectoryId),
+    byId(steps, ids.step(runId, step)),
   ]);
   return {
     metaExperience,
@@ -154,13 +135,14 @@ export async function loadAuditEvidence(db: Db, metaExperienceId: string): Promi
 /** A step's documents, for comparing it with its replay. */
 export async function loadStepEvidence(db: Db, runId: string, step: number): Promise<StepEvidence> {
   const scope = { runId, step };
+  const collections = melCollections(db);
   const [prompts, trajectories, rewards, pairs, candidates, stepDoc] = await Promise.all([
-    db.collection<PromptDoc>(COLLECTIONS.prompts).find(scope).toArray(),
-    db.collection<TrajectoryDoc>(COLLECTIONS.trajectories).find(scope).toArray(),
-    db.collection<RewardDoc>(COLLECTIONS.rewards).find(scope).toArray(),
-    db.collection<PairDoc>(COLLECTIONS.pairs).find(scope).toArray(),
-    db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences).find(scope).toArray(),
-    findById<StepDoc>(db, COLLECTIONS.steps, ids.step(runId, step)),
+    collections.prompts.find(scope).toArray(),
+    collections.trajectories.find(scope).toArray(),
+    collections.rewards.find(scope).toArray(),
+    collections.pairs.find(scope).toArray(),
+    collections.metaExperiences.find(scope).toArray(),
+    byId(collections.steps, ids.step(runId, step)),
   ]);
   return { runId, step, prompts, trajectories, rewards, pairs, candidates, stepDoc };
 }

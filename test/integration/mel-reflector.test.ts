@@ -1,4 +1,3 @@
-import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SampledSequence, SampleRequest, SamplingEngine } from '../../engine/engine.js';
 import { startOpenAIServer, type RunningOpenAIServer } from '../../engine/openai-server.js';
@@ -9,7 +8,7 @@ import { followRun, startRun } from '../../training/client.js';
 import { mel } from './cli-support.js';
 import { baseModel, tinkerClient, tinyTokenizer } from './engine-helpers.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';
-import { client, startWorkers } from './support.js';
+import { useClientAndWorkers } from './support.js';
 
 // MEL_REFLECTION_ENGINE=openai-compatible: a separate OpenAI-compatible server writes the meta-experiences. Here
 // that server is the project's own (engine/openai-server.ts) over the local engine's base model, so the test can
@@ -40,35 +39,32 @@ class RecordingEngine implements SamplingEngine {
 }
 
 describe('MEL with meta-experiences written by an OpenAI-compatible reflection engine', () => {
-  let temporal: Client;
   let server: RunningOpenAIServer;
   let reflector: RecordingEngine;
-  let workers: Awaited<ReturnType<typeof startWorkers>>;
   const savedEnv = { ...process.env };
 
+  // Registered before the workers start (they read the reflection settings), and so run after they stop.
   beforeAll(async () => {
     const tokenizer = await tinyTokenizer();
     reflector = new RecordingEngine(tokenizer);
     server = await startOpenAIServer({ engine: reflector, tokenizer, modelName: baseModel, apiKey: API_KEY });
     Object.assign(process.env, REFLECTION_ENV, { MEL_REFLECTION_URL: server.url });
-    temporal = await client();
-    workers = await startWorkers();
   });
 
   afterAll(async () => {
-    await workers?.stop();
-    await temporal?.connection.close();
     await server?.close();
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   });
 
+  const stack = useClientAndWorkers();
+
   it('stores the server’s replies as the candidates, names the reflector in the audit, and trains on them', async () => {
     const config = shortRunConfig({ steps: 1 });
-    await startRun(temporal, config);
-    const status = await followRun(temporal, config.runId, () => undefined);
+    await startRun(stack.temporal, config);
+    const status = await followRun(stack.temporal, config.runId, () => undefined);
     expect(status.phase).toBe('completed');
 
-    const { db } = workers.deps.mongo;
+    const { db } = stack.workers.deps.mongo;
     const { candidates } = await expectCompleteRun(db, config, status.policy!);
     expect(candidates.length).toBeGreaterThan(0);
     // One chat completion per candidate (single-call mode), and each candidate is exactly what the server said.

@@ -1,32 +1,20 @@
-import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../store/mongo.js';
 import { followRun, startRun } from '../../training/client.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';
-import { client, startWorkers } from './support.js';
+import { useClientAndWorkers } from './support.js';
 
 describe('MEL training on the real stack', () => {
-  let temporal: Client;
-  let workers: Awaited<ReturnType<typeof startWorkers>>;
-
-  beforeAll(async () => {
-    temporal = await client();
-    workers = await startWorkers();
-  });
-
-  afterAll(async () => {
-    await workers?.stop();
-    await temporal?.connection.close();
-  });
+  const stack = useClientAndWorkers();
 
   it('runs 3 steps through every stage, with mixed groups, accepted and rejected candidates, each stored once', async () => {
     const config = shortRunConfig();
-    await startRun(temporal, config);
-    const status = await followRun(temporal, config.runId, () => undefined);
+    await startRun(stack.temporal, config);
+    const status = await followRun(stack.temporal, config.runId, () => undefined);
     expect(status.phase).toBe('completed');
     expect(status.nextStep).toBe(3);
 
-    const { db } = workers.deps.mongo;
+    const { db } = stack.workers.deps.mongo;
     const { stepDocs, candidates } = await expectCompleteRun(db, config, status.policy!);
     const metrics = stepDocs.map((s) => s.metrics!);
     expect(metrics.reduce((n, m) => n + m.mixedGroups, 0)).toBeGreaterThan(0);
@@ -44,16 +32,18 @@ describe('MEL training on the real stack', () => {
 
     // Each step is its own child workflow, listable by the run's search attribute.
     const query = `MelRunId = "${config.runId}" AND WorkflowType = "melStepWorkflow"`;
-    await expect.poll(() => temporal.workflow.count(query).then((c) => c.count), { timeout: 10_000 }).toBe(3);
+    await expect
+      .poll(() => stack.temporal.workflow.count(query).then((c) => c.count), { timeout: 10_000 })
+      .toBe(3);
     const steps: string[] = [];
-    for await (const execution of temporal.workflow.list({ query })) steps.push(execution.workflowId);
+    for await (const execution of stack.temporal.workflow.list({ query })) steps.push(execution.workflowId);
     expect(steps.sort()).toEqual([0, 1, 2].map((n) => `${config.runId}/step-${n}`));
   });
 
   it('attaches to the running workflow when the same run is started twice', async () => {
     const config = shortRunConfig({ steps: 1 });
-    const first = await startRun(temporal, config);
-    const second = await startRun(temporal, config);
+    const first = await startRun(stack.temporal, config);
+    const second = await startRun(stack.temporal, config);
     expect(second.firstExecutionRunId).toBe(first.firstExecutionRunId);
     await first.result();
   });

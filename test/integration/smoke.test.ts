@@ -1,29 +1,17 @@
-import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SmokeRecord } from '../../activities/smoke.js';
 import { COLLECTIONS } from '../../store/mongo.js';
 import { TASK_QUEUES } from '../../temporal/shared.js';
 import { smokeWorkflow } from '../../workflows/index.js';
-import { client, startWorkers, uniqueId } from './support.js';
+import { uniqueId, useClientAndWorkers } from './support.js';
 
 describe('smoke workflow on the real stack', () => {
-  let temporal: Client;
-  let workers: Awaited<ReturnType<typeof startWorkers>>;
-
-  beforeAll(async () => {
-    temporal = await client();
-    workers = await startWorkers();
-  });
-
-  afterAll(async () => {
-    await workers?.stop();
-    await temporal?.connection.close();
-  });
+  const stack = useClientAndWorkers();
 
   it('writes to MongoDB, creates a LoRA model and samples tokens from the tiny model', async () => {
     const smokeId = uniqueId('smoke');
     const maxTokens = 6;
-    const result = await temporal.workflow.execute(smokeWorkflow, {
+    const result = await stack.temporal.workflow.execute(smokeWorkflow, {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: smokeId,
       args: [{ smokeId, promptText: 'What is 2 + 3?', maxTokens }],
@@ -34,7 +22,7 @@ describe('smoke workflow on the real stack', () => {
     expect(result.sampledTokenCount).toBeGreaterThan(0);
     expect(result.sampledTokenCount).toBeLessThanOrEqual(maxTokens);
 
-    const records = workers.deps.mongo.db.collection<SmokeRecord>(COLLECTIONS.smokeRuns);
+    const records = stack.workers.deps.mongo.db.collection<SmokeRecord>(COLLECTIONS.smokeRuns);
     const record = await records.findOne({ _id: smokeId });
     expect(record).not.toBeNull();
     expect(record!.phase).toBe('sampled');
@@ -50,13 +38,13 @@ describe('smoke workflow on the real stack', () => {
     const smokeId = uniqueId('smoke-twice');
     const input = { smokeId, promptText: '1 + 1 =', maxTokens: 2 };
     for (const attempt of [1, 2]) {
-      await temporal.workflow.execute(smokeWorkflow, {
+      await stack.temporal.workflow.execute(smokeWorkflow, {
         taskQueue: TASK_QUEUES.cpu,
         workflowId: `${smokeId}-run-${attempt}`,
         args: [input],
       });
     }
-    const records = workers.deps.mongo.db.collection<SmokeRecord>(COLLECTIONS.smokeRuns);
+    const records = stack.workers.deps.mongo.db.collection<SmokeRecord>(COLLECTIONS.smokeRuns);
     expect(await records.countDocuments({ _id: smokeId })).toBe(1);
     expect((await records.findOne({ _id: smokeId }))!.workflowId).toBe(`${smokeId}-run-2`);
   });

@@ -1,8 +1,9 @@
 import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll } from 'vitest';
 import { resolveEndpoints } from '../../common/env.js';
 import { connectClient } from '../../temporal/connection.js';
 import type { TaskQueueRole } from '../../temporal/shared.js';
-import { startWorkersInProcess } from '../../workers/in-process.js';
+import { startWorkersInProcess, type InProcessWorkers } from '../../workers/in-process.js';
 
 export const endpoints = resolveEndpoints();
 
@@ -17,4 +18,21 @@ export function startWorkers(roles?: TaskQueueRole[]) {
 
 export function client(): Promise<Client> {
   return connectClient(endpoints);
+}
+
+/**
+ * A Temporal client and in-process workers for the tests of one file: connected before them (after any
+ * `beforeAll` registered earlier), shut down after them. Read the fields inside tests only.
+ */
+export function useClientAndWorkers(): { temporal: Client; workers: InProcessWorkers } {
+  const handle = {} as { temporal: Client; workers: InProcessWorkers };
+  beforeAll(async () => {
+    handle.temporal = await client();
+    handle.workers = await startWorkers();
+  });
+  afterAll(async () => {
+    await handle.workers?.stop();
+    await handle.temporal?.connection.close();
+  });
+  return handle;
 }
