@@ -1,9 +1,13 @@
 /** Run registration and per-step metrics: the bookkeeping the audit and reports read. */
-import { isDeepStrictEqual } from 'node:util';
 import { ids, type StepMetrics } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { StepResult } from '../temporal/shared.js';
-import { parseRunConfig, type RunConfig } from '../training/run-config.js';
+import {
+  differentRunConfigMessage,
+  parseRunConfig,
+  sameRunConfig,
+  type RunConfig,
+} from '../mel/run-config.js';
 import { invalidInput, type MelActivityDeps } from './support.js';
 
 export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
@@ -20,11 +24,7 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
     const parsed = parseRunConfig(config);
     const existing = await runs.findOne({ _id: parsed.runId });
     if (existing) {
-      if (!isDeepStrictEqual(existing.config, parsed)) {
-        throw invalidInput(
-          `run ${parsed.runId} already exists with a different configuration; choose a new runId`,
-        );
-      }
+      if (!sameRunConfig(existing.config, parsed)) throw invalidInput(differentRunConfigMessage(parsed.runId));
       return;
     }
     await runs.updateOne(

@@ -27,8 +27,8 @@ import type {
   SummarizeSummary,
   ValidateSummary,
 } from '../temporal/shared.js';
-import type { RunConfig } from '../training/run-config.js';
-import { samplingSeed } from '../training/schedule.js';
+import type { RunConfig } from '../mel/run-config.js';
+import { samplingSeed } from '../mel/schedule.js';
 import { sampleWithPolicy } from './policy.js';
 import { groupRewards } from './rollout.js';
 import {

@@ -2,7 +2,7 @@ import { renderGenerationPrompt, rolloutMessages, verifySolution } from '../mel/
 import { ids, type RewardDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/shared.js';
-import { problemsForStep, samplingSeed } from '../training/schedule.js';
+import { problemsForStep, samplingSeed } from '../mel/schedule.js';
 import {
   completionText,
   loadRun,

@@ -23,7 +23,7 @@ import {
   type EvalResult,
   type EvalTarget,
 } from '../temporal/shared.js';
-import { followWorkflow } from '../training/client.js';
+import { followWorkflow } from '../temporal/client.js';
 import { melEvalWorkflow } from '../workflows/index.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
 import { fields, percent, progressBar, table } from './format.js';

@@ -1,5 +1,4 @@
 /** `mel train`, `runs`, `status`, `pause`, `resume`, `stop`. */
-import { isDeepStrictEqual } from 'node:util';
 import {
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -9,8 +8,9 @@ import {
 import type { Command } from 'commander';
 import { findRun, stepMetrics } from '../store/queries.js';
 import { pauseUpdate, resumeUpdate, runWorkflowId, stopUpdate, type RunStatus } from '../temporal/shared.js';
-import { followRun, startRun, type Progress } from '../training/client.js';
-import { loadRunConfig, parseRunConfig, type RunConfig } from '../training/run-config.js';
+import { followRun, startRun, type Progress } from '../temporal/client.js';
+import { loadRunConfig } from '../mel/node.js';
+import { differentRunConfigMessage, sameRunConfig, type RunConfig } from '../mel/run-config.js';
 import type { InProcessWorkers } from '../workers/in-process.js';
 import { missingWorkersWarning, startCliWorkers } from './workers.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
@@ -194,12 +194,7 @@ async function existingExecution(client: Client, runId: string): Promise<string 
 /** Attaching to a run means training with its configuration: a different one is refused, as the workflow would. */
 async function checkSameConfiguration(context: CliContext, config: RunConfig): Promise<void> {
   const stored = await findRun(await context.db(), config.runId);
-  // Re-parsed: a configuration stored before the schema gained a defaulted field still counts as the same.
-  if (stored && !isDeepStrictEqual(parseRunConfig(stored.config), config)) {
-    throw new CliError(
-      `run ${config.runId} already exists with a different configuration; choose a new runId`,
-    );
-  }
+  if (stored && !sameRunConfig(stored.config, config)) throw new CliError(differentRunConfigMessage(config.runId));
 }
 
 /** Ctrl-C leaves the run going (it is durable); only this process and its in-process workers stop. */

@@ -15,7 +15,7 @@ import {
   type RunStatus,
   type StageName,
 } from '../temporal/shared.js';
-import { currentProgress } from '../training/client.js';
+import { currentProgress } from '../temporal/client.js';
 import { CliError, type CliContext } from './context.js';
 
 const QUERY_DEADLINE_MS = 5_000;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { DatasetConfigSchema, type DatasetConfig } from './config.js';
 import { parseJsonlProblems, rowsToProblems, type DatasetLoadResult } from './dataset.js';
+import { parseRunConfig, RunConfigError, type RunConfig } from './run-config.js';
 import { createTokenizer, type MelTokenizer } from './tokenizer.js';
 
 // The only part of mel/ that reads files. Kept out of mel/index.ts so that Temporal workflow code can
@@ -66,4 +67,21 @@ export function loadTokenizer(modelDir: string): MelTokenizer {
     readJsonObject(join(modelDir, 'tokenizer.json')),
     readJsonObject(join(modelDir, 'tokenizer_config.json')),
   );
+}
+
+/** Reads and validates a run configuration file; every failure is a RunConfigError naming the file. */
+export async function loadRunConfig(file: string): Promise<RunConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new RunConfigError(`cannot read run configuration ${file}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new RunConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseRunConfig(json, file);
 }

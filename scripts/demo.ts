@@ -13,8 +13,8 @@ import { COLLECTIONS, type MongoHandle } from '../store/mongo.js';
 import { connectClient, connectWorker } from '../temporal/connection.js';
 import { installTemporalRuntime } from '../temporal/runtime.js';
 import { runWorkflowId, STAGES } from '../temporal/shared.js';
-import { followRun, startRun, type Progress } from '../training/client.js';
-import { loadRunConfig } from '../training/run-config.js';
+import { followRun, startRun, type Progress } from '../temporal/client.js';
+import { loadRunConfig } from '../mel/node.js';
 import { connectActivityDeps, createWorkers } from '../workers/workers.js';
 
 const log = createLogger('demo');

@@ -3,7 +3,7 @@
  * from an attempt), so a retried or replayed activity overwrites its own documents instead of adding new ones.
  */
 import type { Datum, EvalSampleKey, MetaExperience, Problem } from '../mel/index.js';
-import type { RunConfig } from '../training/run-config.js';
+import type { RunConfig } from '../mel/run-config.js';
 import type { EvalDefinition, EvalResult, PolicyRef, StageName } from '../temporal/shared.js';
 
 /** Where a record came from in Temporal: enough to open the raw history. The attempt is for audit only. */

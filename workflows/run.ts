@@ -23,7 +23,7 @@ import {
   type RunStatus,
   type StepResult,
 } from '../temporal/shared.js';
-import type { RunConfig } from '../training/run-config.js';
+import type { RunConfig } from '../mel/run-config.js';
 import { cpu, gpuTraining } from './activity-options.js';
 import { melStepWorkflow } from './step.js';
 

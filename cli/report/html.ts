@@ -2,7 +2,7 @@
 import type { MetaExperienceDoc } from '../../store/documents.js';
 import type { StepMetricsRow } from '../../store/queries.js';
 import { STAGES } from '../../temporal/shared.js';
-import type { RunConfig } from '../../training/run-config.js';
+import type { RunConfig } from '../../mel/run-config.js';
 import { decimal, duration } from '../format.js';
 import { METRIC_HEADERS, metricCells } from '../run-views.js';
 import { escapeXml as escapeHtml, type LineChart } from './chart.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { REPO_ROOT } from '../../common/env.js';
-import type { RunConfig } from '../../training/run-config.js';
+import type { RunConfig } from '../../mel/run-config.js';
 
 export interface CliResult {
   code: number;

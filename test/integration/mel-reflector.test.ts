@@ -4,7 +4,7 @@ import { startOpenAIServer, type RunningOpenAIServer } from '../../engine/openai
 import type { ModelTokenizer } from '../../engine/model-files.js';
 import { OpenAICompatibleClient } from '../../engine/openai-compatible.js';
 import { melCollections } from '../../store/collections.js';
-import { followRun, startRun } from '../../training/client.js';
+import { followRun, startRun } from '../../temporal/client.js';
 import { mel } from './cli-support.js';
 import { baseModel, tinkerClient, tinyTokenizer } from './engine-helpers.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';

@@ -8,7 +8,7 @@ import { cachePaths } from '../../stack/install.js';
 import type { MetaExperienceDoc, PairDoc, RewardDoc, StepDoc, TrajectoryDoc } from '../../store/documents.js';
 import { COLLECTIONS } from '../../store/mongo.js';
 import { STAGES, type PolicyRef } from '../../temporal/shared.js';
-import { parseRunConfig, type RunConfig } from '../../training/run-config.js';
+import { parseRunConfig, type RunConfig } from '../../mel/run-config.js';
 import { uniqueId } from './support.js';
 
 /** A short run that still exercises every stage: small batches, short generations. */

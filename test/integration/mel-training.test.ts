@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../store/mongo.js';
-import { followRun, startRun } from '../../training/client.js';
+import { followRun, startRun } from '../../temporal/client.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';
 import { useClientAndWorkers } from './support.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Problem } from '../../../mel/index.js';
-import { problemsForStep, samplingSeed } from '../../../training/schedule.js';
+import { problemsForStep, samplingSeed } from '../../../mel/schedule.js';
 
 const problems: Problem[] = Array.from({ length: 10 }, (_, i) => ({
   id: `p${i}`,

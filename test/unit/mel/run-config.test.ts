@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRunConfig, parseRunConfig, RunConfigError } from '../../../training/run-config.js';
+import { loadRunConfig } from '../../../mel/node.js';
+import { parseRunConfig, RunConfigError, sameRunConfig } from '../../../mel/run-config.js';
 
 const minimal = { runId: 'r1', steps: 2, batchSize: 4, groupSize: 8 };
 
@@ -43,5 +44,16 @@ describe('run configuration', () => {
       path.join(import.meta.dirname, '..', '..', '..', 'configs', 'demo.json'),
     );
     expect(config.steps).toBe(3);
+  });
+
+  it('treats a stored configuration as the same run whatever its key order or omitted defaults', () => {
+    const config = parseRunConfig(minimal);
+    expect(sameRunConfig(minimal, config)).toBe(true);
+    expect(sameRunConfig({ groupSize: 8, batchSize: 4, steps: 2, runId: 'r1' }, config)).toBe(true);
+    expect(sameRunConfig(JSON.parse(JSON.stringify(config)), config)).toBe(true);
+    expect(sameRunConfig({ ...minimal, steps: 3 }, config)).toBe(false);
+    expect(sameRunConfig({ ...minimal, sampling: { rollout: { temperature: 0.5, maxTokens: 8 } } }, config)).toBe(
+      false,
+    );
   });
 });

@@ -1,4 +1,5 @@
-import { deriveSeed, seededRandom, type Problem } from '../mel/index.js';
+import { deriveSeed, seededRandom } from './random.js';
+import type { Problem } from './types.js';
 
 /**
  * The problems of one step: the data set is shuffled once per epoch with a seed derived from the run seed,

@@ -14,9 +14,9 @@ import {
   TASK_QUEUES,
   type RunStatus,
   type StageName,
-} from '../temporal/shared.js';
+} from './shared.js';
 import { melRunWorkflow } from '../workflows/index.js';
-import type { RunConfig } from './run-config.js';
+import type { RunConfig } from '../mel/run-config.js';
 
 export type RunHandle = WorkflowHandleWithFirstExecutionRunId<typeof melRunWorkflow>;
 

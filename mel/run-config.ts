@@ -2,9 +2,8 @@
  * The run configuration: one JSON file, validated here, stored with the run in MongoDB. Activities read it
  * from there by run id, so Temporal payloads carry ids, never the configuration.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { MelConfigSchema } from '../mel/index.js';
+import { MelConfigSchema } from './config.js';
 
 const SamplingSchema = z.object({
   temperature: z.number().min(0).max(5),
@@ -79,18 +78,22 @@ export function parseRunConfig(input: unknown, source = 'run configuration'): Ru
   return parsed.data;
 }
 
-export async function loadRunConfig(file: string): Promise<RunConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new RunConfigError(`cannot read run configuration ${file}: ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new RunConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
-  }
-  return parseRunConfig(json, file);
+/**
+ * Whether a stored configuration is the same run as `candidate`. The stored one is parsed first, so a default
+ * added since it was written, or a different key order, does not count as a difference.
+ */
+export function sameRunConfig(stored: unknown, candidate: RunConfig): boolean {
+  return canonicalJson(parseRunConfig(stored, 'stored run configuration')) === canonicalJson(candidate);
+}
+
+export function differentRunConfigMessage(runId: string): string {
+  return `run ${runId} already exists with a different configuration; choose a new runId`;
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
 }
