@@ -10,12 +10,12 @@ import {
   rolloutDatums,
   singleCallNllExample,
   type NllExample,
+  groupRewards,
 } from '../mel/index.js';
 import { ids, type DatumDoc, type MetaExperienceDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { replaceAll } from '../store/writes.js';
 import type { InternalizeSummary, StepRef } from '../temporal/shared.js';
-import { groupRewards } from './rollout.js';
 import { loadRun, origin, type MelActivityDeps } from './support.js';
 
 export function createInternalizeActivities({ db }: MelActivityDeps) {

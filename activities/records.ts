@@ -24,7 +24,8 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
     const parsed = parseRunConfig(config);
     const existing = await runs.findOne({ _id: parsed.runId });
     if (existing) {
-      if (!sameRunConfig(existing.config, parsed)) throw invalidInput(differentRunConfigMessage(parsed.runId));
+      if (!sameRunConfig(existing.config, parsed))
+        throw invalidInput(differentRunConfigMessage(parsed.runId));
       return;
     }
     await runs.updateOne(
@@ -40,7 +41,6 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
     const metrics: StepMetrics = {
       prompts: result.rollout.prompts,
       trajectories: result.rollout.trajectories,
-      rewardMean: result.verify.rewardMean,
       passRate: result.verify.passRate,
       mixedGroups: result.verify.mixedGroups,
       pairs: result.contrast.pairs,

@@ -14,6 +14,7 @@ import {
   type ChatMessage,
   type ContrastiveInput,
   type MetaExperienceParse,
+  groupRewards,
 } from '../mel/index.js';
 import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
@@ -30,7 +31,6 @@ import type {
 import type { RunConfig } from '../mel/run-config.js';
 import { samplingSeed } from '../mel/schedule.js';
 import { sampleWithPolicy } from './policy.js';
-import { groupRewards } from './rollout.js';
 import {
   completionText,
   loadRun,

@@ -1,4 +1,4 @@
-import { renderGenerationPrompt, rolloutMessages, verifySolution } from '../mel/index.js';
+import { renderGenerationPrompt, rolloutMessages, summariseRewards, verifySolution } from '../mel/index.js';
 import { ids, type RewardDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/shared.js';
@@ -117,26 +117,8 @@ export function createRolloutActivities(deps: MelActivityDeps) {
         })),
       );
     }
-    const groups = groupRewards(scored);
-    const correct = scored.filter((r) => r.reward === 1).length;
-    return {
-      passRate: scored.length ? correct / scored.length : 0,
-      rewardMean: scored.length ? correct / scored.length : 0,
-      mixedGroups: [...groups.values()].filter((g) => g.some((r) => r === 1) && g.some((r) => r === 0))
-        .length,
-    };
+    return summariseRewards(scored);
   }
 
   return { rollout, verify };
-}
-
-/** Rewards per prompt, in sample order. */
-export function groupRewards(rewardDocs: readonly Pick<RewardDoc, 'promptId' | 'sampleIndex' | 'reward'>[]) {
-  const groups = new Map<string, number[]>();
-  for (const doc of [...rewardDocs].sort((a, b) => a.sampleIndex - b.sampleIndex)) {
-    const group = groups.get(doc.promptId) ?? [];
-    group[doc.sampleIndex] = doc.reward;
-    groups.set(doc.promptId, group);
-  }
-  return groups;
 }

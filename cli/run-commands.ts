@@ -194,7 +194,8 @@ async function existingExecution(client: Client, runId: string): Promise<string 
 /** Attaching to a run means training with its configuration: a different one is refused, as the workflow would. */
 async function checkSameConfiguration(context: CliContext, config: RunConfig): Promise<void> {
   const stored = await findRun(await context.db(), config.runId);
-  if (stored && !sameRunConfig(stored.config, config)) throw new CliError(differentRunConfigMessage(config.runId));
+  if (stored && !sameRunConfig(stored.config, config))
+    throw new CliError(differentRunConfigMessage(config.runId));
 }
 
 /** Ctrl-C leaves the run going (it is durable); only this process and its in-process workers stop. */

@@ -49,7 +49,7 @@ export function progressLine(status: RunStatus, stage: StageName | undefined): s
 export function stepDoneLine(lastStep: NonNullable<RunStatus['lastStep']>, totalSteps: number): string {
   const { step, verify, validate, update } = lastStep;
   return (
-    `${stepLabel(step, totalSteps)} done: reward ${decimal(verify.rewardMean, 3)}, ` +
+    `${stepLabel(step, totalSteps)} done: pass rate ${percent(verify.passRate)}, ` +
     `mixed groups ${verify.mixedGroups}, meta-experiences accepted ${validate.accepted} / rejected ${validate.rejected}, ` +
     `GRPO loss ${decimal(update.grpoLoss)}, NLL loss ${decimal(update.nllLoss)}`
   );
@@ -58,7 +58,6 @@ export function stepDoneLine(lastStep: NonNullable<RunStatus['lastStep']>, total
 /** The per-step columns shared by `mel status` and the HTML report. */
 export const METRIC_HEADERS = [
   'STEP',
-  'REWARD',
   'PASS',
   'MIXED',
   'PAIRS',
@@ -73,7 +72,6 @@ export const METRIC_HEADERS = [
 export function metricCells(row: StepMetricsRow): string[] {
   return [
     String(row.step),
-    decimal(row.rewardMean, 3),
     percent(row.passRate),
     String(row.mixedGroups),
     String(row.pairs),

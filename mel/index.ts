@@ -22,6 +22,8 @@ export {
   rftAdvantages,
   isMixedGroup,
 } from './advantages.js';
+export { groupRewards, summariseRewards } from './groups.js';
+export type { ScoredSample } from './groups.js';
 export { allContrastivePairs, selectContrastivePairs } from './pairs.js';
 export {
   ANSWER_FORMAT_INSTRUCTION,

@@ -186,7 +186,6 @@ export interface StepDoc {
 export interface StepMetrics {
   prompts: number;
   trajectories: number;
-  rewardMean: number;
   passRate: number;
   mixedGroups: number;
   pairs: number;

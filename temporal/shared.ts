@@ -83,8 +83,8 @@ export interface RolloutSummary {
   truncated: number;
 }
 export interface VerifySummary {
+  /** Fraction of rollouts with reward 1: with 0/1 rewards, also the mean reward. */
   passRate: number;
-  rewardMean: number;
   mixedGroups: number;
 }
 export interface ContrastSummary {

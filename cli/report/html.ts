@@ -22,14 +22,11 @@ export function reportCharts({ metrics }: ReportData): Record<string, LineChart>
   const column = (pick: (m: StepMetricsRow) => number | null) => metrics.map(pick);
   return {
     'reward.png': {
-      title: 'Training reward and pass rate',
+      title: 'Training pass rate (mean 0/1 reward)',
       yLabel: 'fraction of rollouts',
       x,
       yRange: [0, 1],
-      series: [
-        { name: 'reward (mean)', values: column((m) => m.rewardMean) },
-        { name: 'pass rate', values: column((m) => m.passRate) },
-      ],
+      series: [{ name: 'pass rate', values: column((m) => m.passRate) }],
     },
     'meta-experiences.png': {
       title: 'Meta-experiences per step',

@@ -47,7 +47,7 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
     expect(followed.stdout).toMatch(/step 1 \(2\/2\) done: reward/);
     expect(followed.stdout).toMatch(/step 1 \(2\/2\) \[.*\] +\d+% +\S+ \(\d\/7\)/);
     expect(followed.stdout).toContain(`run:    ${runId}: completed`);
-    expect(followed.stdout).toMatch(/\nSTEP +REWARD.*\n0 .*\n1 /);
+    expect(followed.stdout).toMatch(/\nSTEP +PASS.*\n0 .*\n1 /);
   });
 
   it('train refuses to restart a finished run or to attach with another configuration', async () => {
@@ -80,7 +80,7 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
     expect(status.workflow!.url).toContain(`/workflows/mel-run%2F${runId}/`);
     const text = (await mel(['status', runId])).stdout;
     expect(text).toContain('phase:       completed');
-    expect(text).toMatch(/recent steps\n +STEP +REWARD/);
+    expect(text).toMatch(/recent steps\n +STEP +PASS/);
   });
 
   it('experiences lists every meta-experience of the run with its verdict, filtered by verdict and step', async () => {

@@ -83,7 +83,6 @@ describe('run views', () => {
         step: 0,
         prompts: 2,
         trajectories: 8,
-        rewardMean: 0.25,
         passRate: 0.25,
         mixedGroups: 1,
         pairs: 2,

@@ -8,7 +8,6 @@ const row = (step: number, over: Partial<StepMetricsRow> = {}): StepMetricsRow =
   step,
   prompts: 4,
   trajectories: 16,
-  rewardMean: 0.25 * step,
   passRate: 0.25 * step,
   mixedGroups: step,
   pairs: step,

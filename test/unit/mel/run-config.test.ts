@@ -52,8 +52,8 @@ describe('run configuration', () => {
     expect(sameRunConfig({ groupSize: 8, batchSize: 4, steps: 2, runId: 'r1' }, config)).toBe(true);
     expect(sameRunConfig(JSON.parse(JSON.stringify(config)), config)).toBe(true);
     expect(sameRunConfig({ ...minimal, steps: 3 }, config)).toBe(false);
-    expect(sameRunConfig({ ...minimal, sampling: { rollout: { temperature: 0.5, maxTokens: 8 } } }, config)).toBe(
-      false,
-    );
+    expect(
+      sameRunConfig({ ...minimal, sampling: { rollout: { temperature: 0.5, maxTokens: 8 } } }, config),
+    ).toBe(false);
   });
 });
