@@ -96,6 +96,6 @@ describe('run views', () => {
         stageDurationsMs: { rollout: 1_000, verify: 500 },
       },
     ]);
-    expect(text.split('\n')[1]).toMatch(/^0 +0\.250 +25\.0% +1 +2 +2 +1 +1 +50\.0% +0\.1000 +- +1\.5s$/);
+    expect(text.split('\n')[1]).toMatch(/^0 +25\.0% +1 +2 +2 +1 +1 +50\.0% +0\.1000 +- +1\.5s$/);
   });
 });
