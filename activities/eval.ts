@@ -3,6 +3,7 @@
  * held-out data file. Problems, answers and scores go to MongoDB, keyed by eval, problem and sample; only counts
  * and the final metrics pass through Temporal. Every activity skips what is already stored, so a retry resumes.
  */
+import { mapLimited } from '../common/map-limited.js';
 import { isDeepStrictEqual } from 'node:util';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
@@ -33,7 +34,6 @@ import {
   completionText,
   invalidInput,
   loadDataFile,
-  mapLimited,
   origin,
   withHeartbeat,
   type MelActivityDeps,

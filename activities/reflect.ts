@@ -1,4 +1,5 @@
 /** The MEL loop proper: contrastive pairs, meta-experience generation, and validation by replay. */
+import { mapLimited } from '../common/map-limited.js';
 import {
   applyLeakagePolicy,
   chainedMetaExperienceMessages,
@@ -31,14 +32,7 @@ import type {
 import type { RunConfig } from '../mel/run-config.js';
 import { samplingSeed } from '../mel/schedule.js';
 import { sampleWithPolicy } from './policy.js';
-import {
-  completionText,
-  loadRun,
-  mapLimited,
-  origin,
-  withHeartbeat,
-  type MelActivityDeps,
-} from './support.js';
+import { completionText, loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
 const GENERATIONS_IN_FLIGHT = 4;
 

@@ -86,24 +86,6 @@ export async function withHeartbeat<T>(
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight, preserving order of results. */
-export async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-) {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T, index);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
-
 /** The text of a sampled completion, without its closing end-of-turn token. */
 export function completionText(tokenizer: ModelTokenizer, tokens: readonly number[]): string {
   const withoutStop = tokens.at(-1) === tokenizer.eosTokenId ? tokens.slice(0, -1) : tokens;

@@ -10,6 +10,7 @@ import {
   type EvalProgress,
   type EvalResult,
 } from '../temporal/shared.js';
+import { mapLimited } from '../common/map-limited.js';
 import { cpu, gpuInference, gpuTraining } from './activity-options.js';
 
 /** Chunks sampled at once: one per default GPU-inference worker slot. */
@@ -54,17 +55,12 @@ export async function melEvalWorkflow(input: EvalInput): Promise<EvalResult> {
     for (let first = 0; first < prepared.problems; first += EVAL_CHUNK_PROBLEMS) {
       chunks.push({ evalId, first, count: Math.min(EVAL_CHUNK_PROBLEMS, prepared.problems - first) });
     }
-    let next = 0;
-    const lane = async () => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++]!;
-        await gpuInference.sampleEvalChunk({ ...chunk, policy });
-        progress.problemsSampled += chunk.count;
-        await cpu.scoreEvalChunk(chunk);
-        progress.problemsScored += chunk.count;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, chunks.length) }, lane));
+    await mapLimited(chunks, CHUNKS_IN_FLIGHT, async (chunk) => {
+      await gpuInference.sampleEvalChunk({ ...chunk, policy });
+      progress.problemsSampled += chunk.count;
+      await cpu.scoreEvalChunk(chunk);
+      progress.problemsScored += chunk.count;
+    });
   } finally {
     // Also when the eval fails or is cancelled: the restored copy's engine slot is freed.
     await CancellationScope.nonCancellable(() => gpuTraining.releasePolicy({ policy }));
