@@ -29,15 +29,8 @@ import {
   type EvalResult,
   type PolicyRef,
 } from '../temporal/shared.js';
-import { sampleWithPolicy } from './policy.js';
-import {
-  completionText,
-  invalidInput,
-  loadDataFile,
-  origin,
-  withHeartbeat,
-  type MelActivityDeps,
-} from './support.js';
+import { sampleOneWithPolicy } from './policy.js';
+import { invalidInput, loadDataFile, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
 /** Engine requests in flight per sampling activity: the local SkyRL engine batches up to 16 (sample_max_num_sequences). */
 const SAMPLES_IN_FLIGHT = 16;
@@ -130,15 +123,12 @@ export function createEvalActivities(deps: MelActivityDeps) {
       mapLimited(missing, SAMPLES_IN_FLIGHT, async ({ problem, key, id }) => {
         const seed = evalSampleSeed(settings.seed, problem.problemIndex, key);
         const temperature = key.kind === 'greedy' ? 0 : settings.temperature;
-        const { sequences, samplerPath } = await sampleWithPolicy(deps, policy, {
+        const { sequence, text, samplerPath } = await sampleOneWithPolicy(deps, policy, {
           promptTokens: problem.promptTokens,
-          numSamples: 1,
           maxTokens: settings.maxTokens,
           temperature,
           seed,
         });
-        const [sequence] = sequences;
-        if (!sequence) throw new Error(`the engine returned no sample for ${id}`);
         await evalSamples.replaceOne(
           { _id: id },
           {
@@ -151,7 +141,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
             temperature,
             tokens: sequence.tokens,
             logprobs: sequence.logprobs,
-            text: completionText(tokenizer, sequence.tokens),
+            text,
             stopReason: sequence.stopReason,
             samplerPath,
             origin: origin(),

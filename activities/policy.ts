@@ -12,7 +12,7 @@ import { ids } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { PolicyRef, PolicyStepRef, PolicyUpdateSummary } from '../temporal/shared.js';
 import { RestoredSamplers } from './restored-samplers.js';
-import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { completionText, loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
@@ -178,16 +178,18 @@ export function createPolicyActivities(deps: MelActivityDeps) {
  * Samples with the policy's weights. After an engine restart its model is gone from memory; the policy is then
  * restored from its saved training state into a new engine model (same weights), and sampling goes on.
  */
+interface SampleRequest {
+  promptTokens: number[];
+  numSamples: number;
+  maxTokens: number;
+  temperature: number;
+  seed: number;
+}
+
 export async function sampleWithPolicy(
   deps: MelActivityDeps,
   policy: PolicyRef,
-  request: {
-    promptTokens: number[];
-    numSamples: number;
-    maxTokens: number;
-    temperature: number;
-    seed: number;
-  },
+  request: SampleRequest,
 ): Promise<{ sequences: SampledSequence[]; samplerPath: string }> {
   const sample = (sampler: string) =>
     deps.engine.sample({ ...request, sampler, stopTokens: [deps.tokenizer.eosTokenId] });
@@ -202,6 +204,18 @@ export async function sampleWithPolicy(
     const restored = await restoredSamplers.restore(deps.engine, deps.baseModel, policy);
     return { sequences: await sample(restored), samplerPath: restored };
   }
+}
+
+/** One completion from the policy, with its text; an engine that returns none fails the attempt. */
+export async function sampleOneWithPolicy(
+  deps: MelActivityDeps,
+  policy: PolicyRef,
+  request: Omit<SampleRequest, 'numSamples'>,
+): Promise<{ sequence: SampledSequence; text: string; samplerPath: string }> {
+  const { sequences, samplerPath } = await sampleWithPolicy(deps, policy, { ...request, numSamples: 1 });
+  const [sequence] = sequences;
+  if (!sequence) throw new Error(`the engine returned no sequence (sampler ${samplerPath})`);
+  return { sequence, text: completionText(deps.tokenizer, sequence.tokens), samplerPath };
 }
 
 /** The engine no longer holds the model: unknown (404) or known but not loaded (SkyRL answers 400). */

@@ -31,8 +31,8 @@ import type {
 } from '../temporal/shared.js';
 import type { RunConfig } from '../mel/run-config.js';
 import { samplingSeed } from '../mel/schedule.js';
-import { sampleWithPolicy } from './policy.js';
-import { completionText, loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { sampleOneWithPolicy } from './policy.js';
+import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
 const GENERATIONS_IN_FLIGHT = 4;
 
@@ -157,21 +157,14 @@ export function createReflectActivities(deps: MelActivityDeps) {
     seed: number,
   ) {
     const { temperature, maxTokens } = config.sampling.reflection;
-    const sampled = await sampleWithPolicy(deps, policy, {
+    const { sequence, text, samplerPath } = await sampleOneWithPolicy(deps, policy, {
       promptTokens,
-      numSamples: 1,
       maxTokens,
       temperature,
       seed,
     });
-    const [sequence] = sampled.sequences;
-    if (!sequence) throw new Error('the engine returned no sequence');
-    const turn = {
-      outputTokens: sequence.tokens,
-      text: completionText(tokenizer, sequence.tokens),
-      stopReason: sequence.stopReason,
-    };
-    return { turn, samplerPath: sampled.samplerPath };
+    const turn = { outputTokens: sequence.tokens, text, stopReason: sequence.stopReason };
+    return { turn, samplerPath };
   }
 
   /**
@@ -263,16 +256,12 @@ export function createReflectActivities(deps: MelActivityDeps) {
       ids.withinRun(candidate.runId, candidate._id),
     );
     const { temperature, maxTokens } = config.sampling.validation;
-    const { sequences } = await sampleWithPolicy(deps, policy, {
+    const { sequence: replay, text } = await sampleOneWithPolicy(deps, policy, {
       promptTokens: tokenizer.encode(promptText),
-      numSamples: 1,
       maxTokens,
       temperature,
       seed,
     });
-    const [replay] = sequences;
-    if (!replay) throw new Error('the engine returned no sequence');
-    const text = completionText(tokenizer, replay.tokens);
     const check = verifySolution(text, prompt.problem.answer, config.mel.verifier);
     return setVerdict({
       validation: {
