@@ -2,6 +2,7 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from 'mongodb';
+import { NON_RETRYABLE } from '../common/error-types.js';
 import type { PolicyEngine, ReflectionEngine } from '../engine/engine.js';
 import type { ModelTokenizer } from '../engine/model-files.js';
 import { builtinProblems, type DatasetConfig, type Problem } from '../mel/index.js';
@@ -24,7 +25,7 @@ export interface LoadedRun extends RunDoc {
 
 /** Non-retryable: retrying cannot fix a missing run or a bad data set. */
 export function invalidInput(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, 'InvalidInput');
+  return ApplicationFailure.nonRetryable(message, NON_RETRYABLE.invalidInput);
 }
 
 export function origin(): TemporalOrigin {

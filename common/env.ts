@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { NON_RETRYABLE } from './error-types.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -44,7 +45,7 @@ const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 export class ConfigError extends Error {
-  override name = 'ConfigError';
+  override name = NON_RETRYABLE.config;
 }
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {

@@ -3,6 +3,7 @@
  * from there by run id, so Temporal payloads carry ids, never the configuration.
  */
 import { z } from 'zod';
+import { NON_RETRYABLE } from '../common/error-types.js';
 import { MelConfigSchema } from './config.js';
 
 const SamplingSchema = z.object({
@@ -64,7 +65,7 @@ export const RunConfigSchema = z
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
 export class RunConfigError extends Error {
-  override name = 'RunConfigError';
+  override name = NON_RETRYABLE.runConfig;
 }
 
 export function parseRunConfig(input: unknown, source = 'run configuration'): RunConfig {

@@ -1,16 +1,14 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CpuActivities, GpuInferenceActivities, GpuTrainingActivities } from '../activities/index.js';
+import { NON_RETRYABLE_ERROR_TYPES } from '../common/error-types.js';
 import { TASK_QUEUES } from '../temporal/shared.js';
-
-/** Retrying cannot fix these: bad configuration, bad data, a run that does not exist. */
-const NON_RETRYABLE = ['InvalidInput', 'RunConfigError', 'ConfigError'];
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '2s',
   backoffCoefficient: 2,
   maximumInterval: '1m',
   maximumAttempts: 5,
-  nonRetryableErrorTypes: NON_RETRYABLE,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
 };
 
 /** Short bookkeeping on MongoDB: a lost attempt is retried after two minutes at most. */

@@ -1,11 +1,12 @@
 import { proxyActivities } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from '../common/error-types.js';
 import type { SmokeActivities } from '../activities/smoke.js';
 import { TASK_QUEUES, type SmokeInput, type SmokeResult } from '../temporal/shared.js';
 
 const { smokeProbe } = proxyActivities<SmokeActivities>({
   taskQueue: TASK_QUEUES.gpuInference,
   startToCloseTimeout: '10 minutes',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ConfigError'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
 /** The smallest workflow that touches every part of the stack: Temporal, a worker, MongoDB and the engine. */

@@ -1,0 +1,13 @@
+/**
+ * Failure types that no retry can fix: bad configuration, bad data, a run that does not exist. Each error class
+ * takes its `name` from here and the activity retry policies list exactly these, so a class and its retry rule
+ * cannot drift apart. Free of imports: workflow code reads it.
+ */
+export const NON_RETRYABLE = {
+  /** An activity's input is wrong (ApplicationFailure type). */
+  invalidInput: 'InvalidInput',
+  runConfig: 'RunConfigError',
+  config: 'ConfigError',
+} as const;
+
+export const NON_RETRYABLE_ERROR_TYPES: string[] = Object.values(NON_RETRYABLE);
