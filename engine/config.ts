@@ -1,14 +1,12 @@
 import { z } from 'zod';
 import { ConfigError, type Endpoints } from '../common/env.js';
-import type { ReflectionEngine, SamplingEngine } from './engine.js';
-import type { ModelTokenizer } from './model-files.js';
+import type { ReflectionEngine } from './engine.js';
 import { OpenAICompatibleClient } from './openai-compatible.js';
 import { TinkerClient, type TinkerClientOptions } from './tinker.js';
-import { TokenChatEngine } from './token-chat.js';
 
 // Which engines a run uses. The policy always runs on a Tinker API (hosted Tinker or SkyRL: it must train);
-// reflection (contrast, summarize, validate) runs on the policy itself, as in the paper, or on any
-// OpenAI-compatible server. API keys are read from the variables named here, never stored or logged.
+// the meta-experience (summarize) is written by the policy itself, as in the paper, or by any OpenAI-compatible
+// server; contrast is CPU code and replays (validate) always run on the policy. API keys are read from the variables named here, never stored or logged.
 
 const ReflectionEnvSchema = z.object({
   MEL_REFLECTION_ENGINE: z.enum(['policy', 'openai-compatible']).default('policy'),
@@ -19,9 +17,15 @@ const ReflectionEnvSchema = z.object({
   MEL_REFLECTION_TIMEOUT_S: z.coerce.number().positive().default(300),
 });
 
-export type ReflectionEngineConfig =
-  | { kind: 'policy' }
-  | { kind: 'openai-compatible'; baseUrl: string; model: string; apiKeyEnv: string; timeoutMs: number };
+export interface ExternalReflectorConfig {
+  kind: 'openai-compatible';
+  baseUrl: string;
+  model: string;
+  apiKeyEnv: string;
+  timeoutMs: number;
+}
+
+export type ReflectionEngineConfig = { kind: 'policy' } | ExternalReflectorConfig;
 
 export function reflectionEngineConfig(source: NodeJS.ProcessEnv = process.env): ReflectionEngineConfig {
   const parsed = ReflectionEnvSchema.safeParse(source);
@@ -55,12 +59,11 @@ export function createPolicyEngine(
   });
 }
 
+/** The external reflector; with MEL_REFLECTION_ENGINE=policy there is none (activities sample the policy). */
 export function createReflectionEngine(
-  config: ReflectionEngineConfig,
-  policy: { engine: SamplingEngine; tokenizer: ModelTokenizer },
+  config: ExternalReflectorConfig,
   source: NodeJS.ProcessEnv = process.env,
 ): ReflectionEngine {
-  if (config.kind === 'policy') return new TokenChatEngine(policy.engine, policy.tokenizer);
   return new OpenAICompatibleClient({
     baseUrl: config.baseUrl,
     model: config.model,

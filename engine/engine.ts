@@ -1,7 +1,8 @@
 /**
  * The engine interface activities program against. Two implementations: the Tinker REST client (`tinker.ts`: hosted
  * Tinker or a SkyRL server; samples, trains, checkpoints) and the OpenAI-compatible client (`openai-compatible.ts`:
- * vLLM, SGLang, Ollama, OpenAI, Tinker's OpenAI endpoint; samples and answers reflection prompts, never trains).
+ * vLLM, SGLang, Ollama, OpenAI, Tinker's OpenAI endpoint; writes meta-experiences when MEL_REFLECTION_ENGINE says so,
+ * never trains).
  * Everything is token ids in and token ids out: sampled ids are kept verbatim for training, never re-encoded.
  */
 import type { ChatMessage, Datum } from '../mel/index.js';
@@ -106,7 +107,10 @@ export interface SamplingEngine {
   sample(request: SampleRequest): Promise<SampledSequence[]>;
 }
 
-/** Text in, text out: the contrast, summarize and validate calls of MEL's reflection step. */
+/**
+ * Text in, text out: the summarize call (the meta-experience) when a model other than the policy writes it. Contrast
+ * is CPU code and replays (validate) always sample the policy itself.
+ */
 export interface ReflectionEngine {
   /** Who writes the reflections, as the audit trail shows it (e.g. "gpt-4o at https://api.openai.com/v1"). */
   readonly name: string;

@@ -10,7 +10,8 @@ import type { ModelTokenizer } from './model-files.js';
 
 /**
  * Chat over a token-level sampler: renders the messages in the model's chat format, samples until the end-of-turn
- * token and decodes. This is how the policy itself answers MEL's reflection prompts, as in the paper.
+ * token and decodes. It serves the project's OpenAI-compatible server (openai-server.ts) over a Tinker engine; MEL's
+ * activities sample the policy token by token instead (activities/reflect.ts), keeping the exact sampled ids.
  */
 export class TokenChatEngine implements ReflectionEngine {
   readonly name = 'the policy';

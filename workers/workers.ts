@@ -46,7 +46,7 @@ async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRol
     tokenizer,
     baseModel: deps.endpoints.baseModel,
     ...(reflectionConfig.kind === 'openai-compatible'
-      ? { reflection: createReflectionEngine(reflectionConfig, { engine: deps.engine, tokenizer }) }
+      ? { reflection: createReflectionEngine(reflectionConfig) }
       : {}),
   };
   const smoke = createSmokeActivities(shared);
