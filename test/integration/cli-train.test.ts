@@ -43,8 +43,8 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
     const followed = await mel(['train', file, '--with-workers']);
     expect(followed.code, followed.stderr).toBe(0);
     expect(followed.stdout).toContain(`attached to run ${runId}`);
-    expect(followed.stdout).toMatch(/step 0 \(1\/2\) done: reward/);
-    expect(followed.stdout).toMatch(/step 1 \(2\/2\) done: reward/);
+    expect(followed.stdout).toMatch(/step 0 \(1\/2\) done: pass rate/);
+    expect(followed.stdout).toMatch(/step 1 \(2\/2\) done: pass rate/);
     expect(followed.stdout).toMatch(/step 1 \(2\/2\) \[.*\] +\d+% +\S+ \(\d\/7\)/);
     expect(followed.stdout).toContain(`run:    ${runId}: completed`);
     expect(followed.stdout).toMatch(/\nSTEP +PASS.*\n0 .*\n1 /);

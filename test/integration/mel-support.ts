@@ -5,7 +5,14 @@ import type { Db } from 'mongodb';
 import { expect } from 'vitest';
 import { loadEnv } from '../../common/env.js';
 import { cachePaths } from '../../stack/install.js';
-import type { MetaExperienceDoc, PairDoc, RewardDoc, StepDoc, TrajectoryDoc } from '../../store/documents.js';
+import type {
+  DatumDoc,
+  MetaExperienceDoc,
+  PairDoc,
+  RewardDoc,
+  StepDoc,
+  TrajectoryDoc,
+} from '../../store/documents.js';
 import { COLLECTIONS } from '../../store/mongo.js';
 import { STAGES, type PolicyRef } from '../../temporal/shared.js';
 import { parseRunConfig, type RunConfig } from '../../mel/run-config.js';
@@ -49,7 +56,12 @@ export async function optimizerStepsIn(statePath: string): Promise<number> {
  * The guarantees of a finished run: every stage ran for every step, every document exists exactly once with the
  * counts the configuration implies, and the engine's optimizer applied exactly one update per step.
  */
-export async function expectCompleteRun(db: Db, config: RunConfig, finalPolicy: PolicyRef) {
+export async function expectCompleteRun(
+  db: Db,
+  config: RunConfig,
+  finalPolicy: PolicyRef,
+  optimizerSteps: (policy: PolicyRef) => Promise<number> = (policy) => optimizerStepsIn(policy.statePath),
+) {
   const { runId, steps, batchSize, groupSize } = config;
   const stepDocs = await db
     .collection<StepDoc>(COLLECTIONS.steps)
@@ -75,13 +87,29 @@ export async function expectCompleteRun(db: Db, config: RunConfig, finalPolicy: 
     .find({ runId })
     .toArray();
   expect(candidates.map((c) => c.pairId).sort()).toEqual(pairs.map((p) => p._id).sort());
-  for (const candidate of candidates) expect(candidate.verdict).toBeDefined();
-  for (const accepted of candidates.filter((c) => c.verdict!.accepted)) {
-    expect(accepted.validation!.correct).toBe(true);
-    expect(accepted.internalization!.step).toBe(accepted.step);
-  }
+  expect(new Set(candidates.map((c) => c._id)).size).toBe(candidates.length);
+  for (const candidate of candidates) expectConsistentVerdict(candidate);
+  const accepted = candidates.filter((c) => c.verdict!.accepted);
+  const nllDatums = await db.collection<DatumDoc>(COLLECTIONS.datums).find({ runId, kind: 'nll' }).toArray();
+  expect(nllDatums.map((d) => d.sourceId).sort()).toEqual(accepted.map((c) => c._id).sort());
 
   expect(finalPolicy.updates).toBe(steps);
-  expect(await optimizerStepsIn(finalPolicy.statePath)).toBe(steps);
+  expect(await optimizerSteps(finalPolicy)).toBe(steps);
   return { stepDocs, trajectories, pairs, candidates };
+}
+
+/** What every verdict guarantees, whichever way it went: a reason, and the evidence the reason names. */
+export function expectConsistentVerdict(candidate: MetaExperienceDoc): void {
+  const { verdict } = candidate;
+  expect(verdict, candidate._id).toBeDefined();
+  expect(verdict!.detail, candidate._id).not.toBe('');
+  if (verdict!.accepted) {
+    expect(verdict!.reason).toBe('replay-verified');
+    expect(candidate.validation!.correct).toBe(true);
+    expect(candidate.internalization!.step).toBe(candidate.step);
+    return;
+  }
+  expect(candidate.internalization ?? null).toBeNull();
+  if (verdict!.reason === 'unparseable') expect(candidate.parse.ok).toBe(false);
+  if (verdict!.reason === 'replay-wrong-answer') expect(candidate.validation!.correct).toBe(false);
 }
