@@ -1,7 +1,7 @@
 import { renderGenerationPrompt, rolloutMessages, verifySolution } from '../mel/index.js';
 import { ids, type RewardDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/shared.js';
+import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../training/schedule.js';
 import {
   completionText,

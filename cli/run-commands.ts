@@ -8,14 +8,21 @@ import {
 } from '@temporalio/client';
 import type { Command } from 'commander';
 import { findRun, stepMetrics } from '../store/queries.js';
-import { pauseUpdate, resumeUpdate, runWorkflowId, stopUpdate, type RunStatus } from '../temporal/shared.js';
+import {
+  pauseUpdate,
+  resumeUpdate,
+  runWorkflowId,
+  stopUpdate,
+  type RunStatus,
+} from '../temporal/contracts/run.js';
+import { failureChain } from '../temporal/errors.js';
 import { followRun, startRun, type Progress } from '../training/client.js';
 import { loadRunConfig, parseRunConfig, type RunConfig } from '../training/run-config.js';
 import type { InProcessWorkers } from '../workers/in-process.js';
 import { missingWorkersWarning, startCliWorkers } from './workers.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
 import { fields } from './format.js';
-import { failureChain, firstLine, listRuns, loadStatus } from './run-state.js';
+import { firstLine, listRuns, loadStatus } from './run-state.js';
 import {
   progressLine,
   renderMetrics,

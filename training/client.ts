@@ -5,16 +5,15 @@ import {
   type Client,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import { MelRunId, TASK_QUEUES } from '../temporal/contracts/common.js';
 import {
-  MelRunId,
   runWorkflowId,
   stageQuery,
   statusQuery,
   stepWorkflowId,
-  TASK_QUEUES,
   type RunStatus,
   type StageName,
-} from '../temporal/shared.js';
+} from '../temporal/contracts/run.js';
 import { melRunWorkflow } from '../workflows/index.js';
 import type { RunConfig } from './run-config.js';
 

@@ -1,6 +1,6 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CpuActivities, GpuInferenceActivities, GpuTrainingActivities } from '../activities/index.js';
-import { TASK_QUEUES } from '../temporal/shared.js';
+import { TASK_QUEUES } from '../temporal/contracts/common.js';
 
 /** Retrying cannot fix these: bad configuration, bad data, a run that does not exist. */
 const NON_RETRYABLE = ['InvalidInput', 'RunConfigError', 'ConfigError'];

@@ -8,28 +8,22 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { MelPhase, MelRunId, MelStep } from '../temporal/contracts/common.js';
 import {
-  MelPhase,
-  MelRunId,
-  MelStep,
   pauseUpdate,
   resumeUpdate,
   statusQuery,
   stepWorkflowId,
   stopUpdate,
-  type RunInput,
+  type MelRunInput,
   type RunPhase,
   type RunState,
   type RunStatus,
   type StepResult,
-} from '../temporal/shared.js';
-import type { RunConfig } from '../training/run-config.js';
+} from '../temporal/contracts/run.js';
+import { failureChain } from '../temporal/errors.js';
 import { cpu, gpuTraining } from './activity-options.js';
 import { melStepWorkflow } from './step.js';
-
-export interface MelRunInput extends RunInput {
-  config: RunConfig;
-}
 
 /**
  * One MEL training run: registers the run, creates its starting policy, then runs one child workflow per step.
@@ -115,7 +109,7 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
       state.lastError = undefined;
       state.nextStep = step + 1;
     } catch (error) {
-      state.lastError = { step, message: error instanceof Error ? describeFailure(error) : String(error) };
+      state.lastError = { step, message: failureChain(error) };
       // No step runs while the run waits on a failure (status must not report the failed step as running).
       currentStep = undefined;
       state.paused = true;
@@ -139,14 +133,4 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
   upsertSearchAttributes([{ key: MelPhase, value: phase }]);
   await condition(allHandlersFinished);
   return status();
-}
-
-function describeFailure(error: Error): string {
-  let message = error.message;
-  let cause = error.cause;
-  while (cause instanceof Error) {
-    message += `: ${cause.message}`;
-    cause = cause.cause;
-  }
-  return message;
 }

@@ -7,7 +7,8 @@ import { loadEnv } from '../../common/env.js';
 import { cachePaths } from '../../stack/install.js';
 import type { MetaExperienceDoc, PairDoc, RewardDoc, StepDoc, TrajectoryDoc } from '../../store/documents.js';
 import { COLLECTIONS } from '../../store/mongo.js';
-import { STAGES, type PolicyRef } from '../../temporal/shared.js';
+import type { PolicyRef } from '../../temporal/contracts/common.js';
+import { STAGES } from '../../temporal/contracts/run.js';
 import { parseRunConfig, type RunConfig } from '../../training/run-config.js';
 import { uniqueId } from './support.js';
 
