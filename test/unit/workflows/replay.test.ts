@@ -2,15 +2,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HistoryAndWorkflowId } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { describe, expect, it } from 'vitest';
-import { WORKFLOWS_PATH } from './support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { installQuietRuntime, WORKFLOWS_PATH } from './support.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', '..', 'fixtures', 'histories');
 const fixtures = readdirSync(FIXTURES).filter((file) => file.endsWith('.json'));
 
-// Recorded with scripts/record-history.ts from real runs. Replaying them runs the current workflow code against
-// what earlier code did; any non-determinism (a reordered, added or removed command) fails here. Needs no server.
+// Replaying a recorded history runs the current workflow code against what earlier code did; any non-determinism
+// (a reordered, added or removed command) fails here. Needs no server. run-workflow.json and step-workflow.json
+// were recorded with scripts/record-history.ts from a real run; run-workflow-{controls,failed-step,paused-at-start}
+// from run.test.ts's fake-activity runs on the run workflow as it was before its refactor into helpers (pause,
+// resume, stop, refused updates, a failed step retried), run-workflow-continued-as-new from the first execution
+// of its continue-as-new test.
 describe('replay of recorded workflow histories', () => {
+  beforeAll(installQuietRuntime);
+
   it('has recorded histories to replay', () => {
     expect(fixtures.length).toBeGreaterThan(0);
   });
