@@ -24,11 +24,12 @@ import { replaceAll } from '../store/writes.js';
 import {
   evalIdentity,
   type EvalChunk,
-  type EvalInput,
   type EvalPrepared,
   type EvalResult,
-  type PolicyRef,
-} from '../temporal/shared.js';
+  type FinishEvalInput,
+  type PrepareEvalInput,
+  type SampleEvalChunkInput,
+} from '../temporal/contracts/eval.js';
 import { sampleOneWithPolicy } from './policy.js';
 import { invalidInput, loadDataFile, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
@@ -49,7 +50,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
    * Registers the eval and writes its problems with their rollout prompts. An eval that has completed returns its
    * stored result; the same eval id with another policy, data file or settings is refused.
    */
-  async function prepareEval(input: EvalInput & { workflowId: string }): Promise<EvalPrepared> {
+  async function prepareEval(input: PrepareEvalInput): Promise<EvalPrepared> {
     const { evalId, workflowId, ...definition } = input;
     const invalid = [EvalIdSchema.safeParse(evalId), EvalSettingsSchema.safeParse(definition.settings)].find(
       (parsed) => !parsed.success,
@@ -103,7 +104,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
   }
 
   /** The greedy answer and the k sampled answers of each problem of the chunk; stored ones are skipped. */
-  async function sampleEvalChunk({ policy, ...chunk }: EvalChunk & { policy: PolicyRef }): Promise<number> {
+  async function sampleEvalChunk({ policy, ...chunk }: SampleEvalChunkInput): Promise<number> {
     const { settings } = (await loadEval(chunk.evalId)).definition;
     const problems = await evalProblems.find(chunkFilter(chunk)).sort({ problemIndex: 1 }).toArray();
     const stored = new Set(
@@ -190,7 +191,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
   }
 
   /** The metrics from the stored scores, recorded on the eval; every answer must be there and scored. */
-  async function finishEval({ evalId, workflowRunId }: { evalId: string; workflowRunId: string }) {
+  async function finishEval({ evalId, workflowRunId }: FinishEvalInput): Promise<EvalResult> {
     const doc = await loadEval(evalId);
     if (doc.status === 'completed' && doc.result) return doc.result;
     const { settings, target, data } = doc.definition;

@@ -15,7 +15,7 @@ import {
 import { ids, type DatumDoc, type MetaExperienceDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { replaceAll } from '../store/writes.js';
-import type { InternalizeSummary, StepRef } from '../temporal/shared.js';
+import type { InternalizeSummary, StepRef } from '../temporal/contracts/run.js';
 import { loadRun, origin, type MelActivityDeps } from './support.js';
 
 export function createInternalizeActivities({ db }: MelActivityDeps) {

@@ -10,7 +10,8 @@ import type { Datum } from '../mel/index.js';
 import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import type { PolicyRef, PolicyStepRef, PolicyUpdateSummary } from '../temporal/shared.js';
+import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
+import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
 import { RestoredSamplers } from './restored-samplers.js';
 import { completionText, loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
@@ -19,7 +20,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
   const { runs, steps, datums, metaExperiences } = melCollections(db);
 
   /** The run's starting policy: a fresh LoRA adapter, saved once and reused by every retry and replay. */
-  async function initPolicy({ runId }: { runId: string }): Promise<PolicyRef> {
+  async function initPolicy({ runId }: InitPolicyInput): Promise<PolicyRef> {
     const run = await loadRun(db, runId);
     if (run.initialPolicy) return run.initialPolicy;
     const modelId = await engine.createTrainingModel({
@@ -156,7 +157,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
    * A loaded copy of a saved policy, in a fresh engine model (`mel replay` starts from a policy whose model was
    * unloaded long ago). Same weights, same state path; the step's policy update unloads the copy when done.
    */
-  async function restorePolicy({ policy, name }: { policy: PolicyRef; name: string }): Promise<PolicyRef> {
+  async function restorePolicy({ policy, name }: RestorePolicyInput): Promise<PolicyRef> {
     const modelId = await engine.createTrainingModel({ baseModel: deps.baseModel, rank: policy.rank });
     await engine.loadState({ modelId, path: policy.statePath });
     const samplerPath = await engine.saveWeightsForSampler({
@@ -167,7 +168,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
   }
 
   /** Frees the engine slot of a finished run's final policy; its saved state stays and can be restored. */
-  async function releasePolicy({ policy }: { policy: PolicyRef }): Promise<void> {
+  async function releasePolicy({ policy }: ReleasePolicyInput): Promise<void> {
     await unloadModels([policy.modelId]);
   }
 

@@ -1,26 +1,15 @@
 /** Run registration and per-step metrics: the bookkeeping the audit and reports read. */
 import { ids, type StepMetrics } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import type { StepResult } from '../temporal/shared.js';
-import {
-  differentRunConfigMessage,
-  parseRunConfig,
-  sameRunConfig,
-  type RunConfig,
-} from '../mel/run-config.js';
+import type { RecordStepInput, RegisterRunInput } from '../temporal/contracts/run.js';
+import { differentRunConfigMessage, parseRunConfig, sameRunConfig } from '../mel/run-config.js';
 import { invalidInput, type MelActivityDeps } from './support.js';
 
 export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
   const { runs, steps, stepMetrics, metaExperiences } = melCollections(db);
 
   /** Stores the run's configuration once; a second start with a different configuration is refused. */
-  async function registerRun({
-    config,
-    workflowId,
-  }: {
-    config: RunConfig;
-    workflowId: string;
-  }): Promise<void> {
+  async function registerRun({ config, workflowId }: RegisterRunInput): Promise<void> {
     const parsed = parseRunConfig(config);
     const existing = await runs.findOne({ _id: parsed.runId });
     if (existing) {
@@ -36,7 +25,7 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
   }
 
   /** Writes the step's metrics (per-step curve for reports) once its stages have all run. */
-  async function recordStep({ runId, result }: { runId: string; result: StepResult }): Promise<StepMetrics> {
+  async function recordStep({ runId, result }: RecordStepInput): Promise<StepMetrics> {
     const candidates = await metaExperiences.countDocuments({ runId, step: result.step });
     const metrics: StepMetrics = {
       prompts: result.rollout.prompts,

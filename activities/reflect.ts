@@ -21,14 +21,14 @@ import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '
 import type { ReflectionEngine } from '../engine/engine.js';
 import { melCollections } from '../store/collections.js';
 import { replaceAll } from '../store/writes.js';
+import type { PolicyRef } from '../temporal/contracts/common.js';
 import type {
   ContrastSummary,
-  PolicyRef,
   PolicyStepRef,
   StepRef,
   SummarizeSummary,
   ValidateSummary,
-} from '../temporal/shared.js';
+} from '../temporal/contracts/run.js';
 import type { RunConfig } from '../mel/run-config.js';
 import { samplingSeed } from '../mel/schedule.js';
 import { sampleOneWithPolicy } from './policy.js';

@@ -1,5 +1,5 @@
 import type { TrainingEngine } from '../engine/engine.js';
-import type { PolicyRef } from '../temporal/shared.js';
+import type { PolicyRef } from '../temporal/contracts/common.js';
 
 type RestoreEngine = Pick<
   TrainingEngine,

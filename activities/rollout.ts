@@ -2,7 +2,7 @@ import { mapLimited } from '../common/map-limited.js';
 import { renderGenerationPrompt, rolloutMessages, summariseRewards, verifySolution } from '../mel/index.js';
 import { ids, type RewardDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/shared.js';
+import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
 import { completionText, loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 import { sampleWithPolicy } from './policy.js';

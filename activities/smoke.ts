@@ -3,7 +3,7 @@ import type { Db } from 'mongodb';
 import type { ModelTokenizer } from '../engine/model-files.js';
 import type { PolicyEngine, SampledSequence } from '../engine/engine.js';
 import { COLLECTIONS } from '../store/mongo.js';
-import type { SmokeInput, SmokeResult } from '../temporal/shared.js';
+import type { SmokeInput, SmokeResult } from '../temporal/contracts/smoke.js';
 
 export interface SmokeDeps {
   db: Db;

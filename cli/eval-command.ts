@@ -10,24 +10,24 @@ import type { Command } from 'commander';
 import type { Db } from 'mongodb';
 import { EvalIdSchema, EvalSettingsSchema, type EvalSettings } from '../mel/index.js';
 import { loadProblemsFile } from '../mel/node.js';
-import { historyUrl } from '../store/audit.js';
 import { findEval, findPolicyByStatePath, findRun, latestPolicy } from '../store/queries.js';
+import { MelRunId, TASK_QUEUES } from '../temporal/contracts/common.js';
 import {
   evalIdentity,
   evalProgressQuery,
   evalWorkflowId,
-  MelRunId,
-  TASK_QUEUES,
   type EvalDefinition,
   type EvalProgress,
   type EvalResult,
   type EvalTarget,
-} from '../temporal/shared.js';
+} from '../temporal/contracts/eval.js';
+import { failureChain } from '../temporal/errors.js';
+import { historyUrl } from '../temporal/ui.js';
 import { followWorkflow } from '../temporal/client.js';
 import { melEvalWorkflow } from '../workflows/index.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
 import { fields, percent, progressBar, table } from './format.js';
-import { failureChain, linksOf } from './run-state.js';
+import { linksOf } from './run-state.js';
 import { withCliWorkers } from './workers.js';
 
 interface EvalOptions extends OutputOptions {

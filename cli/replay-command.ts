@@ -6,11 +6,11 @@ import { ids, type RunDoc } from '../store/documents.js';
 import { findRun, loadStepEvidence, policyAfterStep } from '../store/queries.js';
 import { compareSteps, type Comparison, type LossComparison, type ReplayDiff } from '../store/replay-diff.js';
 import { melCollections } from '../store/collections.js';
-import { MelRunId, TASK_QUEUES, type PolicyRef } from '../temporal/shared.js';
+import { MelRunId, TASK_QUEUES, type PolicyRef } from '../temporal/contracts/common.js';
+import { failureChain } from '../temporal/errors.js';
 import { melReplayStepWorkflow } from '../workflows/index.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
 import { decimal, table } from './format.js';
-import { failureChain } from './run-state.js';
 import { withCliWorkers } from './workers.js';
 
 interface ReplayOptions extends OutputOptions {

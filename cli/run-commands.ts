@@ -7,7 +7,14 @@ import {
 } from '@temporalio/client';
 import type { Command } from 'commander';
 import { findRun, stepMetrics } from '../store/queries.js';
-import { pauseUpdate, resumeUpdate, runWorkflowId, stopUpdate, type RunStatus } from '../temporal/shared.js';
+import {
+  pauseUpdate,
+  resumeUpdate,
+  runWorkflowId,
+  stopUpdate,
+  type RunStatus,
+} from '../temporal/contracts/run.js';
+import { failureChain } from '../temporal/errors.js';
 import { followRun, startRun, type Progress } from '../temporal/client.js';
 import { loadRunConfig } from '../mel/node.js';
 import { differentRunConfigMessage, sameRunConfig, type RunConfig } from '../mel/run-config.js';
@@ -15,7 +22,7 @@ import type { InProcessWorkers } from '../workers/in-process.js';
 import { missingWorkersWarning, startCliWorkers } from './workers.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
 import { fields } from './format.js';
-import { failureChain, firstLine, listRuns, loadStatus } from './run-state.js';
+import { firstLine, listRuns, loadStatus } from './run-state.js';
 import {
   progressLine,
   renderMetrics,

@@ -4,17 +4,10 @@
  * server and the database know, and says so.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { historyUrl } from '../store/audit.js';
 import { findRun, listRunDocs, stepMetrics, type StepMetricsRow } from '../store/queries.js';
-import {
-  MelPhase,
-  MelRunId,
-  MelStep,
-  runWorkflowId,
-  TASK_QUEUES,
-  type RunStatus,
-  type StageName,
-} from '../temporal/shared.js';
+import { MelPhase, MelRunId, MelStep, TASK_QUEUES } from '../temporal/contracts/common.js';
+import { runWorkflowId, type RunStatus, type StageName } from '../temporal/contracts/run.js';
+import { historyUrl } from '../temporal/ui.js';
 import { currentProgress } from '../temporal/client.js';
 import { CliError, type CliContext } from './context.js';
 
@@ -208,11 +201,4 @@ export async function queuesWithoutWorkers(context: CliContext): Promise<string[
 export function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0] ?? message;
-}
-
-/** "outer: cause: root cause": the messages of an error and its causes (Temporal wraps failures several deep). */
-export function failureChain(error: Error): string {
-  const messages: string[] = [];
-  for (let e: unknown = error; e instanceof Error; e = e.cause) messages.push(e.message);
-  return messages.join(': ');
 }

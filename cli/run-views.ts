@@ -1,6 +1,6 @@
 /** Text views of runs: the runs table, a run's status, per-step metrics, and the progress line of `mel train`. */
 import type { StepMetricsRow } from '../store/queries.js';
-import { STAGES, type RunStatus, type StageName } from '../temporal/shared.js';
+import { STAGES, type RunStatus, type StageName } from '../temporal/contracts/run.js';
 import { decimal, duration, fields, percent, progressBar, section, table, timestamp } from './format.js';
 import type { RunListing, StatusReport } from './run-state.js';
 

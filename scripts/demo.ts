@@ -12,7 +12,7 @@ import type { MetaExperienceDoc, StepDoc } from '../store/documents.js';
 import { COLLECTIONS, type MongoHandle } from '../store/mongo.js';
 import { connectClient, connectWorker } from '../temporal/connection.js';
 import { installTemporalRuntime } from '../temporal/runtime.js';
-import { runWorkflowId, STAGES } from '../temporal/shared.js';
+import { runWorkflowId, STAGES } from '../temporal/contracts/run.js';
 import { followRun, startRun, type Progress } from '../temporal/client.js';
 import { loadRunConfig } from '../mel/node.js';
 import { connectActivityDeps, createWorkers } from '../workers/workers.js';

@@ -5,7 +5,7 @@ import { MongoClient } from 'mongodb';
 import type { Endpoints, Env } from '../common/env.js';
 import { REPO_ROOT } from '../common/env.js';
 import { TinkerClient } from '../engine/tinker.js';
-import { SEARCH_ATTRIBUTES } from '../temporal/shared.js';
+import { SEARCH_ATTRIBUTES } from '../temporal/contracts/common.js';
 import { OFFLINE_ENV, type InstalledStack } from './install.js';
 
 export type ServiceName = 'temporal' | 'mongodb' | 'engine';

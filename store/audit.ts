@@ -2,7 +2,8 @@
  * The evidence chain of one meta-experience, assembled from its documents: what `mel audit` shows. Pure, so the
  * assembly is unit-tested without a database; `loadAuditEvidence` in queries.ts fetches the documents.
  */
-import type { StageName } from '../temporal/shared.js';
+import type { StageName } from '../temporal/contracts/run.js';
+import { historyUrl, type TemporalLinks } from '../temporal/ui.js';
 import type {
   MetaExperienceDoc,
   PairDoc,
@@ -24,12 +25,6 @@ export interface AuditEvidence {
   positiveReward: RewardDoc | null;
   negativeReward: RewardDoc | null;
   step: StepDoc | null;
-}
-
-export interface TemporalLinks {
-  namespace: string;
-  /** The Temporal UI's base URL, when known (not for a server the user runs elsewhere). */
-  uiUrl?: string;
 }
 
 /** Where the incorrect trajectory went astray: a span quoted by s*, or the first divergence from the correct one. */
@@ -167,17 +162,6 @@ function origins(evidence: AuditEvidence): (TemporalOrigin & { stage: StageName 
     ['policy-update', me.internalization ? evidence.step?.update?.origin : undefined],
   ];
   return byStage.flatMap(([stage, origin]) => (origin ? [{ stage, ...origin }] : []));
-}
-
-export function historyUrl(
-  links: TemporalLinks,
-  origin: Pick<TemporalOrigin, 'workflowId' | 'workflowRunId'>,
-) {
-  if (!links.uiUrl) return undefined;
-  const base = links.uiUrl.replace(/\/+$/, '');
-  return `${base}/namespaces/${encodeURIComponent(links.namespace)}/workflows/${encodeURIComponent(
-    origin.workflowId,
-  )}/${encodeURIComponent(origin.workflowRunId)}/history`;
 }
 
 const MIN_QUOTE_LENGTH = 4;

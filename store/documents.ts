@@ -4,7 +4,9 @@
  */
 import type { Datum, EvalSampleKey, MetaExperience, Problem } from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
-import type { EvalDefinition, EvalResult, PolicyRef, StageName } from '../temporal/shared.js';
+import type { PolicyRef } from '../temporal/contracts/common.js';
+import type { EvalDefinition, EvalResult } from '../temporal/contracts/eval.js';
+import type { StageName } from '../temporal/contracts/run.js';
 
 /** Where a record came from in Temporal: enough to open the raw history. The attempt is for audit only. */
 export interface TemporalOrigin {

@@ -3,7 +3,7 @@ import type { Collection, Db, Filter } from 'mongodb';
 import type { AuditEvidence } from './audit.js';
 import { melCollections, type StepMetricsDoc } from './collections.js';
 import type { StepEvidence } from './replay-diff.js';
-import type { PolicyRef } from '../temporal/shared.js';
+import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDoc, MetaExperienceDoc, RunDoc } from './documents.js';
 import { ids } from './documents.js';
 

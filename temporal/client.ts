@@ -5,16 +5,15 @@ import {
   type Client,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import { MelRunId, TASK_QUEUES } from '../temporal/contracts/common.js';
 import {
-  MelRunId,
   runWorkflowId,
   stageQuery,
   statusQuery,
   stepWorkflowId,
-  TASK_QUEUES,
   type RunStatus,
   type StageName,
-} from './shared.js';
+} from './contracts/run.js';
 import { melRunWorkflow } from '../workflows/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 

@@ -1,7 +1,7 @@
 /** Every worker role inside the calling process (`mel train --with-workers`, tests): started and stopped as one. */
 import type { Endpoints } from '../common/env.js';
 import { connectWorker } from '../temporal/connection.js';
-import type { TaskQueueRole } from '../temporal/shared.js';
+import type { TaskQueueRole } from '../temporal/contracts/common.js';
 import { connectActivityDeps, createWorkers, type ActivityDeps } from './workers.js';
 
 export interface InProcessWorkers {

@@ -7,7 +7,7 @@ import { resolveEndpoints } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { connectWorker } from '../temporal/connection.js';
 import { installTemporalRuntime } from '../temporal/runtime.js';
-import type { TaskQueueRole } from '../temporal/shared.js';
+import type { TaskQueueRole } from '../temporal/contracts/common.js';
 import { ALL_ROLES, connectActivityDeps, createWorkers } from './workers.js';
 
 const log = createLogger('worker');

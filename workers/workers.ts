@@ -12,7 +12,7 @@ import type { PolicyEngine } from '../engine/engine.js';
 import { loadModelTokenizer } from '../engine/model-files.js';
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
-import { TASK_QUEUES, type TaskQueueRole } from '../temporal/shared.js';
+import { TASK_QUEUES, type TaskQueueRole } from '../temporal/contracts/common.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 export const ALL_ROLES = Object.keys(TASK_QUEUES) as TaskQueueRole[];

@@ -1,7 +1,7 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CpuActivities, GpuInferenceActivities, GpuTrainingActivities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/error-types.js';
-import { TASK_QUEUES } from '../temporal/shared.js';
+import { TASK_QUEUES } from '../temporal/contracts/common.js';
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '2s',

@@ -1,15 +1,14 @@
 import { CancellationScope, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { MelPhase, MelRunId } from '../temporal/contracts/common.js';
 import {
   EVAL_CHUNK_PROBLEMS,
   evalProgressQuery,
-  MelPhase,
-  MelRunId,
   type EvalChunk,
   type EvalInput,
   type EvalPhase,
   type EvalProgress,
   type EvalResult,
-} from '../temporal/shared.js';
+} from '../temporal/contracts/eval.js';
 import { mapLimited } from '../common/map-limited.js';
 import { cpu, gpuInference, gpuTraining } from './activity-options.js';
 

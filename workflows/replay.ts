@@ -1,23 +1,8 @@
 import { executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import {
-  MelPhase,
-  MelRunId,
-  MelStep,
-  stepWorkflowId,
-  type PolicyRef,
-  type StepResult,
-} from '../temporal/shared.js';
-import type { RunConfig } from '../mel/run-config.js';
+import { MelPhase, MelRunId, MelStep } from '../temporal/contracts/common.js';
+import { stepWorkflowId, type ReplayStepInput, type StepResult } from '../temporal/contracts/run.js';
 import { cpu, gpuTraining } from './activity-options.js';
 import { melStepWorkflow } from './step.js';
-
-export interface ReplayStepInput {
-  /** The original run's configuration under the replay's own run id, so the replay writes its own documents. */
-  config: RunConfig;
-  step: number;
-  /** The policy the original step started from. */
-  policy: PolicyRef;
-}
 
 /**
  * Re-runs one step of a run as a new run of one step (`mel replay`): same configuration and seeds, same starting

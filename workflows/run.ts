@@ -8,27 +8,33 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { MelPhase, MelRunId, MelStep } from '../temporal/contracts/common.js';
 import {
-  MelPhase,
-  MelRunId,
-  MelStep,
   pauseUpdate,
   resumeUpdate,
   statusQuery,
   stepWorkflowId,
   stopUpdate,
-  type RunInput,
+  type MelRunInput,
   type RunPhase,
   type RunState,
   type RunStatus,
   type StepResult,
-} from '../temporal/shared.js';
-import type { RunConfig } from '../mel/run-config.js';
+} from '../temporal/contracts/run.js';
+import { failureChain } from '../temporal/errors.js';
 import { cpu, gpuTraining } from './activity-options.js';
 import { melStepWorkflow } from './step.js';
 
-export interface MelRunInput extends RunInput {
-  config: RunConfig;
+/** Everything one execution of the run workflow knows. `state` is what continue-as-new carries on. */
+interface Run {
+  readonly runId: string;
+  readonly totalSteps: number;
+  readonly state: RunState;
+  phase: RunPhase;
+  /** The step whose child workflow is running. */
+  currentStep?: number;
+  /** `state.nextStep` when this execution began: its steps count towards `continueAsNewAfterSteps`. */
+  readonly firstStep: number;
 }
 
 /**
@@ -37,31 +43,64 @@ export interface MelRunInput extends RunInput {
  * run instead of failing it, so nothing is lost: fix the cause, then resume to retry that step.
  */
 export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
-  const { runId, totalSteps } = input;
-  const state: RunState = input.carried ?? { nextStep: 0, paused: false, stopRequested: false };
-  let phase: RunPhase = 'starting';
-  let currentStep: number | undefined;
+  const run = startRun(input);
+  setHandler(statusQuery, () => statusOf(run));
+  installControls(run);
 
-  const status = (): RunStatus => ({ ...state, runId, totalSteps, phase: effectivePhase(), currentStep });
-  const effectivePhase = (): RunPhase =>
-    state.stopRequested && phase === 'running'
-      ? 'stopping'
-      : state.paused && phase === 'running'
-        ? 'paused'
-        : phase;
-  /** Update validators: a rejected update leaves no trace in history, and the caller gets the reason. */
+  upsertSearchAttributes([{ key: MelRunId, value: run.runId }]);
+  if (!run.state.policy) {
+    await cpu.registerRun({ config: input.config, workflowId: workflowInfo().workflowId });
+    run.state.policy = await gpuTraining.initPolicy({ runId: run.runId });
+  }
+  run.phase = 'running';
+
+  while (run.state.nextStep < run.totalSteps && !run.state.stopRequested) {
+    await condition(() => !run.state.paused || run.state.stopRequested);
+    if (run.state.stopRequested) break;
+    const succeeded = await runStep(run);
+    if (succeeded && shouldContinueAsNew(run, input)) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof melRunWorkflow>({ ...input, carried: run.state });
+    }
+  }
+  return finish(run);
+}
+
+function startRun({ runId, totalSteps, carried }: MelRunInput): Run {
+  const state: RunState = carried ?? { nextStep: 0, paused: false, stopRequested: false };
+  return { runId, totalSteps, state, phase: 'starting', firstStep: state.nextStep };
+}
+
+function statusOf(run: Run): RunStatus {
+  const { runId, totalSteps, state, currentStep } = run;
+  return { ...state, runId, totalSteps, phase: effectivePhase(run), currentStep };
+}
+
+/** While running, a requested stop or pause shows as the phase. */
+function effectivePhase({ phase, state }: Run): RunPhase {
+  if (phase !== 'running') return phase;
+  if (state.stopRequested) return 'stopping';
+  return state.paused ? 'paused' : phase;
+}
+
+/**
+ * Pause, resume and stop. Their validators refuse what makes no sense (resuming a run that is not paused, anything
+ * after the run ended): a refused update leaves no trace in history, and the caller gets the reason.
+ */
+function installControls(run: Run): void {
+  const { state } = run;
   const assertCan = (allowed: boolean, otherwise: string) => {
-    if (phase === 'completed' || phase === 'stopped') throw new Error(`run ${runId} has already ${phase}`);
-    if (!allowed) throw new Error(`run ${runId} ${otherwise}`);
+    if (run.phase === 'completed' || run.phase === 'stopped') {
+      throw new Error(`run ${run.runId} has already ${run.phase}`);
+    }
+    if (!allowed) throw new Error(`run ${run.runId} ${otherwise}`);
   };
-
-  setHandler(statusQuery, status);
   setHandler(
     pauseUpdate,
     (reason?: string) => {
       state.paused = true;
       state.pauseReason = reason ?? 'paused by request';
-      return status();
+      return statusOf(run);
     },
     { validator: (_reason?: string) => assertCan(!state.paused, 'is already paused') },
   );
@@ -70,7 +109,7 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
     () => {
       state.paused = false;
       state.pauseReason = undefined;
-      return status();
+      return statusOf(run);
     },
     { validator: () => assertCan(state.paused, 'is not paused') },
   );
@@ -79,74 +118,71 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
     (reason?: string) => {
       state.stopRequested = true;
       state.pauseReason = reason ?? 'stopped by request';
-      return status();
+      return statusOf(run);
     },
     { validator: (_reason?: string) => assertCan(!state.stopRequested, 'is already stopping') },
   );
-
-  upsertSearchAttributes([{ key: MelRunId, value: runId }]);
-  if (!state.policy) {
-    await cpu.registerRun({ config: input.config, workflowId: workflowInfo().workflowId });
-    state.policy = await gpuTraining.initPolicy({ runId });
-  }
-  phase = 'running';
-
-  while (state.nextStep < totalSteps && !state.stopRequested) {
-    await condition(() => !state.paused || state.stopRequested);
-    if (state.stopRequested) break;
-    const step = state.nextStep;
-    currentStep = step;
-    upsertSearchAttributes([
-      { key: MelStep, value: step },
-      { key: MelPhase, value: 'running' },
-    ]);
-    try {
-      const result: StepResult = await executeChild(melStepWorkflow, {
-        workflowId: stepWorkflowId(runId, step),
-        args: [{ runId, step, policy: state.policy! }],
-        typedSearchAttributes: [
-          { key: MelRunId, value: runId },
-          { key: MelStep, value: step },
-        ],
-        parentClosePolicy: 'REQUEST_CANCEL',
-      });
-      state.policy = result.policy;
-      state.lastStep = { step, verify: result.verify, validate: result.validate, update: result.update };
-      state.lastError = undefined;
-      state.nextStep = step + 1;
-    } catch (error) {
-      state.lastError = { step, message: error instanceof Error ? describeFailure(error) : String(error) };
-      // No step runs while the run waits on a failure (status must not report the failed step as running).
-      currentStep = undefined;
-      state.paused = true;
-      state.pauseReason = `step ${step} failed`;
-      upsertSearchAttributes([{ key: MelPhase, value: 'paused-on-failure' }]);
-      log.error('step failed after its retries; the run is paused until resumed', {
-        step,
-        error: state.lastError.message,
-      });
-      continue;
-    }
-    currentStep = undefined;
-    if (workflowInfo().continueAsNewSuggested && state.nextStep < totalSteps) {
-      await condition(allHandlersFinished);
-      return continueAsNew<typeof melRunWorkflow>({ ...input, carried: state });
-    }
-  }
-
-  if (state.policy) await gpuTraining.releasePolicy({ policy: state.policy });
-  phase = state.stopRequested && state.nextStep < totalSteps ? 'stopped' : 'completed';
-  upsertSearchAttributes([{ key: MelPhase, value: phase }]);
-  await condition(allHandlersFinished);
-  return status();
 }
 
-function describeFailure(error: Error): string {
-  let message = error.message;
-  let cause = error.cause;
-  while (cause instanceof Error) {
-    message += `: ${cause.message}`;
-    cause = cause.cause;
+/**
+ * Runs step `state.nextStep` as a child workflow. On success the run moves to the next step with the new policy;
+ * a step that failed after all its retries pauses the run with the error, and resuming retries the same step.
+ */
+async function runStep(run: Run): Promise<boolean> {
+  const { runId, state } = run;
+  const step = state.nextStep;
+  run.currentStep = step;
+  upsertSearchAttributes([
+    { key: MelStep, value: step },
+    { key: MelPhase, value: 'running' },
+  ]);
+  try {
+    const result: StepResult = await executeChild(melStepWorkflow, {
+      workflowId: stepWorkflowId(runId, step),
+      args: [{ runId, step, policy: state.policy! }],
+      typedSearchAttributes: [
+        { key: MelRunId, value: runId },
+        { key: MelStep, value: step },
+      ],
+      parentClosePolicy: 'REQUEST_CANCEL',
+    });
+    state.policy = result.policy;
+    state.lastStep = { step, verify: result.verify, validate: result.validate, update: result.update };
+    state.lastError = undefined;
+    state.nextStep = step + 1;
+    return true;
+  } catch (error) {
+    state.lastError = { step, message: failureChain(error) };
+    state.paused = true;
+    state.pauseReason = `step ${step} failed`;
+    upsertSearchAttributes([{ key: MelPhase, value: 'paused-on-failure' }]);
+    log.error('step failed after its retries; the run is paused until resumed', {
+      step,
+      error: state.lastError.message,
+    });
+    return false;
+  } finally {
+    // No step runs between steps, nor while the run waits on a failure.
+    run.currentStep = undefined;
   }
-  return message;
+}
+
+/** When Temporal suggests it (history growing large), or after `continueAsNewAfterSteps` steps (tests). */
+function shouldContinueAsNew(run: Run, { continueAsNewAfterSteps }: MelRunInput): boolean {
+  if (run.state.nextStep >= run.totalSteps) return false;
+  const stepsHere = run.state.nextStep - run.firstStep;
+  return (
+    workflowInfo().continueAsNewSuggested ||
+    (continueAsNewAfterSteps !== undefined && stepsHere >= continueAsNewAfterSteps)
+  );
+}
+
+/** Frees the final policy's engine slot and reports the run completed, or stopped if steps were left. */
+async function finish(run: Run): Promise<RunStatus> {
+  const { state } = run;
+  if (state.policy) await gpuTraining.releasePolicy({ policy: state.policy });
+  run.phase = state.stopRequested && state.nextStep < run.totalSteps ? 'stopped' : 'completed';
+  upsertSearchAttributes([{ key: MelPhase, value: run.phase }]);
+  await condition(allHandlersFinished);
+  return statusOf(run);
 }

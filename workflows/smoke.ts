@@ -1,7 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/error-types.js';
 import type { SmokeActivities } from '../activities/smoke.js';
-import { TASK_QUEUES, type SmokeInput, type SmokeResult } from '../temporal/shared.js';
+import { TASK_QUEUES } from '../temporal/contracts/common.js';
+import type { SmokeInput, SmokeResult } from '../temporal/contracts/smoke.js';
 
 const { smokeProbe } = proxyActivities<SmokeActivities>({
   taskQueue: TASK_QUEUES.gpuInference,

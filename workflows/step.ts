@@ -1,11 +1,11 @@
 import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { MelPhase } from '../temporal/contracts/common.js';
 import {
-  MelPhase,
   stageQuery,
   type PolicyStepRef,
   type StageName,
   type StepResult,
-} from '../temporal/shared.js';
+} from '../temporal/contracts/run.js';
 import { cpu, gpuInference, gpuTraining } from './activity-options.js';
 
 /**

@@ -1,7 +1,7 @@
 /** The run report: per-step curves (PNG files beside it) and tables of metrics and accepted meta-experiences. Pure. */
 import type { MetaExperienceDoc } from '../../store/documents.js';
 import type { StepMetricsRow } from '../../store/queries.js';
-import { STAGES } from '../../temporal/shared.js';
+import { STAGES } from '../../temporal/contracts/run.js';
 import type { RunConfig } from '../../mel/run-config.js';
 import { decimal, duration } from '../format.js';
 import { METRIC_HEADERS, metricCells } from '../run-views.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusReport } from '../../cli/run-state.js';
 import type { RunDoc, StepDoc } from '../../store/documents.js';
 import { COLLECTIONS } from '../../store/mongo.js';
-import { stepWorkflowId } from '../../temporal/shared.js';
+import { stepWorkflowId } from '../../temporal/contracts/run.js';
 import { mel, melJson, waitForStatus, writeConfigFile } from './cli-support.js';
 import { shortRunConfig } from './mel-support.js';
 import { client, startWorkers } from './support.js';

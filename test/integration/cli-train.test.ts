@@ -14,7 +14,7 @@ import type { AuditRecord } from '../../store/audit.js';
 import type { ReplayDiff } from '../../store/replay-diff.js';
 import type { MetaExperienceDoc } from '../../store/documents.js';
 import { COLLECTIONS, connectMongo, type MongoHandle } from '../../store/mongo.js';
-import { STAGES } from '../../temporal/shared.js';
+import { STAGES } from '../../temporal/contracts/run.js';
 import { mel, melJson, writeConfigFile } from './cli-support.js';
 import { shortRunConfig } from './mel-support.js';
 import { endpoints } from './support.js';

@@ -7,7 +7,7 @@ import { REPO_ROOT, loadEnv } from '../../common/env.js';
 import { createLogger } from '../../common/logger.js';
 import { connectMongo, type MongoHandle } from '../../store/mongo.js';
 import { Stack } from '../../stack/stack.js';
-import type { StageName } from '../../temporal/shared.js';
+import type { StageName } from '../../temporal/contracts/run.js';
 import { currentProgress, followRun, startRun } from '../../temporal/client.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';
 import { client, endpoints, startWorkers } from './support.js';

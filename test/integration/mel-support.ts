@@ -14,7 +14,8 @@ import type {
   TrajectoryDoc,
 } from '../../store/documents.js';
 import { COLLECTIONS } from '../../store/mongo.js';
-import { STAGES, type PolicyRef } from '../../temporal/shared.js';
+import type { PolicyRef } from '../../temporal/contracts/common.js';
+import { STAGES } from '../../temporal/contracts/run.js';
 import { parseRunConfig, type RunConfig } from '../../mel/run-config.js';
 import { uniqueId } from './support.js';
 

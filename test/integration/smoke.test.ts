@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SmokeRecord } from '../../activities/smoke.js';
 import { COLLECTIONS } from '../../store/mongo.js';
-import { TASK_QUEUES } from '../../temporal/shared.js';
+import { TASK_QUEUES } from '../../temporal/contracts/common.js';
 import { smokeWorkflow } from '../../workflows/index.js';
 import { uniqueId, useClientAndWorkers } from './support.js';
 

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll } from 'vitest';
 import { resolveEndpoints } from '../../common/env.js';
 import { connectClient } from '../../temporal/connection.js';
-import type { TaskQueueRole } from '../../temporal/shared.js';
+import type { TaskQueueRole } from '../../temporal/contracts/common.js';
 import { startWorkersInProcess, type InProcessWorkers } from '../../workers/in-process.js';
 
 export const endpoints = resolveEndpoints();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { createLogger } from '../../common/logger.js';
 import { Stack } from '../../stack/stack.js';
-import { TASK_QUEUES } from '../../temporal/shared.js';
+import { TASK_QUEUES } from '../../temporal/contracts/common.js';
 import { smokeWorkflow } from '../../workflows/index.js';
 import { client, startWorkers, uniqueId } from './support.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RestoredSamplers } from '../../../activities/restored-samplers.js';
-import type { PolicyRef } from '../../../temporal/shared.js';
+import type { PolicyRef } from '../../../temporal/contracts/common.js';
 
 /** An engine that keeps count of loaded models; `failLoads` makes loadState reject. */
 class FakeEngine {

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { STAGES } from '../../../temporal/shared.js';
+import { STAGES } from '../../../temporal/contracts/run.js';
 import { markBifurcation, MARK_END, MARK_POINT, MARK_START, renderAudit } from '../../../cli/audit-view.js';
-import {
-  assembleAudit,
-  historyUrl,
-  locateBifurcation,
-  quotedSpans,
-  type AuditEvidence,
-} from '../../../store/audit.js';
+import { assembleAudit, locateBifurcation, quotedSpans, type AuditEvidence } from '../../../store/audit.js';
+import { historyUrl } from '../../../temporal/ui.js';
 import type { MetaExperienceDoc, TemporalOrigin } from '../../../store/documents.js';
 
 const origin = (activityType: string, workflowId = 'run-1/step-0'): TemporalOrigin => ({

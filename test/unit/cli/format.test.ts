@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decimal, duration, fields, indent, percent, progressBar, table } from '../../../cli/format.js';
 import { progressLine, renderMetrics, runFraction, stepLabel } from '../../../cli/run-views.js';
-import type { RunStatus } from '../../../temporal/shared.js';
+import type { RunStatus } from '../../../temporal/contracts/run.js';
 
 describe('format', () => {
   it('table aligns columns and cuts long cells', () => {

@@ -1,0 +1,157 @@
+/**
+ * The training-run family: `melRunWorkflow` (one per run), its child `melStepWorkflow` (one per step) and
+ * `melReplayStepWorkflow` (`mel replay`). Workflow inputs, the run's status, queries and updates, and the payloads
+ * of every activity these workflows call. Only ids, counts and policy references: the data stays in MongoDB.
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { RunConfig } from '../../mel/run-config.js';
+import type { PolicyRef } from './common.js';
+
+// ---- workflows ----
+
+export function runWorkflowId(runId: string): string {
+  return `mel-run/${runId}`;
+}
+
+export function stepWorkflowId(runId: string, step: number): string {
+  return `${runId}/step-${step}`;
+}
+
+export interface MelRunInput {
+  runId: string;
+  totalSteps: number;
+  config: RunConfig;
+  /** Carried across continue-as-new. */
+  carried?: RunState;
+  /**
+   * For tests: continue as new after this many steps of one execution (≥ 1), as well as when Temporal suggests
+   * it (`workflowInfo().continueAsNewSuggested`, the only trigger in production). Default: off.
+   */
+  continueAsNewAfterSteps?: number;
+}
+
+export type RunPhase = 'starting' | 'running' | 'paused' | 'stopping' | 'completed' | 'stopped';
+
+/** The part of a run's state that survives continue-as-new. */
+export interface RunState {
+  nextStep: number;
+  policy?: PolicyRef;
+  paused: boolean;
+  pauseReason?: string;
+  stopRequested: boolean;
+  /** The error of the last step that failed after all its retries; the run waits paused until resumed. */
+  lastError?: { step: number; message: string };
+  lastStep?: Pick<StepResult, 'step' | 'verify' | 'validate' | 'update'>;
+}
+
+export interface RunStatus extends RunState {
+  runId: string;
+  totalSteps: number;
+  phase: RunPhase;
+  /** The step whose child workflow is running; query that workflow's `stage` for its stage. */
+  currentStep?: number;
+}
+
+export const statusQuery = defineQuery<RunStatus>('status');
+export const pauseUpdate = defineUpdate<RunStatus, [reason?: string]>('pause');
+export const resumeUpdate = defineUpdate<RunStatus>('resume');
+export const stopUpdate = defineUpdate<RunStatus, [reason?: string]>('stop');
+/** Step workflows report their stage to the run, so `status` shows it. */
+export const stageQuery = defineQuery<StageName | undefined>('stage');
+
+export interface ReplayStepInput {
+  /** The original run's configuration under the replay's own run id, so the replay writes its own documents. */
+  config: RunConfig;
+  step: number;
+  /** The policy the original step started from. */
+  policy: PolicyRef;
+}
+
+// ---- one step ----
+
+/** The stages of one MEL step, in order. Each is one activity. */
+export const STAGES = [
+  'rollout',
+  'verify',
+  'contrast',
+  'summarize',
+  'validate',
+  'internalize',
+  'policy-update',
+] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** The input of the stages that only read the step's documents (verify, contrast, internalize). */
+export interface StepRef {
+  runId: string;
+  step: number;
+}
+
+/** `melStepWorkflow`'s input; also the input of the stages that sample with or update the policy. */
+export interface PolicyStepRef extends StepRef {
+  policy: PolicyRef;
+}
+
+export interface RolloutSummary {
+  prompts: number;
+  trajectories: number;
+  truncated: number;
+}
+export interface VerifySummary {
+  /** Fraction of rollouts with reward 1: with 0/1 rewards, also the mean reward. */
+  passRate: number;
+  mixedGroups: number;
+}
+export interface ContrastSummary {
+  pairs: number;
+}
+export interface SummarizeSummary {
+  candidates: number;
+  parsed: number;
+  leaking: number;
+}
+export interface ValidateSummary {
+  accepted: number;
+  rejected: number;
+}
+export interface InternalizeSummary {
+  grpoDatums: number;
+  nllDatums: number;
+}
+export interface PolicyUpdateSummary {
+  policy: PolicyRef;
+  grpoLoss: number | null;
+  nllLoss: number | null;
+}
+
+export interface StepResult {
+  step: number;
+  policy: PolicyRef;
+  rollout: RolloutSummary;
+  verify: VerifySummary;
+  contrast: ContrastSummary;
+  summarize: SummarizeSummary;
+  validate: ValidateSummary;
+  internalize: InternalizeSummary;
+  update: PolicyUpdateSummary;
+  stageDurationsMs: Partial<Record<StageName, number>>;
+}
+
+// ---- bookkeeping activities (cpu) and the run's starting policy (gpu-training) ----
+
+/** `registerRun`: stores the run's configuration once (a second start with another configuration is refused). */
+export interface RegisterRunInput {
+  config: RunConfig;
+  workflowId: string;
+}
+
+/** `initPolicy`: the run's starting policy, a fresh LoRA adapter saved once. */
+export interface InitPolicyInput {
+  runId: string;
+}
+
+/** `recordStep`: writes the step's metrics once its stages have all run. */
+export interface RecordStepInput {
+  runId: string;
+  result: StepResult;
+}

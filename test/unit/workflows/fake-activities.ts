@@ -1,0 +1,194 @@
+/**
+ * The run family's activities as a plain object of async functions, with plausible payloads typed by the
+ * contracts and no MongoDB or engine behind them. A test can hold an activity until it releases it (to act while
+ * a step is in flight) and make it fail (to see what the workflow does with a failed step).
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type {
+  CpuActivities,
+  GpuInferenceActivities,
+  GpuTrainingActivities,
+} from '../../../activities/index.js';
+import type { StepMetrics } from '../../../store/documents.js';
+import type {
+  PolicyRef,
+  ReleasePolicyInput,
+  RestorePolicyInput,
+} from '../../../temporal/contracts/common.js';
+import type {
+  ContrastSummary,
+  InitPolicyInput,
+  InternalizeSummary,
+  PolicyStepRef,
+  PolicyUpdateSummary,
+  RecordStepInput,
+  RegisterRunInput,
+  RolloutSummary,
+  StageName,
+  StepRef,
+  SummarizeSummary,
+  ValidateSummary,
+  VerifySummary,
+} from '../../../temporal/contracts/run.js';
+
+/** The activities the run, step and replay workflows call, as the real workers register them. */
+export type RunFamilyActivities = Pick<
+  CpuActivities,
+  'registerRun' | 'verify' | 'contrast' | 'internalize' | 'recordStep'
+> &
+  Pick<GpuInferenceActivities, 'rollout' | 'summarize' | 'validate'> &
+  Pick<GpuTrainingActivities, 'initPolicy' | 'policyUpdate' | 'restorePolicy' | 'releasePolicy'>;
+
+/** `<runId>/step-<n>/<stage>` for a stage, `<runId>/<activity>` for the run's own activities. */
+export type CallKey = `${string}/step-${number}/${StageName}` | `${string}/${RunActivityName}`;
+type RunActivityName = 'registerRun' | 'initPolicy' | 'recordStep' | 'releasePolicy' | 'restorePolicy';
+
+export function stageKey(runId: string, step: number, stage: StageName): CallKey {
+  return `${runId}/step-${step}/${stage}`;
+}
+
+/** A policy as the engine would name it: `updates` optimizer steps after the run's initial adapter. */
+export function fakePolicy(runId: string, updates: number): PolicyRef {
+  const model = `fake-${runId}-${updates}`;
+  const name = updates === 0 ? `${runId}-init` : `${runId}-step-${updates - 1}`;
+  return {
+    modelId: model,
+    statePath: `tinker://${model}/weights/${name}`,
+    samplerPath: `tinker://${model}/${name}`,
+    updates,
+    rank: 8,
+  };
+}
+
+export class FakeMel {
+  /** Every activity call, in order. */
+  readonly calls: CallKey[] = [];
+  /** The policy each policy update started from, by run. */
+  readonly updatesFrom = new Map<string, PolicyRef[]>();
+  readonly released: PolicyRef[] = [];
+  private readonly gates = new Map<CallKey, Promise<void>>();
+  private readonly faults = new Map<CallKey, () => Error>();
+  private readonly waiters: { key: CallKey; resolve: () => void }[] = [];
+
+  /** The next calls of `key` wait until the returned function is called. */
+  hold(key: CallKey): () => void {
+    let release!: () => void;
+    this.gates.set(
+      key,
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    return () => {
+      this.gates.delete(key);
+      release();
+    };
+  }
+
+  /** Calls of `key` throw `error()` until `heal(key)`, or only once when `once`. */
+  fail(key: CallKey, error: () => Error, { once = false } = {}): void {
+    this.faults.set(key, () => {
+      if (once) this.faults.delete(key);
+      return error();
+    });
+  }
+
+  heal(key: CallKey): void {
+    this.faults.delete(key);
+  }
+
+  /** Resolves when `key` has been called (at once if it already was). */
+  called(key: CallKey): Promise<void> {
+    if (this.calls.includes(key)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ key, resolve }));
+  }
+
+  count(key: CallKey): number {
+    return this.calls.filter((call) => call === key).length;
+  }
+
+  private async enter(key: CallKey): Promise<void> {
+    this.calls.push(key);
+    for (const waiter of this.waiters.filter((w) => w.key === key)) {
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+    await this.gates.get(key);
+    const fault = this.faults.get(key);
+    if (fault) throw fault();
+  }
+
+  readonly activities = {
+    registerRun: async ({ config }: RegisterRunInput): Promise<void> => {
+      await this.enter(`${config.runId}/registerRun`);
+    },
+    initPolicy: async ({ runId }: InitPolicyInput): Promise<PolicyRef> => {
+      await this.enter(`${runId}/initPolicy`);
+      return fakePolicy(runId, 0);
+    },
+    rollout: async ({ runId, step }: PolicyStepRef): Promise<RolloutSummary> => {
+      await this.enter(stageKey(runId, step, 'rollout'));
+      return { prompts: 2, trajectories: 8, truncated: 0 };
+    },
+    verify: async ({ runId, step }: StepRef): Promise<VerifySummary> => {
+      await this.enter(stageKey(runId, step, 'verify'));
+      return { passRate: 0.5, mixedGroups: 2 };
+    },
+    contrast: async ({ runId, step }: StepRef): Promise<ContrastSummary> => {
+      await this.enter(stageKey(runId, step, 'contrast'));
+      return { pairs: 3 };
+    },
+    summarize: async ({ runId, step }: PolicyStepRef): Promise<SummarizeSummary> => {
+      await this.enter(stageKey(runId, step, 'summarize'));
+      return { candidates: 3, parsed: 3, leaking: 0 };
+    },
+    validate: async ({ runId, step }: PolicyStepRef): Promise<ValidateSummary> => {
+      await this.enter(stageKey(runId, step, 'validate'));
+      return { accepted: 2, rejected: 1 };
+    },
+    internalize: async ({ runId, step }: StepRef): Promise<InternalizeSummary> => {
+      await this.enter(stageKey(runId, step, 'internalize'));
+      return { grpoDatums: 8, nllDatums: 2 };
+    },
+    policyUpdate: async ({ runId, step, policy }: PolicyStepRef): Promise<PolicyUpdateSummary> => {
+      await this.enter(stageKey(runId, step, 'policy-update'));
+      this.updatesFrom.set(runId, [...(this.updatesFrom.get(runId) ?? []), policy]);
+      return { policy: fakePolicy(runId, policy.updates + 1), grpoLoss: 0.12, nllLoss: 1.5 };
+    },
+    recordStep: async ({ runId, result }: RecordStepInput): Promise<StepMetrics> => {
+      await this.enter(`${runId}/recordStep`);
+      return {
+        prompts: result.rollout.prompts,
+        trajectories: result.rollout.trajectories,
+        passRate: result.verify.passRate,
+        mixedGroups: result.verify.mixedGroups,
+        pairs: result.contrast.pairs,
+        candidates: result.summarize.candidates,
+        parsedCandidates: result.summarize.parsed,
+        accepted: result.validate.accepted,
+        rejected: result.validate.rejected,
+        retentionRatio: result.validate.accepted / result.summarize.candidates,
+        grpoLoss: result.update.grpoLoss,
+        nllLoss: result.update.nllLoss,
+        stageDurationsMs: result.stageDurationsMs,
+      };
+    },
+    restorePolicy: async ({ policy, name }: RestorePolicyInput): Promise<PolicyRef> => {
+      await this.enter(`${name}/restorePolicy`);
+      return { ...policy, modelId: `fake-${name}-restored` };
+    },
+    releasePolicy: async ({ policy }: ReleasePolicyInput): Promise<void> => {
+      this.released.push(policy);
+      await this.enter(`${runIdOf(policy)}/releasePolicy`);
+    },
+  } satisfies RunFamilyActivities;
+}
+
+/** What retrying cannot fix (listed as non-retryable in workflows/activity-options.ts): fails the step at once. */
+export function invalidInput(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'InvalidInput');
+}
+
+function runIdOf(policy: PolicyRef): string {
+  return policy.modelId.replace(/^fake-/, '').replace(/-(\d+|restored)$/, '');
+}
