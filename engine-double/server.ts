@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { loadEnv, resolveEndpoints, tinyModelDir } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
 import { generateBuiltinDataset } from '../mel/builtin-dataset.js';
@@ -9,7 +11,7 @@ import { createAnswerBook } from './answers.js';
 import { DoubleCore } from './core.js';
 import { FaultInjector } from './faults.js';
 import { createHttpDouble } from './http.js';
-import { parseOptions, type EngineDoubleInput, type EngineDoubleOptions } from './options.js';
+import { OptionsError, parseOptions, type EngineDoubleInput, type EngineDoubleOptions } from './options.js';
 
 // The engine double: a real HTTP server that speaks the Tinker wire format the way SkyRL serves it, with a fake,
 // deterministic model behind it. Start it in-process with startEngineDouble, or as a process with main.ts.
@@ -58,6 +60,11 @@ export async function startEngineDouble(
   extras: EngineDoubleExtras = {},
 ): Promise<EngineDouble> {
   const options = withDefaults(parseOptions(input));
+  if (!existsSync(path.join(options.tokenizerDir, 'tokenizer.json'))) {
+    throw new OptionsError(
+      `tokenizerDir: no tokenizer.json in ${options.tokenizerDir} (the stack builds the tiny model; or pass another model folder)`,
+    );
+  }
   const tokenizer = loadTokenizer(options.tokenizerDir);
   const core = new DoubleCore({
     options,
