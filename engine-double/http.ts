@@ -184,6 +184,7 @@ export function createHttpDouble(
       faults: sampleFaults,
     });
     if (actions.some((a) => a.type === 'drop-response')) return void response.destroy();
+    if (response.destroyed) return; // the caller gave up (a long-poll it aborted)
     const reply = result instanceof Reply ? result : new Reply(200, result);
     logger?.debug({ route: name, status: reply.status }, 'request');
     send(response, reply.status, reply.body);

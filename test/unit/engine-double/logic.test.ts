@@ -13,6 +13,7 @@ import {
 } from '../../../engine-double/reflection.js';
 import { padToTokens, solutionText, wrongAnswer } from '../../../engine-double/solutions.js';
 import { OptionsError } from '../../../engine-double/options.js';
+import { LatencyModel, NO_LATENCY, sampleCostMs } from '../../../engine-double/latency.js';
 import {
   chainedMetaExperienceMessages,
   generateBuiltinDataset,
@@ -194,5 +195,24 @@ describe('fault rules and CLI options', () => {
     expect(() => parseCli(['--p-correct', 'x'])).toThrow(/pCorrect/);
     expect(() => parseCli(['--reduction', 'mean'])).toThrow(OptionsError);
     expect(() => parseCli(['--latency', '{'])).toThrow(/--latency: not valid JSON/);
+  });
+});
+
+describe('latency model', () => {
+  it('queues sequences beyond the limit and records busy time as the union of running periods', async () => {
+    const latency = new LatencyModel({ ...NO_LATENCY, maxConcurrentSequences: 2 });
+    const started = performance.now();
+    await Promise.all([latency.spend(60, 2), latency.spend(60, 1)]);
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(115);
+    expect(latency.busyMs()).toBeGreaterThanOrEqual(115);
+    expect(latency.busyMs()).toBeLessThanOrEqual(elapsed + 1);
+    expect(
+      sampleCostMs(
+        { ...NO_LATENCY, tokensPerSecondPerSequence: 100, prefillMsPerPromptToken: 0.5 },
+        10,
+        [50, 20],
+      ),
+    ).toBe(505);
   });
 });

@@ -114,6 +114,19 @@ describe('engine double faults and timing', () => {
     expect(double.stats().requests.asample).toBe(3);
   });
 
+  it('a hung call times out on the client, which retries it', async () => {
+    const hang = { route: 'asample', call: 1, action: { type: 'hang' as const } };
+    const { double, client } = await setUp({ faults: [hang] }, { requestTimeoutMs: 200 });
+    const sequences = await client.sample({
+      promptTokens: prompt,
+      numSamples: 2,
+      maxTokens: 32,
+      stopTokens: [EOS],
+    });
+    expect(sequences).toHaveLength(2);
+    expect(double.stats().requests.asample).toBe(2);
+  });
+
   it('rules set over the admin route transform sample results', async () => {
     const { double, client } = await setUp();
     const rules = [
