@@ -1,0 +1,101 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// How long the engine takes, as a model: zero by default. Samples wait for free sequence slots (requests beyond
+// `maxConcurrentSequences` queue), then take prefill + decode time; training and checkpoint calls take fixed or
+// per-token time. Engine-busy time is the union of the periods in which anything ran.
+
+export interface LatencyOptions {
+  /** Decode speed of one sequence; 0: instant. */
+  tokensPerSecondPerSequence: number;
+  /** Sequences decoded at once; more wait in a queue. 0: no limit. */
+  maxConcurrentSequences: number;
+  prefillMsPerPromptToken: number;
+  msPerTrainedToken: number;
+  createMs: number;
+  loadMs: number;
+  saveMs: number;
+}
+
+export const NO_LATENCY: LatencyOptions = {
+  tokensPerSecondPerSequence: 0,
+  maxConcurrentSequences: 0,
+  prefillMsPerPromptToken: 0,
+  msPerTrainedToken: 0,
+  createMs: 0,
+  loadMs: 0,
+  saveMs: 0,
+};
+
+export function sampleCostMs(
+  options: LatencyOptions,
+  promptTokens: number,
+  generated: readonly number[],
+): number {
+  const longest = Math.max(0, ...generated);
+  const decode =
+    options.tokensPerSecondPerSequence > 0 ? (longest / options.tokensPerSecondPerSequence) * 1000 : 0;
+  return options.prefillMsPerPromptToken * promptTokens * (generated.length > 0 ? 1 : 0) + decode;
+}
+
+export class LatencyModel {
+  private used = 0;
+  private readonly queue: { count: number; grant: () => void }[] = [];
+  private active = 0;
+  private busySince = 0;
+  private busyTotal = 0;
+
+  constructor(readonly options: LatencyOptions = NO_LATENCY) {}
+
+  /** Runs `work` as engine time of `ms`, holding `sequences` decode slots meanwhile. */
+  async spend(ms: number, sequences = 0): Promise<void> {
+    const slots = this.slotsFor(sequences);
+    await this.acquire(slots);
+    this.markStart();
+    try {
+      if (ms > 0) await sleep(ms);
+    } finally {
+      this.markEnd();
+      this.release(slots);
+    }
+  }
+
+  private slotsFor(sequences: number): number {
+    const limit = this.options.maxConcurrentSequences;
+    return limit > 0 ? Math.min(sequences, limit) : 0;
+  }
+
+  private acquire(slots: number): Promise<void> {
+    const limit = this.options.maxConcurrentSequences;
+    if (slots === 0 || (this.queue.length === 0 && this.used + slots <= limit)) {
+      this.used += slots;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.queue.push({ count: slots, grant: resolve }));
+  }
+
+  private release(slots: number): void {
+    this.used -= slots;
+    while (this.queue[0] && this.used + this.queue[0].count <= this.options.maxConcurrentSequences) {
+      const next = this.queue.shift()!;
+      this.used += next.count;
+      next.grant();
+    }
+  }
+
+  private markStart(): void {
+    if (this.active++ === 0) this.busySince = performance.now();
+  }
+
+  private markEnd(): void {
+    if (--this.active === 0) this.busyTotal += performance.now() - this.busySince;
+  }
+
+  /** Milliseconds in which at least one call was running (including one running now). */
+  busyMs(): number {
+    return this.busyTotal + (this.active > 0 ? performance.now() - this.busySince : 0);
+  }
+
+  queued(): number {
+    return this.queue.length;
+  }
+}

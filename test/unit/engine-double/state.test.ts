@@ -1,0 +1,168 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EngineDouble } from '../../../engine-double/server.js';
+import type { OptimStepRecord } from '../../../engine-double/models.js';
+import type { TinkerClient } from '../../../engine/tinker.js';
+import { generateBuiltinDataset, renderGenerationPrompt, rolloutMessages } from '../../../mel/index.js';
+import { BASE_MODEL, EOS, clientFor, completionDatum, getJson, startDouble, tokenizer } from './helpers.js';
+
+const problem = generateBuiltinDataset({ count: 1 })[0]!;
+const prompt = tokenizer.encode(renderGenerationPrompt(rolloutMessages(problem)));
+const adam = { learningRate: 1e-4 };
+
+interface OptimizerSteps {
+  totalOptimStepCalls: number;
+  models: Record<string, { optimizerSteps: number; optimStepCalls: number; loaded: boolean }>;
+}
+
+let double: EngineDouble | undefined;
+afterEach(async () => {
+  await double?.close();
+  double = undefined;
+});
+
+async function setUp(options: Parameters<typeof startDouble>[0] = {}, tuning = {}) {
+  double = await startDouble(options);
+  return { double, client: clientFor(double, tuning) };
+}
+
+async function trainOnce(client: TinkerClient, modelId: string, seqId?: number) {
+  const data = [completionDatum(prompt, tokenizer.encode('The answer is 1.'))];
+  await client.forwardBackward({ modelId, data, loss: { fn: 'cross_entropy' } });
+  await client.optimStep({ modelId, adam, ...(seqId === undefined ? {} : { seqId }) });
+}
+
+const steps = (d: EngineDouble) => getJson<OptimizerSteps>(d, '/double/v1/optimizer-steps');
+const sampleOnce = (client: TinkerClient, sampler: string) =>
+  client.sample({ sampler, promptTokens: prompt, numSamples: 2, maxTokens: 96, seed: 9, stopTokens: [EOS] });
+
+describe('engine double model state', () => {
+  it('counts each optim_step exactly once, and a restored model continues the count', async () => {
+    const { double, client } = await setUp();
+    const modelId = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+    await trainOnce(client, modelId, 1);
+    await client.optimStep({ modelId, adam, seqId: 1 }); // same seq_id, same body: the client polls the first future
+    await trainOnce(client, modelId, 2);
+    expect((await steps(double)).models[modelId]).toMatchObject({ optimizerSteps: 2, optimStepCalls: 2 });
+    const state = await client.saveState({ modelId, name: 'two' });
+
+    const restored = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+    await client.loadState({ modelId: restored, path: state });
+    await trainOnce(client, restored);
+    const after = await steps(double);
+    expect(after.models[restored]).toMatchObject({ optimizerSteps: 3, optimStepCalls: 1 });
+    expect(after.totalOptimStepCalls).toBe(3);
+  });
+
+  it('samples from a saved sampler path as the model did when saved, and a restored copy samples the same', async () => {
+    const { client } = await setUp();
+    const modelId = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8, seed: 2 });
+    const before = await client.saveWeightsForSampler({ modelId, name: 'before' });
+    const state = await client.saveState({ modelId, name: 'before' });
+    const first = await sampleOnce(client, before);
+    await trainOnce(client, modelId);
+    const after = await client.saveWeightsForSampler({ modelId, name: 'after' });
+    expect(await sampleOnce(client, before)).toEqual(first);
+    expect((await sampleOnce(client, after)).map((s) => s.logprobs)).not.toEqual(
+      first.map((s) => s.logprobs),
+    );
+
+    const copy = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+    await client.loadState({ modelId: copy, path: state });
+    const copySampler = await client.saveWeightsForSampler({ modelId: copy, name: 'restored' });
+    expect(await sampleOnce(client, copySampler)).toEqual(first);
+  });
+
+  it('records the effective weights of the last step: skyrl normalises per datum and averages', async () => {
+    const { double, client } = await setUp();
+    const modelId = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+    const datum = completionDatum(prompt, tokenizer.encode('ab'));
+    const weightSum = datum.loss_fn_inputs.weights!.data.reduce((a, b) => a + b, 0);
+    await client.forwardBackward({ modelId, data: [datum, datum], loss: { fn: 'ppo' } });
+    await client.forwardBackward({ modelId, data: [datum], loss: { fn: 'cross_entropy' } });
+    await client.optimStep({ modelId, adam });
+    const record = await getJson<OptimStepRecord>(double, `/double/v1/last-optim-step?model_id=${modelId}`);
+    expect(record).toMatchObject({ modelId, optimizerStep: 1, reduction: 'skyrl' });
+    expect(record.datums.map((d) => [d.call, d.index, d.lossFn])).toEqual([
+      [0, 0, 'ppo'],
+      [0, 1, 'ppo'],
+      [1, 0, 'cross_entropy'],
+    ]);
+    expect(record.datums[0]!.scale).toBeCloseTo(1 / (weightSum * 3), 12);
+  });
+
+  it('sum reduction (hosted Tinker) keeps raw weights and reports loss:sum', async () => {
+    const { double, client } = await setUp({ reduction: 'sum' });
+    const modelId = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+    const datum = completionDatum(prompt, tokenizer.encode('ab'));
+    const output = await client.forwardBackward({ modelId, data: [datum], loss: { fn: 'cross_entropy' } });
+    const total = output.perDatum[0]!.elementwiseLoss.reduce((a, b) => a + b, 0);
+    expect(output.metrics['loss:sum']).toBeCloseTo(total, 9);
+    await client.optimStep({ modelId, adam });
+    const record = await getJson<OptimStepRecord>(double, '/double/v1/last-optim-step');
+    expect(record.datums[0]!.effective).toEqual(datum.loss_fn_inputs.weights!.data);
+  });
+});
+
+describe('engine double faults and timing', () => {
+  it('a rule fires on the chosen call only', async () => {
+    const rule = { route: 'asample', call: 2, action: { type: 'http-status', status: 400 } } as const;
+    const { double, client } = await setUp({ faults: [rule] });
+    const request = { promptTokens: prompt, numSamples: 1, maxTokens: 32, stopTokens: [EOS] };
+    await client.sample(request);
+    await expect(client.sample(request)).rejects.toMatchObject({ status: 400, retryable: false });
+    await client.sample(request);
+    expect(double.stats().requests.asample).toBe(3);
+  });
+
+  it('a hung call times out on the client, which retries it', async () => {
+    const hang = { route: 'asample', call: 1, action: { type: 'hang' as const } };
+    const { double, client } = await setUp({ faults: [hang] }, { requestTimeoutMs: 200 });
+    const sequences = await client.sample({
+      promptTokens: prompt,
+      numSamples: 2,
+      maxTokens: 32,
+      stopTokens: [EOS],
+    });
+    expect(sequences).toHaveLength(2);
+    expect(double.stats().requests.asample).toBe(2);
+  });
+
+  it('rules set over the admin route transform sample results', async () => {
+    const { double, client } = await setUp();
+    const rules = [
+      { route: 'asample', call: 1, action: { type: 'wrong-sample-count' } },
+      { route: 'asample', call: 2, action: { type: 'logprobs-null' } },
+    ];
+    await getJson(double, '/double/v1/faults', { method: 'POST', body: JSON.stringify({ rules }) });
+    const request = { promptTokens: prompt, numSamples: 3, maxTokens: 32, stopTokens: [EOS] };
+    expect(await client.sample(request)).toHaveLength(2);
+    expect((await client.sample(request)).map((s) => s.logprobs)).toEqual([[], [], []]);
+    expect(await client.sample(request)).toHaveLength(3);
+  });
+
+  it('a dropped optim_step response is re-sent by the client: applied twice when seq_id is ignored (SkyRL 0.3.0), once with dedupe', async () => {
+    const drop = [{ route: 'optim_step', call: 1, action: { type: 'drop-response' as const } }];
+    for (const [seqIdMode, applied] of [
+      ['ignore', 2],
+      ['dedupe', 1],
+    ] as const) {
+      const { double, client } = await setUp({ faults: drop, seqIdMode });
+      const modelId = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+      await client.optimStep({ modelId, adam, seqId: 1 });
+      expect(double.stats().requests.optim_step).toBe(2);
+      expect((await steps(double)).models[modelId]!.optimizerSteps).toBe(applied);
+      await double.close();
+    }
+  });
+
+  it('retrieve_future holds, then answers 408 and the client polls again; engine time is recorded', async () => {
+    const { double, client } = await setUp(
+      { retrieveHoldMs: 40, latency: { createMs: 150 } },
+      { maxRetries: 0 },
+    );
+    await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+    const stats = double.stats();
+    expect(stats.requests.retrieve_future).toBeGreaterThan(1);
+    expect(stats.busyMs).toBeGreaterThanOrEqual(140);
+  });
+});
