@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll } from 'vitest';
-import { resolveEndpoints } from '../../common/env.js';
+import { resolveEndpoints, type Endpoints } from '../../common/env.js';
+import { startEngineDouble, type EngineDouble } from '../../engine-double/server.js';
+import type { EngineDoubleInput } from '../../engine-double/options.js';
 import { connectClient } from '../../temporal/connection.js';
 import type { TaskQueueRole } from '../../temporal/contracts/common.js';
 import { startWorkersInProcess, type InProcessWorkers } from '../../workers/in-process.js';
@@ -12,8 +14,8 @@ export function uniqueId(prefix: string): string {
 }
 
 /** Real workers in this test process, against the running stack; `stop()` shuts them down. */
-export function startWorkers(roles?: TaskQueueRole[]) {
-  return startWorkersInProcess(endpoints, roles);
+export function startWorkers(roles?: TaskQueueRole[], engineEndpoints: Endpoints = endpoints) {
+  return startWorkersInProcess(engineEndpoints, roles);
 }
 
 export function client(): Promise<Client> {
@@ -24,15 +26,59 @@ export function client(): Promise<Client> {
  * A Temporal client and in-process workers for the tests of one file: connected before them (after any
  * `beforeAll` registered earlier), shut down after them. Read the fields inside tests only.
  */
-export function useClientAndWorkers(): { temporal: Client; workers: InProcessWorkers } {
+export function useClientAndWorkers(engineEndpoints: () => Endpoints = () => endpoints): {
+  temporal: Client;
+  workers: InProcessWorkers;
+} {
   const handle = {} as { temporal: Client; workers: InProcessWorkers };
   beforeAll(async () => {
     handle.temporal = await client();
-    handle.workers = await startWorkers();
+    handle.workers = await startWorkers(undefined, engineEndpoints());
   });
   afterAll(async () => {
     await handle.workers?.stop();
     await handle.temporal?.connection.close();
   });
   return handle;
+}
+
+export interface DoubleHandle {
+  double: EngineDouble;
+  /** The stack's endpoints with the engine replaced by the double. */
+  endpoints: Endpoints;
+}
+
+/**
+ * The engine double (a Tinker-wire server with a deterministic fake model) in this test process, for the tests of
+ * one file: what it samples is the same on every machine, so tests can rely on both verdicts occurring. Register it
+ * before useClientAndWorkers(() => handle.endpoints). With `exportUrl`, child processes (the `mel` CLI) reach it
+ * through MEL_ENGINE_URL.
+ */
+export function useEngineDouble(
+  input: EngineDoubleInput = {},
+  options: { exportUrl?: boolean } = {},
+): DoubleHandle {
+  const handle = {} as DoubleHandle;
+  const saved = process.env.MEL_ENGINE_URL;
+  beforeAll(async () => {
+    handle.double = await startEngineDouble(input);
+    handle.endpoints = { ...endpoints, engineUrl: handle.double.url };
+    if (options.exportUrl) process.env.MEL_ENGINE_URL = handle.double.url;
+  });
+  afterAll(async () => {
+    if (options.exportUrl) {
+      if (saved === undefined) delete process.env.MEL_ENGINE_URL;
+      else process.env.MEL_ENGINE_URL = saved;
+    }
+    await handle.double?.close();
+  });
+  return handle;
+}
+
+/** The optimizer's own step count of the model a policy was saved from, as the double counted it. */
+export function doubleOptimizerSteps(double: EngineDouble, statePath: string): number {
+  const modelId = /^tinker:\/\/([^/]+)\//.exec(statePath)?.[1];
+  const model = modelId ? double.stats().optimizer.models[modelId] : undefined;
+  if (!model) throw new Error(`the engine double has no model for ${statePath}`);
+  return model.optimizerSteps;
 }
