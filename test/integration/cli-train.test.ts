@@ -1,7 +1,8 @@
 /**
- * `mel train`, `runs`, `status`, `experiences` and `audit` as a user runs them (child processes), on a short run
- * trained by `mel train --with-workers`. The warm-started local model produces both accepted and rejected
- * meta-experiences in it, so both audits are checked.
+ * `mel train`, `runs`, `status`, `experiences`, `audit`, `report` and `replay` as a user runs them (child
+ * processes), on a short run trained by `mel train --with-workers` against the engine double (MEL_ENGINE_URL). The
+ * double's deterministic model yields both accepted and rejected meta-experiences on every machine, so both audits
+ * are checked; the commands themselves do not depend on which engine trained the run.
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,9 +18,13 @@ import { COLLECTIONS, connectMongo, type MongoHandle } from '../../store/mongo.j
 import { STAGES } from '../../temporal/contracts/run.js';
 import { mel, melJson, writeConfigFile } from './cli-support.js';
 import { shortRunConfig } from './mel-support.js';
-import { endpoints } from './support.js';
+import { endpoints, useEngineDouble } from './support.js';
 
 describe('mel train / runs / status / experiences / audit / report / replay on a real run', () => {
+  useEngineDouble(
+    { seed: 3, pCorrect: 0.5, pUnparseable: 0.25, pTruncated: 0, pReplayCorrect: 0.5 },
+    { exportUrl: true },
+  );
   const config = shortRunConfig({ steps: 2 });
   const { runId } = config;
   let file: string;
