@@ -14,8 +14,8 @@ export const LORA_RANK = 4;
 
 export const baseModel = endpoints.baseModel;
 
-export function tinkerClient(): TinkerClient {
-  return new TinkerClient({ baseUrl: endpoints.engineUrl, baseModel, maxRetries: 2 });
+export function tinkerClient(engineUrl = endpoints.engineUrl): TinkerClient {
+  return new TinkerClient({ baseUrl: engineUrl, baseModel, maxRetries: 2 });
 }
 
 export async function tinyTokenizer(): Promise<ModelTokenizer> {

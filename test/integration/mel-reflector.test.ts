@@ -8,11 +8,12 @@ import { followRun, startRun } from '../../temporal/client.js';
 import { mel } from './cli-support.js';
 import { baseModel, tinkerClient, tinyTokenizer } from './engine-helpers.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';
-import { useClientAndWorkers } from './support.js';
+import { doubleOptimizerSteps, useClientAndWorkers, useEngineDouble } from './support.js';
 
 // MEL_REFLECTION_ENGINE=openai-compatible: a separate OpenAI-compatible server writes the meta-experiences. Here
-// that server is the project's own (engine/openai-server.ts) over the local engine's base model, so the test can
-// see exactly what it answered; in production it is vLLM, SGLang, Ollama or OpenAI.
+// that server is the project's own (engine/openai-server.ts) over the engine double's base model, so the test can
+// see exactly what it answered; in production it is vLLM, SGLang, Ollama or OpenAI. The policy runs on the double
+// too, whose deterministic model gives mixed groups, and so candidates, on every machine.
 
 const API_KEY = 'reflector-test-key';
 const REFLECTION_ENV = {
@@ -25,9 +26,14 @@ const REFLECTION_ENV = {
 /** The engine behind the reflection server, keeping the texts it returned. */
 class RecordingEngine implements SamplingEngine {
   readonly texts: string[] = [];
-  private readonly engine = tinkerClient();
+  private readonly engine: SamplingEngine;
 
-  constructor(private readonly tokenizer: ModelTokenizer) {}
+  constructor(
+    private readonly tokenizer: ModelTokenizer,
+    engineUrl: string,
+  ) {
+    this.engine = tinkerClient(engineUrl);
+  }
 
   async sample(request: SampleRequest): Promise<SampledSequence[]> {
     const sequences = await this.engine.sample(request);
@@ -39,6 +45,7 @@ class RecordingEngine implements SamplingEngine {
 }
 
 describe('MEL with meta-experiences written by an OpenAI-compatible reflection engine', () => {
+  const engine = useEngineDouble({ seed: 5, pCorrect: 0.5, pUnparseable: 0.25, pTruncated: 0 });
   let server: RunningOpenAIServer;
   let reflector: RecordingEngine;
   const savedEnv = { ...process.env };
@@ -46,7 +53,7 @@ describe('MEL with meta-experiences written by an OpenAI-compatible reflection e
   // Registered before the workers start (they read the reflection settings), and so run after they stop.
   beforeAll(async () => {
     const tokenizer = await tinyTokenizer();
-    reflector = new RecordingEngine(tokenizer);
+    reflector = new RecordingEngine(tokenizer, engine.endpoints.engineUrl);
     server = await startOpenAIServer({ engine: reflector, tokenizer, modelName: baseModel, apiKey: API_KEY });
     Object.assign(process.env, REFLECTION_ENV, { MEL_REFLECTION_URL: server.url });
   });
@@ -56,7 +63,7 @@ describe('MEL with meta-experiences written by an OpenAI-compatible reflection e
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   });
 
-  const stack = useClientAndWorkers();
+  const stack = useClientAndWorkers(() => engine.endpoints);
 
   it('stores the server’s replies as the candidates, names the reflector in the audit, and trains on them', async () => {
     const config = shortRunConfig({ steps: 1 });
@@ -65,7 +72,9 @@ describe('MEL with meta-experiences written by an OpenAI-compatible reflection e
     expect(status.phase).toBe('completed');
 
     const { db } = stack.workers.deps.mongo;
-    const { candidates } = await expectCompleteRun(db, config, status.policy!);
+    const { candidates } = await expectCompleteRun(db, config, status.policy!, async (policy) =>
+      doubleOptimizerSteps(engine.double, policy.statePath),
+    );
     expect(candidates.length).toBeGreaterThan(0);
     // One chat completion per candidate (single-call mode), and each candidate is exactly what the server said.
     expect(reflector.texts).toHaveLength(candidates.length);
