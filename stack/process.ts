@@ -51,6 +51,15 @@ function signalGroup(pid: number, signal: NodeJS.Signals) {
   }
 }
 
+/** `log: <file>` and its last lines, indented: for the message of an error whose details are in a log. */
+export async function logExcerpt(file: string): Promise<string> {
+  const tail = (await tailOf(file))
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+  return `  log: ${file}\n  last lines:\n${tail}`;
+}
+
 export async function tailOf(file: string, lines = 20): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
