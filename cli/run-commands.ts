@@ -233,7 +233,7 @@ function detachOnInterrupt(out: TrainOutput, runId: string, workers: InProcessWo
  * Progress of `mel train`: a bar redrawn in place with a spinner and the elapsed time on a terminal, a line per
  * change elsewhere, NDJSON events with --json. Lines that stay (started, each finished step) go above the bar.
  */
-class TrainOutput {
+export class TrainOutput {
   private readonly line: StatusLine;
   private lastStepShown?: number;
   private lastErrorShown?: string;
