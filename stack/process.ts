@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { redactCredentials } from '../common/redact.js';
 
 /** Starts a long-lived service in its own process group, output appended to `logFile`. */
 export function spawnService(
@@ -51,9 +52,9 @@ function signalGroup(pid: number, signal: NodeJS.Signals) {
   }
 }
 
-/** `log: <file>` and its last lines, indented: for the message of an error whose details are in a log. */
+/** `log: <file>` and its last lines, indented and credentials masked: for an error whose details are in a log. */
 export async function logExcerpt(file: string): Promise<string> {
-  const tail = (await tailOf(file))
+  const tail = redactCredentials(await tailOf(file))
     .split('\n')
     .map((line) => `    ${line}`)
     .join('\n');
