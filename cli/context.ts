@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { resolveEndpoints, type Endpoints } from '../common/env.js';
+import { redactCredentials } from '../common/redact.js';
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { connectClient } from '../temporal/connection.js';
@@ -40,7 +41,9 @@ export class CliContext {
         return handle;
       },
       (error: unknown) => {
-        throw new CliError(`cannot reach MongoDB at ${this.endpoints.mongoUri}: ${String(error)}`);
+        throw new CliError(
+          redactCredentials(`cannot reach MongoDB at ${this.endpoints.mongoUri}: ${String(error)}`),
+        );
       },
     );
     return (await this.mongo).db;

@@ -48,6 +48,33 @@ export function renderExperiences(rows: ExperienceRow[]): string {
   );
 }
 
+/** How the CLI is run from the repository (package.json `bin`); `npm run mel --` works too. */
+export const MEL_COMMAND = 'npx mel';
+
+/**
+ * The commands that look deeper into a run: `mel audit` of each accepted meta-experience (the first `shown`),
+ * or, when none was accepted, a plain line saying so and the audit of one rejected; then status and report.
+ */
+export function lookDeeperCommands(runId: string, rows: ExperienceRow[], shown = 3): string[] {
+  const accepted = rows.filter((row) => row.verdict?.accepted);
+  const rejected = rows.find((row) => row.verdict && !row.verdict.accepted);
+  const lines = accepted.slice(0, shown).map((row) => `${MEL_COMMAND} audit ${row.id}`);
+  if (accepted.length > shown) {
+    lines.push(
+      `${MEL_COMMAND} experiences ${runId} --accepted    # the other ${accepted.length - shown} accepted`,
+    );
+  }
+  if (accepted.length === 0) {
+    lines.push(
+      rows.length === 0
+        ? 'No meta-experience was proposed in this run (no group had both a right and a wrong answer).'
+        : `No meta-experience was accepted in this run (0 of ${rows.length} candidates).`,
+    );
+    if (rejected) lines.push(`${MEL_COMMAND} audit ${rejected.id}    # why this one was rejected`);
+  }
+  return [...lines, `${MEL_COMMAND} status ${runId}`, `${MEL_COMMAND} report ${runId}`];
+}
+
 interface ExperiencesOptions extends OutputOptions {
   step?: number;
   accepted?: boolean;

@@ -3,6 +3,7 @@
  * `mel`: the operator surface of mel-temporal. `npm run mel -- <command>`; `mel <command> --help` for each.
  */
 import { Command, CommanderError } from 'commander';
+import { redactCredentials } from '../common/redact.js';
 import { CliError } from './context.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerExperienceCommands } from './experience-commands.js';
@@ -30,13 +31,12 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (error instanceof CliError) {
-      process.stderr.write(`error: ${error.message}\n`);
+      process.stderr.write(`error: ${redactCredentials(error.message)}\n`);
       return error.exitCode;
     }
     // Unexpected: the stack trace is what a bug report needs.
-    process.stderr.write(
-      `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`error: ${redactCredentials(text)}\n`);
     return 1;
   }
 }

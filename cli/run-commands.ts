@@ -6,6 +6,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { Command } from 'commander';
+import { StatusLine, writeAbove } from '../common/progress.js';
 import { findRun, stepMetrics } from '../store/queries.js';
 import {
   pauseUpdate,
@@ -141,7 +142,7 @@ function describePhase(status: RunStatus): string {
   return `${status.phase}${reason}${step}`;
 }
 
-interface TrainOptions extends OutputOptions {
+export interface TrainOptions extends OutputOptions {
   detach?: boolean;
   withWorkers?: boolean;
 }
@@ -153,6 +154,18 @@ async function train(context: CliContext, file: string, options: TrainOptions): 
   const config = await loadRunConfig(file).catch((error: unknown) => {
     throw new CliError(firstLine(error) === String(error) ? String(error) : (error as Error).message);
   });
+  await trainRun(context, config, options);
+}
+
+/**
+ * What `mel train` does once it has the configuration: starts the run (or attaches to it), follows it with a
+ * progress bar and prints the per-step metrics at the end. Returns the final status (undefined with --detach).
+ */
+export async function trainRun(
+  context: CliContext,
+  config: RunConfig,
+  options: TrainOptions,
+): Promise<RunStatus | undefined> {
   const client = await context.client();
   const existing = await existingExecution(client, config.runId);
   await checkSameConfiguration(context, config);
@@ -173,7 +186,7 @@ async function train(context: CliContext, file: string, options: TrainOptions): 
       { runId: config.runId, attached: existing === 'RUNNING', workflowId: runWorkflowId(config.runId) },
       `${existing ? 'attached to' : 'started'} run ${config.runId} (workflow ${runWorkflowId(config.runId)})`,
     );
-    if (options.detach) return;
+    if (options.detach) return undefined;
     detachOnInterrupt(out, config.runId, workers);
     const final = await followRun(client, config.runId, (progress) => out.progress(progress)).catch(
       (error: unknown) => {
@@ -184,7 +197,9 @@ async function train(context: CliContext, file: string, options: TrainOptions): 
       },
     );
     out.finished(final, await stepMetrics(await context.db(), config.runId));
+    return final;
   } finally {
+    out.stop();
     await workers?.stop();
   }
 }
@@ -217,58 +232,62 @@ function detachOnInterrupt(out: TrainOutput, runId: string, workers: InProcessWo
   });
 }
 
-/** Progress of `mel train`: a redrawn bar on a terminal, one line per change elsewhere, NDJSON with --json. */
-class TrainOutput {
-  private readonly live: boolean;
+/**
+ * Progress of `mel train`: a bar redrawn in place with a spinner and the elapsed time on a terminal, a line per
+ * change elsewhere, NDJSON events with --json. Lines that stay (started, each finished step) go above the bar.
+ */
+export class TrainOutput {
+  private readonly line: StatusLine;
   private lastStepShown?: number;
   private lastErrorShown?: string;
-  private barShown = false;
 
   constructor(private readonly options: OutputOptions) {
-    this.live = process.stdout.isTTY && !options.json;
+    const live = Boolean(process.stdout.isTTY) && !options.json;
+    this.line = new StatusLine({ stream: process.stdout, live, spinner: true });
   }
 
   event(event: string, data: object, text: string): void {
-    this.print(this.options.json ? JSON.stringify({ event, ...data }) : text);
+    this.line.print(this.options.json ? JSON.stringify({ event, ...data }) : text);
   }
 
   warn(message: string): void {
-    this.clearBar();
-    process.stderr.write(`warning: ${message}\n`);
+    writeAbove(process.stderr, `warning: ${message}\n`);
   }
 
   progress({ status, stage }: Progress): void {
     this.announce(status);
     // A step between two stages (starting, or recording its metrics) says nothing new: keep the last bar.
     if (status.currentStep !== undefined && stage === undefined) return;
-    if (this.options.json) {
-      this.print(
-        JSON.stringify({
-          event: 'progress',
-          runId: status.runId,
-          phase: status.phase,
-          step: status.currentStep,
-          stage,
-          nextStep: status.nextStep,
-          totalSteps: status.totalSteps,
-        }),
-      );
-    } else if (this.live) {
-      process.stdout.write(`\r\x1b[K${progressLine(status, stage)}`);
-      this.barShown = true;
-    } else {
-      this.print(progressLine(status, stage));
+    if (!this.options.json) {
+      this.line.update(progressLine(status, stage), true);
+      return;
     }
+    this.line.print(
+      JSON.stringify({
+        event: 'progress',
+        runId: status.runId,
+        phase: status.phase,
+        step: status.currentStep,
+        stage,
+        nextStep: status.nextStep,
+        totalSteps: status.totalSteps,
+      }),
+    );
   }
 
   finished(status: RunStatus, metrics: Awaited<ReturnType<typeof stepMetrics>>): void {
     this.announce(status);
+    this.line.stop();
     const summary = fields([
       ['run', `${status.runId}: ${status.phase}`],
       ['steps', `${status.nextStep}/${status.totalSteps}`],
       ['policy', status.policy?.statePath],
     ]);
     this.event('finished', { status }, `${summary}\n\n${renderMetrics(metrics)}`);
+  }
+
+  stop(): void {
+    this.line.stop();
   }
 
   /** Lines that stay: each finished step, each failure (the run closes before the last step is polled). */
@@ -287,16 +306,5 @@ class TrainOutput {
           `the run is paused; fix the cause, then: mel resume ${status.runId}`,
       );
     }
-  }
-
-  private print(line: string): void {
-    this.clearBar();
-    process.stdout.write(`${line}\n`);
-  }
-
-  private clearBar(): void {
-    if (!this.barShown) return;
-    process.stdout.write('\r\x1b[K');
-    this.barShown = false;
   }
 }

@@ -20,6 +20,8 @@ const envSchema = z.object({
   MEL_CACHE_DIR: z.string().default(path.join(REPO_ROOT, '.cache')),
   MEL_STACK_DIR: z.string().default(path.join(REPO_ROOT, '.stack')),
   MEL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Log lines: readable on a terminal and JSON when piped (auto), or always one of them. */
+  MEL_LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
 
   MEL_TEMPORAL_ADDRESS: optionalText,
   MEL_TEMPORAL_NAMESPACE: z.string().default('default'),

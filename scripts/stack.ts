@@ -3,6 +3,7 @@
  * Manages the local Temporal dev server, FerretDB and SkyRL engine (ports and paths: README).
  */
 import { createLogger } from '../common/logger.js';
+import { redactCredentials, redactedMessage } from '../common/redact.js';
 import { Stack } from '../stack/stack.js';
 import type { ServiceName } from '../stack/services.js';
 
@@ -48,15 +49,15 @@ function printEndpoints(stack: Stack) {
   console.log(
     `Temporal    ${endpoints.temporalAddress}${endpoints.temporalUiUrl ? `  (UI ${endpoints.temporalUiUrl})` : ''}`,
   );
-  console.log(`MongoDB     ${endpoints.mongoUri} (database ${endpoints.mongoDb})`);
-  console.log(`Engine      ${endpoints.engineUrl} serving ${endpoints.baseModel}`);
+  console.log(`MongoDB     ${redactCredentials(endpoints.mongoUri)} (database ${endpoints.mongoDb})`);
+  console.log(`Engine      ${redactCredentials(endpoints.engineUrl)} serving ${endpoints.baseModel}`);
   console.log('Stop with:  npm run stack -- down');
 }
 
 main(process.argv[2], process.argv[3]).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`error: ${redactedMessage(error)}`);
     process.exit(1);
   },
 );

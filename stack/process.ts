@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { redactCredentials } from '../common/redact.js';
 
 /** Starts a long-lived service in its own process group, output appended to `logFile`. */
 export function spawnService(
@@ -49,6 +50,15 @@ function signalGroup(pid: number, signal: NodeJS.Signals) {
       // already gone
     }
   }
+}
+
+/** `log: <file>` and its last lines, indented and credentials masked: for an error whose details are in a log. */
+export async function logExcerpt(file: string): Promise<string> {
+  const tail = redactCredentials(await tailOf(file))
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+  return `  log: ${file}\n  last lines:\n${tail}`;
 }
 
 export async function tailOf(file: string, lines = 20): Promise<string> {

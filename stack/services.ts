@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import { MongoClient } from 'mongodb';
 import type { Endpoints, Env } from '../common/env.js';
 import { REPO_ROOT } from '../common/env.js';
+import { redactCredentials } from '../common/redact.js';
 import { TinkerClient } from '../engine/tinker.js';
 import { SEARCH_ATTRIBUTES } from '../temporal/contracts/common.js';
 import { OFFLINE_ENV, type InstalledStack } from './install.js';
@@ -123,7 +124,7 @@ function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): S
   return {
     name: 'mongodb',
     launch,
-    describe: `MongoDB protocol at ${redactUri(endpoints.mongoUri)}${launch ? ' (FerretDB, SQLite)' : ''}`,
+    describe: `MongoDB protocol at ${redactCredentials(endpoints.mongoUri)}${launch ? ' (FerretDB, SQLite)' : ''}`,
     ready: () => mongoReady(endpoints.mongoUri),
   };
 }
@@ -186,7 +187,7 @@ function engineSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): 
   return {
     name: 'engine',
     launch,
-    describe: `Tinker engine at ${endpoints.engineUrl} serving ${endpoints.baseModel}`,
+    describe: `Tinker engine at ${redactCredentials(endpoints.engineUrl)} serving ${endpoints.baseModel}`,
     ready: () => client.healthy(),
     verify: async () => {
       const models = await client.supportedModels();
@@ -198,8 +199,4 @@ function engineSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): 
       }
     },
   };
-}
-
-function redactUri(uri: string): string {
-  return uri.replace(/\/\/([^@/]+)@/, '//***@');
 }

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadEnv, resolveEndpoints, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
+import { withSpinner } from '../common/progress.js';
 import { installStack, type InstalledStack } from './install.js';
 import { requireFreePort } from './prereqs.js';
-import { isAlive, spawnService, stopProcessGroup, tailOf } from './process.js';
+import { isAlive, logExcerpt, spawnService, stopProcessGroup } from './process.js';
 import { serviceSpecs, stateDir, type ServiceName, type ServiceSpec } from './services.js';
 import { ensureWarmBaseModel, needsWarmModel } from './warm-model.js';
 
@@ -59,25 +60,42 @@ export class Stack {
     for (const spec of this.specs) {
       if (await this.startIfNeeded(spec)) started.push(spec.name);
     }
-    await Promise.all(
-      this.specs.map(async (spec) => {
-        try {
-          await this.waitUntilReady(spec);
-        } catch (error) {
-          // A service of ours left running with other settings (say, the engine serving another model): restart it.
-          if (!spec.launch || started.includes(spec.name) || error instanceof ServiceStartError) throw error;
-          this.log.warn(
-            { service: spec.name, reason: (error as Error).message },
-            'restarting with the current settings',
-          );
-          await this.down([spec.name]);
-          await this.startIfNeeded(spec);
-          started.push(spec.name);
-          await this.waitUntilReady(spec);
-        }
-      }),
-    );
+    await this.waitForAll(this.specs, async (spec) => {
+      try {
+        await this.waitUntilReady(spec);
+      } catch (error) {
+        // A service of ours left running with other settings (say, the engine serving another model): restart it.
+        if (!spec.launch || started.includes(spec.name) || error instanceof ServiceStartError) throw error;
+        this.log.warn(
+          { service: spec.name, reason: (error as Error).message },
+          'restarting with the current settings',
+        );
+        await this.down([spec.name]);
+        await this.startIfNeeded(spec);
+        started.push(spec.name);
+        await this.waitUntilReady(spec);
+      }
+    });
     return started;
+  }
+
+  /** Runs `wait` for every spec at once under one spinner that shows which of them answer already. */
+  private async waitForAll(specs: ServiceSpec[], wait: (spec: ServiceSpec) => Promise<void>): Promise<void> {
+    const ready = new Set<ServiceName>();
+    const title = `waiting for ${specs.map((spec) => spec.name).join(', ')} to answer`;
+    const options = { plain: (line: string) => this.log.info(line), heartbeatMs: 15_000 };
+    await withSpinner(title, options, async (detail) => {
+      const show = () =>
+        detail(specs.map((spec) => `${spec.name} ${ready.has(spec.name) ? 'ready' : '…'}`).join(' · '));
+      show();
+      await Promise.all(
+        specs.map(async (spec) => {
+          await wait(spec);
+          ready.add(spec.name);
+          show();
+        }),
+      );
+    });
   }
 
   async down(only?: ServiceName[]): Promise<void> {
@@ -101,7 +119,7 @@ export class Stack {
     const engine = serviceSpecs(this.env, endpoints, this.installed).find((spec) => spec.name === 'engine')!;
     await this.startIfNeeded(engine);
     try {
-      await this.waitUntilReady(engine);
+      await this.waitForAll([engine], (spec) => this.waitUntilReady(spec));
       await work();
     } finally {
       await this.down(['engine']);
@@ -118,7 +136,7 @@ export class Stack {
     await this.writeState(state);
     const spec = this.spec(name);
     await this.startIfNeeded(spec);
-    await this.waitUntilReady(spec);
+    await this.waitForAll([spec], (it) => this.waitUntilReady(it));
   }
 
   async status(): Promise<
@@ -170,7 +188,6 @@ export class Stack {
   private async waitUntilReady(spec: ServiceSpec): Promise<void> {
     const timeoutMs = this.env.MEL_STACK_START_TIMEOUT_S * 1000;
     const started = Date.now();
-    let lastReport = started;
     while (!(await spec.ready())) {
       const pid = (await this.readState())[spec.name]?.pid;
       if (spec.launch && pid && !isAlive(pid)) {
@@ -180,10 +197,6 @@ export class Stack {
         const reason = `did not become ready within ${this.env.MEL_STACK_START_TIMEOUT_S} s (MEL_STACK_START_TIMEOUT_S)`;
         throw new ServiceStartError(await this.failure(spec, reason));
       }
-      if (Date.now() - lastReport > 10_000) {
-        this.log.info({ service: spec.name, waitedS: Math.round((Date.now() - started) / 1000) }, 'waiting');
-        lastReport = Date.now();
-      }
       await sleep(250);
     }
     await spec.verify?.();
@@ -192,8 +205,7 @@ export class Stack {
 
   private async failure(spec: ServiceSpec, reason: string): Promise<string> {
     if (!spec.launch) return `${spec.describe} ${reason}; check that it is running and reachable`;
-    const log = this.logFile(spec.name);
-    return `${spec.name} ${reason}.\n  log: ${log}\n  last lines:\n${indent(await tailOf(log))}`;
+    return `${spec.name} ${reason}.\n${await logExcerpt(this.logFile(spec.name))}`;
   }
 
   private statePath(): string {
@@ -209,11 +221,4 @@ export class Stack {
     await mkdir(this.env.MEL_STACK_DIR, { recursive: true });
     await writeFile(this.statePath(), `${JSON.stringify(state, null, 2)}\n`);
   }
-}
-
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((line) => `    ${line}`)
-    .join('\n');
 }
