@@ -1,7 +1,8 @@
 /**
  * The operator's control loop against the real stack: train --detach, pause, a step that fails (a controlled
  * fault: the run's stored data-set path is pointed at a missing file, which the rollout rejects as non-retryable),
- * the error in `mel status`, the fix, resume (the failed step is retried and completes), and stop.
+ * the error in `mel status`, the fix, resume (the failed step is retried and completes), and stop. The workers
+ * train on the engine double: what is tested is the control loop, which no engine behaviour should change.
  */
 import type { Client } from '@temporalio/client';
 import type { Collection } from 'mongodb';
@@ -12,9 +13,10 @@ import { COLLECTIONS } from '../../store/mongo.js';
 import { stepWorkflowId } from '../../temporal/contracts/run.js';
 import { mel, melJson, waitForStatus, writeConfigFile } from './cli-support.js';
 import { shortRunConfig } from './mel-support.js';
-import { client, startWorkers } from './support.js';
+import { client, startWorkers, useEngineDouble } from './support.js';
 
 describe('mel pause / resume / stop and a failed step, end to end', () => {
+  const engine = useEngineDouble();
   let temporal: Client;
   let workers: Awaited<ReturnType<typeof startWorkers>>;
   let runs: Collection<RunDoc>;
@@ -24,7 +26,7 @@ describe('mel pause / resume / stop and a failed step, end to end', () => {
 
   beforeAll(async () => {
     temporal = await client();
-    workers = await startWorkers();
+    workers = await startWorkers(undefined, engine.endpoints);
     runs = workers.deps.mongo.db.collection<RunDoc>(COLLECTIONS.runs);
   });
 
