@@ -15,7 +15,7 @@ import {
   problemOutcomes,
   renderGenerationPrompt,
   rolloutMessages,
-  verifySolution,
+  verificationRecord,
   type EvalSampleKey,
 } from '../mel/index.js';
 import { ids, type EvalProblemDoc } from '../store/documents.js';
@@ -168,16 +168,9 @@ export function createEvalActivities(deps: MelActivityDeps) {
     const scored = samples.map((sample) => {
       const problem = problems.get(sample.problemIndex);
       if (!problem) throw new Error(`eval sample ${sample._id} has no problem document`);
-      const verdict = verifySolution(sample.text, problem.answer);
       return {
         id: sample._id,
-        verification: {
-          correct: verdict.correct,
-          extractedAnswer: verdict.extracted,
-          extractionMethod: verdict.method,
-          groundTruth: problem.answer,
-          origin: source,
-        },
+        verification: { ...verificationRecord(sample.text, problem.answer), origin: source },
       };
     });
     if (scored.length > 0) {

@@ -1,7 +1,13 @@
 import { mapLimited } from '../common/map-limited.js';
-import { renderGenerationPrompt, rolloutMessages, summariseRewards, verifySolution } from '../mel/index.js';
+import {
+  renderGenerationPrompt,
+  rolloutMessages,
+  summariseRewards,
+  verificationRecord,
+} from '../mel/index.js';
 import { ids, type RewardDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { upsertAll } from '../store/writes.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
 import { completionText, loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
@@ -90,27 +96,15 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const scored: RewardDoc[] = all.map((trajectory) => {
       const problem = problemByPrompt.get(trajectory.promptId);
       if (!problem) throw new Error(`trajectory ${trajectory._id} has no prompt document`);
-      const verdict = verifySolution(trajectory.text, problem.answer, run.config.mel.verifier);
-      return {
-        _id: trajectory._id,
-        runId,
-        step,
-        promptId: trajectory.promptId,
-        sampleIndex: trajectory.sampleIndex,
-        reward: verdict.correct ? 1 : 0,
-        extractedAnswer: verdict.extracted,
-        extractionMethod: verdict.method,
-        groundTruth: problem.answer,
-        origin: source,
-      };
-    });
-    if (scored.length > 0) {
-      await rewards.bulkWrite(
-        scored.map(({ _id, ...doc }) => ({
-          replaceOne: { filter: { _id }, replacement: doc, upsert: true },
-        })),
+      const { correct, ...record } = verificationRecord(
+        trajectory.text,
+        problem.answer,
+        run.config.mel.verifier,
       );
-    }
+      const { _id, promptId, sampleIndex } = trajectory;
+      return { _id, runId, step, promptId, sampleIndex, reward: correct ? 1 : 0, ...record, origin: source };
+    });
+    await upsertAll(rewards, scored);
     return summariseRewards(scored);
   }
 

@@ -11,8 +11,14 @@ export {
   extractLastNumber,
 } from './answer-extraction.js';
 export type { ExtractedAnswer } from './answer-extraction.js';
-export { normaliseAnswer, answersEquivalent, verifySolution, binaryReward } from './verifier.js';
-export type { NormalisedAnswer, Verification } from './verifier.js';
+export {
+  normaliseAnswer,
+  answersEquivalent,
+  verifySolution,
+  verificationRecord,
+  binaryReward,
+} from './verifier.js';
+export type { NormalisedAnswer, Verification, VerificationRecord } from './verifier.js';
 export {
   computeAdvantages,
   grpoAdvantages,

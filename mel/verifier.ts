@@ -163,6 +163,28 @@ export function verifySolution(
   };
 }
 
+/** What the store keeps of one verification: the verdict, the answer read from the solution and how, the truth. */
+export interface VerificationRecord {
+  correct: boolean;
+  extractedAnswer: string | null;
+  extractionMethod: string | null;
+  groundTruth: string;
+}
+
+export function verificationRecord(
+  solution: string,
+  groundTruth: string,
+  config?: VerifierConfig,
+): VerificationRecord {
+  const verdict = verifySolution(solution, groundTruth, config);
+  return {
+    correct: verdict.correct,
+    extractedAnswer: verdict.extracted,
+    extractionMethod: verdict.method,
+    groundTruth,
+  };
+}
+
 /** r_i = 1[V(y_i, y*) = 1] (paper Eq. 1). */
 export function binaryReward(solution: string, groundTruth: string, config?: VerifierConfig): 0 | 1 {
   return verifySolution(solution, groundTruth, config).correct ? 1 : 0;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   answersEquivalent,
   binaryReward,
+  verificationRecord,
   extractAnswerPhrase,
   extractBoxed,
   extractFinalAnswer,
@@ -226,5 +227,19 @@ describe('verifySolution and binaryReward (Eq. 1)', () => {
     const boxedOnly = VerifierConfigSchema.parse({ extractors: ['boxed'] });
     expect(binaryReward('the result is 4', '4', boxedOnly)).toBe(0);
     expect(binaryReward('the result is \\boxed{4}', '4', boxedOnly)).toBe(1);
+  });
+});
+
+describe('verificationRecord', () => {
+  it('keeps the verdict, the extracted answer, how it was found, and the ground truth', () => {
+    const right = verificationRecord('so \\boxed{\\frac{1}{2}}', '0.5');
+    expect(right).toMatchObject({ correct: true, extractedAnswer: '\\frac{1}{2}', groundTruth: '0.5' });
+    expect(right.extractionMethod).not.toBeNull();
+    expect(verificationRecord('no answer here', '3')).toEqual({
+      correct: false,
+      extractedAnswer: null,
+      extractionMethod: null,
+      groundTruth: '3',
+    });
   });
 });
