@@ -4,10 +4,9 @@ import { startOpenAIServer, type RunningOpenAIServer } from '../../engine/openai
 import type { ModelTokenizer } from '../../engine/model-files.js';
 import { OpenAICompatibleClient } from '../../engine/openai-compatible.js';
 import { melCollections } from '../../store/collections.js';
-import { followRun, startRun } from '../../temporal/client.js';
 import { mel } from './cli-support.js';
 import { baseModel, tinkerClient, tinyTokenizer } from './engine-helpers.js';
-import { expectCompleteRun, shortRunConfig } from './mel-support.js';
+import { shortRunConfig, trainAndCheck } from './mel-support.js';
 import { doubleOptimizerSteps, useClientAndWorkers, useEngineDouble } from './support.js';
 
 // MEL_REFLECTION_ENGINE=openai-compatible: a separate OpenAI-compatible server writes the meta-experiences. Here
@@ -67,14 +66,8 @@ describe('MEL with meta-experiences written by an OpenAI-compatible reflection e
 
   it('stores the server’s replies as the candidates, names the reflector in the audit, and trains on them', async () => {
     const config = shortRunConfig({ steps: 1 });
-    await startRun(stack.temporal, config);
-    const status = await followRun(stack.temporal, config.runId, () => undefined);
-    expect(status.phase).toBe('completed');
-
+    const { candidates } = await trainAndCheck(stack, config, doubleOptimizerSteps(engine.double));
     const { db } = stack.workers.deps.mongo;
-    const { candidates } = await expectCompleteRun(db, config, status.policy!, async (policy) =>
-      doubleOptimizerSteps(engine.double, policy.statePath),
-    );
     expect(candidates.length).toBeGreaterThan(0);
     // One chat completion per candidate (single-call mode), and each candidate is exactly what the server said.
     expect(reflector.texts).toHaveLength(candidates.length);

@@ -17,6 +17,9 @@ import { COLLECTIONS } from '../../store/mongo.js';
 import type { PolicyRef } from '../../temporal/contracts/common.js';
 import { STAGES } from '../../temporal/contracts/run.js';
 import { parseRunConfig, type RunConfig } from '../../mel/run-config.js';
+import type { Client } from '@temporalio/client';
+import { followRun, startRun } from '../../temporal/client.js';
+import type { InProcessWorkers } from '../../workers/in-process.js';
 import { uniqueId } from './support.js';
 
 /** A short run that still exercises every stage: small batches, short generations. */
@@ -113,4 +116,22 @@ export function expectConsistentVerdict(candidate: MetaExperienceDoc): void {
   expect(candidate.internalization ?? null).toBeNull();
   if (verdict!.reason === 'unparseable') expect(candidate.parse.ok).toBe(false);
   if (verdict!.reason === 'replay-wrong-answer') expect(candidate.validation!.correct).toBe(false);
+}
+
+/** Trains `config` to the end on the given client and workers, then checks the guarantees of a finished run. */
+export async function trainAndCheck(
+  stack: { temporal: Client; workers: InProcessWorkers },
+  config: RunConfig,
+  optimizerSteps?: (policy: PolicyRef) => Promise<number>,
+) {
+  await startRun(stack.temporal, config);
+  const status = await followRun(stack.temporal, config.runId, () => undefined);
+  expect(status.phase).toBe('completed');
+  const checked = await expectCompleteRun(
+    stack.workers.deps.mongo.db,
+    config,
+    status.policy!,
+    optimizerSteps,
+  );
+  return { status, ...checked };
 }

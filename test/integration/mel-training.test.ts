@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../store/mongo.js';
-import { followRun, startRun } from '../../temporal/client.js';
-import { expectCompleteRun, shortRunConfig } from './mel-support.js';
+import { startRun } from '../../temporal/client.js';
+import { shortRunConfig, trainAndCheck } from './mel-support.js';
 import { useClientAndWorkers } from './support.js';
 
 describe('MEL training on the real stack', () => {
@@ -11,13 +11,9 @@ describe('MEL training on the real stack', () => {
   // the verdict paths themselves are pinned on the engine double (mel-verdicts.test.ts).
   it('runs 3 steps through every stage, every candidate judged once with its evidence, one update per step', async () => {
     const config = shortRunConfig();
-    await startRun(stack.temporal, config);
-    const status = await followRun(stack.temporal, config.runId, () => undefined);
-    expect(status.phase).toBe('completed');
+    const { status, stepDocs, candidates } = await trainAndCheck(stack, config);
     expect(status.nextStep).toBe(3);
-
     const { db } = stack.workers.deps.mongo;
-    const { stepDocs, candidates } = await expectCompleteRun(db, config, status.policy!);
     const metrics = stepDocs.map((s) => s.metrics!);
     expect(candidates.length).toBe(metrics.reduce((n, m) => n + m.pairs, 0));
     expect(metrics.reduce((n, m) => n + m.accepted + m.rejected, 0)).toBe(candidates.length);

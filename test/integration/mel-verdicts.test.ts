@@ -4,8 +4,7 @@
  * is guaranteed to accept some meta-experiences and reject others, and each verdict can be checked end to end.
  */
 import { describe, expect, it } from 'vitest';
-import { followRun, startRun } from '../../temporal/client.js';
-import { expectCompleteRun, shortRunConfig } from './mel-support.js';
+import { shortRunConfig, trainAndCheck } from './mel-support.js';
 import { doubleOptimizerSteps, useClientAndWorkers, useEngineDouble } from './support.js';
 
 describe('MEL verdicts on the engine double', () => {
@@ -20,14 +19,7 @@ describe('MEL verdicts on the engine double', () => {
 
   it('accepts replay-verified meta-experiences, internalizes exactly those, and rejects the rest with reasons', async () => {
     const config = shortRunConfig({ steps: 2 });
-    await startRun(stack.temporal, config);
-    const status = await followRun(stack.temporal, config.runId, () => undefined);
-    expect(status.phase).toBe('completed');
-
-    const { db } = stack.workers.deps.mongo;
-    const { candidates } = await expectCompleteRun(db, config, status.policy!, async (policy) =>
-      doubleOptimizerSteps(engine.double, policy.statePath),
-    );
+    const { candidates } = await trainAndCheck(stack, config, doubleOptimizerSteps(engine.double));
     const reasons = new Set(candidates.map((c) => c.verdict!.reason));
     expect(reasons).toContain('replay-verified');
     expect(reasons).toContain('replay-wrong-answer');

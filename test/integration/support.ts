@@ -4,6 +4,7 @@ import { resolveEndpoints, type Endpoints } from '../../common/env.js';
 import { startEngineDouble, type EngineDouble } from '../../engine-double/server.js';
 import type { EngineDoubleInput } from '../../engine-double/options.js';
 import { connectClient } from '../../temporal/connection.js';
+import type { PolicyRef } from '../../temporal/contracts/common.js';
 import type { TaskQueueRole } from '../../temporal/contracts/common.js';
 import { startWorkersInProcess, type InProcessWorkers } from '../../workers/in-process.js';
 
@@ -76,9 +77,11 @@ export function useEngineDouble(
 }
 
 /** The optimizer's own step count of the model a policy was saved from, as the double counted it. */
-export function doubleOptimizerSteps(double: EngineDouble, statePath: string): number {
-  const modelId = /^tinker:\/\/([^/]+)\//.exec(statePath)?.[1];
-  const model = modelId ? double.stats().optimizer.models[modelId] : undefined;
-  if (!model) throw new Error(`the engine double has no model for ${statePath}`);
-  return model.optimizerSteps;
+export function doubleOptimizerSteps(double: EngineDouble): (policy: PolicyRef) => Promise<number> {
+  return async ({ statePath }) => {
+    const modelId = /^tinker:\/\/([^/]+)\//.exec(statePath)?.[1];
+    const model = modelId ? double.stats().optimizer.models[modelId] : undefined;
+    if (!model) throw new Error(`the engine double has no model for ${statePath}`);
+    return model.optimizerSteps;
+  };
 }
