@@ -11,7 +11,7 @@ import type { StatusReport } from '../../cli/run-state.js';
 import type { RunDoc, StepDoc } from '../../store/documents.js';
 import { COLLECTIONS } from '../../store/mongo.js';
 import { stepWorkflowId } from '../../temporal/contracts/run.js';
-import { mel, melJson, waitForStatus, writeConfigFile } from './cli-support.js';
+import { mel, melJson, melOk, waitForStatus, writeConfigFile } from './cli-support.js';
 import { shortRunConfig } from './mel-support.js';
 import { client, startWorkers, useEngineDouble } from './support.js';
 
@@ -39,13 +39,9 @@ describe('mel pause / resume / stop and a failed step, end to end', () => {
 
   it('pauses on a failed step with the error in status, resumes into the same step after the fix, stops', async () => {
     const file = await writeConfigFile(config);
-    const started = await mel(['train', file, '--detach']);
-    expect(started.code, started.stderr).toBe(0);
-    expect(started.stdout).toContain(`started run ${runId}`);
+    expect(await melOk(['train', file, '--detach'])).toContain(`started run ${runId}`);
 
-    const attached = await mel(['train', file, '--detach']);
-    expect(attached.code, attached.stderr).toBe(0);
-    expect(attached.stdout).toContain(`attached to run ${runId}`);
+    expect(await melOk(['train', file, '--detach'])).toContain(`attached to run ${runId}`);
 
     const paused = await melJson<{ paused: boolean; pauseReason: string }>([
       'pause',

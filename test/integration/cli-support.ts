@@ -30,11 +30,16 @@ export function mel(args: string[], timeoutMs = 240_000): Promise<CliResult> {
   });
 }
 
+/** `mel <args>`, expecting success; its standard output. */
+export async function melOk(args: string[], timeoutMs?: number): Promise<string> {
+  const result = await mel(args, timeoutMs);
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout;
+}
+
 /** `mel <args> --json`, expecting success; the parsed output. */
 export async function melJson<T>(args: string[]): Promise<T> {
-  const result = await mel([...args, '--json']);
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as T;
+  return JSON.parse(await melOk([...args, '--json'])) as T;
 }
 
 export async function writeConfigFile(config: RunConfig): Promise<string> {

@@ -16,7 +16,7 @@ import type { ReplayDiff } from '../../store/replay-diff.js';
 import type { MetaExperienceDoc } from '../../store/documents.js';
 import { COLLECTIONS, connectMongo, type MongoHandle } from '../../store/mongo.js';
 import { STAGES } from '../../temporal/contracts/run.js';
-import { mel, melJson, writeConfigFile } from './cli-support.js';
+import { mel, melJson, melOk, writeConfigFile } from './cli-support.js';
 import { shortRunConfig } from './mel-support.js';
 import { endpoints, useEngineDouble } from './support.js';
 
@@ -41,18 +41,15 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
   });
 
   it('train starts the run, and a second train attaches to it and follows it to completion', async () => {
-    const started = await mel(['train', file, '--detach']);
-    expect(started.code, started.stderr).toBe(0);
-    expect(started.stdout).toContain(`started run ${runId}`);
+    expect(await melOk(['train', file, '--detach'])).toContain(`started run ${runId}`);
 
-    const followed = await mel(['train', file, '--with-workers']);
-    expect(followed.code, followed.stderr).toBe(0);
-    expect(followed.stdout).toContain(`attached to run ${runId}`);
-    expect(followed.stdout).toMatch(/step 0 \(1\/2\) done: pass rate/);
-    expect(followed.stdout).toMatch(/step 1 \(2\/2\) done: pass rate/);
-    expect(followed.stdout).toMatch(/step 1 \(2\/2\) \[.*\] +\d+% +\S+ \(\d\/7\)/);
-    expect(followed.stdout).toContain(`run:    ${runId}: completed`);
-    expect(followed.stdout).toMatch(/\nSTEP +PASS.*\n0 .*\n1 /);
+    const followed = await melOk(['train', file, '--with-workers']);
+    expect(followed).toContain(`attached to run ${runId}`);
+    expect(followed).toMatch(/step 0 \(1\/2\) done: pass rate/);
+    expect(followed).toMatch(/step 1 \(2\/2\) done: pass rate/);
+    expect(followed).toMatch(/step 1 \(2\/2\) \[.*\] +\d+% +\S+ \(\d\/7\)/);
+    expect(followed).toContain(`run:    ${runId}: completed`);
+    expect(followed).toMatch(/\nSTEP +PASS.*\n0 .*\n1 /);
   });
 
   it('train refuses to restart a finished run or to attach with another configuration', async () => {
