@@ -48,6 +48,17 @@ export function stateDir(env: Env, service: ServiceName): string {
   return path.join(env.MEL_STACK_DIR, service);
 }
 
+type Launch = NonNullable<ServiceSpec['launch']>;
+
+/** How the stack starts a service it installed; none when the user points at their own (`external` is set). */
+function launchUnlessExternal(
+  command: string | undefined,
+  external: string | undefined,
+  launch: Omit<Launch, 'command'>,
+): Launch | undefined {
+  return command && !external ? { command, ...launch } : undefined;
+}
+
 export function serviceSpecs(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec[] {
   return [
     temporalSpec(env, endpoints, installed),
@@ -57,32 +68,28 @@ export function serviceSpecs(env: Env, endpoints: Endpoints, installed: Installe
 }
 
 function temporalSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
-  const launch =
-    installed.temporalCli && !env.MEL_TEMPORAL_ADDRESS
-      ? {
-          command: installed.temporalCli,
-          args: [
-            'server',
-            'start-dev',
-            '--db-filename',
-            path.join(stateDir(env, 'temporal'), 'temporal.db'),
-            '--ip',
-            '127.0.0.1',
-            '--port',
-            String(env.MEL_TEMPORAL_PORT),
-            '--ui-port',
-            String(env.MEL_TEMPORAL_UI_PORT),
-            '--log-level',
-            'warn',
-            ...temporalSearchAttributeArgs(),
-          ],
-          env: process.env,
-          ports: [
-            { port: env.MEL_TEMPORAL_PORT, envVar: 'MEL_TEMPORAL_PORT' },
-            { port: env.MEL_TEMPORAL_UI_PORT, envVar: 'MEL_TEMPORAL_UI_PORT' },
-          ],
-        }
-      : undefined;
+  const launch = launchUnlessExternal(installed.temporalCli, env.MEL_TEMPORAL_ADDRESS, {
+    args: [
+      'server',
+      'start-dev',
+      '--db-filename',
+      path.join(stateDir(env, 'temporal'), 'temporal.db'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(env.MEL_TEMPORAL_PORT),
+      '--ui-port',
+      String(env.MEL_TEMPORAL_UI_PORT),
+      '--log-level',
+      'warn',
+      ...temporalSearchAttributeArgs(),
+    ],
+    env: process.env,
+    ports: [
+      { port: env.MEL_TEMPORAL_PORT, envVar: 'MEL_TEMPORAL_PORT' },
+      { port: env.MEL_TEMPORAL_UI_PORT, envVar: 'MEL_TEMPORAL_UI_PORT' },
+    ],
+  });
   return {
     name: 'temporal',
     launch,
@@ -91,36 +98,45 @@ function temporalSpec(env: Env, endpoints: Endpoints, installed: InstalledStack)
   };
 }
 
-async function temporalReady(endpoints: Endpoints): Promise<boolean> {
-  let connection: Connection | undefined;
+function temporalReady(endpoints: Endpoints): Promise<boolean> {
+  return answers(
+    () => Connection.connect({ address: endpoints.temporalAddress, connectTimeout: 2_000 }),
+    (connection) => connection.workflowService.describeNamespace({ namespace: endpoints.temporalNamespace }),
+    (connection) => connection.close(),
+  );
+}
+
+/** Whether a service answers `check` on a fresh client; the client is closed either way. */
+async function answers<Client>(
+  open: () => Client | Promise<Client>,
+  check: (client: Client) => Promise<unknown>,
+  close: (client: Client) => Promise<unknown>,
+): Promise<boolean> {
+  let client: Client | undefined;
   try {
-    connection = await Connection.connect({ address: endpoints.temporalAddress, connectTimeout: 2_000 });
-    await connection.workflowService.describeNamespace({ namespace: endpoints.temporalNamespace });
+    client = await open();
+    await check(client);
     return true;
   } catch {
     return false;
   } finally {
-    await connection?.close();
+    if (client !== undefined) await close(client).catch(() => undefined);
   }
 }
 
 function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
-  const launch =
-    installed.ferretdb && !env.MONGODB_URI
-      ? {
-          command: installed.ferretdb,
-          args: [
-            '--listen-addr',
-            `127.0.0.1:${env.MEL_FERRETDB_PORT}`,
-            '--sqlite-dir',
-            path.join(stateDir(env, 'mongodb'), 'data'),
-            '--log-level',
-            'error',
-          ],
-          env: process.env,
-          ports: [{ port: env.MEL_FERRETDB_PORT, envVar: 'MEL_FERRETDB_PORT' }],
-        }
-      : undefined;
+  const launch = launchUnlessExternal(installed.ferretdb, env.MONGODB_URI, {
+    args: [
+      '--listen-addr',
+      `127.0.0.1:${env.MEL_FERRETDB_PORT}`,
+      '--sqlite-dir',
+      path.join(stateDir(env, 'mongodb'), 'data'),
+      '--log-level',
+      'error',
+    ],
+    env: process.env,
+    ports: [{ port: env.MEL_FERRETDB_PORT, envVar: 'MEL_FERRETDB_PORT' }],
+  });
   return {
     name: 'mongodb',
     launch,
@@ -129,17 +145,12 @@ function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): S
   };
 }
 
-async function mongoReady(uri: string): Promise<boolean> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 2_000 });
-  try {
-    await client.connect();
-    await client.db('admin').command({ ping: 1 });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.close().catch(() => undefined);
-  }
+function mongoReady(uri: string): Promise<boolean> {
+  return answers(
+    () => new MongoClient(uri, { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 2_000 }),
+    async (client) => (await client.connect()).db('admin').command({ ping: 1 }),
+    (client) => client.close(),
+  );
 }
 
 /** JAX settings for the tiny model on a CPU; MEL_ENGINE_BACKEND_CONFIG (JSON) overrides them. */
@@ -156,33 +167,29 @@ function engineSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): 
     ...DEFAULT_BACKEND_CONFIG,
     ...JSON.parse(process.env.MEL_ENGINE_BACKEND_CONFIG ?? '{}'),
   };
-  const launch =
-    installed.python && !env.MEL_ENGINE_URL
-      ? {
-          command: installed.python,
-          args: [
-            path.join(REPO_ROOT, 'engine', 'python', 'serve.py'),
-            '--base-model',
-            endpoints.baseModel,
-            '--backend',
-            'jax',
-            '--backend-config',
-            JSON.stringify(backendConfig),
-            '--database-url',
-            `sqlite:///${path.join(dir, 'tinker.db')}`,
-            '--checkpoints-base',
-            path.join(dir, 'checkpoints'),
-            '--session-cleanup-interval-sec',
-            '-1',
-            '--host',
-            '127.0.0.1',
-            '--port',
-            String(env.MEL_ENGINE_PORT),
-          ],
-          env: { ...process.env, ...OFFLINE_ENV, JAX_PLATFORMS: process.env.JAX_PLATFORMS ?? 'cpu' },
-          ports: [{ port: env.MEL_ENGINE_PORT, envVar: 'MEL_ENGINE_PORT' }],
-        }
-      : undefined;
+  const launch = launchUnlessExternal(installed.python, env.MEL_ENGINE_URL, {
+    args: [
+      path.join(REPO_ROOT, 'engine', 'python', 'serve.py'),
+      '--base-model',
+      endpoints.baseModel,
+      '--backend',
+      'jax',
+      '--backend-config',
+      JSON.stringify(backendConfig),
+      '--database-url',
+      `sqlite:///${path.join(dir, 'tinker.db')}`,
+      '--checkpoints-base',
+      path.join(dir, 'checkpoints'),
+      '--session-cleanup-interval-sec',
+      '-1',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(env.MEL_ENGINE_PORT),
+    ],
+    env: { ...process.env, ...OFFLINE_ENV, JAX_PLATFORMS: process.env.JAX_PLATFORMS ?? 'cpu' },
+    ports: [{ port: env.MEL_ENGINE_PORT, envVar: 'MEL_ENGINE_PORT' }],
+  });
   const client = new TinkerClient({ baseUrl: endpoints.engineUrl, requestTimeoutMs: 5_000, maxRetries: 0 });
   return {
     name: 'engine',
