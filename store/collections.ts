@@ -1,36 +1,45 @@
-import type { Db } from 'mongodb';
-import type {
-  DatumDoc,
-  EvalDoc,
-  EvalProblemDoc,
-  EvalSampleDoc,
-  MetaExperienceDoc,
-  PairDoc,
-  PromptDoc,
-  RewardDoc,
-  RunDoc,
-  StepDoc,
-  StepMetrics,
-  TrajectoryDoc,
-} from './documents.js';
+import type { Collection, Db } from 'mongodb';
+import type * as Docs from './documents.js';
 import { COLLECTIONS } from './mongo.js';
 
-export type StepMetricsDoc = StepMetrics & { _id: string; runId: string; step: number };
+export type StepMetricsDoc = Docs.StepMetrics & { _id: string; runId: string; step: number };
+
+/** The document type of each collection of MEL runs and evals. */
+interface MelDocuments {
+  runs: Docs.RunDoc;
+  steps: Docs.StepDoc;
+  prompts: Docs.PromptDoc;
+  trajectories: Docs.TrajectoryDoc;
+  rewards: Docs.RewardDoc;
+  pairs: Docs.PairDoc;
+  metaExperiences: Docs.MetaExperienceDoc;
+  datums: Docs.DatumDoc;
+  stepMetrics: StepMetricsDoc;
+  evals: Docs.EvalDoc;
+  evalProblems: Docs.EvalProblemDoc;
+  evalSamples: Docs.EvalSampleDoc;
+}
+
+export type MelCollections = { [Name in keyof MelDocuments]: Collection<MelDocuments[Name]> };
+
+const MEL_COLLECTION_NAMES = [
+  'runs',
+  'steps',
+  'prompts',
+  'trajectories',
+  'rewards',
+  'pairs',
+  'metaExperiences',
+  'datums',
+  'stepMetrics',
+  'evals',
+  'evalProblems',
+  'evalSamples',
+] as const satisfies readonly (keyof MelDocuments)[];
 
 /** The typed collections of MEL runs' and evals' documents. */
-export function melCollections(db: Db) {
-  return {
-    runs: db.collection<RunDoc>(COLLECTIONS.runs),
-    steps: db.collection<StepDoc>(COLLECTIONS.steps),
-    prompts: db.collection<PromptDoc>(COLLECTIONS.prompts),
-    trajectories: db.collection<TrajectoryDoc>(COLLECTIONS.trajectories),
-    rewards: db.collection<RewardDoc>(COLLECTIONS.rewards),
-    pairs: db.collection<PairDoc>(COLLECTIONS.pairs),
-    metaExperiences: db.collection<MetaExperienceDoc>(COLLECTIONS.metaExperiences),
-    datums: db.collection<DatumDoc>(COLLECTIONS.datums),
-    stepMetrics: db.collection<StepMetricsDoc>(COLLECTIONS.stepMetrics),
-    evals: db.collection<EvalDoc>(COLLECTIONS.evals),
-    evalProblems: db.collection<EvalProblemDoc>(COLLECTIONS.evalProblems),
-    evalSamples: db.collection<EvalSampleDoc>(COLLECTIONS.evalSamples),
-  };
+export function melCollections(db: Db): MelCollections {
+  return Object.fromEntries(
+    MEL_COLLECTION_NAMES.map((name) => [name, db.collection(COLLECTIONS[name])]),
+  ) as MelCollections;
 }
