@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import {
+  completionText,
   EvalIdSchema,
   EvalSettingsSchema,
   evalMetrics,
@@ -30,7 +31,6 @@ import {
 } from '../temporal/shared.js';
 import { sampleWithPolicy } from './policy.js';
 import {
-  completionText,
   invalidInput,
   loadDataFile,
   mapLimited,
@@ -151,7 +151,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
             temperature,
             tokens: sequence.tokens,
             logprobs: sequence.logprobs,
-            text: completionText(tokenizer, sequence.tokens),
+            text: completionText(tokenizer, sequence.tokens, [tokenizer.eosTokenId]),
             stopReason: sequence.stopReason,
             samplerPath,
             origin: origin(),

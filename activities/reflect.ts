@@ -1,5 +1,6 @@
 /** The MEL loop proper: contrastive pairs, meta-experience generation, and validation by replay. */
 import {
+  completionText,
   applyLeakagePolicy,
   chainedMetaExperienceMessages,
   metaExperienceMessagesFor,
@@ -31,14 +32,7 @@ import type { RunConfig } from '../training/run-config.js';
 import { samplingSeed } from '../training/schedule.js';
 import { sampleWithPolicy } from './policy.js';
 import { groupRewards } from './rollout.js';
-import {
-  completionText,
-  loadRun,
-  mapLimited,
-  origin,
-  withHeartbeat,
-  type MelActivityDeps,
-} from './support.js';
+import { loadRun, mapLimited, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
 const GENERATIONS_IN_FLIGHT = 4;
 
@@ -174,7 +168,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
     if (!sequence) throw new Error('the engine returned no sequence');
     const turn = {
       outputTokens: sequence.tokens,
-      text: completionText(tokenizer, sequence.tokens),
+      text: completionText(tokenizer, sequence.tokens, [tokenizer.eosTokenId]),
       stopReason: sequence.stopReason,
     };
     return { turn, samplerPath: sampled.samplerPath };
@@ -278,7 +272,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
     });
     const [replay] = sequences;
     if (!replay) throw new Error('the engine returned no sequence');
-    const text = completionText(tokenizer, replay.tokens);
+    const text = completionText(tokenizer, replay.tokens, [tokenizer.eosTokenId]);
     const check = verifySolution(text, prompt.problem.answer, config.mel.verifier);
     return setVerdict({
       validation: {

@@ -1,16 +1,9 @@
-import { renderGenerationPrompt, rolloutMessages, verifySolution } from '../mel/index.js';
+import { completionText, renderGenerationPrompt, rolloutMessages, verifySolution } from '../mel/index.js';
 import { ids, type RewardDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/shared.js';
 import { problemsForStep, samplingSeed } from '../training/schedule.js';
-import {
-  completionText,
-  loadRun,
-  mapLimited,
-  origin,
-  withHeartbeat,
-  type MelActivityDeps,
-} from './support.js';
+import { loadRun, mapLimited, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 import { sampleWithPolicy } from './policy.js';
 
 const PROMPTS_IN_FLIGHT = 4;
@@ -64,7 +57,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
                 seed,
                 tokens: sequence.tokens,
                 logprobs: sequence.logprobs,
-                text: completionText(tokenizer, sequence.tokens),
+                text: completionText(tokenizer, sequence.tokens, [tokenizer.eosTokenId]),
                 stopReason: sequence.stopReason,
                 samplerPath,
                 origin: source,

@@ -1,4 +1,4 @@
-import { deriveSeed, seededRandom, type Problem } from '../mel/index.js';
+import { deriveSeed, seededRandom, shuffle, type Problem } from '../mel/index.js';
 
 /**
  * The problems of one step: the data set is shuffled once per epoch with a seed derived from the run seed,
@@ -22,12 +22,10 @@ export function problemsForStep(
 
 function epochOrder(size: number, runSeed: number, epoch: number): number[] {
   const random = seededRandom(deriveSeed(runSeed, `epoch-${epoch}`));
-  const order = Array.from({ length: size }, (_, i) => i);
-  for (let i = size - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
+  return shuffle(
+    Array.from({ length: size }, (_, i) => i),
+    random,
+  );
 }
 
 /**
