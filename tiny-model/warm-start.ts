@@ -1,6 +1,6 @@
 /**
  * Warm start of the tiny local model through the engine itself: cross_entropy SFT of a LoRA (Tinker API) on the
- * synthetic curriculum of mel/curriculum.ts, until the model solves a fair share of the built-in problems at the
+ * synthetic curriculum of curriculum.ts, until the model solves a fair share of the built-in problems at the
  * rollout temperature (so that MEL sees mixed groups) and usually writes parseable reflections.
  */
 import type { Logger } from '../common/logger.js';
