@@ -15,14 +15,19 @@ export function servesWarmModel(env: Env): boolean {
 }
 
 /** Logs one warning line when the committed warm model was built from other code than this checkout's. */
-export async function checkWarmModel(env: Env, log: Logger): Promise<void> {
+export async function checkWarmModel(
+  env: Env,
+  log: Pick<Logger, 'warn'>,
+  artifactDir = WARM_MODEL_DIR,
+  repoRoot = REPO_ROOT,
+): Promise<void> {
   if (!servesWarmModel(env)) return;
-  if (!existsSync(path.join(WARM_MODEL_DIR, 'model.safetensors'))) {
+  if (!existsSync(path.join(artifactDir, 'model.safetensors'))) {
     throw new Error(
-      `the committed warm model is missing (${WARM_MODEL_DIR}/model.safetensors); restore it with ` +
+      `the committed warm model is missing (${artifactDir}/model.safetensors); restore it with ` +
         '`git checkout -- tiny-model/artifact` or build it with `npm run tiny-model -- rebuild --replace`',
     );
   }
-  const warning = staleArtifactWarning(await readStamp(WARM_MODEL_DIR), workingTreeKey(REPO_ROOT).key);
+  const warning = staleArtifactWarning(await readStamp(artifactDir), workingTreeKey(repoRoot).key);
   if (warning) log.warn(warning);
 }
