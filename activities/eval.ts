@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import {
+  completionText,
   EvalIdSchema,
   EvalSettingsSchema,
   evalMetrics,

@@ -6,14 +6,14 @@
 import { log } from '@temporalio/activity';
 import type { ForwardOutput, SampledSequence } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
-import type { Datum } from '../mel/index.js';
+import { completionText, datumNll, type Datum } from '../mel/index.js';
 import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
 import { RestoredSamplers } from './restored-samplers.js';
-import { completionText, loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
@@ -95,7 +95,9 @@ export function createPolicyActivities(deps: MelActivityDeps) {
         updates: policy.updates + 1,
         rank: policy.rank,
       };
-      const nllPerDatum = nllOut ? nll.map((d, i) => tokenMeanNll(d.datum, nllOut, i)) : [];
+      const nllPerDatum = nllOut
+        ? nll.map((d, i) => datumNll(d.datum, nllOut.perDatum[i]?.logprobs ?? []))
+        : [];
       await recordInternalization(nll, nllPerDatum, step);
       return {
         policyBefore: policy,
@@ -216,7 +218,11 @@ export async function sampleOneWithPolicy(
   const { sequences, samplerPath } = await sampleWithPolicy(deps, policy, { ...request, numSamples: 1 });
   const [sequence] = sequences;
   if (!sequence) throw new Error(`the engine returned no sequence (sampler ${samplerPath})`);
-  return { sequence, text: completionText(deps.tokenizer, sequence.tokens), samplerPath };
+  return {
+    sequence,
+    text: completionText(deps.tokenizer, sequence.tokens, [deps.tokenizer.eosTokenId]),
+    samplerPath,
+  };
 }
 
 /** The engine no longer holds the model: unknown (404) or known but not loaded (SkyRL answers 400). */
@@ -244,21 +250,6 @@ function weightedLoss(data: Datum[], output: ForwardOutput): number {
     const weights = datum.loss_fn_inputs.weights?.data ?? [];
     return total + losses.reduce((sum, loss, t) => sum + loss * (weights[t] ?? 0), 0);
   }, 0);
-}
-
-/** Token-mean NLL of the meta-experience tokens of one datum (its weighted positions). */
-function tokenMeanNll(datum: Datum, output: ForwardOutput, index: number) {
-  const logprobs = output.perDatum[index]?.logprobs ?? [];
-  const weights = datum.loss_fn_inputs.weights?.data ?? [];
-  let sum = 0;
-  let tokens = 0;
-  weights.forEach((w, t) => {
-    if (w > 0) {
-      sum -= logprobs[t] ?? 0;
-      tokens++;
-    }
-  });
-  return { nll: tokens ? sum / tokens : 0, tokens, weight: weights.find((w) => w > 0) ?? 0 };
 }
 
 /** MongoDB field names cannot contain '.' (engine metrics are named like "skyrl.ai/grad_norm"). */

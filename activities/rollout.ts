@@ -1,5 +1,6 @@
 import { mapLimited } from '../common/map-limited.js';
 import {
+  completionText,
   renderGenerationPrompt,
   rolloutMessages,
   summariseRewards,
@@ -10,7 +11,7 @@ import { melCollections } from '../store/collections.js';
 import { upsertAll } from '../store/writes.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
-import { completionText, loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
 import { sampleWithPolicy } from './policy.js';
 
 const PROMPTS_IN_FLIGHT = 4;
@@ -64,7 +65,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
                 seed,
                 tokens: sequence.tokens,
                 logprobs: sequence.logprobs,
-                text: completionText(tokenizer, sequence.tokens),
+                text: completionText(tokenizer, sequence.tokens, [tokenizer.eosTokenId]),
                 stopReason: sequence.stopReason,
                 samplerPath,
                 origin: source,

@@ -86,9 +86,3 @@ export async function withHeartbeat<T>(
     clearInterval(timer);
   }
 }
-
-/** The text of a sampled completion, without its closing end-of-turn token. */
-export function completionText(tokenizer: ModelTokenizer, tokens: readonly number[]): string {
-  const withoutStop = tokens.at(-1) === tokenizer.eosTokenId ? tokens.slice(0, -1) : tokens;
-  return tokenizer.decode(withoutStop);
-}

@@ -71,15 +71,13 @@ export interface Endpoints {
   engineApiKeyEnv: string;
 }
 
-/** The tiny random model the project creates (engine/python/make_tiny_model.py). */
+/** The tiny random model the project creates (tiny-model/python/make_tiny_model.py). */
 export function tinyModelDir(env: Env): string {
   return path.join(env.MEL_CACHE_DIR, 'models', 'tiny-qwen3');
 }
 
-/** The tiny model after its warm start (training/warm-start.ts): what the local engine serves by default. */
-export function warmModelDir(env: Env): string {
-  return path.join(env.MEL_CACHE_DIR, 'models', 'tiny-qwen3-warm');
-}
+/** The tiny model after its warm start, committed in the repository: what the local engine serves by default. */
+export const WARM_MODEL_DIR = path.join(REPO_ROOT, 'tiny-model', 'artifact');
 
 export function resolveEndpoints(env: Env = loadEnv()): Endpoints {
   const loopback = '127.0.0.1';
@@ -90,7 +88,7 @@ export function resolveEndpoints(env: Env = loadEnv()): Endpoints {
     mongoUri: env.MONGODB_URI ?? `mongodb://${loopback}:${env.MEL_FERRETDB_PORT}/`,
     mongoDb: env.MEL_MONGODB_DB,
     engineUrl: env.MEL_ENGINE_URL ?? `http://${loopback}:${env.MEL_ENGINE_PORT}`,
-    baseModel: env.MEL_BASE_MODEL ?? warmModelDir(env),
+    baseModel: env.MEL_BASE_MODEL ?? WARM_MODEL_DIR,
     engineApiKeyEnv: env.MEL_ENGINE_API_KEY_ENV,
   };
 }

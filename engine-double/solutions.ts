@@ -1,5 +1,5 @@
 import type { BuiltinProblem } from '../mel/builtin-dataset.js';
-import { corruptWorkedSolution } from '../mel/curriculum.js';
+import { corruptWorkedSolution } from '../tiny-model/curriculum.js';
 import { pickOne, randomInt, type Random } from '../mel/random.js';
 import type { KnownProblem } from './answers.js';
 

@@ -16,7 +16,8 @@ import { resolveEndpoints } from '../common/env.js';
 import { createPolicyEngine } from './config.js';
 import { EngineError, type ChatCompletion, type SamplingEngine } from './engine.js';
 import { loadModelTokenizer, type ModelTokenizer } from './model-files.js';
-import { completionText, TokenChatEngine } from './token-chat.js';
+import { completionText } from '../mel/index.js';
+import { TokenChatEngine } from './token-chat.js';
 
 export interface OpenAIServerOptions {
   engine: SamplingEngine;
@@ -133,7 +134,7 @@ function createRoutes({ engine, tokenizer, modelName }: OpenAIServerOptions): Re
         request.return_tokens_as_token_ids ? `token_id:${id}` : tokenizer.decode([id]);
       const choices = sequences.map((sequence, index) => ({
         index,
-        text: completionText(tokenizer, sequence, stopTokens),
+        text: completionText(tokenizer, sequence.tokens, stopTokens),
         finish_reason: sequence.stopReason,
         logprobs:
           request.logprobs == null

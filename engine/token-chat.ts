@@ -1,11 +1,5 @@
-import { renderGenerationPrompt } from '../mel/index.js';
-import type {
-  ChatCompletion,
-  ChatRequest,
-  ReflectionEngine,
-  SampledSequence,
-  SamplingEngine,
-} from './engine.js';
+import { completionText, renderGenerationPrompt } from '../mel/index.js';
+import type { ChatCompletion, ChatRequest, ReflectionEngine, SamplingEngine } from './engine.js';
 import type { ModelTokenizer } from './model-files.js';
 
 /**
@@ -34,20 +28,9 @@ export class TokenChatEngine implements ReflectionEngine {
     });
     return sequences.map((sequence) => ({
       stopReason: sequence.stopReason,
-      text: completionText(this.tokenizer, sequence, [this.tokenizer.eosTokenId]),
+      text: completionText(this.tokenizer, sequence.tokens, [this.tokenizer.eosTokenId]),
       tokens: sequence.tokens,
       logprobs: sequence.logprobs,
     }));
   }
-}
-
-/** The text of a sampled sequence without the stop token that ended it (as vLLM reports it). */
-export function completionText(
-  tokenizer: ModelTokenizer,
-  sequence: SampledSequence,
-  stopTokens: readonly number[],
-): string {
-  const last = sequence.tokens.at(-1);
-  const stopped = sequence.stopReason === 'stop' && last !== undefined && stopTokens.includes(last);
-  return tokenizer.decode(stopped ? sequence.tokens.slice(0, -1) : sequence.tokens);
 }

@@ -30,3 +30,20 @@ export function renderGenerationPrompt(messages: readonly ChatMessage[]): string
 export function renderContinuation(nextMessages: readonly ChatMessage[]): string {
   return `\n${renderGenerationPrompt(nextMessages)}`;
 }
+
+export interface Decoder {
+  decode(ids: readonly number[]): string;
+}
+
+/**
+ * The text of a sampled reply: its tokens decoded without the stop token that ended it (as vLLM reports it).
+ * Samplers stop at the first stop token, so only the last token can be one.
+ */
+export function completionText(
+  tokenizer: Decoder,
+  tokens: readonly number[],
+  stopTokens: readonly number[],
+): string {
+  const last = tokens.at(-1);
+  return tokenizer.decode(last !== undefined && stopTokens.includes(last) ? tokens.slice(0, -1) : tokens);
+}

@@ -215,3 +215,31 @@ export function chainedNllExample(
   });
   return { segments };
 }
+
+/** NLL of one datum's trained positions, from the engine's target logprobs. */
+export interface DatumNll {
+  /** Σ_t w_t·(−log p_t) / Σ_t w_t: the token mean when the weights are equal, as every datum of ours has. */
+  nll: number;
+  /** Positions with a positive weight. */
+  tokens: number;
+  /** The first positive weight (0 when there is none). */
+  weight: number;
+}
+
+/** The one per-datum NLL reduction: internalization records and the warm start's loss trace both use it. */
+export function datumNll(datum: Datum, logprobs: readonly number[]): DatumNll {
+  const weights = datum.loss_fn_inputs.weights?.data ?? [];
+  let loss = 0;
+  let weightSum = 0;
+  let tokens = 0;
+  weights.forEach((weight, t) => {
+    loss -= weight * (logprobs[t] ?? 0);
+    weightSum += weight;
+    if (weight > 0) tokens++;
+  });
+  return {
+    nll: weightSum === 0 ? 0 : loss / weightSum,
+    tokens,
+    weight: weights.find((weight) => weight > 0) ?? 0,
+  };
+}

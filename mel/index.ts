@@ -57,7 +57,9 @@ export {
   renderMessage,
   renderGenerationPrompt,
   renderContinuation,
+  completionText,
 } from './chat.js';
+export type { Decoder } from './chat.js';
 export { createTokenizer } from './tokenizer.js';
 export type { MelTokenizer } from './tokenizer.js';
 export {
@@ -70,8 +72,9 @@ export {
   trainedTokenCount,
   singleCallNllExample,
   chainedNllExample,
+  datumNll,
 } from './datums.js';
-export type { RolloutSample, NllExample, NllSegment } from './datums.js';
+export type { RolloutSample, NllExample, NllSegment, DatumNll } from './datums.js';
 export { parseJsonlProblems, rowsToProblems, describeBadRow, DatasetRowError } from './dataset.js';
 export type { BadRow, DatasetLoadResult, NumberedRow } from './dataset.js';
 export {
@@ -81,7 +84,7 @@ export {
   BUILTIN_KINDS,
 } from './builtin-dataset.js';
 export type { BuiltinProblem, BuiltinKind, BuiltinDatasetOptions } from './builtin-dataset.js';
-export { seededRandom, deriveSeed } from './random.js';
+export { seededRandom, deriveSeed, shuffle } from './random.js';
 export {
   passAtK,
   evalMetrics,

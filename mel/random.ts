@@ -40,7 +40,24 @@ export function pickOne<T>(random: Random, items: readonly T[]): T {
   return item;
 }
 
-/** k distinct indices of 0..n-1, sorted ascending (partial Fisher–Yates). */
+/**
+ * A shuffled copy of `items` (Fisher–Yates from the last position down, j = ⌊random()·(i+1)⌋): the order of the
+ * problem schedule's epochs and of the warm start's batches, so it must not change.
+ */
+export function shuffle<T>(items: readonly T[], random: Random): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
+}
+
+/**
+ * k distinct indices of 0..n-1, sorted ascending: the first k draws of a Fisher–Yates run from the first position
+ * up, so only k random numbers are used. Not `shuffle`: its draws differ, and the pairs every MEL run samples
+ * depend on these.
+ */
 export function sampleIndices(random: Random, n: number, k: number): number[] {
   const indices = Array.from({ length: n }, (_, i) => i);
   const take = Math.min(k, n);

@@ -1,4 +1,4 @@
-import { deriveSeed, seededRandom } from './random.js';
+import { deriveSeed, seededRandom, shuffle } from './random.js';
 import type { Problem } from './types.js';
 
 /**
@@ -23,12 +23,10 @@ export function problemsForStep(
 
 function epochOrder(size: number, runSeed: number, epoch: number): number[] {
   const random = seededRandom(deriveSeed(runSeed, `epoch-${epoch}`));
-  const order = Array.from({ length: size }, (_, i) => i);
-  for (let i = size - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
+  return shuffle(
+    Array.from({ length: size }, (_, i) => i),
+    random,
+  );
 }
 
 /**

@@ -168,7 +168,7 @@ async function ensureEngineVenv(env: Env, log: Logger): Promise<string> {
 
 async function ensureTinyModel(env: Env, log: Logger, python: string): Promise<string> {
   const paths = cachePaths(env);
-  const script = path.join(ENGINE_PYTHON_DIR, 'make_tiny_model.py');
+  const script = path.join(REPO_ROOT, 'tiny-model', 'python', 'make_tiny_model.py');
   const key = await hashFiles([script, path.join(ENGINE_PYTHON_DIR, 'constraints.txt')]);
   await cached(env, 'tiny-model', key, path.join(paths.modelDir, 'model.safetensors'), log, async () => {
     await runInstallTask(env, log, {

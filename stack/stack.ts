@@ -13,7 +13,7 @@ import { installStack, type InstalledStack } from './install.js';
 import { requireFreePort } from './prereqs.js';
 import { isAlive, logExcerpt, spawnService, stopProcessGroup } from './process.js';
 import { serviceSpecs, stateDir, type ServiceName, type ServiceSpec } from './services.js';
-import { ensureWarmBaseModel, needsWarmModel } from './warm-model.js';
+import { checkWarmModel } from './warm-model.js';
 
 interface ServiceState {
   pid: number;
@@ -51,11 +51,7 @@ export class Stack {
 
   /** Starts every service the project runs itself and waits for all of them; returns those it started. */
   async up(): Promise<ServiceName[]> {
-    if (this.installed.python && needsWarmModel(this.env)) {
-      await ensureWarmBaseModel(this.env, this.log, (modelDir, work) =>
-        this.withEngineServing(modelDir, work),
-      );
-    }
+    await checkWarmModel(this.env, this.log);
     const started: ServiceName[] = [];
     for (const spec of this.specs) {
       if (await this.startIfNeeded(spec)) started.push(spec.name);
@@ -110,20 +106,6 @@ export class Stack {
       delete state[spec.name];
     }
     await this.writeState(state);
-  }
-
-  /** Runs `work` while the engine serves `modelDir` (to build the warm model from it). */
-  private async withEngineServing(modelDir: string, work: () => Promise<void>): Promise<void> {
-    await this.down(['engine']);
-    const endpoints = { ...this.endpoints, baseModel: modelDir };
-    const engine = serviceSpecs(this.env, endpoints, this.installed).find((spec) => spec.name === 'engine')!;
-    await this.startIfNeeded(engine);
-    try {
-      await this.waitForAll([engine], (spec) => this.waitUntilReady(spec));
-      await work();
-    } finally {
-      await this.down(['engine']);
-    }
   }
 
   /** Kills a service (SIGKILL, no clean shutdown) and starts it again on the same state: a crash and recovery. */

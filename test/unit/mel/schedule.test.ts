@@ -29,6 +29,18 @@ describe('problem schedule', () => {
     expect(problemsForStep(problems, 1, 0, 10)).not.toEqual(problemsForStep(problems, 2, 0, 10));
   });
 
+  it('keeps its order: pinned values (a change here reorders every run and every replay)', () => {
+    const ids = (seed: number, step: number, size: number) =>
+      problemsForStep(problems, seed, step, size).map((p) => p.id);
+    expect([0, 1, 2, 3].map((step) => ids(3, step, 4))).toEqual([
+      ['p6', 'p8', 'p5', 'p3'],
+      ['p1', 'p4', 'p7', 'p9'],
+      ['p0', 'p2', 'p2', 'p8'],
+      ['p0', 'p6', 'p1', 'p3'],
+    ]);
+    expect(ids(11, 0, 10)).toEqual(['p5', 'p6', 'p2', 'p1', 'p4', 'p9', 'p7', 'p8', 'p0', 'p3']);
+  });
+
   it('rejects an empty data set', () => {
     expect(() => problemsForStep([], 0, 0, 1)).toThrow(/empty/);
   });

@@ -8,7 +8,7 @@ describe('environment configuration', () => {
     expect(endpoints.temporalAddress).toBe('127.0.0.1:17233');
     expect(endpoints.mongoUri).toBe('mongodb://127.0.0.1:27217/');
     expect(endpoints.engineUrl).toBe('http://127.0.0.1:18123');
-    expect(endpoints.baseModel).toMatch(/\.cache\/models\/tiny-qwen3-warm$/);
+    expect(endpoints.baseModel).toMatch(/tiny-model\/artifact$/);
   });
 
   it('points at existing services when their addresses are set', () => {

@@ -1,22 +1,56 @@
-import { describe, expect, it } from 'vitest';
-import { loadEnv, resolveEndpoints } from '../../../common/env.js';
-import { roundModelDir } from '../../../stack/warm-model.js';
-import { DEFAULT_WARM_START, WARM_START_ROUNDS, targetsMet } from '../../../training/warm-start.js';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../../common/env.js';
+import { checkWarmModel } from '../../../stack/warm-model.js';
+import { workingTreeKey } from '../../../tiny-model/code-key.js';
 
-describe('warm-start rounds', () => {
-  const env = loadEnv({ MEL_CACHE_DIR: '/cache' });
+describe('the stack and the committed warm model', () => {
+  let root = '';
+  afterEach(() => rm(root, { recursive: true, force: true }));
 
-  it('chains the rounds: each writes its own folder, the last one the model the engine serves', () => {
-    const dirs = WARM_START_ROUNDS.map((round) => roundModelDir(env, round));
-    expect(new Set(dirs).size).toBe(WARM_START_ROUNDS.length);
-    expect(dirs.at(-1)).toBe(resolveEndpoints(env).baseModel);
-    expect(dirs[0]).toBe('/cache/models/tiny-qwen3-warm-solve');
+  async function tree() {
+    root = await mkdtemp(path.join(tmpdir(), 'warm-model-'));
+    const artifact = path.join(root, 'tiny-model', 'artifact');
+    await mkdir(artifact, { recursive: true });
+    await writeFile(path.join(root, 'tiny-model', 'build.ts'), 'export const x = 1;\n');
+    await writeFile(path.join(artifact, 'model.safetensors'), '');
+    const stamp = (cacheKey: string) =>
+      writeFile(
+        path.join(artifact, 'stamp.json'),
+        JSON.stringify({
+          cacheKey,
+          cacheKeyComputedOn: 'test',
+          commit: 'abcdef0',
+          builtAt: '2026-12-01T00:00:00Z',
+          machine: { arch: 'x86_64', cpu: 'cpu', cores: 2 },
+          rounds: [],
+        }),
+      );
+    return { artifact, stamp };
+  }
+
+  async function warnings(artifact: string, env = loadEnv({})) {
+    const lines: string[] = [];
+    await checkWarmModel(env, { warn: (line: string) => lines.push(line) } as never, artifact, root);
+    return lines;
+  }
+
+  it('says nothing when the stamp names this code, one line when it does not', async () => {
+    const { artifact, stamp } = await tree();
+    await stamp(workingTreeKey(root).key);
+    expect(await warnings(artifact)).toEqual([]);
+    await stamp('0000000000000000');
+    const lines = await warnings(artifact);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/built from other code.*rebuild --replace/);
   });
 
-  it('asks only the last round for parseable reflections', () => {
-    const solving = { step: 250, passRate: 0.3, mixedGroupFraction: 0.6, parseRate: 0 };
-    const targets = WARM_START_ROUNDS.map((round) => ({ ...DEFAULT_WARM_START, ...round.options }).targets);
-    expect(targets.map((t) => targetsMet(solving, t))).toEqual([true, false]);
-    expect(targetsMet({ ...solving, parseRate: 0.9 }, targets[1]!)).toBe(true);
+  it('does not look when another model is served, and fails clearly when the model is missing', async () => {
+    const { artifact } = await tree();
+    expect(await warnings(artifact, loadEnv({ MEL_BASE_MODEL: '/models/x' }))).toEqual([]);
+    await rm(path.join(artifact, 'model.safetensors'));
+    await expect(warnings(artifact)).rejects.toThrow(/committed warm model is missing/);
   });
 });

@@ -1,18 +1,15 @@
 /**
  * Warm start of the tiny local model through the engine itself: cross_entropy SFT of a LoRA (Tinker API) on the
- * synthetic curriculum of mel/curriculum.ts, until the model solves a fair share of the built-in problems at the
+ * synthetic curriculum of curriculum.ts, until the model solves a fair share of the built-in problems at the
  * rollout temperature (so that MEL sees mixed groups) and usually writes parseable reflections.
  */
 import type { Logger } from '../common/logger.js';
-import { buildCurriculum, type Curriculum, type SftExample } from '../mel/curriculum.js';
-import {
-  generateBuiltinDataset,
-  seededRandom,
-  type BuiltinProblem,
-  type Datum,
-  type MelTokenizer,
-} from '../mel/index.js';
 import type { SamplingEngine, TrainingEngine } from '../engine/engine.js';
+import { generateBuiltinDataset, type BuiltinProblem } from '../mel/builtin-dataset.js';
+import { seededRandom, shuffle } from '../mel/random.js';
+import type { MelTokenizer } from '../mel/tokenizer.js';
+import type { Datum } from '../mel/types.js';
+import { buildCurriculum, type Curriculum, type SftExample } from './curriculum.js';
 import { measureParseRate, measurePassRate, type SamplingSetup } from './evaluation.js';
 import { meanNll, sftDatum, tokenizeExample } from './sft-data.js';
 
@@ -134,6 +131,8 @@ export interface WarmStartResult {
   final: WarmStartEvaluation;
   targetsMet: boolean;
   history: WarmStartEvaluation[];
+  /** Every step's losses, in order. */
+  trace: StepLosses[];
   options: WarmStartOptions;
 }
 
@@ -147,22 +146,13 @@ export interface WarmStartDeps {
 }
 
 /** Endless epochs of a seeded shuffle, cut into fixed-size batches. */
-function* shuffledBatches<T>(items: readonly T[], size: number, seed: number): Generator<T[]> {
+export function* shuffledBatches<T>(items: readonly T[], size: number, seed: number): Generator<T[]> {
   const random = seededRandom(seed);
   const pool: T[] = [];
   for (;;) {
     while (pool.length < size) pool.push(...shuffle(items, random));
     yield pool.splice(0, size);
   }
-}
-
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
 }
 
 export function targetsMet(evaluation: WarmStartEvaluation, targets: WarmStartTargets): boolean {
@@ -173,7 +163,13 @@ export function targetsMet(evaluation: WarmStartEvaluation, targets: WarmStartTa
   );
 }
 
-type StreamName = 'rollout' | 'reflection' | 'compactReflection' | 'validation';
+export type StreamName = 'rollout' | 'reflection' | 'compactReflection' | 'validation';
+
+/** The mean NLL of each stream trained at one step, unrounded: the warm start's loss trace. */
+export interface StepLosses {
+  step: number;
+  nll: Partial<Record<StreamName, number>>;
+}
 
 /** Training examples of one kind, a fixed-size batch every `every` steps. */
 interface Stream {
@@ -319,18 +315,17 @@ export async function warmStart(
 ): Promise<WarmStartResult> {
   const options = { ...DEFAULT_WARM_START, ...overrides };
   const started = performance.now();
-  const problems = generateBuiltinDataset({ seed: options.seed, count: options.problemCount });
-  const run = new WarmStartRun(deps, options, problems, buildCurriculum(problems, options.seed));
-  const modelId = await run.createModel();
-  deps.log.info({ modelId, options }, 'warm start: LoRA model created');
-
+  const { run, modelId } = await startRun(deps, options);
   const history: WarmStartEvaluation[] = [];
+  const trace: StepLosses[] = [];
   const nll = new NllTracker();
   let step = 0;
   let samplerPath = '';
   while (step < options.maxSteps) {
     step++;
-    nll.add(await run.step(step));
+    const losses = await run.step(step);
+    trace.push({ step, nll: losses });
+    nll.add(losses);
     if (step % options.logEvery === 0) deps.log.info({ step, nll: nll.window() }, 'warm start: training');
     const last = step === options.maxSteps;
     if (step % options.evalEvery !== 0 && !last) continue;
@@ -351,8 +346,39 @@ export async function warmStart(
     final,
     targetsMet: targetsMet(final, options.targets),
     history,
+    trace,
     options,
   };
+}
+
+async function startRun(deps: WarmStartDeps, options: WarmStartOptions) {
+  const problems = generateBuiltinDataset({ seed: options.seed, count: options.problemCount });
+  const run = new WarmStartRun(deps, options, problems, buildCurriculum(problems, options.seed));
+  const modelId = await run.createModel();
+  deps.log.info({ modelId, options }, 'warm start: LoRA model created');
+  return { run, modelId };
+}
+
+export interface WarmStartTrace {
+  modelId: string;
+  trace: StepLosses[];
+  /** Saves the LoRA's sampler weights under `name` (SkyRL: <checkpoints>/<modelId>/sampler_weights/<name>.tar.gz). */
+  saveSampler(name: string): Promise<string>;
+}
+
+/**
+ * The first `steps` training steps of a warm start, without evaluating: their losses are the same as the first
+ * steps of the full run. The model stays loaded; the caller unloads it.
+ */
+export async function warmStartTrace(
+  deps: WarmStartDeps,
+  overrides: Partial<WarmStartOptions>,
+  steps: number,
+): Promise<WarmStartTrace> {
+  const { run, modelId } = await startRun(deps, { ...DEFAULT_WARM_START, ...overrides });
+  const trace: StepLosses[] = [];
+  for (let step = 1; step <= steps; step++) trace.push({ step, nll: await run.step(step) });
+  return { modelId, trace, saveSampler: (name) => run.saveSampler(name) };
 }
 
 function elapsedS(started: number): number {

@@ -1,14 +1,14 @@
-import type { BuiltinKind, BuiltinProblem } from './builtin-dataset.js';
-import type { MetaExperiencePromptStyle } from './config.js';
+import type { BuiltinKind, BuiltinProblem } from '../mel/builtin-dataset.js';
+import type { MetaExperiencePromptStyle } from '../mel/config.js';
 import {
   FIELD_LABELS,
   SECTION_TITLES,
   metaExperienceMessagesFor,
   rolloutMessages,
   validationMessages,
-} from './prompts.js';
-import { deriveSeed, pickOne, randomInt, seededRandom, type Random } from './random.js';
-import type { ChatMessage } from './types.js';
+} from '../mel/prompts.js';
+import { deriveSeed, pickOne, randomInt, seededRandom, type Random } from '../mel/random.js';
+import type { ChatMessage } from '../mel/types.js';
 
 // Synthetic SFT curriculum that warm-starts a tiny random model so that it can take part in MEL:
 // (a) worked solutions in the rollout format, (b) short, template-made reflections in the

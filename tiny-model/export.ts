@@ -1,52 +1,27 @@
 /**
  * Turns a warm-started LoRA on the engine into a standalone model folder (LoRA merged into the base with peft,
- * engine/python/merge_lora.py) that the engine can serve as its base model, and caches it.
+ * tiny-model/python/merge_lora.py) that the engine can serve as its base model.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { REPO_ROOT } from '../common/env.js';
+import { fileURLToPath } from 'node:url';
 import type { SamplingEngine, TrainingEngine } from '../engine/engine.js';
-import { warmStart, type WarmStartDeps, type WarmStartOptions, type WarmStartResult } from './warm-start.js';
+import { runPythonScript } from '../engine/python.js';
+import {
+  warmStart,
+  type StepLosses,
+  type WarmStartDeps,
+  type WarmStartOptions,
+  type WarmStartResult,
+} from './warm-start.js';
 
 export const WARM_START_REPORT = 'warm-start-report.json';
-const PYTHON_DIR = path.join(REPO_ROOT, 'engine', 'python');
+const MERGE_LORA = fileURLToPath(new URL('python/merge_lora.py', import.meta.url));
 
 /** Where SkyRL writes a sampler checkpoint: <checkpoints_base>/<model_id>/sampler_weights/<name>.tar.gz. */
 export function samplerArchivePath(checkpointsBase: string, modelId: string, checkpointName: string): string {
   return path.join(checkpointsBase, modelId, 'sampler_weights', `${checkpointName}.tar.gz`);
-}
-
-/** Runs one of engine/python's scripts; resolves with its stdout. */
-export function runPythonScript(
-  python: string,
-  script: string,
-  args: string[],
-  stdin?: string,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [path.join(PYTHON_DIR, script), ...args], {
-      env: {
-        ...process.env,
-        HF_HUB_OFFLINE: '1',
-        TRANSFORMERS_OFFLINE: '1',
-        TOKENIZERS_PARALLELISM: 'false',
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve(stdout)
-        : reject(new Error(`${script} exited with ${code}: ${stderr.slice(-2000)}`)),
-    );
-    child.stdin.end(stdin ?? '');
-  });
 }
 
 export async function mergeLora(args: {
@@ -55,7 +30,7 @@ export async function mergeLora(args: {
   archive: string;
   outDir: string;
 }) {
-  await runPythonScript(args.python, 'merge_lora.py', [
+  await runPythonScript(args.python, MERGE_LORA, [
     '--base-model',
     args.baseModelDir,
     '--adapter',
@@ -65,17 +40,9 @@ export async function mergeLora(args: {
   ]);
 }
 
-/** Target logprobs of each sequence under a local model folder (transformers, CPU). */
-export async function scoreWithTransformers(
-  python: string,
-  modelDir: string,
-  sequences: readonly (readonly number[])[],
-): Promise<number[][]> {
-  const stdout = await runPythonScript(python, 'score_tokens.py', [modelDir], JSON.stringify({ sequences }));
-  return (JSON.parse(stdout) as { logprobs: number[][] }).logprobs;
-}
-
-export interface WarmStartReport extends Omit<WarmStartResult, 'modelId' | 'samplerPath'> {
+export interface WarmStartReport extends Omit<WarmStartResult, 'modelId' | 'samplerPath' | 'trace'> {
+  /** Every step's losses; absent from reports written before they were recorded. */
+  trace?: StepLosses[];
   baseModel: string;
   createdAt: string;
   /** Estimated mixed groups of size groupSize among all problems, from the final evaluation. */

@@ -5,7 +5,7 @@ import {
   corruptWorkedSolution,
   reflectionSftExample,
   templateReflection,
-} from '../../../mel/curriculum.js';
+} from '../../../tiny-model/curriculum.js';
 import {
   SECTION_TITLES,
   deriveSeed,

@@ -1,14 +1,11 @@
-import type { SftExample } from '../mel/curriculum.js';
-import {
-  parseMetaExperience,
-  renderGenerationPrompt,
-  rolloutMessages,
-  verifySolution,
-  type ChatMessage,
-  type MelTokenizer,
-  type Problem,
-} from '../mel/index.js';
 import type { SampledSequence, SamplingEngine } from '../engine/engine.js';
+import { completionText as decodeCompletion, renderGenerationPrompt } from '../mel/chat.js';
+import { parseMetaExperience } from '../mel/parser.js';
+import { rolloutMessages } from '../mel/prompts.js';
+import type { MelTokenizer } from '../mel/tokenizer.js';
+import type { ChatMessage, Problem } from '../mel/types.js';
+import { verifySolution } from '../mel/verifier.js';
+import type { SftExample } from './curriculum.js';
 
 // Sampled evaluation of a warm-start checkpoint: pass rate of rollouts and parse rate of reflections.
 // Requests go out a batch at a time, each batch filling the engine's sampling batch exactly
@@ -54,8 +51,9 @@ async function sampleAll(
   return results;
 }
 
+/** The sampler stops at the end-of-turn token, so it can only be the last one. */
 function completionText(setup: SamplingSetup, sequence: SampledSequence): string {
-  return setup.tokenizer.decode(sequence.tokens.filter((token) => token !== setup.eosTokenId));
+  return decodeCompletion(setup.tokenizer, sequence.tokens, [setup.eosTokenId]);
 }
 
 export interface PassRateResult {
