@@ -8,7 +8,6 @@ import { isDeepStrictEqual } from 'node:util';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import {
-  completionText,
   EvalIdSchema,
   EvalSettingsSchema,
   evalMetrics,

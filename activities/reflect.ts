@@ -1,7 +1,6 @@
 /** The MEL loop proper: contrastive pairs, meta-experience generation, and validation by replay. */
 import { mapLimited } from '../common/map-limited.js';
 import {
-  completionText,
   applyLeakagePolicy,
   chainedMetaExperienceMessages,
   metaExperienceMessagesFor,
