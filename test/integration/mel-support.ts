@@ -3,7 +3,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Db } from 'mongodb';
 import { expect } from 'vitest';
-import { loadEnv } from '../../common/env.js';
+import { loadEnv, REPO_ROOT } from '../../common/env.js';
+import { loadRunConfig } from '../../mel/node.js';
 import { cachePaths } from '../../stack/install.js';
 import type {
   DatumDoc,
@@ -41,6 +42,12 @@ export function shortRunConfig(overrides: Partial<RunConfig> = {}): RunConfig {
     mel: { pairs: { maxPairsPerGroup: 3 }, metaExperience: { prompt: 'compact' } },
     ...overrides,
   });
+}
+
+/** The demo's own configuration (configs/demo.json) under a fresh run id. */
+export async function demoRunConfig(): Promise<RunConfig> {
+  const template = await loadRunConfig(path.join(REPO_ROOT, 'configs', 'demo.json'));
+  return { ...template, runId: uniqueId('demo') };
 }
 
 /** Reads the optimizer's own step counter from a saved training state of the local SkyRL engine. */
