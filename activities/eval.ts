@@ -3,7 +3,6 @@
  * held-out data file. Problems, answers and scores go to MongoDB, keyed by eval, problem and sample; only counts
  * and the final metrics pass through Temporal. Every activity skips what is already stored, so a retry resumes.
  */
-import { mapLimited } from '../common/map-limited.js';
 import { isDeepStrictEqual } from 'node:util';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
@@ -31,7 +30,7 @@ import {
   type SampleEvalChunkInput,
 } from '../temporal/contracts/eval.js';
 import { sampleOneWithPolicy } from './policy.js';
-import { invalidInput, loadDataFile, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { invalidInput, loadDataFile, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 
 /** Engine requests in flight per sampling activity: the local SkyRL engine batches up to 16 (sample_max_num_sequences). */
 const SAMPLES_IN_FLIGHT = 16;
@@ -119,9 +118,11 @@ export function createEvalActivities(deps: MelActivityDeps) {
         .map((key) => ({ problem, key, id: ids.evalSample(problem._id, key) }))
         .filter(({ id }) => !stored.has(id)),
     );
-    let done = 0;
-    await withHeartbeat(
-      mapLimited(missing, SAMPLES_IN_FLIGHT, async ({ problem, key, id }) => {
+    await mapWithProgress(
+      'eval-sample',
+      missing,
+      SAMPLES_IN_FLIGHT,
+      async ({ problem, key, id }) => {
         const seed = evalSampleSeed(settings.seed, problem.problemIndex, key);
         const temperature = key.kind === 'greedy' ? 0 : settings.temperature;
         const { sequence, text, samplerPath } = await sampleOneWithPolicy(deps, policy, {
@@ -149,9 +150,8 @@ export function createEvalActivities(deps: MelActivityDeps) {
           },
           { upsert: true },
         );
-        done++;
-      }),
-      () => ({ stage: 'eval-sample', ...chunk, samplesDone: done, samplesMissing: missing.length }),
+      },
+      () => chunk,
     );
     return problems.length * keys.length;
   }

@@ -1,5 +1,4 @@
 /** The MEL loop proper: contrastive pairs, meta-experience generation, and validation by replay. */
-import { mapLimited } from '../common/map-limited.js';
 import {
   applyLeakagePolicy,
   chainedMetaExperienceMessages,
@@ -32,7 +31,7 @@ import type {
 import type { RunConfig } from '../mel/run-config.js';
 import { samplingSeed } from '../mel/schedule.js';
 import { sampleOneWithPolicy } from './policy.js';
-import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 
 const GENERATIONS_IN_FLIGHT = 4;
 
@@ -71,17 +70,11 @@ export function createReflectActivities(deps: MelActivityDeps) {
   async function summarize({ runId, step, policy }: PolicyStepRef): Promise<SummarizeSummary> {
     const run = await loadRun(db, runId);
     const stepPairs = await pairs.find({ runId, step }).sort({ _id: 1 }).toArray();
-    let done = 0;
-    const results = await withHeartbeat(
-      mapLimited(stepPairs, GENERATIONS_IN_FLIGHT, async (pair) => {
-        const id = ids.metaExperience(pair._id);
-        const existing = await metaExperiences.findOne({ _id: id });
-        const doc = existing ?? (await generateCandidate(run.config, policy, pair, id));
-        done++;
-        return doc;
-      }),
-      () => ({ stage: 'summarize', pairsDone: done, pairs: stepPairs.length }),
-    );
+    const results = await mapWithProgress('summarize', stepPairs, GENERATIONS_IN_FLIGHT, async (pair) => {
+      const id = ids.metaExperience(pair._id);
+      const existing = await metaExperiences.findOne({ _id: id });
+      return existing ?? (await generateCandidate(run.config, policy, pair, id));
+    });
     return {
       candidates: results.length,
       parsed: results.filter((doc) => doc.parse.ok).length,
@@ -214,14 +207,14 @@ export function createReflectActivities(deps: MelActivityDeps) {
   async function validate({ runId, step, policy }: PolicyStepRef): Promise<ValidateSummary> {
     const run = await loadRun(db, runId);
     const candidates = await metaExperiences.find({ runId, step }).sort({ _id: 1 }).toArray();
-    let done = 0;
-    const verdicts = await withHeartbeat(
-      mapLimited(candidates, GENERATIONS_IN_FLIGHT, async (candidate) => {
+    const verdicts = await mapWithProgress(
+      'validate',
+      candidates,
+      GENERATIONS_IN_FLIGHT,
+      async (candidate) => {
         const verdict = candidate.verdict ?? (await judge(run.config, policy, candidate));
-        done++;
         return verdict.accepted;
-      }),
-      () => ({ stage: 'validate', candidatesDone: done, candidates: candidates.length }),
+      },
     );
     const accepted = verdicts.filter(Boolean).length;
     return { accepted, rejected: verdicts.length - accepted };

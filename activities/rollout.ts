@@ -1,4 +1,3 @@
-import { mapLimited } from '../common/map-limited.js';
 import {
   completionText,
   renderGenerationPrompt,
@@ -11,7 +10,7 @@ import { melCollections } from '../store/collections.js';
 import { upsertAll } from '../store/writes.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
-import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 import { sampleWithPolicy } from './policy.js';
 
 const PROMPTS_IN_FLIGHT = 4;
@@ -26,16 +25,14 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const { groupSize, batchSize, seed: runSeed } = run.config;
     const { temperature, maxTokens } = run.config.sampling.rollout;
     const problems = problemsForStep(run.problems, runSeed, step, batchSize);
-    let finished = 0;
-
-    const truncatedPerPrompt = await withHeartbeat(
-      mapLimited(problems, PROMPTS_IN_FLIGHT, async (problem, promptIndex) => {
+    const truncatedPerPrompt = await mapWithProgress(
+      'rollout',
+      problems,
+      PROMPTS_IN_FLIGHT,
+      async (problem, promptIndex) => {
         const promptId = ids.prompt(runId, step, promptIndex);
         const stored = await trajectories.find({ promptId }).toArray();
-        if (stored.length === groupSize) {
-          finished++;
-          return stored.filter((t) => t.stopReason === 'length').length;
-        }
+        if (stored.length === groupSize) return stored.filter((t) => t.stopReason === 'length').length;
         const promptText = renderGenerationPrompt(rolloutMessages(problem));
         const promptTokens = tokenizer.encode(promptText);
         const source = origin();
@@ -52,32 +49,26 @@ export function createRolloutActivities(deps: MelActivityDeps) {
           temperature,
           seed,
         });
-        await trajectories.bulkWrite(
+        await upsertAll(
+          trajectories,
           sequences.map((sequence, sampleIndex) => ({
-            replaceOne: {
-              filter: { _id: ids.trajectory(promptId, sampleIndex) },
-              replacement: {
-                runId,
-                step,
-                promptId,
-                problemId: problem.id,
-                sampleIndex,
-                seed,
-                tokens: sequence.tokens,
-                logprobs: sequence.logprobs,
-                text: completionText(tokenizer, sequence.tokens, [tokenizer.eosTokenId]),
-                stopReason: sequence.stopReason,
-                samplerPath,
-                origin: source,
-              },
-              upsert: true,
-            },
+            _id: ids.trajectory(promptId, sampleIndex),
+            runId,
+            step,
+            promptId,
+            problemId: problem.id,
+            sampleIndex,
+            seed,
+            tokens: sequence.tokens,
+            logprobs: sequence.logprobs,
+            text: completionText(tokenizer, sequence.tokens, [tokenizer.eosTokenId]),
+            stopReason: sequence.stopReason,
+            samplerPath,
+            origin: source,
           })),
         );
-        finished++;
         return sequences.filter((s) => s.stopReason === 'length').length;
-      }),
-      () => ({ stage: 'rollout', promptsDone: finished, prompts: problems.length }),
+      },
     );
     return {
       prompts: problems.length,

@@ -3,6 +3,7 @@ import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from 'mongodb';
 import { NON_RETRYABLE } from '../common/error-types.js';
+import { mapLimited } from '../common/map-limited.js';
 import type { PolicyEngine, ReflectionEngine } from '../engine/engine.js';
 import type { ModelTokenizer } from '../engine/model-files.js';
 import { builtinProblems, type DatasetConfig, type Problem } from '../mel/index.js';
@@ -67,6 +68,26 @@ export async function loadRun(db: Db, runId: string): Promise<LoadedRun> {
     throw error;
   });
   return { ...run, problems };
+}
+
+/**
+ * Runs `fn` over `items`, at most `limit` at a time, while heartbeating the stage's progress: `{ stage, done,
+ * total }` (plus `detail`) is what the Temporal UI shows of the running activity.
+ */
+export async function mapWithProgress<T, R>(
+  stage: string,
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+  detail: () => object = () => ({}),
+): Promise<R[]> {
+  let done = 0;
+  const work = mapLimited(items, limit, async (item, index) => {
+    const result = await fn(item, index);
+    done++;
+    return result;
+  });
+  return withHeartbeat(work, () => ({ stage, done, total: items.length, ...detail() }));
 }
 
 /**

@@ -22,6 +22,18 @@ export async function tinyTokenizer(): Promise<ModelTokenizer> {
   return loadModelTokenizer(baseModel);
 }
 
+/** A group of G samples of the test prompt at temperature 1, stopping at the end-of-turn token. */
+export function groupRequest(tokenizer: ModelTokenizer, seed: number) {
+  return {
+    promptTokens: promptTokens(tokenizer),
+    numSamples: GROUP_SIZE,
+    maxTokens: MAX_TOKENS,
+    temperature: 1,
+    seed,
+    stopTokens: [tokenizer.eosTokenId],
+  };
+}
+
 export function promptTokens(tokenizer: ModelTokenizer): number[] {
   return tokenizer.encode(renderGenerationPrompt([{ role: 'user', content: 'What is 2 + 3?' }]));
 }

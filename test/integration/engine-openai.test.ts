@@ -8,7 +8,7 @@ import {
   GROUP_SIZE,
   MAX_TOKENS,
   baseModel,
-  promptTokens,
+  groupRequest,
   tinkerClient,
   tinyTokenizer,
 } from './engine-helpers.js';
@@ -58,14 +58,7 @@ describe('OpenAI-compatible client against the project server over SkyRL', () =>
   });
 
   it('samples n completions from token ids and returns the sampled token ids and logprobs verbatim', async () => {
-    const sequences = await client.sample({
-      promptTokens: promptTokens(tokenizer),
-      numSamples: GROUP_SIZE,
-      maxTokens: MAX_TOKENS,
-      temperature: 1,
-      seed: 21,
-      stopTokens: [tokenizer.eosTokenId],
-    });
+    const sequences = await client.sample(groupRequest(tokenizer, 21));
     expect(sequences).toHaveLength(GROUP_SIZE);
     expect(sequences).toEqual(engine.returned.at(-1));
     for (const sequence of sequences) expect(sequence.logprobs).toHaveLength(sequence.tokens.length);

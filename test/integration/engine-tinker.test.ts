@@ -8,6 +8,7 @@ import {
   baseModel,
   completionDatum,
   completionLogprobs,
+  groupRequest,
   modelFactory,
   promptTokens,
   sum,
@@ -47,15 +48,7 @@ describe('Tinker engine on the real SkyRL server', () => {
   it('samples G completions with token ids and the logprobs of exactly those tokens', async () => {
     const modelId = await newModel(1);
     const sampler = await engine.saveWeightsForSampler({ modelId, name: 'initial' });
-    const group = await engine.sample({
-      sampler,
-      promptTokens: prompt,
-      numSamples: GROUP_SIZE,
-      maxTokens: MAX_TOKENS,
-      temperature: 1,
-      seed: 11,
-      stopTokens: [tokenizer.eosTokenId],
-    });
+    const group = await engine.sample({ sampler, ...groupRequest(tokenizer, 11) });
 
     expect(group).toHaveLength(GROUP_SIZE);
     for (const sequence of group) {
