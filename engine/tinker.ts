@@ -53,6 +53,11 @@ interface CallOptions {
   timeoutMs?: number;
   /** retrieve_future: a 408 or a client timeout means "not done yet", not failure. */
   pendingOnTimeout?: boolean;
+  /**
+   * A state-changing submit: re-sent only when the engine provably did not take it (connection refused, 429).
+   * After a timeout, a reset or a 5xx it may have been applied, and a re-send could apply it twice.
+   */
+  onlyIfUndelivered?: boolean;
 }
 
 export class TinkerClient implements PolicyEngine {
@@ -254,7 +259,9 @@ export class TinkerClient implements PolicyEngine {
   ): Promise<T> {
     const body = { model_id: target.modelId, seq_id: target.seqId, ...fields };
     if (target.seqId === undefined)
-      return this.awaitFuture<T>(await this.call<FutureHandle>('POST', route, body));
+      return this.awaitFuture<T>(
+        await this.call<FutureHandle>('POST', route, body, { onlyIfUndelivered: true }),
+      );
     const handle = this.submitOnce(target.modelId, target.seqId, route, body);
     return this.awaitFuture<T>(await handle);
   }
@@ -274,10 +281,12 @@ export class TinkerClient implements PolicyEngine {
         },
       );
     }
-    const handle = this.call<FutureHandle>('POST', route, body).catch((error: unknown) => {
-      calls.delete(seqId);
-      throw error;
-    });
+    const handle = this.call<FutureHandle>('POST', route, body, { onlyIfUndelivered: true }).catch(
+      (error: unknown) => {
+        calls.delete(seqId);
+        throw error;
+      },
+    );
     calls.set(seqId, { fingerprint, handle });
     return handle;
   }
@@ -321,6 +330,7 @@ export class TinkerClient implements PolicyEngine {
         return await this.callOnce<T>(method, route, body, opts);
       } catch (error) {
         if (error instanceof PendingSignal) throw error;
+        if (opts.onlyIfUndelivered && !isUndelivered(error)) throw unknownOutcome(method, route, error);
         const retryable = !(error instanceof EngineError) || error.retryable;
         if (!retryable || attempt >= retries) throw error;
         await sleep(this.options.retryBaseDelayMs * 2 ** attempt);
@@ -365,6 +375,23 @@ export class TinkerClient implements PolicyEngine {
       });
     }
   }
+}
+
+/** The engine refused the request before taking it: the connection was refused, or it answered 429. */
+function isUndelivered(error: unknown): boolean {
+  if (!(error instanceof EngineError)) return false;
+  if (error.status === 429) return true;
+  const code = (error.cause as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return code === 'ECONNREFUSED';
+}
+
+/** The outcome of a state-changing call is unknown: never re-sent here; the caller's next attempt starts afresh. */
+function unknownOutcome(method: string, route: string, error: unknown): EngineError {
+  return new EngineError(
+    `${method} ${route}: outcome unknown (${describeError(error)}); not re-sent, since the engine may have ` +
+      'applied it already',
+    { retryable: false, status: error instanceof EngineError ? error.status : undefined, cause: error },
+  );
 }
 
 /** Internal: a long-poll that ended without a result. */

@@ -67,15 +67,28 @@ describe('Tinker client wire behaviour', () => {
     });
   });
 
-  it('retries a 503 with backoff, but not a 400, which is a non-retryable error', async () => {
-    script.submitStatuses = [503, 200];
+  it('re-sends an optimizer step only when the engine refused it (429), never after a 503 or a 400', async () => {
+    script.submitStatuses = [429, 200];
     await client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
     expect(posts('optim_step')).toHaveLength(2);
+
+    // A 503 may come after the engine applied the step: re-sending could apply it twice.
+    script.submitStatuses = [503, 200];
+    const unknown = client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
+    await expect(unknown).rejects.toMatchObject({ status: 503, retryable: false });
+    await expect(unknown).rejects.toThrow(/outcome unknown/);
+    expect(posts('optim_step')).toHaveLength(3);
 
     script.submitStatuses = [400];
     const error = client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
     await expect(error).rejects.toMatchObject({ name: 'EngineError', status: 400, retryable: false });
-    expect(posts('optim_step')).toHaveLength(3);
+    expect(posts('optim_step')).toHaveLength(4);
+  });
+
+  it('retries an idempotent call (sampling) after a 503 with backoff', async () => {
+    script.submitStatuses = [503, 200];
+    await client.sample({ promptTokens: [1], numSamples: 1, maxTokens: 2, seed: 1, stopTokens: [2] });
+    expect(posts('asample')).toHaveLength(2);
   });
 
   it('reports a failed future as a non-retryable error with the server detail, without the key', async () => {
@@ -107,9 +120,9 @@ describe('Tinker client wire behaviour', () => {
 
   it('submits a seq_id again when its first submission was never accepted', async () => {
     const noRetries = new TinkerClient({ baseUrl: server.url, maxRetries: 0 });
-    script.submitStatuses = [500];
+    script.submitStatuses = [429];
     const step = { modelId: 'm', adam: { learningRate: 0.1 }, seqId: 9 };
-    await expect(noRetries.optimStep(step)).rejects.toMatchObject({ retryable: true });
+    await expect(noRetries.optimStep(step)).rejects.toMatchObject({ status: 429, retryable: true });
     await noRetries.optimStep(step);
     expect(posts('optim_step')).toHaveLength(2);
   });
