@@ -2,7 +2,9 @@
  * The operator's control loop against the real stack: train --detach, pause, a step that fails (a controlled
  * fault: the run's stored data-set path is pointed at a missing file, which the rollout rejects as non-retryable),
  * the error in `mel status`, the fix, resume (the failed step is retried and completes), and stop. The workers
- * train on the engine double: what is tested is the control loop, which no engine behaviour should change.
+ * train on the engine double: what is tested is the control loop, which no engine behaviour should change. Its
+ * latency model makes each step take several seconds (creating, loading and saving models), so a pause or stop
+ * sent while a step runs lands in that step, as it would on a real engine.
  */
 import type { Client } from '@temporalio/client';
 import type { Collection } from 'mongodb';
@@ -16,7 +18,7 @@ import { shortRunConfig } from './mel-support.js';
 import { client, startWorkers, useEngineDouble } from './support.js';
 
 describe('mel pause / resume / stop and a failed step, end to end', () => {
-  const engine = useEngineDouble();
+  const engine = useEngineDouble({ latency: { createMs: 6_000, loadMs: 1_000, saveMs: 1_000 } });
   let temporal: Client;
   let workers: Awaited<ReturnType<typeof startWorkers>>;
   let runs: Collection<RunDoc>;
