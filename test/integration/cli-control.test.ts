@@ -18,7 +18,7 @@ import { shortRunConfig } from './mel-support.js';
 import { client, startWorkers, useEngineDouble } from './support.js';
 
 describe('mel pause / resume / stop and a failed step, end to end', () => {
-  const engine = useEngineDouble({ latency: { createMs: 6_000, loadMs: 1_000, saveMs: 1_000 } });
+  const engine = useEngineDouble({ latency: { createMs: 10_000, loadMs: 1_000, saveMs: 1_000 } });
   let temporal: Client;
   let workers: Awaited<ReturnType<typeof startWorkers>>;
   let runs: Collection<RunDoc>;
