@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, type Endpoints } from '../common/env.js';
+import { createLogger } from '../common/logger.js';
 import type { ReflectionEngine } from './engine.js';
 import { OpenAICompatibleClient } from './openai-compatible.js';
 import { TinkerClient, type TinkerClientOptions } from './tinker.js';
@@ -46,16 +47,45 @@ export function reflectionEngineConfig(source: NodeJS.ProcessEnv = process.env):
   };
 }
 
+/**
+ * Why an API key would travel in clear text: it is sent over plain HTTP to a host that is not this machine. A key
+ * sent to a loopback engine (the local stack) never leaves the machine.
+ */
+export function keyInClearWarning(url: string, apiKey: string | undefined): string | undefined {
+  if (!apiKey) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (parsed.protocol !== 'http:') return undefined;
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return undefined;
+  return `an API key is sent over plain HTTP to ${parsed.host}: anyone on the network can read it; use https://`;
+}
+
+const warnedUrls = new Set<string>();
+
+function warnIfKeyInClear(url: string, apiKey: string | undefined): void {
+  const warning = keyInClearWarning(url, apiKey);
+  if (!warning || warnedUrls.has(url)) return;
+  warnedUrls.add(url);
+  createLogger('engine').warn(warning);
+}
+
 export function createPolicyEngine(
   endpoints: Endpoints,
   source: NodeJS.ProcessEnv = process.env,
   tuning: Omit<TinkerClientOptions, 'baseUrl' | 'baseModel' | 'apiKey'> = {},
 ): TinkerClient {
+  const apiKey = source[endpoints.engineApiKeyEnv];
+  warnIfKeyInClear(endpoints.engineUrl, apiKey);
   return new TinkerClient({
     ...tuning,
     baseUrl: endpoints.engineUrl,
     baseModel: endpoints.baseModel,
-    apiKey: source[endpoints.engineApiKeyEnv],
+    apiKey,
   });
 }
 
@@ -64,10 +94,12 @@ export function createReflectionEngine(
   config: ExternalReflectorConfig,
   source: NodeJS.ProcessEnv = process.env,
 ): ReflectionEngine {
+  const apiKey = source[config.apiKeyEnv];
+  warnIfKeyInClear(config.baseUrl, apiKey);
   return new OpenAICompatibleClient({
     baseUrl: config.baseUrl,
     model: config.model,
-    apiKey: source[config.apiKeyEnv],
+    apiKey,
     timeoutMs: config.timeoutMs,
   });
 }
