@@ -98,7 +98,7 @@ export class DoubleCore {
   }
 
   capabilities() {
-    return { supported_models: [{ model_name: this.deps.baseModel }], supported_loss_fns: [...JAX_LOSSES] };
+    return { supported_models: [{ model_name: this.deps.baseModel }] };
   }
 
   clientConfig() {
@@ -180,13 +180,15 @@ export class DoubleCore {
           throw new FutureFailure(`LoRA rank ${model.rank} must be between 1 and ${MAX_LORA_RANK}`);
         }
         await this.latency.spend(this.deps.options.latency.createMs);
-        return this.models.execCreate(model.id);
+        const { train_attn, train_mlp, train_unembed } = request.lora_config;
+        return this.models.execCreate(model.id, { train_attn, train_mlp, train_unembed });
       }),
     );
     return {
       model_id: model.id,
       base_model: request.base_model,
-      lora_config: request.lora_config,
+      // SkyRL echoes rank and seed at once; the full LoRA configuration comes with the future's result.
+      lora_config: { rank: model.rank, seed: model.loraSeed },
       status: 'created',
       request_id,
     };
@@ -424,7 +426,7 @@ export class DoubleCore {
     this.counts.samples++;
     this.counts.sequences += sequences.length;
     this.counts.sampledTokens += sequences.reduce((sum, s) => sum + s.tokens.length, 0);
-    return { type: 'sample', sequences, prompt_logprobs: null, topk_prompt_logprobs: null };
+    return { sequences, prompt_logprobs: null };
   }
 
   private generation() {

@@ -91,7 +91,10 @@ export class ModelRegistry {
     return model;
   }
 
-  execCreate(modelId: string): { model_id: string; base_model: string; lora_config: object } {
+  execCreate(
+    modelId: string,
+    targets: { train_attn: boolean; train_mlp: boolean; train_unembed: boolean },
+  ): { model_id: string; base_model: string; lora_config: object } {
     const model = this.require(modelId);
     this.evictIfFull();
     Object.assign(model, {
@@ -103,7 +106,7 @@ export class ModelRegistry {
     return {
       model_id: model.id,
       base_model: model.baseModel,
-      lora_config: { rank: model.rank, alpha: 32, seed: model.loraSeed },
+      lora_config: { rank: model.rank, alpha: 32, seed: model.loraSeed, ...targets },
     };
   }
 

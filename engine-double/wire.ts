@@ -47,7 +47,13 @@ export const SessionSchema = z.looseObject({ session_id: z.string() });
 export const CreateModelSchema = z.looseObject({
   session_id: z.string(),
   base_model: z.string(),
-  lora_config: z.looseObject({ rank: z.number().int(), seed: z.number().int().nullish() }),
+  lora_config: z.looseObject({
+    rank: z.number().int(),
+    seed: z.number().int().nullish(),
+    train_attn: z.boolean().default(true),
+    train_mlp: z.boolean().default(true),
+    train_unembed: z.boolean().default(false),
+  }),
 });
 
 export const ModelIdSchema = z.looseObject({ model_id: z.string() });
