@@ -4,7 +4,7 @@
  * is discarded, and the step's result is recorded once in MongoDB before the activity returns.
  */
 import { log } from '@temporalio/activity';
-import type { ForwardOutput, SampledSequence } from '../engine/engine.js';
+import type { ForwardOutput, SampledSequence, SampleRequest } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import { completionText, datumNll, type Datum } from '../mel/index.js';
 import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
@@ -181,18 +181,13 @@ export function createPolicyActivities(deps: MelActivityDeps) {
  * Samples with the policy's weights. After an engine restart its model is gone from memory; the policy is then
  * restored from its saved training state into a new engine model (same weights), and sampling goes on.
  */
-interface SampleRequest {
-  promptTokens: number[];
-  numSamples: number;
-  maxTokens: number;
-  temperature: number;
-  seed: number;
-}
+/** What an activity asks of the policy; the sampler and the stop token come from the policy and its tokenizer. */
+type PolicySampleRequest = Omit<SampleRequest, 'sampler' | 'stopTokens'>;
 
 export async function sampleWithPolicy(
   deps: MelActivityDeps,
   policy: PolicyRef,
-  request: SampleRequest,
+  request: PolicySampleRequest,
 ): Promise<{ sequences: SampledSequence[]; samplerPath: string }> {
   const sample = (sampler: string) =>
     deps.engine.sample({ ...request, sampler, stopTokens: [deps.tokenizer.eosTokenId] });
@@ -213,7 +208,7 @@ export async function sampleWithPolicy(
 export async function sampleOneWithPolicy(
   deps: MelActivityDeps,
   policy: PolicyRef,
-  request: Omit<SampleRequest, 'numSamples'>,
+  request: Omit<PolicySampleRequest, 'numSamples'>,
 ): Promise<{ sequence: SampledSequence; text: string; samplerPath: string }> {
   const { sequences, samplerPath } = await sampleWithPolicy(deps, policy, { ...request, numSamples: 1 });
   const [sequence] = sequences;
