@@ -20,6 +20,11 @@ export const RunConfigSchema = z
         'letters, digits, _ and -, at most 64, starting alphanumeric',
       ),
     seed: z.number().int().nonnegative().default(0),
+    /**
+     * 'mel': the full MEL step. 'grpo': the GRPO baseline, the same step without contrast, summarize and validate
+     * (so no meta-experience is internalized).
+     */
+    mode: z.enum(['mel', 'grpo']).default('mel'),
     steps: z.number().int().positive(),
     /** Prompts per step. */
     batchSize: z.number().int().positive(),
@@ -63,6 +68,7 @@ export const RunConfigSchema = z
   .strict();
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
+export type RunMode = RunConfig['mode'];
 
 export class RunConfigError extends Error {
   override name = NON_RETRYABLE.runConfig;

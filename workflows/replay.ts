@@ -18,7 +18,7 @@ export async function melReplayStepWorkflow({ config, step, policy }: ReplayStep
   const restored = await gpuTraining.restorePolicy({ policy, name: config.runId });
   const result = await executeChild(melStepWorkflow, {
     workflowId: stepWorkflowId(config.runId, step),
-    args: [{ runId: config.runId, step, policy: restored }],
+    args: [{ runId: config.runId, step, policy: restored, mode: config.mode }],
     typedSearchAttributes: [
       { key: MelRunId, value: config.runId },
       { key: MelStep, value: step },

@@ -21,6 +21,7 @@ import {
   type RunStatus,
   type StepResult,
 } from '../temporal/contracts/run.js';
+import type { RunMode } from '../mel/run-config.js';
 import { failureChain } from '../temporal/errors.js';
 import { cpu, gpuTraining } from './activity-options.js';
 import { melStepWorkflow } from './step.js';
@@ -29,6 +30,7 @@ import { melStepWorkflow } from './step.js';
 interface Run {
   readonly runId: string;
   readonly totalSteps: number;
+  readonly mode: RunMode;
   readonly state: RunState;
   phase: RunPhase;
   /** The step whose child workflow is running. */
@@ -66,9 +68,9 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
   return finish(run);
 }
 
-function startRun({ runId, totalSteps, carried }: MelRunInput): Run {
+function startRun({ runId, totalSteps, carried, config }: MelRunInput): Run {
   const state: RunState = carried ?? { nextStep: 0, paused: false, stopRequested: false };
-  return { runId, totalSteps, state, phase: 'starting', firstStep: state.nextStep };
+  return { runId, totalSteps, mode: config.mode, state, phase: 'starting', firstStep: state.nextStep };
 }
 
 function statusOf(run: Run): RunStatus {
@@ -139,7 +141,7 @@ async function runStep(run: Run): Promise<boolean> {
   try {
     const result: StepResult = await executeChild(melStepWorkflow, {
       workflowId: stepWorkflowId(runId, step),
-      args: [{ runId, step, policy: state.policy! }],
+      args: [{ runId, step, policy: state.policy!, mode: run.mode }],
       typedSearchAttributes: [
         { key: MelRunId, value: runId },
         { key: MelStep, value: step },

@@ -2,18 +2,34 @@ import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { MelPhase } from '../temporal/contracts/common.js';
 import {
   stageQuery,
-  type PolicyStepRef,
+  type ContrastSummary,
   type StageName,
+  type StepInput,
   type StepResult,
+  type SummarizeSummary,
+  type ValidateSummary,
 } from '../temporal/contracts/run.js';
 import { cpu, gpuInference, gpuTraining } from './activity-options.js';
+
+interface Reflection {
+  contrast: ContrastSummary;
+  summarize: SummarizeSummary;
+  validate: ValidateSummary;
+}
+
+/** What the GRPO baseline reports for the stages it skips. */
+const NO_REFLECTION: Reflection = {
+  contrast: { pairs: 0 },
+  summarize: { candidates: 0, parsed: 0, leaking: 0 },
+  validate: { accepted: 0, rejected: 0 },
+};
 
 /**
  * One MEL training step: rollout → verify → contrast → summarize → validate → internalize → policy update.
  * Each stage is an activity that reads its inputs from MongoDB and writes its outputs there; only ids and counts
- * pass through this workflow's history.
+ * pass through this workflow's history. In `grpo` mode the three reflection stages are skipped.
  */
-export async function melStepWorkflow({ runId, step, policy }: PolicyStepRef): Promise<StepResult> {
+export async function melStepWorkflow({ runId, step, policy, mode }: StepInput): Promise<StepResult> {
   let current: StageName | undefined;
   setHandler(stageQuery, () => current);
   const stageDurationsMs: Partial<Record<StageName, number>> = {};
@@ -31,9 +47,12 @@ export async function melStepWorkflow({ runId, step, policy }: PolicyStepRef): P
   const withPolicy = { ...ref, policy };
   const rollout = await stage('rollout', () => gpuInference.rollout(withPolicy));
   const verify = await stage('verify', () => cpu.verify(ref));
-  const contrast = await stage('contrast', () => cpu.contrast(ref));
-  const summarize = await stage('summarize', () => gpuInference.summarize(withPolicy));
-  const validate = await stage('validate', () => gpuInference.validate(withPolicy));
+  const reflect = async (): Promise<Reflection> => ({
+    contrast: await stage('contrast', () => cpu.contrast(ref)),
+    summarize: await stage('summarize', () => gpuInference.summarize(withPolicy)),
+    validate: await stage('validate', () => gpuInference.validate(withPolicy)),
+  });
+  const { contrast, summarize, validate } = mode === 'grpo' ? NO_REFLECTION : await reflect();
   const internalize = await stage('internalize', () => cpu.internalize(ref));
   const update = await stage('policy-update', () => gpuTraining.policyUpdate(withPolicy));
   current = undefined;

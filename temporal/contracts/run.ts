@@ -4,7 +4,7 @@
  * of every activity these workflows call. Only ids, counts and policy references: the data stays in MongoDB.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { RunConfig } from '../../mel/run-config.js';
+import type { RunConfig, RunMode } from '../../mel/run-config.js';
 import type { PolicyRef } from './common.js';
 
 // ---- workflows ----
@@ -81,15 +81,33 @@ export const STAGES = [
 ] as const;
 export type StageName = (typeof STAGES)[number];
 
+/** The stages the GRPO baseline (`mode: 'grpo'`) skips: no pairs, no meta-experiences. */
+export const REFLECTION_STAGES = [
+  'contrast',
+  'summarize',
+  'validate',
+] as const satisfies readonly StageName[];
+
+export function stagesOf(mode: RunMode = 'mel'): StageName[] {
+  const skipped: readonly StageName[] = mode === 'grpo' ? REFLECTION_STAGES : [];
+  return STAGES.filter((name) => !skipped.includes(name));
+}
+
 /** The input of the stages that only read the step's documents (verify, contrast, internalize). */
 export interface StepRef {
   runId: string;
   step: number;
 }
 
-/** `melStepWorkflow`'s input; also the input of the stages that sample with or update the policy. */
+/** The input of the stages that sample with or update the policy. */
 export interface PolicyStepRef extends StepRef {
   policy: PolicyRef;
+}
+
+/** `melStepWorkflow`'s input. */
+export interface StepInput extends PolicyStepRef {
+  /** Absent in histories recorded before the GRPO baseline existed: 'mel'. */
+  mode?: RunMode;
 }
 
 export interface RolloutSummary {

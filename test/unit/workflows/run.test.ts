@@ -14,9 +14,11 @@ import {
   stopUpdate,
   type MelRunInput,
   type RunStatus,
+  STAGES,
+  REFLECTION_STAGES,
 } from '../../../temporal/contracts/run.js';
 import { failureChain } from '../../../temporal/errors.js';
-import { parseRunConfig } from '../../../mel/run-config.js';
+import { parseRunConfig, type RunMode } from '../../../mel/run-config.js';
 import type { melRunWorkflow } from '../../../workflows/run.js';
 import { FakeMel, fakePolicy, invalidInput, stageKey } from './fake-activities.js';
 import { eventually, startWorkflowTestEnv, type WorkflowTestEnv } from './support.js';
@@ -40,9 +42,11 @@ async function startRun(
   runId: string,
   totalSteps: number,
   options: Pick<MelRunInput, 'continueAsNewAfterSteps'> = {},
+  mode: RunMode = 'mel',
 ): Promise<RunHandle> {
   const config = parseRunConfig({
     runId,
+    mode,
     steps: totalSteps,
     batchSize: 2,
     groupSize: 4,
@@ -212,6 +216,17 @@ describe('melRunWorkflow: a failed step', { timeout: 60_000 }, () => {
     expect(final).toMatchObject({ phase: 'completed', nextStep: 1, paused: false });
     expect(final.lastError).toBeUndefined();
     expect(fake.count(key)).toBe(2);
+  });
+});
+
+describe('melStepWorkflow: the GRPO baseline', { timeout: 60_000 }, () => {
+  it('runs every stage in mel mode and skips the reflection stages in grpo mode', async () => {
+    await startRun('full-mel', 1).then((handle) => handle.result());
+    await startRun('grpo-only', 1, {}, 'grpo').then((handle) => handle.result());
+    const ran = (runId: string) => STAGES.filter((stage) => fake.count(stageKey(runId, 0, stage)) > 0);
+
+    expect(ran('full-mel')).toEqual([...STAGES]);
+    expect(ran('grpo-only')).toEqual(STAGES.filter((stage) => !REFLECTION_STAGES.includes(stage as never)));
   });
 });
 
