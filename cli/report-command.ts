@@ -1,11 +1,10 @@
 /** `mel report`: an HTML report with PNG plots of a run's per-step curves and its accepted meta-experiences. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Resvg } from '@resvg/resvg-js';
 import type { Command } from 'commander';
 import { findRun, listMetaExperiences, stepMetrics } from '../store/queries.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
-import { lineChartSvg } from './report/chart.js';
+import { lineChartPng } from './report/png.js';
 import { reportCharts, reportHtml, type ReportData } from './report/html.js';
 import { loadStatus } from './run-state.js';
 
@@ -54,11 +53,10 @@ export async function writeReport(data: ReportData, dir: string): Promise<Writte
   await mkdir(dir, { recursive: true });
   const plots: WrittenReport['plots'] = [];
   for (const [name, chart] of Object.entries(reportCharts(data))) {
-    const rendered = new Resvg(lineChartSvg(chart), { font: { loadSystemFonts: true } }).render();
-    const png = rendered.asPng();
+    const { png, width, height } = lineChartPng(chart);
     const file = path.join(dir, name);
     await writeFile(file, png);
-    plots.push({ file, width: rendered.width, height: rendered.height, bytes: png.length });
+    plots.push({ file, width, height, bytes: png.length });
   }
   const html = path.join(dir, 'index.html');
   await writeFile(

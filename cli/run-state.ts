@@ -3,6 +3,7 @@
  * per-step metrics in MongoDB. Queries need a worker to answer; without one the CLI falls back to what the
  * server and the database know, and says so.
  */
+import { queuesWithoutPollers } from '../temporal/client.js';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { findRun, listRunDocs, stepMetrics, type StepMetricsRow } from '../store/queries.js';
 import { MelPhase, MelRunId, MelStep, TASK_QUEUES } from '../temporal/contracts/common.js';
@@ -175,27 +176,9 @@ async function latestRunExecutions(client: Client, limit: number, andQuery = '')
   return [...seen.values()];
 }
 
-// temporal.api.enums.v1.TaskQueueType
-const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
-
 /** Task queues that no worker has polled recently: work sent there waits until a worker starts. */
 export async function queuesWithoutWorkers(context: CliContext): Promise<string[]> {
-  const client = await context.client();
-  const checks: [string, number][] = [
-    [TASK_QUEUES.cpu, TASK_QUEUE_TYPE.workflow],
-    [TASK_QUEUES.gpuInference, TASK_QUEUE_TYPE.activity],
-    [TASK_QUEUES.gpuTraining, TASK_QUEUE_TYPE.activity],
-  ];
-  const missing: string[] = [];
-  for (const [name, taskQueueType] of checks) {
-    const { pollers } = await client.workflowService.describeTaskQueue({
-      namespace: context.endpoints.temporalNamespace,
-      taskQueue: { name },
-      taskQueueType,
-    });
-    if (!pollers?.length) missing.push(name);
-  }
-  return missing;
+  return queuesWithoutPollers(await context.client(), context.endpoints.temporalNamespace);
 }
 
 export function firstLine(error: unknown): string {

@@ -93,3 +93,25 @@ export async function followWorkflow<R, P>(
   }
   return result;
 }
+
+// temporal.api.enums.v1.TaskQueueType
+const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
+
+/** The run family's task queues that no worker has polled recently: work sent there waits until one starts. */
+export async function queuesWithoutPollers(client: Client, namespace: string): Promise<string[]> {
+  const checks: [string, number][] = [
+    [TASK_QUEUES.cpu, TASK_QUEUE_TYPE.workflow],
+    [TASK_QUEUES.gpuInference, TASK_QUEUE_TYPE.activity],
+    [TASK_QUEUES.gpuTraining, TASK_QUEUE_TYPE.activity],
+  ];
+  const missing: string[] = [];
+  for (const [name, taskQueueType] of checks) {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name },
+      taskQueueType,
+    });
+    if (!pollers?.length) missing.push(name);
+  }
+  return missing;
+}

@@ -9,8 +9,10 @@ export interface Series {
 export interface LineChart {
   title: string;
   yLabel: string;
-  /** The x of each value: the step numbers. */
+  /** The x of each value: the step numbers (or what `xLabel` names). */
   x: number[];
+  /** Default: step. */
+  xLabel?: string;
   series: Series[];
   /** Fixed y range, e.g. [0, 1] for rates; else fitted to the data. */
   yRange?: [number, number];
@@ -56,7 +58,7 @@ export function lineChartSvg(chart: LineChart): string {
     `<line x1="${plot.x0}" x2="${plot.x1}" y1="${plot.y0}" y2="${plot.y0}" stroke="#333"/>`,
     `<line x1="${plot.x0}" x2="${plot.x0}" y1="${plot.y0}" y2="${plot.y1}" stroke="#333"/>`,
     ...xTicks,
-    `<text x="${(plot.x0 + plot.x1) / 2}" y="${height - 10}" text-anchor="middle" font-size="12" ${FONT}>step</text>`,
+    `<text x="${(plot.x0 + plot.x1) / 2}" y="${height - 10}" text-anchor="middle" font-size="12" ${FONT}>${escapeXml(chart.xLabel ?? 'step')}</text>`,
     `<text transform="translate(16 ${(plot.y0 + plot.y1) / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>${escapeXml(chart.yLabel)}</text>`,
     ...lines,
     ...legend,

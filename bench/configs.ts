@@ -1,0 +1,83 @@
+/**
+ * What the benchmark measures: one configuration per measured setting, and the sweeps (default, quick). Pure.
+ */
+
+export type BenchSystem = 'mel-temporal' | 'tinker-cookbook';
+export type BenchMode = 'mel' | 'grpo';
+
+export interface BenchConfig {
+  system: BenchSystem;
+  mode: BenchMode;
+  /** 'zero' or a named latency profile of the engine double. */
+  latencyModel: string;
+  engines: number;
+  batchSize: number;
+  groupSize: number;
+  meanRolloutTokens: number;
+  /** At most this many (correct, wrong) pairs per mixed group; null: all pairs. */
+  pairsCap: number | null;
+  steps: number;
+}
+
+export interface SweepOptions {
+  /** The realistic latency profile measured beside zero latency. */
+  profile: string;
+}
+
+const GROUP_SIZE = 8;
+const STEPS = 5;
+
+export function configLabel(config: BenchConfig): string {
+  const pairs = config.mode === 'grpo' ? '' : `-p${config.pairsCap ?? 'all'}`;
+  const tokens = `${config.meanRolloutTokens / 1000}k`;
+  return (
+    `${config.system}/${config.mode}/${config.latencyModel}/` +
+    `b${config.batchSize}-g${config.groupSize}-t${tokens}${pairs}-${config.steps}st`
+  );
+}
+
+function melTemporal(partial: Partial<BenchConfig> & Pick<BenchConfig, 'batchSize'>): BenchConfig {
+  return {
+    system: 'mel-temporal',
+    mode: 'mel',
+    latencyModel: 'zero',
+    engines: 1,
+    groupSize: GROUP_SIZE,
+    meanRolloutTokens: 1000,
+    pairsCap: 3,
+    steps: STEPS,
+    ...partial,
+  };
+}
+
+/** The same GRPO step three ways: tinker-cookbook, mel-temporal with MEL off, and with MEL on. */
+function sideBySide(batchSize: number, latencyModel: string, steps: number): BenchConfig[] {
+  const grpo = melTemporal({ batchSize, latencyModel, steps, mode: 'grpo', pairsCap: null });
+  return [{ ...grpo, system: 'tinker-cookbook' }, grpo, melTemporal({ batchSize, latencyModel, steps })];
+}
+
+/**
+ * The issue's sweep: batch 16, 64, 128, 512 × G = 8 × mean rollout 1k and 4k tokens × pairs capped at 3 and
+ * uncapped, 5 steps each, under zero latency and the realistic profile; the side-by-side GRPO comparison per batch
+ * size; and a long run of 100 steps at 128 × 8 × 1k.
+ */
+export function defaultSweep({ profile }: SweepOptions): BenchConfig[] {
+  const grid: BenchConfig[] = [];
+  for (const latencyModel of ['zero', profile]) {
+    for (const batchSize of [16, 64, 128, 512]) {
+      grid.push(...sideBySide(batchSize, latencyModel, STEPS).slice(0, 2));
+      for (const meanRolloutTokens of [1000, 4000]) {
+        for (const pairsCap of [3, null]) {
+          grid.push(melTemporal({ batchSize, latencyModel, meanRolloutTokens, pairsCap }));
+        }
+      }
+    }
+  }
+  grid.push(melTemporal({ batchSize: 128, steps: 100 }));
+  return grid;
+}
+
+/** A two-minute subset: the side-by-side at batch 16 under both latency models, 2 steps each. */
+export function quickSweep({ profile }: SweepOptions): BenchConfig[] {
+  return ['zero', profile].flatMap((latencyModel) => sideBySide(16, latencyModel, 2));
+}

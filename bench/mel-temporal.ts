@@ -1,0 +1,272 @@
+/**
+ * One measured configuration of mel-temporal: a fresh engine double and worker process, a real run through the
+ * stack's Temporal server and MongoDB (a database of its own), then the numbers read back from the step
+ * histories, the double's timeline and the database.
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { Endpoints } from '../common/env.js';
+import type { EngineInterval } from '../engine-double/timeline.js';
+import { parseRunConfig, type RunConfig } from '../mel/run-config.js';
+import { connectMongo } from '../store/mongo.js';
+import { currentProgress, startRun } from '../temporal/client.js';
+import { runWorkflowId, stepWorkflowId } from '../temporal/contracts/run.js';
+import { configLabel, type BenchConfig } from './configs.js';
+import { measureStep, type ActivitySpan, type StepMeasure, type StepSpans } from './metrics.js';
+import { answersHttp, logContains, startTsProcess, waitUntilReady, type BenchProcess } from './processes.js';
+
+export interface BenchEnv {
+  client: Client;
+  endpoints: Endpoints;
+  /** The port every configuration's engine double listens on (the stack was told MEL_ENGINE_URL for it). */
+  doublePort: number;
+  tokenizerDir: string;
+  logDir: string;
+  /** Wall-clock budget of one configuration; a run still going then is stopped and recorded as failed. */
+  budgetMs: number;
+}
+
+export interface RunMeasurement {
+  ok: boolean;
+  error: string | null;
+  steps: StepMeasure[];
+  historyEvents: number;
+  historyBytes: number;
+  mongoBytes: number | null;
+  workerPeakRssMb: number | null;
+  maxSlots: number;
+}
+
+export type OnProgress = (detail: string) => void;
+
+const REFLECTION_MEAN_TOKENS = 512;
+
+export function runConfigFor(config: BenchConfig, runId: string): RunConfig {
+  const maxTokens = Math.min(8192, Math.ceil(config.meanRolloutTokens * 1.5) + 64);
+  return parseRunConfig({
+    runId,
+    mode: config.mode,
+    seed: 1,
+    steps: config.steps,
+    batchSize: config.batchSize,
+    groupSize: config.groupSize,
+    dataset: { source: 'builtin', builtinCount: datasetSize(config), builtinSeed: 0 },
+    sampling: {
+      rollout: { temperature: 1, maxTokens },
+      reflection: { temperature: 0.7, maxTokens: REFLECTION_MEAN_TOKENS * 2 },
+      validation: { temperature: 1, maxTokens },
+    },
+    mel: { pairs: config.pairsCap === null ? {} : { maxPairsPerGroup: config.pairsCap } },
+  });
+}
+
+export function datasetSize(config: BenchConfig): number {
+  return Math.max(300, config.batchSize);
+}
+
+/** The engine double's flags for a configuration: its data set, rollout lengths and latency model. */
+export function doubleArgs(config: BenchConfig, port: number, tokenizerDir: string): string[] {
+  return [
+    ...['--port', String(port), '--seed', '1', '--tokenizer', tokenizerDir],
+    ...['--mean-tokens', String(config.meanRolloutTokens)],
+    ...['--reflection-mean-tokens', String(REFLECTION_MEAN_TOKENS)],
+    ...['--builtin-count', String(Math.max(1000, datasetSize(config)))],
+    ...['--latency', config.latencyModel],
+  ];
+}
+
+export async function startDouble(
+  config: BenchConfig,
+  env: BenchEnv,
+  name: string,
+): Promise<{ double: BenchProcess; url: string }> {
+  const url = `http://127.0.0.1:${env.doublePort}`;
+  const double = startTsProcess(
+    'engine double',
+    'engine-double/main.ts',
+    doubleArgs(config, env.doublePort, env.tokenizerDir),
+    path.join(env.logDir, `${name}.double.log`),
+    process.env,
+  );
+  await waitUntilReady(double, () => answersHttp(`${url}/api/v1/healthz`));
+  return { double, url };
+}
+
+export async function measureMelTemporal(
+  config: BenchConfig,
+  env: BenchEnv,
+  onProgress: OnProgress,
+): Promise<RunMeasurement> {
+  const name = benchName(config);
+  const database = name.replace(/-/g, '_');
+  const { double, url } = await startDouble(config, env, name);
+  let workers: BenchProcess | undefined;
+  try {
+    workers = startTsProcess('workers', 'workers/main.ts', [], path.join(env.logDir, `${name}.workers.log`), {
+      ...process.env,
+      MEL_ENGINE_URL: url,
+      MEL_MONGODB_DB: database,
+      MEL_LOG_FORMAT: 'json',
+    });
+    const log = workers.log;
+    await waitUntilReady(workers, () => logContains(log, 'workers running'), 120_000);
+    const runConfig = runConfigFor(config, name);
+    const outcome = await runWithBudget(env, runConfig, onProgress);
+    const workerPeakRssMb = await workers.peakRssMb();
+    onProgress('reading histories, timeline and database size');
+    const spans = await stepSpans(env.client, name, outcome.completedSteps);
+    const runHistory = await historySize(env.client, runWorkflowId(name));
+    const { intervals, maxSlots } = await fetchTimeline(url);
+    const steps = spans.map((span) => measureStep(span, intervals, maxSlots));
+    return {
+      ok: outcome.error === null,
+      error: outcome.error,
+      steps,
+      historyEvents: runHistory.events + sum(spans.map((span) => span.historyEvents)),
+      historyBytes: runHistory.bytes + sum(spans.map((span) => span.historyBytes)),
+      mongoBytes: await databaseBytes(env.endpoints, database),
+      workerPeakRssMb,
+      maxSlots,
+    };
+  } finally {
+    await workers?.stop();
+    await double.stop();
+    await dropDatabase(env.endpoints, database).catch(() => undefined);
+  }
+}
+
+export function benchName(config: BenchConfig): string {
+  const slug = configLabel(config)
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^mel-temporal-/, '');
+  return `bench-${slug}-${Date.now().toString(36)}`.slice(0, 64);
+}
+
+interface RunOutcome {
+  completedSteps: number;
+  error: string | null;
+}
+
+/** Starts the run and follows it until it ends or the budget is spent (then terminates it). */
+async function runWithBudget(env: BenchEnv, config: RunConfig, onProgress: OnProgress): Promise<RunOutcome> {
+  const handle = await startRun(env.client, config);
+  const result = handle.result().then(
+    (status) => ({ status, error: null as string | null }),
+    (error: unknown) => ({ status: undefined, error: `run failed: ${(error as Error).message}` }),
+  );
+  const deadline = Date.now() + env.budgetMs;
+  let done: Awaited<typeof result> | undefined;
+  let nextStep = 0;
+  while (!done && Date.now() < deadline) {
+    done = await Promise.race([result, sleep(2_000).then(() => undefined)]);
+    const progress = await currentProgress(env.client, config.runId).catch(() => undefined);
+    if (progress) {
+      nextStep = progress.status.nextStep;
+      if (progress.status.lastError) {
+        await handle.terminate('benchmark: a step failed').catch(() => undefined);
+        return {
+          completedSteps: nextStep,
+          error: `step ${progress.status.lastError.step} failed: ${progress.status.lastError.message}`,
+        };
+      }
+      onProgress(`step ${Math.min(nextStep + 1, config.steps)}/${config.steps} ${progress.stage ?? ''}`);
+    }
+  }
+  if (done) return { completedSteps: done.status?.nextStep ?? nextStep, error: done.error };
+  await handle.terminate('benchmark budget spent').catch(() => undefined);
+  return {
+    completedSteps: nextStep,
+    error: `over the budget of ${Math.round(env.budgetMs / 60_000)} min after ${nextStep} of ${config.steps} steps`,
+  };
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = temporal.api.enums.v1.EventType;
+
+async function stepSpans(client: Client, runId: string, steps: number): Promise<StepSpans[]> {
+  const spans: StepSpans[] = [];
+  for (let step = 0; step < steps; step++) {
+    const history = await client.workflow.getHandle(stepWorkflowId(runId, step)).fetchHistory();
+    spans.push(spansOf(step, history));
+  }
+  return spans;
+}
+
+function spansOf(step: number, history: temporal.api.history.v1.IHistory): StepSpans {
+  const events = history.events ?? [];
+  const scheduled = new Map<number, { activity: string; ms: number }>();
+  const activities: ActivitySpan[] = [];
+  for (const event of events) {
+    const id = Number(event.eventId);
+    const attributes = event.activityTaskScheduledEventAttributes;
+    if (attributes) scheduled.set(id, { activity: attributes.activityType?.name ?? '?', ms: timeOf(event) });
+    const closedFrom = closedScheduledId(event);
+    const opened = closedFrom === undefined ? undefined : scheduled.get(closedFrom);
+    if (opened)
+      activities.push({ activity: opened.activity, scheduledMs: opened.ms, closedMs: timeOf(event) });
+  }
+  return {
+    step,
+    startMs: timeOf(events[0]!),
+    endMs: timeOf(events.at(-1)!),
+    historyEvents: events.length,
+    historyBytes: temporal.api.history.v1.History.encode(history).finish().byteLength,
+    activities,
+  };
+}
+
+function closedScheduledId(event: HistoryEvent): number | undefined {
+  const closed =
+    event.activityTaskCompletedEventAttributes ??
+    event.activityTaskFailedEventAttributes ??
+    event.activityTaskTimedOutEventAttributes ??
+    event.activityTaskCanceledEventAttributes;
+  return closed?.scheduledEventId === undefined || closed.scheduledEventId === null
+    ? undefined
+    : Number(closed.scheduledEventId);
+}
+
+function timeOf(event: HistoryEvent): number {
+  const time = event.eventTime;
+  return Number(time?.seconds ?? 0) * 1000 + Math.floor((time?.nanos ?? 0) / 1e6);
+}
+
+async function historySize(client: Client, workflowId: string): Promise<{ events: number; bytes: number }> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return {
+    events: history.events?.length ?? 0,
+    bytes: temporal.api.history.v1.History.encode(history).finish().byteLength,
+  };
+}
+
+export async function fetchTimeline(url: string): Promise<{ intervals: EngineInterval[]; maxSlots: number }> {
+  const response = await fetch(`${url}/double/v1/timeline`);
+  if (!response.ok) throw new Error(`the engine double's timeline: HTTP ${response.status}`);
+  const body = (await response.json()) as { intervals: EngineInterval[]; maxConcurrentSequences: number };
+  return { intervals: body.intervals, maxSlots: body.maxConcurrentSequences };
+}
+
+async function databaseBytes(endpoints: Endpoints, database: string): Promise<number | null> {
+  const mongo = await connectMongo({ ...endpoints, mongoDb: database });
+  try {
+    const stats = await mongo.db.stats();
+    return typeof stats.dataSize === 'number' ? stats.dataSize : null;
+  } finally {
+    await mongo.close();
+  }
+}
+
+async function dropDatabase(endpoints: Endpoints, database: string): Promise<void> {
+  const mongo = await connectMongo({ ...endpoints, mongoDb: database });
+  try {
+    await mongo.db.dropDatabase();
+  } finally {
+    await mongo.close();
+  }
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}

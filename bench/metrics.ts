@@ -1,0 +1,113 @@
+/**
+ * From what one measured run left behind (its step workflows' histories, the engine double's timeline of busy
+ * intervals) to the numbers the benchmark reports: per-step wall and engine time, overhead, per-stage breakdown,
+ * slot utilisation. Pure.
+ */
+import { engineUsage, type EngineInterval } from '../engine-double/timeline.js';
+import { STAGES, type StageName } from '../temporal/contracts/run.js';
+
+/** One activity of a step, as its history shows it: scheduled, then closed (completed, failed, timed out). */
+export interface ActivitySpan {
+  activity: string;
+  scheduledMs: number;
+  closedMs: number;
+}
+
+export interface StepSpans {
+  step: number;
+  startMs: number;
+  endMs: number;
+  historyEvents: number;
+  historyBytes: number;
+  activities: ActivitySpan[];
+}
+
+export interface StageMeasure {
+  wallSeconds: number;
+  engineSeconds: number;
+}
+
+export interface StepMeasure {
+  step: number;
+  wallSeconds: number;
+  engineBusySeconds: number;
+  overheadSeconds: number;
+  /** Busy slot-seconds over available slot-seconds during the sampling stages; null without a slot limit. */
+  samplingSlotUtilisation: number | null;
+  stages: Partial<Record<StageName, StageMeasure>>;
+}
+
+/** Activity type → stage; `recordStep` and anything else is bookkeeping, counted as overhead. */
+const STAGE_OF_ACTIVITY: Record<string, StageName> = {
+  rollout: 'rollout',
+  verify: 'verify',
+  contrast: 'contrast',
+  summarize: 'summarize',
+  validate: 'validate',
+  internalize: 'internalize',
+  policyUpdate: 'policy-update',
+};
+
+const SAMPLING_STAGES: readonly StageName[] = ['rollout', 'summarize', 'validate'];
+
+export function measureStep(
+  spans: StepSpans,
+  timeline: readonly EngineInterval[],
+  maxSlots: number,
+): StepMeasure {
+  const wallSeconds = (spans.endMs - spans.startMs) / 1000;
+  const engineBusySeconds = engineUsage(timeline, spans.startMs, spans.endMs, maxSlots).busySeconds;
+  const stages: Partial<Record<StageName, StageMeasure>> = {};
+  let slotSeconds = 0;
+  let availableSlotSeconds = 0;
+  for (const span of spans.activities) {
+    const stage = STAGE_OF_ACTIVITY[span.activity];
+    if (!stage) continue;
+    const usage = engineUsage(timeline, span.scheduledMs, span.closedMs, maxSlots);
+    const previous = stages[stage] ?? { wallSeconds: 0, engineSeconds: 0 };
+    stages[stage] = {
+      wallSeconds: previous.wallSeconds + (span.closedMs - span.scheduledMs) / 1000,
+      engineSeconds: previous.engineSeconds + usage.busySeconds,
+    };
+    if (SAMPLING_STAGES.includes(stage)) {
+      slotSeconds += usage.slotSeconds;
+      availableSlotSeconds += (maxSlots * (span.closedMs - span.scheduledMs)) / 1000;
+    }
+  }
+  return {
+    step: spans.step,
+    wallSeconds,
+    engineBusySeconds,
+    overheadSeconds: wallSeconds - engineBusySeconds,
+    samplingSlotUtilisation:
+      maxSlots > 0 && availableSlotSeconds > 0 ? slotSeconds / availableSlotSeconds : null,
+    stages: orderedStages(stages),
+  };
+}
+
+function orderedStages(
+  stages: Partial<Record<StageName, StageMeasure>>,
+): Partial<Record<StageName, StageMeasure>> {
+  return Object.fromEntries(STAGES.filter((name) => stages[name]).map((name) => [name, stages[name]]));
+}
+
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** The median over steps of each stage's wall and engine seconds. */
+export function medianStages(steps: readonly StepMeasure[]): Partial<Record<StageName, StageMeasure>> {
+  const result: Partial<Record<StageName, StageMeasure>> = {};
+  for (const name of STAGES) {
+    const measured = steps.map((step) => step.stages[name]).filter((stage) => stage !== undefined);
+    if (measured.length === 0) continue;
+    result[name] = {
+      wallSeconds: median(measured.map((stage) => stage.wallSeconds))!,
+      engineSeconds: median(measured.map((stage) => stage.engineSeconds))!,
+    };
+  }
+  return result;
+}

@@ -1,0 +1,228 @@
+/**
+ * docs/benchmarks.json and docs/benchmarks.md (tables, plots, a reading derived from the numbers) from the
+ * configurations measured. The Markdown and the charts are pure; `writeReport` writes the files.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { LineChart } from '../cli/report/chart.js';
+import { lineChartPng } from '../cli/report/png.js';
+import { STAGES } from '../temporal/contracts/run.js';
+import { configLabel } from './configs.js';
+import type { ConfigResult } from './results.js';
+
+export interface BenchReport {
+  machine: string;
+  date: string;
+  command: string;
+  /** Every latency model used, by name, with its parameters. */
+  latencyModels: Record<string, unknown>;
+  configs: ConfigResult[];
+}
+
+const seconds = (value: number | null) =>
+  value === null ? '–' : value < 10 ? value.toFixed(2) : value.toFixed(1);
+const ratio = (value: number | null) => (value === null ? '–' : value.toFixed(2));
+const percent = (value: number | null) => (value === null ? '–' : `${(value * 100).toFixed(0)} %`);
+const mb = (bytes: number | null) => (bytes === null ? '–' : (bytes / 1e6).toFixed(1));
+
+/** mel-temporal (GRPO and MEL) step time over tinker-cookbook's, per latency model and batch size. */
+export function durabilityCost(configs: readonly ConfigResult[]): {
+  latencyModel: string;
+  batchSize: number;
+  cookbookSeconds: number | null;
+  grpoRatio: number | null;
+  melRatio: number | null;
+}[] {
+  const find = (c: ConfigResult, system: string, mode: string) =>
+    configs.find(
+      (other) =>
+        other.system === system &&
+        other.mode === mode &&
+        other.latencyModel === c.latencyModel &&
+        other.batchSize === c.batchSize &&
+        other.meanRolloutTokens === c.meanRolloutTokens &&
+        other.steps === c.steps &&
+        (mode === 'grpo' || other.pairsCap === 3),
+    );
+  const over = (a: ConfigResult | undefined, b: ConfigResult | undefined) =>
+    a?.stepSeconds && b?.stepSeconds ? a.stepSeconds / b.stepSeconds : null;
+  return configs
+    .filter((c) => c.system === 'tinker-cookbook')
+    .map((cookbook) => ({
+      latencyModel: cookbook.latencyModel,
+      batchSize: cookbook.batchSize,
+      cookbookSeconds: cookbook.ok ? cookbook.stepSeconds : null,
+      grpoRatio: over(find(cookbook, 'mel-temporal', 'grpo'), cookbook),
+      melRatio: over(find(cookbook, 'mel-temporal', 'mel'), cookbook),
+    }));
+}
+
+export function benchmarksMarkdown(report: BenchReport, plots: string[]): string {
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Measured by \`${report.command}\` on ${report.date}, on ${report.machine}. Generated: edit bench/report.ts, ` +
+      'not this file. Every configuration runs real MEL (or GRPO) steps through the real stack (Temporal dev server, ' +
+      'the MongoDB-compatible store, worker processes) against the engine double; times are medians over steps.',
+    '',
+    '## What durability costs',
+    '',
+    'Step time of mel-temporal over tinker-cookbook for the same GRPO step (same batch, G, rollout length, engine ' +
+      'double and latency model); MEL on adds contrast, summarize and validate.',
+    '',
+    '| latency | batch | tinker-cookbook s/step | mel-temporal GRPO ÷ cookbook | mel-temporal MEL ÷ cookbook |',
+    '| --- | --: | --: | --: | --: |',
+    ...durabilityCost(report.configs).map(
+      (row) =>
+        `| ${row.latencyModel} | ${row.batchSize} | ${seconds(row.cookbookSeconds)} | ${ratio(row.grpoRatio)} | ${ratio(row.melRatio)} |`,
+    ),
+    '',
+    '## Where the time goes',
+    '',
+    ...reading(report.configs),
+    '',
+    '## Every configuration',
+    '',
+    'overhead = step wall time minus engine-busy time; ratio = overhead ÷ engine-busy (– at zero latency); slots = ' +
+      "busy slot-seconds ÷ available slot-seconds of the double's sequence slots during rollout, summarize and validate.",
+    '',
+    '| configuration | ok | steps | s/step | engine s | overhead s | ratio | slots | history events/step | history KB/step | store MB/step | worker peak RSS MB | error |',
+    '| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |',
+    ...report.configs
+      .map((c) =>
+        [
+          `\`${configLabel(c)}\``,
+          c.ok ? 'yes' : '**no**',
+          `${c.stepsCompleted}/${c.steps}`,
+          seconds(c.stepSeconds),
+          seconds(c.engineBusySeconds),
+          seconds(c.overheadSeconds),
+          ratio(c.overheadRatio),
+          percent(c.engineSlotUtilisation),
+          c.historyEventsPerStep?.toFixed(0) ?? '–',
+          c.historyBytesPerStep === null ? '–' : (c.historyBytesPerStep / 1024).toFixed(1),
+          mb(c.mongoBytesPerStep),
+          c.workerPeakRssMb?.toFixed(0) ?? '–',
+          c.error ? c.error.split('\n')[0]!.slice(0, 160).replace(/\|/g, '/') : '',
+        ].join(' | '),
+      )
+      .map((row) => `| ${row} |`),
+    '',
+    '## Stages',
+    '',
+    'Median wall seconds per stage (engine-busy seconds in brackets).',
+    '',
+    `| configuration | ${STAGES.join(' | ')} |`,
+    `| --- | ${STAGES.map(() => '--:').join(' | ')} |`,
+    ...report.configs
+      .filter((c) => c.system === 'mel-temporal' && c.stepsCompleted > 0)
+      .map(
+        (c) =>
+          `| \`${configLabel(c)}\` | ${STAGES.map((name) => {
+            const stage = c.stages[name];
+            return stage ? `${seconds(stage.wallSeconds)} (${seconds(stage.engineSeconds)})` : '–';
+          }).join(' | ')} |`,
+      ),
+    '',
+    '## Latency models',
+    '',
+    '```json',
+    JSON.stringify(report.latencyModels, null, 2),
+    '```',
+    '',
+    ...(plots.length > 0 ? ['## Plots', '', ...plots.map((file) => `![${file}](${file})`), ''] : []),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Sentences read off the numbers: the largest stages and the overhead at the largest completed configuration. */
+export function reading(configs: readonly ConfigResult[]): string[] {
+  const measured = configs.filter((c) => c.system === 'mel-temporal' && c.mode === 'mel' && c.stepSeconds);
+  if (measured.length === 0) return ['No mel-temporal configuration completed a step.'];
+  const lines: string[] = [];
+  for (const latencyModel of [...new Set(measured.map((c) => c.latencyModel))]) {
+    const largest = measured
+      .filter((c) => c.latencyModel === latencyModel)
+      .sort((a, b) => b.batchSize * b.meanRolloutTokens - a.batchSize * a.meanRolloutTokens)[0]!;
+    const shares = STAGES.flatMap((name) => {
+      const stage = largest.stages[name];
+      return stage ? [{ name, share: stage.wallSeconds / largest.stepSeconds! }] : [];
+    }).sort((a, b) => b.share - a.share);
+    const top = shares
+      .slice(0, 3)
+      .map((s) => `${s.name} ${percent(s.share)}`)
+      .join(', ');
+    lines.push(
+      `- **${latencyModel}**, largest completed configuration \`${configLabel(largest)}\`: ` +
+        `${seconds(largest.stepSeconds)} s per step, engine busy ${seconds(largest.engineBusySeconds)} s, ` +
+        `overhead ${seconds(largest.overheadSeconds)} s; the largest stages: ${top}.`,
+    );
+  }
+  const failed = configs.filter((c) => !c.ok);
+  if (failed.length > 0)
+    lines.push(`- ${failed.length} of ${configs.length} configurations failed; see the error column.`);
+  return lines;
+}
+
+export function benchmarkCharts(configs: readonly ConfigResult[]): Record<string, LineChart> {
+  const charts: Record<string, LineChart> = {};
+  const long = configs.find((c) => c.steps >= 50 && c.overheadByStep.length > 1);
+  if (long) {
+    charts['benchmarks-overhead-by-step.png'] = {
+      title: `Overhead per step over a long run (${configLabel(long)})`,
+      yLabel: 'seconds',
+      x: long.overheadByStep.map((_, i) => i),
+      series: [
+        { name: 'overhead', values: long.overheadByStep },
+        { name: 'step wall', values: long.stepSecondsByStep },
+      ],
+    };
+  }
+  const batches = [...new Set(configs.map((c) => c.batchSize))].sort((a, b) => a - b);
+  for (const latencyModel of [...new Set(configs.map((c) => c.latencyModel))]) {
+    const series = (['tinker-cookbook/grpo', 'mel-temporal/grpo', 'mel-temporal/mel'] as const).map(
+      (kind) => ({
+        name: kind,
+        values: batches.map((batchSize) => {
+          const match = configs.find(
+            (c) =>
+              `${c.system}/${c.mode}` === kind &&
+              c.latencyModel === latencyModel &&
+              c.batchSize === batchSize &&
+              c.meanRolloutTokens === 1000 &&
+              c.steps <= 5 &&
+              (c.mode === 'grpo' || c.pairsCap === 3),
+          );
+          return match?.stepSeconds ?? null;
+        }),
+      }),
+    );
+    if (series.some((s) => s.values.some((v) => v !== null))) {
+      charts[`benchmarks-step-seconds-${latencyModel}.png`] = {
+        title: `Seconds per step by batch size (G = 8, 1k tokens, latency ${latencyModel})`,
+        yLabel: 'seconds per step',
+        xLabel: 'batch size (prompts)',
+        x: batches,
+        series,
+      };
+    }
+  }
+  return charts;
+}
+
+export async function writeReport(
+  report: BenchReport,
+  dir: string,
+): Promise<{ markdown: string; json: string }> {
+  await mkdir(dir, { recursive: true });
+  const plots: string[] = [];
+  for (const [name, chart] of Object.entries(benchmarkCharts(report.configs))) {
+    await writeFile(path.join(dir, name), lineChartPng(chart).png);
+    plots.push(name);
+  }
+  const json = path.join(dir, 'benchmarks.json');
+  const markdown = path.join(dir, 'benchmarks.md');
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(markdown, benchmarksMarkdown(report, plots));
+  return { markdown, json };
+}

@@ -1,0 +1,77 @@
+/** One configuration's result as docs/benchmarks.json records it, from what was measured. Pure. */
+import type { StageName } from '../temporal/contracts/run.js';
+import type { BenchConfig } from './configs.js';
+import { median, medianStages, type StageMeasure, type StepMeasure } from './metrics.js';
+
+export interface ConfigResult extends BenchConfig {
+  ok: boolean;
+  error: string | null;
+  stepsCompleted: number;
+  /** Median wall seconds of one step. */
+  stepSeconds: number | null;
+  /** Median per step. */
+  engineBusySeconds: number | null;
+  /** Median per step: wall minus engine-busy. */
+  overheadSeconds: number | null;
+  /** overheadSeconds / engineBusySeconds; null at zero latency (no engine time to compare with). */
+  overheadRatio: number | null;
+  engineSlotUtilisation: number | null;
+  historyEventsPerStep: number | null;
+  historyBytesPerStep: number | null;
+  mongoBytesPerStep: number | null;
+  workerPeakRssMb: number | null;
+  stages: Partial<Record<StageName, StageMeasure>>;
+  overheadByStep: number[];
+  /** Every step's wall seconds, in order. */
+  stepSecondsByStep: number[];
+  /** Wall seconds the whole configuration took, setup and read-back included. */
+  wallSeconds: number;
+}
+
+export interface Measured {
+  ok: boolean;
+  error: string | null;
+  steps: StepMeasure[];
+  historyEvents?: number;
+  historyBytes?: number;
+  mongoBytes?: number | null;
+  workerPeakRssMb?: number | null;
+}
+
+/** Engine-busy time below this (per step) makes a ratio meaningless noise: reported as null. */
+const MIN_ENGINE_SECONDS_FOR_RATIO = 0.05;
+
+export function summarise(config: BenchConfig, measured: Measured, wallSeconds: number): ConfigResult {
+  const { steps } = measured;
+  const perStep = (total: number | null | undefined) =>
+    total === null || total === undefined || steps.length === 0 ? null : total / steps.length;
+  const engineBusySeconds = median(steps.map((step) => step.engineBusySeconds));
+  const overheadSeconds = median(steps.map((step) => step.overheadSeconds));
+  const utilisations = steps.flatMap((step) =>
+    step.samplingSlotUtilisation === null ? [] : [step.samplingSlotUtilisation],
+  );
+  return {
+    ...config,
+    ok: measured.ok,
+    error: measured.error,
+    stepsCompleted: steps.length,
+    stepSeconds: median(steps.map((step) => step.wallSeconds)),
+    engineBusySeconds,
+    overheadSeconds,
+    overheadRatio:
+      engineBusySeconds !== null &&
+      overheadSeconds !== null &&
+      engineBusySeconds >= MIN_ENGINE_SECONDS_FOR_RATIO
+        ? overheadSeconds / engineBusySeconds
+        : null,
+    engineSlotUtilisation: median(utilisations),
+    historyEventsPerStep: perStep(measured.historyEvents),
+    historyBytesPerStep: perStep(measured.historyBytes),
+    mongoBytesPerStep: perStep(measured.mongoBytes),
+    workerPeakRssMb: measured.workerPeakRssMb ?? null,
+    stages: medianStages(steps),
+    overheadByStep: steps.map((step) => step.overheadSeconds),
+    stepSecondsByStep: steps.map((step) => step.wallSeconds),
+    wallSeconds,
+  };
+}

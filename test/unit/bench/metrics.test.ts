@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import type { EngineInterval } from '../../../engine-double/timeline.js';
+import { measureStep, median, medianStages, type StepSpans } from '../../../bench/metrics.js';
+import { summarise } from '../../../bench/results.js';
+import { configLabel, defaultSweep, quickSweep, type BenchConfig } from '../../../bench/configs.js';
+import { durabilityCost, reading } from '../../../bench/report.js';
+
+const T0 = 1_700_000_000_000;
+const at = (seconds: number) => T0 + seconds * 1000;
+
+/** A 10-second step: rollout 0–4 s, verify 4–5 s, policy update 6–9 s, record 9–10 s. */
+const STEP: StepSpans = {
+  step: 0,
+  startMs: at(0),
+  endMs: at(10),
+  historyEvents: 40,
+  historyBytes: 4_000,
+  activities: [
+    { activity: 'rollout', scheduledMs: at(0), closedMs: at(4) },
+    { activity: 'verify', scheduledMs: at(4), closedMs: at(5) },
+    { activity: 'policyUpdate', scheduledMs: at(6), closedMs: at(9) },
+    { activity: 'recordStep', scheduledMs: at(9), closedMs: at(10) },
+  ],
+};
+
+const interval = (route: string, from: number, to: number, slots = 0): EngineInterval => ({
+  route,
+  startMs: at(from),
+  endMs: at(to),
+  sequences: slots,
+  slots,
+});
+
+describe('measureStep', () => {
+  it('splits the step into engine-busy time and overhead, per stage, and counts sampling slot use', () => {
+    const timeline = [
+      interval('asample', 0.5, 3.5, 4), // rollout: 3 s with 4 of 8 slots
+      interval('asample', 1, 2, 4), // overlaps: busy time is the union
+      interval('forward_backward', 6.5, 8),
+      interval('optim_step', 8, 8.5),
+      interval('asample', 20, 21, 8), // after the step: not counted
+    ];
+    const measured = measureStep(STEP, timeline, 8);
+
+    expect(measured.wallSeconds).toBe(10);
+    expect(measured.engineBusySeconds).toBeCloseTo(5);
+    expect(measured.overheadSeconds).toBeCloseTo(5);
+    expect(Object.keys(measured.stages)).toEqual(['rollout', 'verify', 'policy-update']);
+    expect(measured.stages.rollout).toEqual({ wallSeconds: 4, engineSeconds: 3 });
+    expect(measured.stages['policy-update']!.engineSeconds).toBeCloseTo(2);
+    // (3 s × 4 slots + 1 s × 4 slots) / (8 slots × 4 s of rollout)
+    expect(measured.samplingSlotUtilisation).toBeCloseTo(16 / 32);
+  });
+
+  it('has no slot utilisation without a slot limit, and an idle engine leaves all of the step as overhead', () => {
+    const measured = measureStep(STEP, [], 0);
+    expect(measured.samplingSlotUtilisation).toBeNull();
+    expect(measured.engineBusySeconds).toBe(0);
+    expect(measured.overheadSeconds).toBe(10);
+  });
+});
+
+describe('median and medianStages', () => {
+  it('takes the middle value, or the mean of the two middle ones', () => {
+    expect(median([])).toBeNull();
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('medians each stage over the steps that ran it', () => {
+    const steps = [1, 2, 3].map((wall) => measureStep({ ...STEP, endMs: at(10 * wall) }, [], 0));
+    expect(medianStages(steps).rollout).toEqual({ wallSeconds: 4, engineSeconds: 0 });
+  });
+});
+
+const config = (partial: Partial<BenchConfig>): BenchConfig => ({
+  system: 'mel-temporal',
+  mode: 'mel',
+  latencyModel: 'zero',
+  engines: 1,
+  batchSize: 16,
+  groupSize: 8,
+  meanRolloutTokens: 1000,
+  pairsCap: 3,
+  steps: 2,
+  ...partial,
+});
+
+describe('summarise', () => {
+  it('reports medians per step, per-step totals, and no ratio when the engine did (almost) nothing', () => {
+    const steps = [measureStep(STEP, [interval('asample', 0, 4)], 0), measureStep(STEP, [], 0)];
+    const result = summarise(
+      config({}),
+      { ok: true, error: null, steps, historyEvents: 100, historyBytes: 10_000, mongoBytes: 2e6 },
+      30,
+    );
+    expect(result).toMatchObject({
+      ok: true,
+      stepsCompleted: 2,
+      stepSeconds: 10,
+      engineBusySeconds: 2,
+      overheadSeconds: 8,
+      overheadRatio: 4,
+      historyEventsPerStep: 50,
+      historyBytesPerStep: 5_000,
+      mongoBytesPerStep: 1e6,
+      overheadByStep: [6, 10],
+      wallSeconds: 30,
+    });
+    const idle = summarise(config({}), { ok: true, error: null, steps: [measureStep(STEP, [], 0)] }, 1);
+    expect(idle.overheadRatio).toBeNull();
+  });
+
+  it('keeps a failed configuration with its error and what it measured before failing', () => {
+    const result = summarise(config({}), { ok: false, error: 'over the budget', steps: [] }, 900);
+    expect(result).toMatchObject({
+      ok: false,
+      error: 'over the budget',
+      stepsCompleted: 0,
+      stepSeconds: null,
+    });
+  });
+});
+
+describe('the sweeps', () => {
+  it('the default sweep covers the issue grid under both latency models, the side-by-side and a long run', () => {
+    const sweep = defaultSweep({ profile: 'h100-8b' });
+    const labels = sweep.map(configLabel);
+    expect(new Set(labels).size).toBe(labels.length);
+    const grid = sweep.filter((c) => c.system === 'mel-temporal' && c.mode === 'mel' && c.steps === 5);
+    expect(grid).toHaveLength(2 * 4 * 2 * 2);
+    expect(sweep.filter((c) => c.system === 'tinker-cookbook')).toHaveLength(8);
+    expect(sweep.filter((c) => c.steps === 100)).toEqual([
+      expect.objectContaining({ batchSize: 128, groupSize: 8, meanRolloutTokens: 1000 }),
+    ]);
+  });
+
+  it('the quick sweep is the side-by-side at batch 16, two steps, under both latency models', () => {
+    const sweep = quickSweep({ profile: 'h100-8b' });
+    expect(sweep.map((c) => `${c.system}/${c.mode}/${c.latencyModel}`)).toEqual([
+      'tinker-cookbook/grpo/zero',
+      'mel-temporal/grpo/zero',
+      'mel-temporal/mel/zero',
+      'tinker-cookbook/grpo/h100-8b',
+      'mel-temporal/grpo/h100-8b',
+      'mel-temporal/mel/h100-8b',
+    ]);
+    expect(sweep.every((c) => c.batchSize === 16 && c.steps === 2)).toBe(true);
+  });
+});
+
+describe('durabilityCost', () => {
+  it('divides mel-temporal step times by tinker-cookbook’s for the same step', () => {
+    const measured = (partial: Partial<BenchConfig>, stepSeconds: number) => ({
+      ...summarise(config(partial), { ok: true, error: null, steps: [] }, 1),
+      stepSeconds,
+    });
+    const rows = durabilityCost([
+      measured({ system: 'tinker-cookbook', mode: 'grpo', pairsCap: null }, 2),
+      measured({ mode: 'grpo', pairsCap: null }, 3),
+      measured({}, 5),
+      measured({ batchSize: 64 }, 9),
+    ]);
+    expect(rows).toEqual([
+      { latencyModel: 'zero', batchSize: 16, cookbookSeconds: 2, grpoRatio: 1.5, melRatio: 2.5 },
+    ]);
+    expect(reading([measured({}, 5)])[0]).toContain('b16-g8-t1k-p3');
+  });
+});
