@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Timeline } from './timeline.js';
 
 // How long the engine takes, as a model: zero by default. Samples wait for free sequence slots (requests beyond
 // `maxConcurrentSequences` queue), then take prefill + decode time; training and checkpoint calls take fixed or
-// per-token time. Engine-busy time is the union of the periods in which anything ran.
+// per-token time. Engine-busy time is the union of the periods in which anything ran; every call is also recorded
+// in a timeline (at zero latency too, as start = end: the benchmark still counts the calls).
 
 export interface LatencyOptions {
   /** Decode speed of one sequence; 0: instant. */
@@ -11,6 +13,7 @@ export interface LatencyOptions {
   maxConcurrentSequences: number;
   prefillMsPerPromptToken: number;
   msPerTrainedToken: number;
+  optimStepMs: number;
   createMs: number;
   loadMs: number;
   saveMs: number;
@@ -21,6 +24,7 @@ export const NO_LATENCY: LatencyOptions = {
   maxConcurrentSequences: 0,
   prefillMsPerPromptToken: 0,
   msPerTrainedToken: 0,
+  optimStepMs: 0,
   createMs: 0,
   loadMs: 0,
   saveMs: 0,
@@ -43,17 +47,20 @@ export class LatencyModel {
   private active = 0;
   private busySince = 0;
   private busyTotal = 0;
+  readonly timeline = new Timeline();
 
   constructor(readonly options: LatencyOptions = NO_LATENCY) {}
 
-  /** Runs `work` as engine time of `ms`, holding `sequences` decode slots meanwhile. */
-  async spend(ms: number, sequences = 0): Promise<void> {
+  /** Takes `ms` of engine time for `route`, holding slots for `sequences` decoded sequences meanwhile. */
+  async spend(route: string, ms: number, sequences = 0): Promise<void> {
     const slots = this.slotsFor(sequences);
     await this.acquire(slots);
     this.markStart();
+    const startMs = Date.now();
     try {
       if (ms > 0) await sleep(ms);
     } finally {
+      this.timeline.record({ route, startMs, endMs: Date.now(), sequences, slots });
       this.markEnd();
       this.release(slots);
     }

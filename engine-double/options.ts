@@ -12,6 +12,7 @@ export const LatencySchema = z.strictObject({
   maxConcurrentSequences: z.number().int().nonnegative().default(NO_LATENCY.maxConcurrentSequences),
   prefillMsPerPromptToken: nonNegative.default(NO_LATENCY.prefillMsPerPromptToken),
   msPerTrainedToken: nonNegative.default(NO_LATENCY.msPerTrainedToken),
+  optimStepMs: nonNegative.default(NO_LATENCY.optimStepMs),
   createMs: nonNegative.default(NO_LATENCY.createMs),
   loadMs: nonNegative.default(NO_LATENCY.loadMs),
   saveMs: nonNegative.default(NO_LATENCY.saveMs),
