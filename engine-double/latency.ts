@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Timeline } from './timeline.js';
+import { Timeline, type EngineInterval } from './timeline.js';
 
 // How long the engine takes, as a model: zero by default. Samples wait for free sequence slots (requests beyond
 // `maxConcurrentSequences` queue), then take prefill + decode time; training and checkpoint calls take fixed or
@@ -29,6 +29,17 @@ export const NO_LATENCY: LatencyOptions = {
   loadMs: 0,
   saveMs: 0,
 };
+
+/** What the timeline route and the in-process handle answer. */
+export interface TimelineReport {
+  nowMs: number;
+  /** The slot limit, for slot utilisation (0: no limit). */
+  maxConcurrentSequences: number;
+  capacity: number;
+  /** Intervals dropped (the oldest first) since the last clear, because the timeline was full. */
+  dropped: number;
+  intervals: EngineInterval[];
+}
 
 export function sampleCostMs(
   options: LatencyOptions,
@@ -100,6 +111,16 @@ export class LatencyModel {
   /** Milliseconds in which at least one call was running (including one running now). */
   busyMs(): number {
     return this.busyTotal + (this.active > 0 ? performance.now() - this.busySince : 0);
+  }
+
+  timelineReport(sinceMs?: number): TimelineReport {
+    return {
+      nowMs: Date.now(),
+      maxConcurrentSequences: this.options.maxConcurrentSequences,
+      capacity: this.timeline.capacity,
+      dropped: this.timeline.dropped,
+      intervals: this.timeline.since(sinceMs),
+    };
   }
 
   queued(): number {
