@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { LATENCY_PROFILE_NAMES } from './latency-profiles.js';
 import { OptionsError, parseOptions, type EngineDoubleOptions } from './options.js';
 
 // Command-line flags -> validated options. Numbers and JSON are converted here; the zod schema judges them.
@@ -37,7 +38,8 @@ export const USAGE = `npm run engine-double -- [options]
   --builtin-seed 0 --builtin-count 1000 --problems <file.jsonl|.parquet>
   --reduction skyrl|sum --seq-id-mode ignore|dedupe --retrieve-hold-ms 300000
   --max-loaded-models 0 --checkpoint-dir <dir>
-  --latency '<json>' --faults '<json array>'   (JSON, or @file)
+  --latency ${LATENCY_PROFILE_NAMES.join('|')}|'<json>'|@file   (a profile, or JSON: '{"profile":"h100-8b","loadMs":0}')
+  --faults '<json array>'   (JSON, or @file)
   --config <options.json>  (the same options as JSON; flags override it)`;
 
 function number(text: string | undefined): number | undefined {
@@ -52,6 +54,11 @@ function json(flag: string, text: string | undefined): unknown {
   } catch (error) {
     throw new OptionsError(`--${flag}: not valid JSON (${(error as Error).message})`);
   }
+}
+
+/** A bare word is a latency profile's name (the schema lists the known ones); anything else is JSON. */
+function latencyFlag(text: string | undefined): unknown {
+  return text !== undefined && /^[A-Za-z][\w.-]*$/.test(text) ? text : json('latency', text);
 }
 
 function defined(record: Record<string, unknown>): Record<string, unknown> {
@@ -92,7 +99,7 @@ export function parseCli(argv: readonly string[]): EngineDoubleOptions | 'help' 
       retrieveHoldMs: number(values['retrieve-hold-ms']),
       maxLoadedModels: number(values['max-loaded-models']),
       checkpointDir: values['checkpoint-dir'],
-      latency: json('latency', values.latency),
+      latency: latencyFlag(values.latency),
       faults: json('faults', values.faults),
     }),
     dataset,

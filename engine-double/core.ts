@@ -179,7 +179,7 @@ export class DoubleCore {
         if (!(model.rank > 0 && model.rank <= MAX_LORA_RANK)) {
           throw new FutureFailure(`LoRA rank ${model.rank} must be between 1 and ${MAX_LORA_RANK}`);
         }
-        await this.latency.spend(this.deps.options.latency.createMs);
+        await this.latency.spend('create_model', this.deps.options.latency.createMs);
         const { train_attn, train_mlp, train_unembed } = request.lora_config;
         return this.models.execCreate(model.id, { train_attn, train_mlp, train_unembed });
       }),
@@ -251,7 +251,10 @@ export class DoubleCore {
       this.deps.options.reduction === 'sum',
     );
     const tokens = pass.weights.reduce((sum, w) => sum + w.length, 0);
-    await this.latency.spend(tokens * this.deps.options.latency.msPerTrainedToken);
+    await this.latency.spend(
+      backward ? 'forward_backward' : 'forward',
+      tokens * this.deps.options.latency.msPerTrainedToken,
+    );
     if (backward) {
       this.models.accumulate(model, input.loss_fn, pass.weights, pass.gradientHash);
       this.counts.trainedTokens += tokens;
@@ -264,9 +267,10 @@ export class DoubleCore {
     this.models.require(request.model_id);
     return this.once('optim_step', request, () =>
       this.future(
-        this.onModel(request.model_id, () => ({
-          metrics: this.models.execOptimStep(request.model_id, request.adam_params.learning_rate),
-        })),
+        this.onModel(request.model_id, async () => {
+          await this.latency.spend('optim_step', this.deps.options.latency.optimStepMs);
+          return { metrics: this.models.execOptimStep(request.model_id, request.adam_params.learning_rate) };
+        }),
       ),
     );
   }
@@ -277,7 +281,7 @@ export class DoubleCore {
     return this.once('save_weights', request, () =>
       this.future(
         this.onModel(request.model_id, async () => {
-          await this.latency.spend(this.deps.options.latency.saveMs);
+          await this.latency.spend('save_weights', this.deps.options.latency.saveMs);
           return {
             path: this.models.execSave('training', request.model_id, request.path),
             type: 'save_weights',
@@ -298,7 +302,7 @@ export class DoubleCore {
     return this.once('save_weights_for_sampler', request, () =>
       this.future(
         this.onModel(request.model_id, async () => {
-          await this.latency.spend(this.deps.options.latency.saveMs);
+          await this.latency.spend('save_weights_for_sampler', this.deps.options.latency.saveMs);
           const path = this.models.execSave('sampler', request.model_id, name);
           return { path, type: 'save_weights_for_sampler', sampling_session_id: samplingSessionId };
         }),
@@ -320,7 +324,7 @@ export class DoubleCore {
     return this.once('load_weights', request, () =>
       this.future(
         this.onModel(request.model_id, async () => {
-          await this.latency.spend(this.deps.options.latency.loadMs);
+          await this.latency.spend('load_weights', this.deps.options.latency.loadMs);
           this.models.execLoad(request.model_id, checkpoint, request.optimizer);
           return { type: 'load_weights' };
         }),
@@ -422,7 +426,7 @@ export class DoubleCore {
       promptTokens.length,
       sequences.map((s) => s.tokens.length),
     );
-    await this.latency.spend(cost, request.num_samples);
+    await this.latency.spend('asample', cost, request.num_samples);
     this.counts.samples++;
     this.counts.sequences += sequences.length;
     this.counts.sampledTokens += sequences.reduce((sum, s) => sum + s.tokens.length, 0);

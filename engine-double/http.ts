@@ -8,7 +8,8 @@ import { FaultInjector, FaultRuleSchema, SAMPLE_TRANSFORMS, type FaultAction } f
 import type { WaitResult } from './futures.js';
 
 // The HTTP surface: SkyRL's /api/v1 routes (node:http, JSON only) plus the double's own /double/v1 routes for
-// tests (optimizer counts, the last step's effective weights, statistics, fault rules).
+// tests and benchmarks (optimizer counts, the last step's effective weights, statistics, fault rules, the timeline
+// of engine work).
 
 export class Reply {
   constructor(
@@ -110,6 +111,32 @@ function adminRoutes(core: DoubleCore, faults: FaultInjector, stats: () => unkno
   ];
 }
 
+function sinceParam(query: URLSearchParams): number | undefined {
+  const text = query.get('since');
+  if (text === null) return undefined;
+  const since = Number(text);
+  if (text.trim() === '' || !Number.isFinite(since)) {
+    throw new DoubleError(422, `since: expected epoch milliseconds, got '${text}'`);
+  }
+  return since;
+}
+
+function timelineRoutes(core: DoubleCore): Route[] {
+  const { latency } = core;
+  return [
+    {
+      method: 'GET',
+      path: '/double/v1/timeline',
+      handle: ({ query }) => latency.timelineReport(sinceParam(query)),
+    },
+    {
+      method: 'DELETE',
+      path: '/double/v1/timeline',
+      handle: () => (latency.timeline.clear(), latency.timelineReport()),
+    },
+  ];
+}
+
 function findRoute(
   routes: readonly Route[],
   method: string,
@@ -156,7 +183,7 @@ export function createHttpDouble(
   options: { faults: FaultInjector; logger?: Logger; stats: () => unknown },
 ): HttpDouble {
   const { faults, logger } = options;
-  const routes = [...apiRoutes(core), ...adminRoutes(core, faults, options.stats)];
+  const routes = [...apiRoutes(core), ...adminRoutes(core, faults, options.stats), ...timelineRoutes(core)];
   const requestCounts: Record<string, number> = {};
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

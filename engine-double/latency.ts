@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Timeline, type EngineInterval } from './timeline.js';
 
 // How long the engine takes, as a model: zero by default. Samples wait for free sequence slots (requests beyond
 // `maxConcurrentSequences` queue), then take prefill + decode time; training and checkpoint calls take fixed or
-// per-token time. Engine-busy time is the union of the periods in which anything ran.
+// per-token time. Engine-busy time is the union of the periods in which anything ran; every call is also recorded
+// in a timeline (at zero latency too, as start = end: the benchmark still counts the calls).
 
 export interface LatencyOptions {
   /** Decode speed of one sequence; 0: instant. */
@@ -11,6 +13,7 @@ export interface LatencyOptions {
   maxConcurrentSequences: number;
   prefillMsPerPromptToken: number;
   msPerTrainedToken: number;
+  optimStepMs: number;
   createMs: number;
   loadMs: number;
   saveMs: number;
@@ -21,10 +24,22 @@ export const NO_LATENCY: LatencyOptions = {
   maxConcurrentSequences: 0,
   prefillMsPerPromptToken: 0,
   msPerTrainedToken: 0,
+  optimStepMs: 0,
   createMs: 0,
   loadMs: 0,
   saveMs: 0,
 };
+
+/** What the timeline route and the in-process handle answer. */
+export interface TimelineReport {
+  nowMs: number;
+  /** The slot limit, for slot utilisation (0: no limit). */
+  maxConcurrentSequences: number;
+  capacity: number;
+  /** Intervals dropped (the oldest first) since the last clear, because the timeline was full. */
+  dropped: number;
+  intervals: EngineInterval[];
+}
 
 export function sampleCostMs(
   options: LatencyOptions,
@@ -43,17 +58,20 @@ export class LatencyModel {
   private active = 0;
   private busySince = 0;
   private busyTotal = 0;
+  readonly timeline = new Timeline();
 
   constructor(readonly options: LatencyOptions = NO_LATENCY) {}
 
-  /** Runs `work` as engine time of `ms`, holding `sequences` decode slots meanwhile. */
-  async spend(ms: number, sequences = 0): Promise<void> {
+  /** Takes `ms` of engine time for `route`, holding slots for `sequences` decoded sequences meanwhile. */
+  async spend(route: string, ms: number, sequences = 0): Promise<void> {
     const slots = this.slotsFor(sequences);
     await this.acquire(slots);
     this.markStart();
+    const startMs = Date.now();
     try {
       if (ms > 0) await sleep(ms);
     } finally {
+      this.timeline.record({ route, startMs, endMs: Date.now(), sequences, slots });
       this.markEnd();
       this.release(slots);
     }
@@ -93,6 +111,16 @@ export class LatencyModel {
   /** Milliseconds in which at least one call was running (including one running now). */
   busyMs(): number {
     return this.busyTotal + (this.active > 0 ? performance.now() - this.busySince : 0);
+  }
+
+  timelineReport(sinceMs?: number): TimelineReport {
+    return {
+      nowMs: Date.now(),
+      maxConcurrentSequences: this.options.maxConcurrentSequences,
+      capacity: this.timeline.capacity,
+      dropped: this.timeline.dropped,
+      intervals: this.timeline.since(sinceMs),
+    };
   }
 
   queued(): number {

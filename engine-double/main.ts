@@ -17,8 +17,19 @@ async function main(): Promise<void> {
   const double = await startEngineDouble(options, { logger });
   const { seed, pCorrect, pReplayCorrect, pUnparseable, pTruncated, baseModel, tokenizerDir } =
     double.options;
+  const latency = double.options.latency.profile;
   logger.info(
-    { url: double.url, seed, pCorrect, pReplayCorrect, pUnparseable, pTruncated, baseModel, tokenizerDir },
+    {
+      url: double.url,
+      seed,
+      pCorrect,
+      pReplayCorrect,
+      pUnparseable,
+      pTruncated,
+      baseModel,
+      tokenizerDir,
+      latency,
+    },
     'engine double listening',
   );
   const stop = (signal: string) => {

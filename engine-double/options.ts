@@ -1,21 +1,45 @@
 import { z } from 'zod';
 import { FaultRuleSchema } from './faults.js';
-import { NO_LATENCY } from './latency.js';
+import type { LatencyOptions } from './latency.js';
+import { LATENCY_PROFILE_NAMES, LATENCY_PROFILES, type LatencyProfileName } from './latency-profiles.js';
 
 // Everything the double can be told, validated once (CLI flags and the in-process API share this schema).
 
 const probability = z.number().min(0).max(1);
 const nonNegative = z.number().nonnegative();
 
-export const LatencySchema = z.strictObject({
-  tokensPerSecondPerSequence: nonNegative.default(NO_LATENCY.tokensPerSecondPerSequence),
-  maxConcurrentSequences: z.number().int().nonnegative().default(NO_LATENCY.maxConcurrentSequences),
-  prefillMsPerPromptToken: nonNegative.default(NO_LATENCY.prefillMsPerPromptToken),
-  msPerTrainedToken: nonNegative.default(NO_LATENCY.msPerTrainedToken),
-  createMs: nonNegative.default(NO_LATENCY.createMs),
-  loadMs: nonNegative.default(NO_LATENCY.loadMs),
-  saveMs: nonNegative.default(NO_LATENCY.saveMs),
+const profileName = z.enum(LATENCY_PROFILE_NAMES, {
+  error: (issue) =>
+    `unknown latency profile ${JSON.stringify(issue.input)} (known: ${LATENCY_PROFILE_NAMES.join(', ')})`,
 });
+
+const LatencyFieldsSchema = z.strictObject({
+  /** The named profile the other fields override (default: zero). */
+  profile: profileName.default('zero'),
+  tokensPerSecondPerSequence: nonNegative.optional(),
+  maxConcurrentSequences: z.number().int().nonnegative().optional(),
+  prefillMsPerPromptToken: nonNegative.optional(),
+  msPerTrainedToken: nonNegative.optional(),
+  optimStepMs: nonNegative.optional(),
+  createMs: nonNegative.optional(),
+  loadMs: nonNegative.optional(),
+  saveMs: nonNegative.optional(),
+});
+
+type LatencyFields = z.output<typeof LatencyFieldsSchema>;
+
+function resolveLatency({
+  profile,
+  ...overrides
+}: LatencyFields): LatencyOptions & { profile: LatencyProfileName } {
+  const given = Object.entries(overrides).filter(([, value]) => value !== undefined);
+  return { profile, ...LATENCY_PROFILES[profile], ...Object.fromEntries(given) };
+}
+
+/** A profile name, or a profile's fields with overrides: `'h100-8b'`, `{ profile: 'h100-8b', loadMs: 0 }`, `{}`. */
+export const LatencySchema = z
+  .preprocess((value) => (typeof value === 'string' ? { profile: value } : value), LatencyFieldsSchema)
+  .transform(resolveLatency);
 
 export const DatasetSchema = z.strictObject({
   /** The built-in data set's seed and size (runs use a prefix of it: builtinCount ≤ this). */
@@ -57,7 +81,11 @@ export const EngineDoubleOptionsSchema = z.strictObject({
 });
 
 export type EngineDoubleOptions = z.infer<typeof EngineDoubleOptionsSchema>;
-export type EngineDoubleInput = z.input<typeof EngineDoubleOptionsSchema>;
+/** A profile name, or a profile's fields with overrides (the preprocessing step hides this from z.input). */
+export type LatencyInput = LatencyProfileName | z.input<typeof LatencyFieldsSchema>;
+export type EngineDoubleInput = Omit<z.input<typeof EngineDoubleOptionsSchema>, 'latency'> & {
+  latency?: LatencyInput;
+};
 
 export class OptionsError extends Error {
   override name = 'OptionsError';

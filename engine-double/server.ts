@@ -11,6 +11,7 @@ import { createAnswerBook } from './answers.js';
 import { DoubleCore } from './core.js';
 import { FaultInjector } from './faults.js';
 import { createHttpDouble } from './http.js';
+import type { TimelineReport } from './latency.js';
 import { OptionsError, parseOptions, type EngineDoubleInput, type EngineDoubleOptions } from './options.js';
 
 // The engine double: a real HTTP server that speaks the Tinker wire format the way SkyRL serves it, with a fake,
@@ -21,6 +22,9 @@ export interface EngineDoubleStats {
   futures: { pending: number; settled: number };
   /** Milliseconds in which the latency model had the engine busy. */
   busyMs: number;
+  /** The configured slot limit (0: none): slot utilisation = busy slot-seconds / (this × window). */
+  maxConcurrentSequences: number;
+  timeline: { intervals: number; dropped: number };
   optimizer: ReturnType<DoubleCore['models']['summary']>;
   checkpoints: number;
   samples: DoubleCore['counts'];
@@ -31,6 +35,9 @@ export interface EngineDouble {
   /** The options in effect, defaults filled in. */
   options: EngineDoubleOptions & { baseModel: string; tokenizerDir: string };
   stats(): EngineDoubleStats;
+  /** Engine work intervals that ended at or after `sinceMs` (all when absent); see timeline.ts. */
+  timeline(sinceMs?: number): TimelineReport;
+  clearTimeline(): void;
   close(): Promise<void>;
 }
 
@@ -77,6 +84,8 @@ export async function startEngineDouble(
     requests: { ...http.requestCounts },
     futures: core.futures.counts(),
     busyMs: core.latency.busyMs(),
+    maxConcurrentSequences: core.latency.options.maxConcurrentSequences,
+    timeline: { intervals: core.latency.timeline.size, dropped: core.latency.timeline.dropped },
     optimizer: core.models.summary(),
     checkpoints: core.checkpoints.size,
     samples: { ...core.counts },
@@ -95,6 +104,8 @@ export async function startEngineDouble(
     url: `http://${options.host}:${port}`,
     options,
     stats,
+    timeline: (sinceMs) => core.latency.timelineReport(sinceMs),
+    clearTimeline: () => core.latency.timeline.clear(),
     close: () =>
       new Promise<void>((resolve) => {
         http.server.closeAllConnections();

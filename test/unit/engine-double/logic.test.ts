@@ -202,11 +202,14 @@ describe('latency model', () => {
   it('queues sequences beyond the limit and records busy time as the union of running periods', async () => {
     const latency = new LatencyModel({ ...NO_LATENCY, maxConcurrentSequences: 2 });
     const started = performance.now();
-    await Promise.all([latency.spend(60, 2), latency.spend(60, 1)]);
+    await Promise.all([latency.spend('asample', 60, 2), latency.spend('asample', 60, 1)]);
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(115);
     expect(latency.busyMs()).toBeGreaterThanOrEqual(115);
     expect(latency.busyMs()).toBeLessThanOrEqual(elapsed + 1);
+    const [first, second] = latency.timeline.since();
+    expect([first?.slots, second?.slots]).toEqual([2, 1]);
+    expect(second!.startMs).toBeGreaterThanOrEqual(first!.endMs);
     expect(
       sampleCostMs(
         { ...NO_LATENCY, tokensPerSecondPerSequence: 100, prefillMsPerPromptToken: 0.5 },
@@ -214,5 +217,18 @@ describe('latency model', () => {
         [50, 20],
       ),
     ).toBe(505);
+  });
+
+  it('records every call in the timeline, at zero latency too (start ≈ end), with no slots when unlimited', async () => {
+    const latency = new LatencyModel(NO_LATENCY);
+    const before = Date.now();
+    await latency.spend('optim_step', 0);
+    await latency.spend('asample', 0, 4);
+    const intervals = latency.timeline.since(before);
+    expect(intervals.map(({ route, sequences, slots }) => ({ route, sequences, slots }))).toEqual([
+      { route: 'optim_step', sequences: 0, slots: 0 },
+      { route: 'asample', sequences: 4, slots: 0 },
+    ]);
+    expect(intervals.every((i) => i.startMs >= before && i.endMs - i.startMs <= 1)).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineDouble } from '../../../engine-double/server.js';
+import type { TimelineReport } from '../../../engine-double/latency.js';
 import type { OptimStepRecord } from '../../../engine-double/models.js';
 import type { TinkerClient } from '../../../engine/tinker.js';
 import { generateBuiltinDataset, renderGenerationPrompt, rolloutMessages } from '../../../mel/index.js';
@@ -161,5 +162,49 @@ describe('engine double faults and timing', () => {
     const stats = double.stats();
     expect(stats.requests.retrieve_future).toBeGreaterThan(1);
     expect(stats.busyMs).toBeGreaterThanOrEqual(140);
+  });
+});
+
+describe('engine double timeline', () => {
+  const timeline = (d: EngineDouble, query = '') => getJson<TimelineReport>(d, `/double/v1/timeline${query}`);
+
+  it('records each engine call with its route, sequences and slots, over HTTP and in-process', async () => {
+    const { double, client } = await setUp({ latency: { maxConcurrentSequences: 4, createMs: 20 } });
+    const before = Date.now();
+    const modelId = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+    await trainOnce(client, modelId);
+    const sampler = await client.saveWeightsForSampler({ modelId, name: 's1' });
+    await sampleOnce(client, sampler);
+
+    const report = await timeline(double, `?since=${before}`);
+    expect(report.maxConcurrentSequences).toBe(4);
+    expect(report.dropped).toBe(0);
+    expect(report.intervals.map(({ route, sequences, slots }) => [route, sequences, slots])).toEqual([
+      ['create_model', 0, 0],
+      ['forward_backward', 0, 0],
+      ['optim_step', 0, 0],
+      ['save_weights_for_sampler', 0, 0],
+      ['asample', 2, 2],
+    ]);
+    const [created] = report.intervals;
+    expect(created!.startMs).toBeGreaterThanOrEqual(before);
+    expect(created!.endMs - created!.startMs).toBeGreaterThanOrEqual(19);
+    expect(double.timeline(before).intervals).toEqual(report.intervals);
+    expect(double.stats()).toMatchObject({
+      maxConcurrentSequences: 4,
+      timeline: { intervals: 5, dropped: 0 },
+    });
+  });
+
+  it('filters by end time, clears on DELETE, and rejects a since that is not a number', async () => {
+    const { double, client } = await setUp();
+    await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+    expect((await timeline(double)).intervals).toHaveLength(1);
+    expect((await timeline(double, `?since=${Date.now() + 60_000}`)).intervals).toEqual([]);
+    const cleared = await getJson<TimelineReport>(double, '/double/v1/timeline', { method: 'DELETE' });
+    expect(cleared.intervals).toEqual([]);
+    expect((await timeline(double)).intervals).toEqual([]);
+    const response = await fetch(`${double.url}/double/v1/timeline?since=yesterday`);
+    expect(response.status).toBe(422);
   });
 });
