@@ -4,7 +4,7 @@ import { Timeline, type EngineInterval } from './timeline.js';
 // How long the engine takes, as a model: zero by default. Samples wait for free sequence slots (requests beyond
 // `maxConcurrentSequences` queue), then take prefill + decode time; training and checkpoint calls take fixed or
 // per-token time. Engine-busy time is the union of the periods in which anything ran; every call is also recorded
-// in a timeline (at zero latency too, as start = end: the benchmark still counts the calls).
+// in a timeline (at zero latency too, with start ≈ end: the benchmark still counts the calls).
 
 export interface LatencyOptions {
   /** Decode speed of one sequence; 0: instant. */
