@@ -94,8 +94,11 @@ def load_problems(path: str, seed: int) -> list[Problem]:
 
 def served_model(base_url: str) -> str:
     url = f"{base_url.rstrip('/')}/api/v1/get_server_capabilities"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.load(response)["supported_models"][0]["model_name"]
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.load(response)["supported_models"][0]["model_name"]
+    except (OSError, ValueError, KeyError, IndexError) as error:
+        raise RuntimeError(f"could not read the served model from {url}: {error}") from error
 
 
 def step_event(metrics: dict[str, Any]) -> dict[str, Any]:
