@@ -29,7 +29,10 @@ const STEPS = 5;
 
 export function configLabel(config: BenchConfig): string {
   const pairs = config.mode === 'grpo' ? '' : `-p${config.pairsCap ?? 'all'}`;
-  const tokens = `${config.meanRolloutTokens / 1000}k`;
+  const tokens =
+    config.meanRolloutTokens % 1000 === 0
+      ? `${config.meanRolloutTokens / 1000}k`
+      : `${config.meanRolloutTokens}`;
   return (
     `${config.system}/${config.mode}/${config.latencyModel}/` +
     `b${config.batchSize}-g${config.groupSize}-t${tokens}${pairs}-${config.steps}st`
@@ -77,7 +80,26 @@ export function defaultSweep({ profile }: SweepOptions): BenchConfig[] {
   return grid;
 }
 
-/** A two-minute subset: the side-by-side at batch 16 under both latency models, 2 steps each. */
+/** A short subset: the side-by-side at batch 16 with 256-token rollouts under both latency models, 2 steps each. */
 export function quickSweep({ profile }: SweepOptions): BenchConfig[] {
-  return ['zero', profile].flatMap((latencyModel) => sideBySide(16, latencyModel, 2));
+  return ['zero', profile].flatMap((latencyModel) =>
+    sideBySide(16, latencyModel, 2).map((config) => ({ ...config, meanRolloutTokens: 256 })),
+  );
+}
+
+/**
+ * Whether `smaller` asks for no more work than `larger` in every size (batch, rollout length, pairs, steps) on the
+ * same system, mode and latency model: if `smaller` failed, `larger` is not worth an hour to fail too.
+ */
+export function noLargerThan(smaller: BenchConfig, larger: BenchConfig): boolean {
+  const pairs = (config: BenchConfig) => config.pairsCap ?? Infinity;
+  return (
+    smaller.system === larger.system &&
+    smaller.mode === larger.mode &&
+    smaller.latencyModel === larger.latencyModel &&
+    smaller.groupSize === larger.groupSize &&
+    smaller.batchSize <= larger.batchSize &&
+    smaller.meanRolloutTokens <= larger.meanRolloutTokens &&
+    pairs(smaller) <= pairs(larger)
+  );
 }

@@ -15,9 +15,10 @@ import { redactedMessage } from '../common/redact.js';
 import { LATENCY_PROFILES } from '../engine-double/latency-profiles.js';
 import { Stack } from '../stack/stack.js';
 import { connectClient } from '../temporal/connection.js';
-import { configLabel, defaultSweep, quickSweep, type BenchConfig } from './configs.js';
+import { configLabel, defaultSweep, noLargerThan, quickSweep, type BenchConfig } from './configs.js';
 import { measureCookbook } from './cookbook-run.js';
 import { measureMelTemporal, startDouble, type BenchEnv } from './mel-temporal.js';
+import { stopAllProcesses } from './processes.js';
 import { writeReport, type BenchReport } from './report.js';
 import { summarise, type ConfigResult, type Measured } from './results.js';
 
@@ -112,13 +113,20 @@ async function main(argv: string[]): Promise<number> {
   const probe = await startDouble(configs[0]!, { ...env, client: undefined as never }, 'stack-probe');
   const started = await stack.up().finally(() => probe.double.stop());
   const client = await connectClient(stack.endpoints);
+  stopOnSignal(async () => {
+    await stopAllProcesses();
+    if (started.length > 0) await stack.down(started);
+  });
 
   const report: BenchReport = {
     machine: machine(),
     date: new Date().toISOString().slice(0, 10),
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
     latencyModels: Object.fromEntries(
-      [...new Set(configs.map((c) => c.latencyModel))].map((name) => [name, LATENCY_PROFILES[name]]),
+      [...new Set(configs.map((c) => c.latencyModel))].map((name) => [
+        name,
+        LATENCY_PROFILES[name as keyof typeof LATENCY_PROFILES],
+      ]),
     ),
     configs: [],
   };
@@ -127,9 +135,10 @@ async function main(argv: string[]): Promise<number> {
     for (const [index, config] of configs.entries()) {
       const label = `[${index + 1}/${configs.length}] ${configLabel(config)}`;
       line.update(label, true);
-      const result = await measure(config, { ...env, client }, (detail) =>
-        line.update(`${label}  ${detail}`),
-      );
+      const failedFirst = report.configs.find((done) => !done.ok && noLargerThan(done, config));
+      const result = failedFirst
+        ? skipped(config, failedFirst)
+        : await measure(config, { ...env, client }, (detail) => line.update(`${label}  ${detail}`));
       report.configs.push(result);
       line.print(
         `${result.ok ? '✓' : '✗'} ${label}: ${result.stepSeconds?.toFixed(2) ?? '–'} s/step` +
@@ -148,6 +157,22 @@ async function main(argv: string[]): Promise<number> {
       `${report.configs.length - failed} configurations measured, ${failed} failed`,
   );
   return 0;
+}
+
+/** Ctrl-C or SIGTERM: stop the double, the workers and the stack this run started, then exit. */
+function stopOnSignal(cleanUp: () => Promise<void>): void {
+  const stop = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping the benchmark's processes`);
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** Not measured: a configuration no larger failed already. */
+function skipped(config: BenchConfig, failed: ConfigResult): ConfigResult {
+  const error = `not run: ${configLabel(failed)} failed first (${failed.error?.split('\n')[0] ?? 'no reason'})`;
+  return summarise(config, { ok: false, error, steps: [] }, 0);
 }
 
 async function measure(

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto, { type temporal as protos } from '@temporalio/proto';
 import type { Endpoints } from '../common/env.js';
 import type { EngineInterval } from '../engine-double/timeline.js';
 import { parseRunConfig, type RunConfig } from '../mel/run-config.js';
@@ -149,32 +149,31 @@ interface RunOutcome {
   error: string | null;
 }
 
-/** Starts the run and follows it until it ends or the budget is spent (then terminates it). */
+/**
+ * Starts the run and follows it until it ends, the budget is spent, or an activity attempt fails (a retried step
+ * would measure its timeouts, not its work): then terminates it and says why.
+ */
 async function runWithBudget(env: BenchEnv, config: RunConfig, onProgress: OnProgress): Promise<RunOutcome> {
   const handle = await startRun(env.client, config);
   const result = handle.result().then(
-    (status) => ({ status, error: null as string | null }),
-    (error: unknown) => ({ status: undefined, error: `run failed: ${(error as Error).message}` }),
+    (status) => ({ nextStep: status.nextStep, error: null as string | null }),
+    (error: unknown) => ({ nextStep: undefined, error: `run failed: ${(error as Error).message}` }),
   );
   const deadline = Date.now() + env.budgetMs;
-  let done: Awaited<typeof result> | undefined;
   let nextStep = 0;
-  while (!done && Date.now() < deadline) {
-    done = await Promise.race([result, sleep(2_000).then(() => undefined)]);
+  while (Date.now() < deadline) {
+    const done = await Promise.race([result, sleep(2_000).then(() => undefined)]);
+    if (done) return { completedSteps: done.nextStep ?? nextStep, error: done.error };
     const progress = await currentProgress(env.client, config.runId).catch(() => undefined);
-    if (progress) {
-      nextStep = progress.status.nextStep;
-      if (progress.status.lastError) {
-        await handle.terminate('benchmark: a step failed').catch(() => undefined);
-        return {
-          completedSteps: nextStep,
-          error: `step ${progress.status.lastError.step} failed: ${progress.status.lastError.message}`,
-        };
-      }
-      onProgress(`step ${Math.min(nextStep + 1, config.steps)}/${config.steps} ${progress.stage ?? ''}`);
+    if (!progress) continue;
+    nextStep = progress.status.nextStep;
+    const failure = await failedAttempt(env.client, config.runId, progress.status.currentStep);
+    if (failure) {
+      await handle.terminate(`benchmark: ${failure}`).catch(() => undefined);
+      return { completedSteps: nextStep, error: `step ${progress.status.currentStep}: ${failure}` };
     }
+    onProgress(`step ${Math.min(nextStep + 1, config.steps)}/${config.steps} ${progress.stage ?? ''}`);
   }
-  if (done) return { completedSteps: done.status?.nextStep ?? nextStep, error: done.error };
   await handle.terminate('benchmark budget spent').catch(() => undefined);
   return {
     completedSteps: nextStep,
@@ -182,8 +181,27 @@ async function runWithBudget(env: BenchEnv, config: RunConfig, onProgress: OnPro
   };
 }
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-const EventType = temporal.api.enums.v1.EventType;
+/** The first failed attempt of an activity of the running step, as `<activity>: <failure> (attempt n)`. */
+async function failedAttempt(
+  client: Client,
+  runId: string,
+  step: number | undefined,
+): Promise<string | null> {
+  if (step === undefined) return null;
+  const description = await client.workflow
+    .getHandle(stepWorkflowId(runId, step))
+    .describe()
+    .catch(() => undefined);
+  for (const pending of description?.raw.pendingActivities ?? []) {
+    if ((pending.attempt ?? 1) > 1 && pending.lastFailure) {
+      return `${pending.activityType?.name ?? 'an activity'} failed: ${pending.lastFailure.message ?? 'no message'} (attempt ${(pending.attempt ?? 2) - 1})`;
+    }
+  }
+  return null;
+}
+
+const { history: historyProto } = proto.temporal.api;
+type HistoryEvent = protos.api.history.v1.IHistoryEvent;
 
 async function stepSpans(client: Client, runId: string, steps: number): Promise<StepSpans[]> {
   const spans: StepSpans[] = [];
@@ -194,7 +212,7 @@ async function stepSpans(client: Client, runId: string, steps: number): Promise<
   return spans;
 }
 
-function spansOf(step: number, history: temporal.api.history.v1.IHistory): StepSpans {
+function spansOf(step: number, history: protos.api.history.v1.IHistory): StepSpans {
   const events = history.events ?? [];
   const scheduled = new Map<number, { activity: string; ms: number }>();
   const activities: ActivitySpan[] = [];
@@ -212,7 +230,7 @@ function spansOf(step: number, history: temporal.api.history.v1.IHistory): StepS
     startMs: timeOf(events[0]!),
     endMs: timeOf(events.at(-1)!),
     historyEvents: events.length,
-    historyBytes: temporal.api.history.v1.History.encode(history).finish().byteLength,
+    historyBytes: historyProto.v1.History.encode(history).finish().byteLength,
     activities,
   };
 }
@@ -237,7 +255,7 @@ async function historySize(client: Client, workflowId: string): Promise<{ events
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   return {
     events: history.events?.length ?? 0,
-    bytes: temporal.api.history.v1.History.encode(history).finish().byteLength,
+    bytes: historyProto.v1.History.encode(history).finish().byteLength,
   };
 }
 

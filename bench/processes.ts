@@ -14,6 +14,13 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
+const running = new Set<BenchProcess>();
+
+/** Stops every process started here that is still running (on Ctrl-C, say). */
+export async function stopAllProcesses(): Promise<void> {
+  await Promise.all([...running].map((child) => child.stop()));
+}
+
 /** A TypeScript entry point of the project in its own node process (no tsx wrapper, so its pid is the process). */
 export function startTsProcess(
   name: string,
@@ -31,13 +38,18 @@ export function startTsProcess(
       NODE_OPTIONS: env.NODE_OPTIONS ?? '',
     },
   );
-  return {
+  const child: BenchProcess = {
     name,
     pid,
     log: logFile,
     peakRssMb: () => peakRssMb(pid),
-    stop: () => stopProcessGroup(pid, 10_000),
+    stop: async () => {
+      running.delete(child);
+      await stopProcessGroup(pid, 10_000);
+    },
   };
+  running.add(child);
+  return child;
 }
 
 async function peakRssMb(pid: number): Promise<number | null> {

@@ -6,7 +6,7 @@
 import { queuesWithoutPollers } from '../temporal/client.js';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { findRun, listRunDocs, stepMetrics, type StepMetricsRow } from '../store/queries.js';
-import { MelPhase, MelRunId, MelStep, TASK_QUEUES } from '../temporal/contracts/common.js';
+import { MelPhase, MelRunId, MelStep } from '../temporal/contracts/common.js';
 import { runWorkflowId, type RunStatus, type StageName } from '../temporal/contracts/run.js';
 import { historyUrl } from '../temporal/ui.js';
 import { currentProgress } from '../temporal/client.js';

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { EngineInterval } from '../../../engine-double/timeline.js';
 import { measureStep, median, medianStages, type StepSpans } from '../../../bench/metrics.js';
 import { summarise } from '../../../bench/results.js';
-import { configLabel, defaultSweep, quickSweep, type BenchConfig } from '../../../bench/configs.js';
+import {
+  configLabel,
+  defaultSweep,
+  noLargerThan,
+  quickSweep,
+  type BenchConfig,
+} from '../../../bench/configs.js';
 import { durabilityCost, reading } from '../../../bench/report.js';
 
 const T0 = 1_700_000_000_000;
@@ -135,7 +141,7 @@ describe('the sweeps', () => {
     ]);
   });
 
-  it('the quick sweep is the side-by-side at batch 16, two steps, under both latency models', () => {
+  it('the quick sweep is the side-by-side at batch 16 with short rollouts, two steps, under both latency models', () => {
     const sweep = quickSweep({ profile: 'h100-8b' });
     expect(sweep.map((c) => `${c.system}/${c.mode}/${c.latencyModel}`)).toEqual([
       'tinker-cookbook/grpo/zero',
@@ -145,7 +151,7 @@ describe('the sweeps', () => {
       'mel-temporal/grpo/h100-8b',
       'mel-temporal/mel/h100-8b',
     ]);
-    expect(sweep.every((c) => c.batchSize === 16 && c.steps === 2)).toBe(true);
+    expect(sweep.every((c) => c.batchSize === 16 && c.steps === 2 && c.meanRolloutTokens === 256)).toBe(true);
   });
 });
 
@@ -165,5 +171,17 @@ describe('durabilityCost', () => {
       { latencyModel: 'zero', batchSize: 16, cookbookSeconds: 2, grpoRatio: 1.5, melRatio: 2.5 },
     ]);
     expect(reading([measured({}, 5)])[0]).toContain('b16-g8-t1k-p3');
+  });
+});
+
+describe('noLargerThan', () => {
+  it('holds when every size is the same or smaller on the same system, mode and latency model', () => {
+    const small = config({ batchSize: 16, meanRolloutTokens: 1000, pairsCap: 3 });
+    expect(noLargerThan(small, config({ batchSize: 64 }))).toBe(true);
+    expect(noLargerThan(small, config({ meanRolloutTokens: 4000, pairsCap: null, steps: 100 }))).toBe(true);
+    expect(noLargerThan(config({ pairsCap: null }), small)).toBe(false);
+    expect(noLargerThan(config({ batchSize: 64 }), small)).toBe(false);
+    expect(noLargerThan(small, config({ latencyModel: 'h100-8b' }))).toBe(false);
+    expect(noLargerThan(small, config({ mode: 'grpo' }))).toBe(false);
   });
 });
