@@ -1,10 +1,11 @@
 import { ComputeEngine } from '@cortex-js/compute-engine';
 import { extractBoxed, extractFinalAnswer } from './answer-extraction.js';
 import { VerifierConfigSchema, type AnswerExtractor, type VerifierConfig } from './config.js';
+import { either, isWhitespace, oneOf, skipWhile, trimEndWhile } from './text-scan.js';
 
 // The rule-based verifier V(y, y*) of paper Eq. 1. Surface clean-up (dollar signs, units, thousands
-// separators, \dfrac, ...) is done on the string; the mathematics (LaTeX parsing, exact rationals,
-// radicals, symbolic equality) is left to the Compute Engine.
+// separators, \dfrac, ...) is done on the string, in linear time; the mathematics (LaTeX parsing, exact
+// rationals, radicals, symbolic equality) is left to the Compute Engine.
 
 export interface NormalisedAnswer {
   /** LaTeX after clean-up, ready for the parser. */
@@ -58,10 +59,18 @@ function stripMathDelimiters(text: string): string {
 
 /** Keeps the words of \text{...} unless they are a trailing unit after a value ("10\text{ cm}"). */
 function unwrapTextCommands(text: string): string {
+  const firstVisible = skipWhile(text, 0, isWhitespace);
   return text.replace(TEXT_COMMAND, (whole, content: string, offset: number) => {
-    const isUnit = UNIT_WORDS.test(content) && text.slice(0, offset).trim() !== '';
+    const isUnit = UNIT_WORDS.test(content) && firstVisible < offset;
     return isUnit ? '' : content;
   });
+}
+
+/** "50\%" -> "50" and whether a percent sign was there; `text` is trimmed. */
+function splitPercent(text: string): NormalisedAnswer {
+  if (!text.endsWith('%')) return { latex: text, percent: false };
+  const sign = text.endsWith('\\%') ? 2 : 1;
+  return { latex: text.slice(0, -sign).trim(), percent: true };
 }
 
 export function normaliseAnswer(raw: string): NormalisedAnswer {
@@ -77,10 +86,8 @@ export function normaliseAnswer(raw: string): NormalisedAnswer {
     .replace(DEGREES, '')
     .replace(/\\\$|\$/g, '')
     .replace(/(?<!\\)\bsqrt\(([^()]*)\)/g, '\\sqrt{$1}');
-  text = unwrapTextCommands(text).trim();
-  const percent = /\\?%\s*$/.test(text);
-  text = text.replace(/\\?%\s*$/, '').trim();
-  text = text.replace(/[.\s]+$/, '');
+  const { latex, percent } = splitPercent(unwrapTextCommands(text).trim());
+  text = trimEndWhile(latex, either(oneOf('.'), isWhitespace));
   const assignment = VARIABLE_ASSIGNMENT.exec(text);
   if (assignment?.[1] !== undefined) text = assignment[1].trim();
   const numberThenWords = NUMBER_THEN_WORDS.exec(text);
