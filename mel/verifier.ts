@@ -53,6 +53,11 @@ export interface Verification extends Verdict {
 
 const DEFAULT_CONFIG = VerifierConfigSchema.parse({});
 
+/** A run stored before a setting existed (maxOutputChars, comparisonDeadlineMs) gets that setting's default. */
+function withDefaults(config: VerifierConfig): VerifierConfig {
+  return { ...DEFAULT_CONFIG, ...config };
+}
+
 const TEXT_COMMAND = /\\(?:text|textbf|textrm|mathrm|mbox|rm)\s*\{([^{}]*)\}/g;
 const UNIT_WORDS = /^[\sA-Za-z.]*$/;
 const SPACING_COMMANDS = /\\[,;:! ]|~/g;
@@ -170,7 +175,7 @@ export async function compareAnswers(
 ): Promise<Verdict> {
   const plan = planComparison(predicted, groundTruth, config);
   if ('verdict' in plan) return plan.verdict;
-  return verdictOf(await compare(plan.symbolic, config.comparisonDeadlineMs));
+  return verdictOf(await compare(plan.symbolic, withDefaults(config).comparisonDeadlineMs));
 }
 
 /**
@@ -189,7 +194,7 @@ export function answersEquivalent(
 /** The final answer of a solution, or the verification that ends without one (none found, output too large). */
 function readFinalAnswer(solution: string, config: VerifierConfig): ExtractedAnswer | Verification {
   const unread = { correct: false, extracted: null, method: null } as const;
-  if (solution.length > config.maxOutputChars) return { ...unread, reason: 'output-too-large' };
+  if (solution.length > withDefaults(config).maxOutputChars) return { ...unread, reason: 'output-too-large' };
   return extractFinalAnswer(solution, config.extractors) ?? { ...unread, reason: 'no-answer' };
 }
 

@@ -11,6 +11,7 @@ import {
   verifySolution,
   verifyTrustedSolution,
   VerifierConfigSchema,
+  type VerifierConfig,
 } from '../../../mel/index.js';
 import { VerifierPool } from '../../../mel/verifier-pool.js';
 
@@ -260,6 +261,17 @@ describe('verifySolution and binaryReward (Eq. 1)', () => {
       reason: 'output-too-large',
       extracted: null,
       method: null,
+    });
+  });
+
+  it('gives the deadline and the size limit their defaults in a run configuration stored without them', async () => {
+    const { extractors, relativeTolerance, percentMatchesFraction } = VerifierConfigSchema.parse({});
+    const stored = { extractors, relativeTolerance, percentMatchesFraction } as VerifierConfig;
+    const verdict = await verifySolution('so \\boxed{\\frac{1}{2}}', '0.5', compare, stored);
+    expect(verdict).toMatchObject({ correct: true, reason: 'equivalent' });
+    const huge = `\\boxed{1}${' '.repeat(70_000)}`;
+    expect(await verifySolution(huge, '1', compare, stored)).toMatchObject({
+      reason: 'output-too-large',
     });
   });
 
