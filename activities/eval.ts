@@ -165,14 +165,14 @@ export function createEvalActivities(deps: MelActivityDeps) {
       .find(chunkFilter(chunk), { projection: { tokens: 0, logprobs: 0 } })
       .toArray();
     const source = origin();
-    const scored = samples.map((sample) => {
-      const problem = problems.get(sample.problemIndex);
-      if (!problem) throw new Error(`eval sample ${sample._id} has no problem document`);
-      return {
-        id: sample._id,
-        verification: { ...verificationRecord(sample.text, problem.answer), origin: source },
-      };
-    });
+    const scored = await Promise.all(
+      samples.map(async (sample) => {
+        const problem = problems.get(sample.problemIndex);
+        if (!problem) throw new Error(`eval sample ${sample._id} has no problem document`);
+        const record = await verificationRecord(sample.text, problem.answer, deps.compareSymbolically);
+        return { id: sample._id, verification: { ...record, origin: source } };
+      }),
+    );
     if (scored.length > 0) {
       await evalSamples.bulkWrite(
         scored.map(({ id, verification }) => ({

@@ -14,6 +14,7 @@ import {
   type ChatMessage,
   type ContrastiveInput,
   type MetaExperienceParse,
+  type Verification,
   groupRewards,
 } from '../mel/index.js';
 import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '../store/documents.js';
@@ -255,7 +256,12 @@ export function createReflectActivities(deps: MelActivityDeps) {
       temperature,
       seed,
     });
-    const check = verifySolution(text, prompt.problem.answer, config.mel.verifier);
+    const check = await verifySolution(
+      text,
+      prompt.problem.answer,
+      deps.compareSymbolically,
+      config.mel.verifier,
+    );
     return setVerdict({
       validation: {
         promptText,
@@ -266,6 +272,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
         extractedAnswer: check.extracted,
         groundTruth: prompt.problem.answer,
         correct: check.correct,
+        verifierReason: check.reason,
       },
       verdict: check.correct
         ? {
@@ -276,10 +283,17 @@ export function createReflectActivities(deps: MelActivityDeps) {
         : {
             accepted: false,
             reason: 'replay-wrong-answer',
-            detail: `replay answered ${check.extracted ?? '(no answer found)'}, expected ${prompt.problem.answer}`,
+            detail: wrongReplayDetail(check, prompt.problem.answer),
           },
     });
   }
 
   return { contrast, summarize, validate };
+}
+
+/** "replay answered 12, expected 13", and why when the verifier scored it 0 unjudged (too large, timed out). */
+function wrongReplayDetail(check: Verification, groundTruth: string): string {
+  const unjudged =
+    check.reason === 'not-equivalent' || check.reason === 'no-answer' ? '' : ` (${check.reason})`;
+  return `replay answered ${check.extracted ?? '(no answer found)'}, expected ${groundTruth}${unjudged}`;
 }

@@ -85,17 +85,21 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     );
     const all = await trajectories.find({ runId, step }).toArray();
     const source = origin();
-    const scored: RewardDoc[] = all.map((trajectory) => {
-      const problem = problemByPrompt.get(trajectory.promptId);
-      if (!problem) throw new Error(`trajectory ${trajectory._id} has no prompt document`);
-      const { correct, ...record } = verificationRecord(
-        trajectory.text,
-        problem.answer,
-        run.config.mel.verifier,
-      );
-      const { _id, promptId, sampleIndex } = trajectory;
-      return { _id, runId, step, promptId, sampleIndex, reward: correct ? 1 : 0, ...record, origin: source };
-    });
+    const scored: RewardDoc[] = await Promise.all(
+      all.map(async (trajectory) => {
+        const problem = problemByPrompt.get(trajectory.promptId);
+        if (!problem) throw new Error(`trajectory ${trajectory._id} has no prompt document`);
+        const { correct, ...record } = await verificationRecord(
+          trajectory.text,
+          problem.answer,
+          deps.compareSymbolically,
+          run.config.mel.verifier,
+        );
+        const { _id, promptId, sampleIndex } = trajectory;
+        const reward = correct ? 1 : 0;
+        return { _id, runId, step, promptId, sampleIndex, reward, ...record, origin: source };
+      }),
+    );
     await upsertAll(rewards, scored);
     return summariseRewards(scored);
   }

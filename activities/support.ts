@@ -6,7 +6,7 @@ import { NON_RETRYABLE } from '../common/error-types.js';
 import { mapLimited } from '../common/map-limited.js';
 import type { PolicyEngine, ReflectionEngine } from '../engine/engine.js';
 import type { ModelTokenizer } from '../engine/model-files.js';
-import { builtinProblems, type DatasetConfig, type Problem } from '../mel/index.js';
+import { builtinProblems, type CompareSymbolically, type DatasetConfig, type Problem } from '../mel/index.js';
 import { loadProblemsFile, type DataFile } from '../mel/node.js';
 import { melCollections } from '../store/collections.js';
 import type { RunDoc, TemporalOrigin } from '../store/documents.js';
@@ -18,6 +18,8 @@ export interface MelActivityDeps {
   reflection?: ReflectionEngine;
   tokenizer: ModelTokenizer;
   baseModel: string;
+  /** Compares answers symbolically off the event loop, under the verifier's deadline (a VerifierPool's `compare`). */
+  compareSymbolically: CompareSymbolically;
 }
 
 export interface LoadedRun extends RunDoc {

@@ -1,7 +1,9 @@
 import type { AnswerExtractor } from './config.js';
+import { isWhitespace, oneOf, skipWhile, trimEndWhile } from './text-scan.js';
 
 // Final-answer extraction from a generated solution. Order of preference (configurable):
 // the last complete \boxed{...}, then the last "The answer is ...", then the last number.
+// Every extractor is one linear pass: model output can be long and hostile (see docs/architecture.md).
 
 export interface ExtractedAnswer {
   answer: string;
@@ -11,69 +13,100 @@ export interface ExtractedAnswer {
 const BOX_COMMAND = /\\(?:boxed|fbox)(?![a-zA-Z])/g;
 
 /**
- * Returns the content of the brace group opening at `openIndex`, honouring nesting and
- * escaped braces (\{ \}); null when the group is never closed (e.g. truncated output).
+ * For each '{' of `text`, the index of its matching '}' (-1 when it is never closed, e.g. truncated output);
+ * an escaped character (\{ \}) never opens or closes a group.
  */
-export function readBraceGroup(text: string, openIndex: number): string | null {
-  if (text[openIndex] !== '{') return null;
-  let depth = 0;
-  for (let i = openIndex; i < text.length; i++) {
+function matchingBraces(text: string): Int32Array {
+  const closing = new Int32Array(text.length).fill(-1);
+  const open: number[] = [];
+  for (let i = 0; i < text.length; i++) {
     const char = text[i];
-    if (char === '\\') {
-      i++; // an escaped character never opens or closes a group
-      continue;
-    }
-    if (char === '{') depth++;
-    if (char === '}') depth--;
-    if (depth === 0) return text.slice(openIndex + 1, i);
+    if (char === '\\') i++;
+    else if (char === '{') open.push(i);
+    else if (char === '}' && open.length > 0) closing[open.pop()!] = i;
   }
-  return null;
+  return closing;
 }
 
-function boxedContentAt(text: string, commandEnd: number): string | null {
-  let i = commandEnd;
-  while (text[i] === ' ') i++;
-  if (text[i] === '{') return readBraceGroup(text, i);
+interface Span {
+  start: number;
+  end: number;
+}
+
+const ENDS_BARE_ARGUMENT = (char: string) => isWhitespace(char) || char === '$';
+
+/** The argument of the box command ending at `commandEnd`: a non-blank brace group, or a bare "\boxed 5". */
+function boxArgument(text: string, commandEnd: number, closing: Int32Array): Span | null {
+  const start = skipWhile(text, commandEnd, (char) => char === ' ');
+  if (start === text.length) return null;
+  if (text[start] === '{') {
+    const end = closing[start]!;
+    // Only the whitespace right after this brace is scanned, so all the scans together stay linear.
+    const blank = end < 0 || skipWhile(text, start + 1, isWhitespace) >= end;
+    return blank ? null : { start: start + 1, end };
+  }
   // "\boxed 5" (no braces) is valid TeX: the argument runs to the next whitespace or '$'.
-  const bare = /^[^\s$]+/.exec(text.slice(i));
-  return bare ? bare[0] : null;
+  if (ENDS_BARE_ARGUMENT(text[start]!)) return null;
+  return { start, end: -1 };
 }
 
 export function extractBoxed(text: string): string | null {
-  let last: string | null = null;
+  let closing: Int32Array | undefined;
+  let last: Span | null = null;
   for (const match of text.matchAll(BOX_COMMAND)) {
-    const content = boxedContentAt(text, match.index + match[0].length);
-    if (content !== null && content.trim() !== '') last = content.trim();
+    closing ??= matchingBraces(text);
+    last = boxArgument(text, match.index + match[0].length, closing) ?? last;
   }
-  return last;
+  if (last === null) return null;
+  // The end of a bare argument is looked for only for the winner: doing it for each would be quadratic.
+  const end = last.end >= 0 ? last.end : skipWhile(text, last.start, (char) => !ENDS_BARE_ARGUMENT(char));
+  return text.slice(last.start, end).trim();
 }
 
-const ANSWER_PHRASE = /\banswer\s*(?:is\b|:|=)\s*:?\s*([^\n]+)/gi;
+const ANSWER_WORD = /\banswer/gi;
+const ANSWER_VERB = /\s*(?:is\b|:|=)/iy;
+
+/** The rest of the line after "answer is", "answer:" or "answer =" at `wordEnd`, or null. */
+function answerPhraseAt(text: string, wordEnd: number): Span | null {
+  ANSWER_VERB.lastIndex = wordEnd;
+  if (!ANSWER_VERB.test(text)) return null;
+  const colon = skipWhile(text, ANSWER_VERB.lastIndex, isWhitespace);
+  const hasColon = text[colon] === ':';
+  const start = hasColon ? skipWhile(text, colon + 1, isWhitespace) : colon;
+  if (start < text.length) {
+    const newline = text.indexOf('\n', start);
+    return { start, end: newline < 0 ? text.length : newline };
+  }
+  // Nothing follows. The regex this scan replaces then backtracked into the colon and read "answer is:" as ":";
+  // kept so that verdicts do not change.
+  const onlyLineBreaksAfterColon = hasColon && !/[^\n]/.test(text.slice(colon + 1));
+  return onlyLineBreaksAfterColon ? { start: colon, end: colon + 1 } : null;
+}
 
 export function extractAnswerPhrase(text: string): string | null {
   let last: string | null = null;
-  for (const match of text.matchAll(ANSWER_PHRASE)) {
-    const phrase = cleanAnswerPhrase(match[1] ?? '');
+  ANSWER_WORD.lastIndex = 0;
+  for (let match = ANSWER_WORD.exec(text); match !== null; match = ANSWER_WORD.exec(text)) {
+    const span = answerPhraseAt(text, ANSWER_WORD.lastIndex);
+    if (span === null) continue;
+    const phrase = cleanAnswerPhrase(text.slice(span.start, span.end));
     if (phrase !== '') last = phrase;
+    ANSWER_WORD.lastIndex = span.end;
   }
   return last;
 }
 
 function cleanAnswerPhrase(phrase: string): string {
-  return phrase
-    .replace(/\*\*/g, '')
-    .trim()
-    .replace(/[.;!]+\s*$/, '')
-    .trim();
+  return trimEndWhile(phrase.replace(/\*\*/g, '').trim(), oneOf('.;!')).trim();
 }
 
 // Thousands-separated numbers first so that "1,000" is not read as "000"; then fractions a/b; then decimals.
 const NUMBER = /-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*\/\s*\d+(?:\.\d+)?)?|-?\.\d+/g;
 
 export function extractLastNumber(text: string): string | null {
-  const matches = text.match(NUMBER);
-  const last = matches?.[matches.length - 1];
-  return last === undefined ? null : last.replace(/\s+/g, '');
+  let last: string | null = null;
+  for (const match of text.matchAll(NUMBER)) last = match[0];
+  return last === null ? null : last.replace(/\s+/g, '');
 }
 
 const EXTRACTORS: Record<AnswerExtractor, (text: string) => string | null> = {

@@ -32,6 +32,13 @@ export const VerifierConfigSchema = z.object({
   relativeTolerance: z.number().nonnegative().default(1e-9),
   /** A percentage p% also matches p/100 (it always matches p). */
   percentMatchesFraction: z.boolean().default(true),
+  /** A solution longer than this (UTF-16 code units) is scored 0, reason 'output-too-large', without being read. */
+  maxOutputChars: z.number().int().positive().default(65_536),
+  /**
+   * The symbolic comparison of one answer runs in a worker thread terminated after this long: scored 0, reason
+   * 'verifier-timeout' (the Compute Engine's parser backtracks exponentially on some truncated answers).
+   */
+  comparisonDeadlineMs: z.number().int().positive().default(2_000),
 });
 export type VerifierConfig = z.infer<typeof VerifierConfigSchema>;
 

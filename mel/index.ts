@@ -1,6 +1,7 @@
 // MEL core: everything Meta-Experience Learning computes without I/O (paper arXiv 2602.10224).
 // See docs/mel.md for the map from the paper's equations and prompts to these functions.
-// Free of Node built-ins so that workflow code may import it; file reading is in mel/node.ts.
+// Free of Node built-ins so that workflow code may import it; file reading is in mel/node.ts, the verifier's
+// worker threads in mel/verifier-pool.ts.
 
 export type * from './types.js';
 export * from './config.js';
@@ -14,11 +15,23 @@ export type { ExtractedAnswer } from './answer-extraction.js';
 export {
   normaliseAnswer,
   answersEquivalent,
+  compareAnswers,
   verifySolution,
+  verifyTrustedSolution,
   verificationRecord,
   binaryReward,
+  VERIFICATION_REASONS,
 } from './verifier.js';
-export type { NormalisedAnswer, Verification, VerificationRecord } from './verifier.js';
+export type {
+  CompareSymbolically,
+  NormalisedAnswer,
+  SymbolicOutcome,
+  Verdict,
+  Verification,
+  VerificationReason,
+  VerificationRecord,
+} from './verifier.js';
+export type { SymbolicComparison } from './symbolic.js';
 export {
   computeAdvantages,
   grpoAdvantages,

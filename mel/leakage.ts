@@ -1,4 +1,5 @@
 import { LeakageConfigSchema, type LeakageConfig } from './config.js';
+import { canonicalNumber } from './text-scan.js';
 import type { MetaExperience, Problem } from './types.js';
 
 // The generalisation constraint of Appendix C: the Heuristics and the Reflective Summary must not
@@ -12,15 +13,6 @@ export interface LeakageReport {
 
 // Digits not glued to letters or other digits, so "x2" or "step3b" do not count as the number 2 or 3.
 const NUMBER = /(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.])\d+(?:\.\d+)?(?![\d])/g;
-
-/** "1,000" -> "1000", "2.50" -> "2.5", "007" -> "7". */
-export function canonicalNumber(token: string): string {
-  const plain = token.replace(/,/g, '');
-  const [whole = '', fraction] = plain.split('.');
-  const integer = whole.replace(/^0+(?=\d)/, '');
-  const decimals = fraction?.replace(/0+$/, '') ?? '';
-  return decimals === '' ? integer : `${integer}.${decimals}`;
-}
 
 export function numbersIn(text: string): string[] {
   return (text.match(NUMBER) ?? []).map(canonicalNumber);

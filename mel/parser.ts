@@ -90,14 +90,28 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+// A line break and the blank space after it, as one match: matched from each line break of a long blank run,
+// `\n\s*` would rescan the rest of the run every time (quadratic).
+const BREAK_AND_BLANKS = /\n\s*/g;
+const BOLD_LABEL = /(?:[-*]\s*)?\*\*[^*\n]+\*\*/y;
+
+/** Where the next line that starts with a bold label ("**Why:**", "- **Why:**") begins, or the text's length. */
+function nextLabelLine(text: string): number {
+  BREAK_AND_BLANKS.lastIndex = 0;
+  for (let blank = BREAK_AND_BLANKS.exec(text); blank !== null; blank = BREAK_AND_BLANKS.exec(text)) {
+    BOLD_LABEL.lastIndex = BREAK_AND_BLANKS.lastIndex;
+    if (BOLD_LABEL.test(text)) return blank.index;
+  }
+  return text.length;
+}
+
 /** The text after "**Label:**" up to the next bold label line, or null when the label is absent. */
 export function labelledField(body: string, label: string): string | null {
   const pattern = new RegExp(`(?:\\*\\*)?${escapeRegExp(label)}(?:\\*\\*)?\\s*:?\\s*(?:\\*\\*)?\\s*:?`, 'i');
   const match = pattern.exec(body);
   if (match === null) return null;
   const rest = body.slice(match.index + match[0].length);
-  const nextLabel = /\n\s*(?:[-*]\s*)?\*\*[^*\n]+\*\*/.exec(rest);
-  return (nextLabel === null ? rest : rest.slice(0, nextLabel.index)).trim();
+  return rest.slice(0, nextLabelLine(rest)).trim();
 }
 
 const CONDITIONAL = /\b(?:if|when|whenever)\b/i;

@@ -1,10 +1,12 @@
-import { ComputeEngine } from '@cortex-js/compute-engine';
-import { extractBoxed, extractFinalAnswer } from './answer-extraction.js';
+import { extractBoxed, extractFinalAnswer, type ExtractedAnswer } from './answer-extraction.js';
 import { VerifierConfigSchema, type AnswerExtractor, type VerifierConfig } from './config.js';
+import { nearlyEqual, symbolicallyEquivalent, type SymbolicComparison } from './symbolic.js';
+import { canonicalNumber, either, isWhitespace, oneOf, skipWhile, trimEndWhile } from './text-scan.js';
 
 // The rule-based verifier V(y, y*) of paper Eq. 1. Surface clean-up (dollar signs, units, thousands
-// separators, \dfrac, ...) is done on the string; the mathematics (LaTeX parsing, exact rationals,
-// radicals, symbolic equality) is left to the Compute Engine.
+// separators, \dfrac, ...) is done on the string in linear time; the mathematics (LaTeX parsing, exact rationals,
+// radicals, symbolic equality) is left to the Compute Engine (mel/symbolic.ts), which on model output runs in a
+// worker thread under a deadline: `verifySolution` takes that comparison as `compare` (mel/verifier-pool.ts).
 
 export interface NormalisedAnswer {
   /** LaTeX after clean-up, ready for the parser. */
@@ -13,24 +15,47 @@ export interface NormalisedAnswer {
   percent: boolean;
 }
 
-export interface Verification {
+export const VERIFICATION_REASONS = [
+  'equivalent',
+  'not-equivalent',
+  'no-answer',
+  /** The solution is longer than `maxOutputChars`: scored 0 unread. */
+  'output-too-large',
+  /** The symbolic comparison ran past `comparisonDeadlineMs`: scored 0, its worker thread terminated. */
+  'verifier-timeout',
+  /** The symbolic comparison's worker thread died (e.g. out of memory): scored 0. */
+  'verifier-error',
+] as const;
+export type VerificationReason = (typeof VERIFICATION_REASONS)[number];
+
+/** What a symbolic comparison run under a deadline can end with. */
+export type SymbolicOutcome = Extract<
+  VerificationReason,
+  'equivalent' | 'not-equivalent' | 'verifier-timeout' | 'verifier-error'
+>;
+
+/** Runs a symbolic comparison under a deadline, off the caller's event loop (mel/verifier-pool.ts). */
+export type CompareSymbolically = (
+  comparison: SymbolicComparison,
+  deadlineMs: number,
+) => Promise<SymbolicOutcome>;
+
+export interface Verdict {
   correct: boolean;
+  reason: VerificationReason;
+}
+
+export interface Verification extends Verdict {
   /** The final answer found in the solution, or null when none was found. */
   extracted: string | null;
   method: AnswerExtractor | null;
 }
 
-// The package's own .d.ts re-exports do not resolve under NodeNext; take the type from parse().
-type BoxedExpression = ReturnType<ComputeEngine['parse']>;
+const DEFAULT_CONFIG = VerifierConfigSchema.parse({});
 
-let engine: ComputeEngine | undefined;
-function computeEngine(): ComputeEngine {
-  if (engine === undefined) {
-    engine = new ComputeEngine();
-    // Enough digits that large integers (2^100 against its 31 digits) compare exactly.
-    engine.precision = 100;
-  }
-  return engine;
+/** A run stored before a setting existed (maxOutputChars, comparisonDeadlineMs) gets that setting's default. */
+function withDefaults(config: VerifierConfig): VerifierConfig {
+  return { ...DEFAULT_CONFIG, ...config };
 }
 
 const TEXT_COMMAND = /\\(?:text|textbf|textrm|mathrm|mbox|rm)\s*\{([^{}]*)\}/g;
@@ -40,6 +65,7 @@ const DEGREES = /\^\s*\{?\\circ\}?|\\circ|\\degree|°/g;
 const THOUSANDS = /^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
 const NUMBER_THEN_WORDS = /^(-?[\d.,/]+)\s+[A-Za-z][A-Za-z.\s]*$/;
 const VARIABLE_ASSIGNMENT = /^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(.+)$/s;
+const PLAIN_DECIMAL = /^-?\d+(?:\.\d+)?$/;
 
 function stripMathDelimiters(text: string): string {
   let result = text.trim();
@@ -58,10 +84,18 @@ function stripMathDelimiters(text: string): string {
 
 /** Keeps the words of \text{...} unless they are a trailing unit after a value ("10\text{ cm}"). */
 function unwrapTextCommands(text: string): string {
+  const firstVisible = skipWhile(text, 0, isWhitespace);
   return text.replace(TEXT_COMMAND, (whole, content: string, offset: number) => {
-    const isUnit = UNIT_WORDS.test(content) && text.slice(0, offset).trim() !== '';
+    const isUnit = UNIT_WORDS.test(content) && firstVisible < offset;
     return isUnit ? '' : content;
   });
+}
+
+/** "50\%" -> "50" and whether a percent sign was there; `text` is trimmed. */
+function splitPercent(text: string): NormalisedAnswer {
+  if (!text.endsWith('%')) return { latex: text, percent: false };
+  const sign = text.endsWith('\\%') ? 2 : 1;
+  return { latex: text.slice(0, -sign).trim(), percent: true };
 }
 
 export function normaliseAnswer(raw: string): NormalisedAnswer {
@@ -77,10 +111,8 @@ export function normaliseAnswer(raw: string): NormalisedAnswer {
     .replace(DEGREES, '')
     .replace(/\\\$|\$/g, '')
     .replace(/(?<!\\)\bsqrt\(([^()]*)\)/g, '\\sqrt{$1}');
-  text = unwrapTextCommands(text).trim();
-  const percent = /\\?%\s*$/.test(text);
-  text = text.replace(/\\?%\s*$/, '').trim();
-  text = text.replace(/[.\s]+$/, '');
+  const { latex, percent } = splitPercent(unwrapTextCommands(text).trim());
+  text = trimEndWhile(latex, either(oneOf('.'), isWhitespace));
   const assignment = VARIABLE_ASSIGNMENT.exec(text);
   if (assignment?.[1] !== undefined) text = assignment[1].trim();
   const numberThenWords = NUMBER_THEN_WORDS.exec(text);
@@ -95,90 +127,125 @@ function candidates(answer: NormalisedAnswer, config: VerifierConfig): string[] 
   return forms;
 }
 
-function parse(latex: string): BoxedExpression | null {
-  try {
-    const expression = computeEngine().parse(latex);
-    return expression.isValid ? expression : null;
-  } catch {
-    return null;
+function compact(latex: string): string {
+  return latex.replace(/\s+/g, '').toLowerCase();
+}
+
+/** "-007.50" -> "-7.5", "-0.0" -> "0": two decimals are equal exactly when their canonical forms are. */
+function canonicalDecimal(text: string): string {
+  const magnitude = canonicalNumber(text.replace(/^-/, ''));
+  return text.startsWith('-') && magnitude !== '0' ? `-${magnitude}` : magnitude;
+}
+
+/** Two plain decimals as the Compute Engine compares them: integers exactly, others within the tolerance. */
+function decimalsEqual(a: string, b: string, relativeTolerance: number): boolean {
+  const [x, y] = [canonicalDecimal(a), canonicalDecimal(b)];
+  if (x === y) return true;
+  if (!x.includes('.') && !y.includes('.')) return false;
+  const [u, v] = [Number(x), Number(y)];
+  return Number.isFinite(u) && Number.isFinite(v) && nearlyEqual(u, v, relativeTolerance);
+}
+
+const verdictOf = (reason: VerificationReason): Verdict => ({ correct: reason === 'equivalent', reason });
+
+type Plan = { verdict: Verdict } | { symbolic: SymbolicComparison };
+
+/** The verdict where it needs no Compute Engine (empty answers, equal strings, plain decimals), else the comparison. */
+function planComparison(predicted: string, groundTruth: string, config: VerifierConfig): Plan {
+  const forms = {
+    predicted: candidates(normaliseAnswer(predicted), config),
+    truth: candidates(normaliseAnswer(groundTruth), config),
+  };
+  if (forms.predicted[0] === '' || forms.truth[0] === '') return { verdict: verdictOf('not-equivalent') };
+  const pairs = forms.predicted.flatMap((p) => forms.truth.map((t) => [p, t] as const));
+  if (pairs.some(([p, t]) => compact(p) === compact(t))) return { verdict: verdictOf('equivalent') };
+  if (pairs.every(([p, t]) => PLAIN_DECIMAL.test(p) && PLAIN_DECIMAL.test(t))) {
+    const equal = pairs.some(([p, t]) => decimalsEqual(p, t, config.relativeTolerance));
+    return { verdict: verdictOf(equal ? 'equivalent' : 'not-equivalent') };
   }
+  return { symbolic: { ...forms, relativeTolerance: config.relativeTolerance } };
 }
 
-function numericValue(expression: BoxedExpression): number | null {
-  if (expression.freeVariables.length > 0) return null;
-  const value = expression.N().re;
-  return Number.isFinite(value) ? value : null;
+/** Mathematical equivalence of two final answers (both may be LaTeX or plain text), bounded by the deadline. */
+export async function compareAnswers(
+  predicted: string,
+  groundTruth: string,
+  compare: CompareSymbolically,
+  config: VerifierConfig = DEFAULT_CONFIG,
+): Promise<Verdict> {
+  const plan = planComparison(predicted, groundTruth, config);
+  if ('verdict' in plan) return plan.verdict;
+  return verdictOf(await compare(plan.symbolic, withDefaults(config).comparisonDeadlineMs));
 }
 
-function nearlyEqual(a: number, b: number, relativeTolerance: number): boolean {
-  return Math.abs(a - b) <= relativeTolerance * Math.max(Math.abs(a), Math.abs(b), Number.MIN_VALUE);
-}
-
-function mathematicallyEqual(left: BoxedExpression, right: BoxedExpression, config: VerifierConfig): boolean {
-  if (left.isEqual(right) === true) return true;
-  // Two integers are either equal or not: no tolerance (2^100 differs from 2^100 + 1).
-  if (left.evaluate().isInteger === true && right.evaluate().isInteger === true) return false;
-  const x = numericValue(left);
-  const y = numericValue(right);
-  return x !== null && y !== null && nearlyEqual(x, y, config.relativeTolerance);
-}
-
-function latexEquivalent(a: string, b: string, config: VerifierConfig): boolean {
-  const compact = (s: string) => s.replace(/\s+/g, '').toLowerCase();
-  if (compact(a) === compact(b)) return true;
-  const left = parse(a);
-  const right = parse(b);
-  if (left === null || right === null) return false;
-  try {
-    return mathematicallyEqual(left, right, config);
-  } catch {
-    return false; // the engine throws on some malformed inputs (e.g. odd tuples): not equivalent
-  }
-}
-
-/** Mathematical equivalence of two final answers (both may be LaTeX or plain text). */
+/**
+ * The same on the calling thread with no deadline: only for answers this code wrote itself (the built-in data set,
+ * the engine double's corrupted answers); model output goes through `compareAnswers`.
+ */
 export function answersEquivalent(
   predicted: string,
   groundTruth: string,
-  config: VerifierConfig = VerifierConfigSchema.parse({}),
+  config: VerifierConfig = DEFAULT_CONFIG,
 ): boolean {
-  const predictedForms = candidates(normaliseAnswer(predicted), config);
-  const truthForms = candidates(normaliseAnswer(groundTruth), config);
-  if (predictedForms[0] === '' || truthForms[0] === '') return false;
-  return predictedForms.some((p) => truthForms.some((t) => latexEquivalent(p, t, config)));
+  const plan = planComparison(predicted, groundTruth, config);
+  return 'verdict' in plan ? plan.verdict.correct : symbolicallyEquivalent(plan.symbolic);
 }
 
-/** V(y, y*): extracts the final answer of a solution and compares it with the ground truth. */
-export function verifySolution(
+/** The final answer of a solution, or the verification that ends without one (none found, output too large). */
+function readFinalAnswer(solution: string, config: VerifierConfig): ExtractedAnswer | Verification {
+  const unread = { correct: false, extracted: null, method: null } as const;
+  if (solution.length > withDefaults(config).maxOutputChars) return { ...unread, reason: 'output-too-large' };
+  return extractFinalAnswer(solution, config.extractors) ?? { ...unread, reason: 'no-answer' };
+}
+
+/** V(y, y*): extracts the final answer of a solution and compares it with the ground truth, under the deadline. */
+export async function verifySolution(
   solution: string,
   groundTruth: string,
-  config: VerifierConfig = VerifierConfigSchema.parse({}),
+  compare: CompareSymbolically,
+  config: VerifierConfig = DEFAULT_CONFIG,
+): Promise<Verification> {
+  const found = readFinalAnswer(solution, config);
+  if ('reason' in found) return found;
+  const verdict = await compareAnswers(found.answer, groundTruth, compare, config);
+  return { ...verdict, extracted: found.answer, method: found.method };
+}
+
+/** `verifySolution` on the calling thread with no deadline: only for solutions this code wrote itself. */
+export function verifyTrustedSolution(
+  solution: string,
+  groundTruth: string,
+  config: VerifierConfig = DEFAULT_CONFIG,
 ): Verification {
-  const extracted = extractFinalAnswer(solution, config.extractors);
-  if (extracted === null) return { correct: false, extracted: null, method: null };
+  const found = readFinalAnswer(solution, config);
+  if ('reason' in found) return found;
+  const correct = answersEquivalent(found.answer, groundTruth, config);
   return {
-    correct: answersEquivalent(extracted.answer, groundTruth, config),
-    extracted: extracted.answer,
-    method: extracted.method,
+    ...verdictOf(correct ? 'equivalent' : 'not-equivalent'),
+    extracted: found.answer,
+    method: found.method,
   };
 }
 
-/** What the store keeps of one verification: the verdict, the answer read from the solution and how, the truth. */
+/** What the store keeps of one verification: the verdict and why, the answer read from the solution and how, the truth. */
 export interface VerificationRecord {
   correct: boolean;
+  reason: VerificationReason;
   extractedAnswer: string | null;
   extractionMethod: string | null;
   groundTruth: string;
 }
 
-export function verificationRecord(
+export async function verificationRecord(
   solution: string,
   groundTruth: string,
+  compare: CompareSymbolically,
   config?: VerifierConfig,
-): VerificationRecord {
-  const verdict = verifySolution(solution, groundTruth, config);
+): Promise<VerificationRecord> {
+  const verdict = await verifySolution(solution, groundTruth, compare, config);
   return {
     correct: verdict.correct,
+    reason: verdict.reason,
     extractedAnswer: verdict.extracted,
     extractionMethod: verdict.method,
     groundTruth,
@@ -186,6 +253,11 @@ export function verificationRecord(
 }
 
 /** r_i = 1[V(y_i, y*) = 1] (paper Eq. 1). */
-export function binaryReward(solution: string, groundTruth: string, config?: VerifierConfig): 0 | 1 {
-  return verifySolution(solution, groundTruth, config).correct ? 1 : 0;
+export async function binaryReward(
+  solution: string,
+  groundTruth: string,
+  compare: CompareSymbolically,
+  config?: VerifierConfig,
+): Promise<0 | 1> {
+  return (await verifySolution(solution, groundTruth, compare, config)).correct ? 1 : 0;
 }

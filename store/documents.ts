@@ -2,7 +2,7 @@
  * MongoDB documents of a MEL run. Every id is a business key built from run, step, prompt and sample (never
  * from an attempt), so a retried or replayed activity overwrites its own documents instead of adding new ones.
  */
-import type { Datum, EvalSampleKey, MetaExperience, Problem } from '../mel/index.js';
+import type { Datum, EvalSampleKey, MetaExperience, Problem, VerificationReason } from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDefinition, EvalResult } from '../temporal/contracts/eval.js';
@@ -86,6 +86,8 @@ export interface RewardDoc {
   promptId: string;
   sampleIndex: number;
   reward: 0 | 1;
+  /** Why the verifier scored it so (absent on rewards stored before the reason was recorded). */
+  reason?: VerificationReason;
   extractedAnswer: string | null;
   extractionMethod: string | null;
   groundTruth: string;
@@ -142,6 +144,8 @@ export interface MetaExperienceDoc {
     extractedAnswer: string | null;
     groundTruth: string;
     correct: boolean;
+    /** Why the verifier scored the replay so (absent on replays verified before the reason was recorded). */
+    verifierReason?: VerificationReason;
   };
   verdict?: { accepted: boolean; reason: VerdictReason; detail: string };
   internalization?: { step: number; datumId: string; nll: number; tokens: number; tokenWeight: number };
@@ -236,6 +240,8 @@ export interface EvalSampleDoc extends SampledAnswer {
   /** Set by scoring. */
   verification?: {
     correct: boolean;
+    /** Absent on answers scored before the reason was recorded. */
+    reason?: VerificationReason;
     extractedAnswer: string | null;
     extractionMethod: string | null;
     groundTruth: string;

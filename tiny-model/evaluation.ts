@@ -5,6 +5,7 @@ import { rolloutMessages } from '../mel/prompts.js';
 import type { MelTokenizer } from '../mel/tokenizer.js';
 import type { ChatMessage, Problem } from '../mel/types.js';
 import { verifySolution } from '../mel/verifier.js';
+import { sharedVerifierPool } from '../mel/verifier-pool.js';
 import type { SftExample } from './curriculum.js';
 
 // Sampled evaluation of a warm-start checkpoint: pass rate of rollouts and parse rate of reflections.
@@ -73,11 +74,19 @@ export async function measurePassRate(
     numSamples: options.groupSize,
     maxTokens: options.maxTokens,
   });
-  const correctPerProblem = groups.map(
-    (group, i) =>
-      group.filter(
-        (sequence) => verifySolution(completionText(setup, sequence), problems[i]?.answer ?? '').correct,
-      ).length,
+  const correctPerProblem = await Promise.all(
+    groups.map(async (group, i) => {
+      const verdicts = await Promise.all(
+        group.map((sequence) =>
+          verifySolution(
+            completionText(setup, sequence),
+            problems[i]?.answer ?? '',
+            sharedVerifierPool().compare,
+          ),
+        ),
+      );
+      return verdicts.filter((verdict) => verdict.correct).length;
+    }),
   );
   const correct = correctPerProblem.reduce((sum, k) => sum + k, 0);
   const mixed = correctPerProblem.filter((k) => k > 0 && k < options.groupSize).length;

@@ -23,6 +23,7 @@ export async function startWorkersInProcess(
     async stop() {
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await Promise.all(running);
+      await deps.verifierPool.close();
       await connection.close();
       await deps.mongo.close();
     },

@@ -10,6 +10,7 @@ import type { Endpoints } from '../common/env.js';
 import { createPolicyEngine, createReflectionEngine, reflectionEngineConfig } from '../engine/config.js';
 import type { PolicyEngine } from '../engine/engine.js';
 import { loadModelTokenizer } from '../engine/model-files.js';
+import { VerifierPool, verifierPoolConfigFromEnv } from '../mel/verifier-pool.js';
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { TASK_QUEUES, type TaskQueueRole } from '../temporal/contracts/common.js';
@@ -29,12 +30,15 @@ export interface ActivityDeps {
   mongo: MongoHandle;
   engine: PolicyEngine;
   endpoints: Endpoints;
+  /** The verifier's worker threads (MEL_VERIFIER_THREADS): closed with the workers. */
+  verifierPool: VerifierPool;
 }
 
 export async function connectActivityDeps(endpoints: Endpoints): Promise<ActivityDeps> {
   const mongo = await connectMongo(endpoints);
   await ensureIndexes(mongo.db);
-  return { mongo, engine: createPolicyEngine(endpoints), endpoints };
+  const verifierPool = new VerifierPool(verifierPoolConfigFromEnv());
+  return { mongo, engine: createPolicyEngine(endpoints), endpoints, verifierPool };
 }
 
 async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRole, object>> {
@@ -45,6 +49,7 @@ async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRol
     engine: deps.engine,
     tokenizer,
     baseModel: deps.endpoints.baseModel,
+    compareSymbolically: deps.verifierPool.compare,
     ...(reflectionConfig.kind === 'openai-compatible'
       ? { reflection: createReflectionEngine(reflectionConfig) }
       : {}),

@@ -9,7 +9,7 @@ import {
   renderGenerationPrompt,
   rolloutMessages,
   validationMessages,
-  verifySolution,
+  verifyTrustedSolution,
 } from '../../../mel/index.js';
 import { BASE_MODEL, EOS, clientFor, completionDatum, startDouble, tokenizer } from './helpers.js';
 
@@ -161,13 +161,13 @@ describe('what the double samples', () => {
     const prompts = problems.map((_, i) => rolloutPrompt(i));
     const right = await sampleAll({ pCorrect: 1 }, prompts);
     expect(
-      right.every((group, i) => group.every((t) => verifySolution(t, problems[i]!.answer).correct)),
+      right.every((group, i) => group.every((t) => verifyTrustedSolution(t, problems[i]!.answer).correct)),
     ).toBe(true);
     await double!.close();
     const wrong = await sampleAll({ pCorrect: 0 }, prompts);
-    expect(wrong.some((group, i) => group.some((t) => verifySolution(t, problems[i]!.answer).correct))).toBe(
-      false,
-    );
+    expect(
+      wrong.some((group, i) => group.some((t) => verifyTrustedSolution(t, problems[i]!.answer).correct)),
+    ).toBe(false);
   });
 
   it('reflections parse when pUnparseable is 0, never leak, and replays follow pReplayCorrect', async () => {
@@ -194,7 +194,7 @@ describe('what the double samples', () => {
       tokenizer.encode(renderGenerationPrompt(validationMessages(reflections[i]![0]!, problem))),
     );
     const replays = await sampleAll({ pReplayCorrect: 1, pCorrect: 0 }, replayPrompts, 1);
-    expect(replays.every(([t], i) => verifySolution(t!, problems[i]!.answer).correct)).toBe(true);
+    expect(replays.every(([t], i) => verifyTrustedSolution(t!, problems[i]!.answer).correct)).toBe(true);
   });
 
   it('pUnparseable 1 gives no parseable reflection; pTruncated 1 cuts every one with stop reason "length"', async () => {

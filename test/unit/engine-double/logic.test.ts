@@ -24,11 +24,11 @@ import {
   rolloutMessages,
   seededRandom,
   validationMessages,
-  verifySolution,
+  verifyTrustedSolution,
 } from '../../../mel/index.js';
 
 const problems = generateBuiltinDataset({ count: 24 });
-const isCorrect = (text: string, answer: string) => verifySolution(text, answer).correct;
+const isCorrect = (text: string, answer: string) => verifyTrustedSolution(text, answer).correct;
 
 describe('logprobs', () => {
   it('are negative, deterministic, not constant, and depend on the weights', () => {

@@ -5,7 +5,7 @@ import {
   builtinProblems,
   extractFinalAnswer,
   generateBuiltinDataset,
-  verifySolution,
+  verifyTrustedSolution,
 } from '../../../mel/index.js';
 
 const dataset = generateBuiltinDataset();
@@ -72,7 +72,7 @@ describe('built-in data set', () => {
       expect(lines.length).toBeLessThanOrEqual(5);
       expect(lines[lines.length - 1]).toBe(`The answer is \\boxed{${problem.answer}}.`);
       expect(extractFinalAnswer(problem.solution)?.method).toBe('boxed');
-      expect(verifySolution(problem.solution, problem.answer).correct).toBe(true);
+      expect(verifyTrustedSolution(problem.solution, problem.answer).correct).toBe(true);
     }
   });
 

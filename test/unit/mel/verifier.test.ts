@@ -1,15 +1,23 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   answersEquivalent,
   binaryReward,
+  compareAnswers,
   verificationRecord,
   extractAnswerPhrase,
   extractBoxed,
   extractFinalAnswer,
   extractLastNumber,
   verifySolution,
+  verifyTrustedSolution,
   VerifierConfigSchema,
+  type VerifierConfig,
 } from '../../../mel/index.js';
+import { VerifierPool } from '../../../mel/verifier-pool.js';
+
+const pool = new VerifierPool({ threads: 1 });
+const { compare } = pool;
+afterAll(() => pool.close());
 
 // [predicted, ground truth, expected equivalence]
 const ANSWER_PAIRS: [string, string, boolean][] = [
@@ -151,6 +159,15 @@ describe('answersEquivalent (table)', () => {
     }
   });
 
+  it('gives the same verdicts when the comparison runs in the worker pool', async () => {
+    const verdicts = await Promise.all(
+      ANSWER_PAIRS.map(
+        async ([predicted, truth]) => (await compareAnswers(predicted, truth, compare)).correct,
+      ),
+    );
+    expect(verdicts).toEqual(ANSWER_PAIRS.map(([, , expected]) => expected));
+  });
+
   it('honours the relative tolerance and the percent option', () => {
     const loose = VerifierConfigSchema.parse({ relativeTolerance: 1e-3 });
     expect(answersEquivalent('0.3333', '1/3', loose)).toBe(true);
@@ -204,39 +221,80 @@ describe('answer extraction', () => {
 });
 
 describe('verifySolution and binaryReward (Eq. 1)', () => {
-  it('rewards a correct boxed answer in another form', () => {
+  it('rewards a correct boxed answer in another form', async () => {
     const solution = '3/4 + 1/4 = 1, so half of it...\n\\boxed{\\frac{1}{2}}';
-    expect(verifySolution(solution, '0.5')).toEqual({
+    expect(await verifySolution(solution, '0.5', compare)).toEqual({
       correct: true,
+      reason: 'equivalent',
       extracted: '\\frac{1}{2}',
       method: 'boxed',
     });
-    expect(binaryReward(solution, '0.5')).toBe(1);
+    expect(await binaryReward(solution, '0.5', compare)).toBe(1);
   });
 
-  it('gives 0 for a wrong answer, and for a solution with no answer at all', () => {
-    expect(binaryReward('\\boxed{3}', '4')).toBe(0);
-    expect(verifySolution('I do not know.', '4')).toEqual({ correct: false, extracted: null, method: null });
+  it('gives 0 for a wrong answer, and for a solution with no answer at all', async () => {
+    expect(await binaryReward('\\boxed{3}', '4', compare)).toBe(0);
+    expect(await verifySolution('\\boxed{x+1}', '4', compare)).toMatchObject({ reason: 'not-equivalent' });
+    expect(await verifySolution('I do not know.', '4', compare)).toEqual({
+      correct: false,
+      reason: 'no-answer',
+      extracted: null,
+      method: null,
+    });
   });
 
-  it('reads "The answer is 1,250 dollars." as 1250', () => {
-    expect(verifySolution('The answer is 1,250 dollars.', '1250').correct).toBe(true);
+  it('reads "The answer is 1,250 dollars." as 1250', async () => {
+    expect((await verifySolution('The answer is 1,250 dollars.', '1250', compare)).correct).toBe(true);
   });
 
-  it('with boxed-only extraction a bare number is not accepted', () => {
+  it('with boxed-only extraction a bare number is not accepted', async () => {
     const boxedOnly = VerifierConfigSchema.parse({ extractors: ['boxed'] });
-    expect(binaryReward('the result is 4', '4', boxedOnly)).toBe(0);
-    expect(binaryReward('the result is \\boxed{4}', '4', boxedOnly)).toBe(1);
+    expect(await binaryReward('the result is 4', '4', compare, boxedOnly)).toBe(0);
+    expect(await binaryReward('the result is \\boxed{4}', '4', compare, boxedOnly)).toBe(1);
+  });
+
+  it('scores 0 unread a solution longer than maxOutputChars', async () => {
+    const small = VerifierConfigSchema.parse({ maxOutputChars: 20 });
+    expect(await verifySolution('\\boxed{4}', '4', compare, small)).toMatchObject({ correct: true });
+    expect(await verifySolution(`${' '.repeat(20)}\\boxed{4}`, '4', compare, small)).toEqual({
+      correct: false,
+      reason: 'output-too-large',
+      extracted: null,
+      method: null,
+    });
+  });
+
+  it('gives the deadline and the size limit their defaults in a run configuration stored without them', async () => {
+    const { extractors, relativeTolerance, percentMatchesFraction } = VerifierConfigSchema.parse({});
+    const stored = { extractors, relativeTolerance, percentMatchesFraction } as VerifierConfig;
+    const verdict = await verifySolution('so \\boxed{\\frac{1}{2}}', '0.5', compare, stored);
+    expect(verdict).toMatchObject({ correct: true, reason: 'equivalent' });
+    const huge = `\\boxed{1}${' '.repeat(70_000)}`;
+    expect(await verifySolution(huge, '1', compare, stored)).toMatchObject({
+      reason: 'output-too-large',
+    });
+  });
+
+  it('verifyTrustedSolution gives the same verdicts on the calling thread', () => {
+    expect(verifyTrustedSolution('so \\boxed{\\frac{1}{2}}', '0.5')).toMatchObject({
+      correct: true,
+      reason: 'equivalent',
+    });
+    expect(verifyTrustedSolution('\\boxed{3}', '4')).toMatchObject({
+      correct: false,
+      reason: 'not-equivalent',
+    });
   });
 });
 
 describe('verificationRecord', () => {
-  it('keeps the verdict, the extracted answer, how it was found, and the ground truth', () => {
-    const right = verificationRecord('so \\boxed{\\frac{1}{2}}', '0.5');
+  it('keeps the verdict and why, the extracted answer, how it was found, and the ground truth', async () => {
+    const right = await verificationRecord('so \\boxed{\\frac{1}{2}}', '0.5', compare);
     expect(right).toMatchObject({ correct: true, extractedAnswer: '\\frac{1}{2}', groundTruth: '0.5' });
     expect(right.extractionMethod).not.toBeNull();
-    expect(verificationRecord('no answer here', '3')).toEqual({
+    expect(await verificationRecord('no answer here', '3', compare)).toEqual({
       correct: false,
+      reason: 'no-answer',
       extractedAnswer: null,
       extractionMethod: null,
       groundTruth: '3',

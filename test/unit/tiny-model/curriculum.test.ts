@@ -15,7 +15,7 @@ import {
   parseMetaExperience,
   rolloutMessages,
   seededRandom,
-  verifySolution,
+  verifyTrustedSolution,
 } from '../../../mel/index.js';
 
 const problems = generateBuiltinDataset();
@@ -32,7 +32,7 @@ describe('curriculum: rollout examples', () => {
         messages: rolloutMessages(problem),
         completion: problem.solution,
       });
-      expect(verifySolution(example.completion, problem.answer).correct).toBe(true);
+      expect(verifyTrustedSolution(example.completion, problem.answer).correct).toBe(true);
     });
   });
 });
@@ -47,7 +47,7 @@ describe('curriculum: corrupted solutions', () => {
       expect(lines[wrong.failureStep - 1]).toBe(wrong.failureLine);
       expect(wrong.failureLine).not.toBe(originalLines[wrong.failureStep - 1]);
       expect(lines.at(-1)).toBe(`The answer is \\boxed{${wrong.wrongAnswer}}.`);
-      expect(verifySolution(wrong.text, problem.answer).correct, wrong.text).toBe(false);
+      expect(verifyTrustedSolution(wrong.text, problem.answer).correct, wrong.text).toBe(false);
     });
   });
 
