@@ -4,6 +4,7 @@
  * loop against the same double; writes docs/benchmarks.md and docs/benchmarks.json (after every configuration,
  * so an interrupted sweep keeps what it measured).
  */
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -79,11 +80,21 @@ function selectedConfigs(options: Options): BenchConfig[] {
   return options.only ? sweep.filter((config) => configLabel(config).includes(options.only!)) : sweep;
 }
 
+function currentCommit(): string {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  try {
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') ? '+dirty' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function machine(): string {
   const cpus = os.cpus();
   return (
     `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
-    `${os.type()} ${os.release()}, Node.js ${process.version}`
+    `${os.type()} ${os.release()}, Node.js ${process.version}; load average ${os.loadavg()[0]!.toFixed(1)} ` +
+    'when the sweep started (a shared machine: compare ratios within one sweep)'
   );
 }
 
@@ -121,6 +132,7 @@ async function main(argv: string[]): Promise<number> {
   const report: BenchReport = {
     machine: machine(),
     date: new Date().toISOString().slice(0, 10),
+    commit: currentCommit(),
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
     latencyModels: Object.fromEntries(
       [...new Set(configs.map((c) => c.latencyModel))].map((name) => [

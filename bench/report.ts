@@ -13,6 +13,8 @@ import type { ConfigResult } from './results.js';
 export interface BenchReport {
   machine: string;
   date: string;
+  /** The commit measured (`git rev-parse HEAD`), with `+dirty` if the tree had changes. */
+  commit: string;
   command: string;
   /** Every latency model used, by name, with its parameters. */
   latencyModels: Record<string, unknown>;
@@ -61,7 +63,8 @@ export function benchmarksMarkdown(report: BenchReport, plots: string[]): string
   const lines = [
     '# Benchmarks',
     '',
-    `Measured by \`${report.command}\` on ${report.date}, on ${report.machine}. Generated: edit bench/report.ts, ` +
+    `Measured by \`${report.command}\` at commit ${report.commit} on ${report.date}, on ${report.machine}. ` +
+      'Generated: edit bench/report.ts, ' +
       'not this file. Every configuration runs real MEL (or GRPO) steps through the real stack (Temporal dev server, ' +
       'the MongoDB-compatible store, worker processes) against the engine double; times are medians over steps.',
     '',
