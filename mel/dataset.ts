@@ -1,5 +1,12 @@
-import { DatasetConfigSchema, type DatasetConfig } from './config.js';
+import { NON_RETRYABLE } from '../common/error-types.js';
+import {
+  DatasetConfigSchema,
+  VerifierConfigSchema,
+  type DatasetConfig,
+  type VerifierConfig,
+} from './config.js';
 import type { Problem } from './types.js';
+import { verifyTrustedSolution } from './verifier.js';
 
 // Math problems from JSONL or Parquet rows. Parsing is pure (rows in, problems and bad rows out); the
 // file reading lives in mel/node.ts. No row is dropped silently: each one is either a
@@ -18,10 +25,14 @@ export interface DatasetLoadResult {
   badRows: BadRow[];
 }
 
-export class DatasetRowError extends Error {
+/** A data set no retry can fix: a bad row, no usable row, or a file that changed since it was pinned. */
+export class DatasetError extends Error {
+  override name = NON_RETRYABLE.dataset;
+}
+
+export class DatasetRowError extends DatasetError {
   constructor(readonly badRow: BadRow) {
     super(describeBadRow(badRow));
-    this.name = 'DatasetRowError';
   }
 }
 
@@ -61,7 +72,7 @@ function asText(value: unknown): string | undefined {
   return undefined;
 }
 
-type FieldResult = { value: string } | { field: string; message: string };
+type FieldResult = { value: string; field: string } | { field: string; message: string };
 
 function firstTextField(row: Record<string, unknown>, fields: readonly string[], what: string): FieldResult {
   for (const field of fields) {
@@ -69,24 +80,40 @@ function firstTextField(row: Record<string, unknown>, fields: readonly string[],
     if (value === undefined || value === null) continue;
     const text = asText(value);
     if (text === undefined) return { field, message: `${what} must be a non-empty string or a number` };
-    return { value: text };
+    return { value: text, field };
   }
   return { field: fields.join('|'), message: `missing ${what} (looked for ${fields.join(', ')})` };
 }
 
 function idOf(row: Record<string, unknown>, config: DatasetConfig, fallback: string): FieldResult {
   const value = fieldValue(row, config.idField);
-  if (value === undefined || value === null) return { value: fallback };
+  if (value === undefined || value === null) return { value: fallback, field: config.idField };
   const text =
     typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' ? String(value) : '';
   return text.trim() === ''
     ? { field: config.idField, message: 'id must be a non-empty string or a number' }
-    : { value: text };
+    : { value: text, field: config.idField };
+}
+
+/**
+ * Null when the verifier can score `answer`, else why not. Written as the rollout prompt asks for it
+ * (`\boxed{...}`, mel/prompts.ts), the reference answer must verify as correct against itself: otherwise no
+ * sample could ever earn a reward on its problem (an empty answer after clean-up, unbalanced braces, ...).
+ * Checked on the calling thread: the solution is written here, and an answer compared with itself is decided by
+ * its string forms, not by the symbolic comparison that model output needs a deadline for.
+ */
+export function unverifiableAnswer(answer: string, verifier: VerifierConfig): string | null {
+  const solution = `\\boxed{${answer}}`;
+  const verdict = verifyTrustedSolution(solution, answer, verifier);
+  if (verdict.correct) return null;
+  const read = verdict.extracted === null ? 'no answer' : JSON.stringify(verdict.extracted);
+  return `the verifier cannot score answer ${JSON.stringify(answer)}: ${solution} reads as ${read}, not as correct`;
 }
 
 function rowToProblem(
   row: unknown,
   config: DatasetConfig,
+  verifier: VerifierConfig,
   fallbackId: string,
 ): Problem | Omit<BadRow, 'source' | 'line'> {
   if (row instanceof UnparseableLine) return { field: null, message: row.message };
@@ -100,6 +127,8 @@ function rowToProblem(
   for (const result of [id, question, answer]) {
     if ('message' in result) return { field: result.field, message: result.message };
   }
+  const unverifiable = unverifiableAnswer(valueOf(answer), verifier);
+  if (unverifiable !== null) return { field: answer.field, message: unverifiable };
   return { id: valueOf(id), question: valueOf(question), answer: valueOf(answer) };
 }
 
@@ -113,13 +142,14 @@ export interface NumberedRow {
 }
 
 /**
- * Rows -> problems. A row without an id gets `<source>#<line>`; a repeated id is a bad row.
- * With onBadRow 'fail' the first bad row throws a DatasetRowError.
+ * Rows -> problems. A row without an id gets `<source>#<line>`; a repeated id, or an answer the verifier cannot
+ * score, is a bad row. With onBadRow 'fail' the first bad row throws a DatasetRowError.
  */
 export function rowsToProblems(
   rows: readonly NumberedRow[],
   source: string,
   config: DatasetConfig = DatasetConfigSchema.parse({}),
+  verifier: VerifierConfig = VerifierConfigSchema.parse({}),
 ): DatasetLoadResult {
   const result: DatasetLoadResult = { problems: [], badRows: [] };
   const seen = new Set<string>();
@@ -128,7 +158,7 @@ export function rowsToProblems(
     result.badRows.push(bad);
   };
   for (const { line, row } of rows) {
-    const parsed = rowToProblem(row, config, `${source}#${line}`);
+    const parsed = rowToProblem(row, config, verifier, `${source}#${line}`);
     if (!('id' in parsed)) report({ source, line, ...parsed });
     else if (seen.has(parsed.id))
       report({ source, line, field: config.idField, message: `duplicate id "${parsed.id}"` });
@@ -149,7 +179,8 @@ class UnparseableLine {
 export function parseJsonlProblems(
   text: string,
   source: string,
-  config: DatasetConfig = DatasetConfigSchema.parse({}),
+  config?: DatasetConfig,
+  verifier?: VerifierConfig,
 ): DatasetLoadResult {
   const rows = text.split(/\r?\n/).flatMap((content, index): NumberedRow[] => {
     if (content.trim() === '') return [];
@@ -159,5 +190,40 @@ export function parseJsonlProblems(
       return [{ line: index + 1, row: new UnparseableLine(`invalid JSON: ${(error as Error).message}`) }];
     }
   });
-  return rowsToProblems(rows, source, config);
+  return rowsToProblems(rows, source, config, verifier);
+}
+
+/** The problems of a data set; a DatasetError when none is usable (no rows, or every row bad). */
+export function requireProblems({ problems, badRows }: DatasetLoadResult, source: string): Problem[] {
+  if (problems.length > 0) return problems;
+  const why = badRows[0]
+    ? `: all ${badRows.length} rows are bad, the first: ${describeBadRow(badRows[0])}`
+    : '';
+  throw new DatasetError(`data set ${source} has no usable rows${why}`);
+}
+
+/** One line per skipped row, the first `shown` of them, then how many more there are. */
+export function describeSkippedRows(badRows: readonly BadRow[], shown = 5): string[] {
+  const lines = badRows.slice(0, shown).map(describeBadRow);
+  if (badRows.length > shown) lines.push(`... and ${badRows.length - shown} more`);
+  return lines;
+}
+
+/**
+ * What a run or an eval records of its data set: the SHA-256 of what was read (the file's bytes, or the built-in
+ * set's canonical serialisation), so that every later reading can be checked against it.
+ */
+export interface DatasetPin {
+  source: string;
+  sha256: string;
+  problems: number;
+  skippedRows: number;
+}
+
+/** A DatasetError, naming both hashes, when a data set no longer reads as it did when `since` happened. */
+export function assertUnchanged(source: string, pinned: string, actual: string, since: string): void {
+  if (pinned === actual) return;
+  throw new DatasetError(
+    `data set ${source} changed since ${since}: its SHA-256 was ${pinned}, it is now ${actual}`,
+  );
 }

@@ -88,8 +88,18 @@ export {
   datumNll,
 } from './datums.js';
 export type { RolloutSample, NllExample, NllSegment, DatumNll } from './datums.js';
-export { parseJsonlProblems, rowsToProblems, describeBadRow, DatasetRowError } from './dataset.js';
-export type { BadRow, DatasetLoadResult, NumberedRow } from './dataset.js';
+export {
+  parseJsonlProblems,
+  rowsToProblems,
+  describeBadRow,
+  describeSkippedRows,
+  unverifiableAnswer,
+  requireProblems,
+  assertUnchanged,
+  DatasetError,
+  DatasetRowError,
+} from './dataset.js';
+export type { BadRow, DatasetLoadResult, DatasetPin, NumberedRow } from './dataset.js';
 export {
   generateBuiltinDataset,
   builtinProblems,

@@ -3,8 +3,15 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
-import { DatasetConfigSchema, type DatasetConfig } from './config.js';
-import { parseJsonlProblems, rowsToProblems, type DatasetLoadResult } from './dataset.js';
+import { builtinProblems } from './builtin-dataset.js';
+import type { DatasetConfig, VerifierConfig } from './config.js';
+import {
+  parseJsonlProblems,
+  requireProblems,
+  rowsToProblems,
+  type DatasetLoadResult,
+  type DatasetPin,
+} from './dataset.js';
 import { parseRunConfig, RunConfigError, type RunConfig } from './run-config.js';
 import { createTokenizer, type MelTokenizer } from './tokenizer.js';
 
@@ -15,13 +22,15 @@ import { createTokenizer, type MelTokenizer } from './tokenizer.js';
 export async function parseParquetProblems(
   bytes: ArrayBuffer,
   source: string,
-  config: DatasetConfig = DatasetConfigSchema.parse({}),
+  config?: DatasetConfig,
+  verifier?: VerifierConfig,
 ): Promise<DatasetLoadResult> {
   const rows = await parquetReadObjects({ file: bytes });
   return rowsToProblems(
     rows.map((row, index) => ({ line: index + 1, row })),
     source,
     config,
+    verifier,
   );
 }
 
@@ -36,23 +45,58 @@ export interface DataFile extends DatasetLoadResult {
   sha256: string;
 }
 
+/** The SHA-256 that pins a data set (hex): of a file's bytes, or of the built-in set's serialisation. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 /** Reads a .jsonl (or .ndjson) or .parquet file of problems. */
 export async function loadProblemsFile(
   path: string,
-  config: DatasetConfig = DatasetConfigSchema.parse({}),
+  config?: DatasetConfig,
+  verifier?: VerifierConfig,
 ): Promise<DataFile> {
   const format = problemsFormat(path);
   const bytes = await readFile(path);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
   const parsed =
     format === 'parquet'
       ? await parseParquetProblems(
           bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
           path,
           config,
+          verifier,
         )
-      : parseJsonlProblems(bytes.toString('utf8'), path, config);
-  return { ...parsed, sha256 };
+      : parseJsonlProblems(bytes.toString('utf8'), path, config, verifier);
+  return { ...parsed, sha256: sha256Hex(bytes) };
+}
+
+/** A run's data set as its configuration reads it, with the SHA-256 that pins it. */
+export interface RunDataset extends DataFile {
+  source: string;
+}
+
+/**
+ * The built-in generated set or a file, read with the run's field names, bad-row rule and verifier. Throws when
+ * no row is usable (a DatasetError), on a bad row with `onBadRow: 'fail'`, or when the file cannot be read.
+ */
+export async function loadRunDataset(config: RunConfig): Promise<RunDataset> {
+  const { source, builtinCount, builtinSeed } = config.dataset;
+  const dataset: RunDataset =
+    source === 'builtin'
+      ? builtinDataset(builtinSeed, builtinCount)
+      : { source, ...(await loadProblemsFile(source, config.mel.dataset, config.mel.verifier)) };
+  requireProblems(dataset, source);
+  return dataset;
+}
+
+/** Pinned by its canonical serialisation: a changed generator changes the hash, as a changed file would. */
+function builtinDataset(seed: number, count: number): RunDataset {
+  const problems = builtinProblems({ seed, count });
+  return { source: 'builtin', problems, badRows: [], sha256: sha256Hex(JSON.stringify(problems)) };
+}
+
+export function datasetPin({ source, sha256, problems, badRows }: RunDataset): DatasetPin {
+  return { source, sha256, problems: problems.length, skippedRows: badRows.length };
 }
 
 function readJsonObject(path: string): object {

@@ -3,8 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
-import { DatasetConfigSchema, DatasetRowError, parseJsonlProblems } from '../../../mel/index.js';
-import { loadProblemsFile } from '../../../mel/node.js';
+import { createHash } from 'node:crypto';
+import { NON_RETRYABLE } from '../../../common/error-types.js';
+import {
+  assertUnchanged,
+  builtinProblems,
+  DatasetConfigSchema,
+  DatasetError,
+  DatasetRowError,
+  describeSkippedRows,
+  parseJsonlProblems,
+  requireProblems,
+  unverifiableAnswer,
+  VerifierConfigSchema,
+  type BadRow,
+} from '../../../mel/index.js';
+import { datasetPin, loadProblemsFile, loadRunDataset } from '../../../mel/node.js';
+import { parseRunConfig } from '../../../mel/run-config.js';
 
 const skip = DatasetConfigSchema.parse({ onBadRow: 'skip' });
 const lines = (...rows: string[]) => rows.join('\n');
@@ -85,6 +100,70 @@ describe('JSONL problems', () => {
   });
 });
 
+describe('answers the verifier cannot score', () => {
+  const verifier = VerifierConfigSchema.parse({});
+
+  it('are bad rows naming the answer field: nothing could ever earn a reward on them', () => {
+    const text = lines(
+      '{"id": "ok", "question": "q", "answer": "x^2+1"}',
+      '{"id": "dollar", "question": "q", "answer": "$"}',
+      '{"id": "brace", "question": "q", "ground_truth": "\\\\frac{1}{"}',
+      '{"id": "dots", "question": "q", "answer": "..."}',
+    );
+    const result = parseJsonlProblems(text, 'f.jsonl', skip);
+    expect(result.problems.map((p) => p.id)).toEqual(['ok']);
+    expect(result.badRows.map((r) => [r.line, r.field])).toEqual([
+      [2, 'answer'],
+      [3, 'ground_truth'],
+      [4, 'answer'],
+    ]);
+    expect(result.badRows[0]?.message).toBe(
+      'the verifier cannot score answer "$": \\boxed{$} reads as "$", not as correct',
+    );
+    expect(() => parseJsonlProblems(text, 'f.jsonl')).toThrow('f.jsonl:2: field "answer": the verifier');
+  });
+
+  it('leaves every answer the verifier can score, text included, and every built-in answer', () => {
+    for (const answer of ['42', '\\frac{1}{2}', '50\\%', '(1,2]', 'Paris', '3 cm']) {
+      expect(unverifiableAnswer(answer, verifier), answer).toBeNull();
+    }
+    const unscorable = builtinProblems({ count: 300 }).filter((p) => unverifiableAnswer(p.answer, verifier));
+    expect(unscorable).toEqual([]);
+  });
+});
+
+describe('a data set as a run reads it', () => {
+  const bad = (line: number): BadRow => ({ source: 'f.jsonl', line, field: 'answer', message: 'missing' });
+
+  it('no usable row is a non-retryable DatasetError, naming the first bad row when there were rows', () => {
+    const none = () => requireProblems({ problems: [], badRows: [] }, 'f.jsonl');
+    expect(none).toThrow(DatasetError);
+    expect(none).toThrow('data set f.jsonl has no usable rows');
+    expect(() => requireProblems({ problems: [], badRows: [bad(1), bad(2)] }, 'f.jsonl')).toThrow(
+      'data set f.jsonl has no usable rows: all 2 rows are bad, the first: f.jsonl:1: field "answer": missing',
+    );
+    expect(new DatasetError('x').name).toBe(NON_RETRYABLE.dataset);
+    expect(new DatasetRowError(bad(1))).toBeInstanceOf(DatasetError);
+  });
+
+  it('describes the skipped rows, the first few of them', () => {
+    expect(describeSkippedRows([bad(1), bad(2), bad(3)], 2)).toEqual([
+      'f.jsonl:1: field "answer": missing',
+      'f.jsonl:2: field "answer": missing',
+      '... and 1 more',
+    ]);
+  });
+
+  it('a changed hash is a DatasetError naming both hashes', () => {
+    expect(() => assertUnchanged('f.jsonl', 'aaa', 'aaa', 'the run started')).not.toThrow();
+    expect(() => assertUnchanged('f.jsonl', 'aaa', 'bbb', 'run r was started')).toThrow(
+      new DatasetError(
+        'data set f.jsonl changed since run r was started: its SHA-256 was aaa, it is now bbb',
+      ),
+    );
+  });
+});
+
 describe('files (mel/node.ts)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mel-dataset-'));
 
@@ -118,5 +197,52 @@ describe('files (mel/node.ts)', () => {
     writeFileSync(path, '{"id": "j", "question": "q", "answer": "5"}\n');
     expect((await loadProblemsFile(path)).problems).toEqual([{ id: 'j', question: 'q', answer: '5' }]);
     await expect(loadProblemsFile(join(dir, 'train.csv'))).rejects.toThrow(/unsupported data set format/);
+  });
+});
+
+describe('loadRunDataset (mel/node.ts)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mel-run-dataset-'));
+  const configFor = (source: string, onBadRow: 'skip' | 'fail' = 'fail', builtinSeed = 0) =>
+    parseRunConfig({
+      runId: 'r',
+      steps: 1,
+      batchSize: 2,
+      groupSize: 2,
+      dataset: { source, builtinCount: 20, builtinSeed },
+      mel: { dataset: { onBadRow } },
+    });
+
+  it('pins a file by the SHA-256 of its bytes, and reports the rows it skipped', async () => {
+    const path = join(dir, 'train.jsonl');
+    const text = lines(
+      '{"id": "a", "question": "q", "answer": "1"}',
+      '{"id": "b", "question": "q", "answer": "$"}',
+    );
+    writeFileSync(path, text);
+    const dataset = await loadRunDataset(configFor(path, 'skip'));
+    expect(dataset.sha256).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(datasetPin(dataset)).toEqual({
+      source: path,
+      sha256: dataset.sha256,
+      problems: 1,
+      skippedRows: 1,
+    });
+    expect(dataset.badRows.map((r) => r.line)).toEqual([2]);
+  });
+
+  it('pins the built-in set by its serialisation: the same for the same seed, another for another', async () => {
+    const first = await loadRunDataset(configFor('builtin'));
+    expect((await loadRunDataset(configFor('builtin'))).sha256).toBe(first.sha256);
+    expect((await loadRunDataset(configFor('builtin', 'fail', 1))).sha256).not.toBe(first.sha256);
+    expect(first.problems).toHaveLength(20);
+  });
+
+  it('refuses a file without a usable row, and a missing file', async () => {
+    const path = join(dir, 'all-bad.jsonl');
+    writeFileSync(path, '{"id": "b", "question": "q", "answer": "$"}\n\n');
+    await expect(loadRunDataset(configFor(path, 'skip'))).rejects.toThrow(DatasetError);
+    writeFileSync(join(dir, 'empty.jsonl'), '');
+    await expect(loadRunDataset(configFor(join(dir, 'empty.jsonl')))).rejects.toThrow('has no usable rows');
+    await expect(loadRunDataset(configFor(join(dir, 'missing.jsonl')))).rejects.toThrow(/ENOENT/);
   });
 });
