@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import {
+  assertUnchanged,
   EvalIdSchema,
   EvalSettingsSchema,
   evalMetrics,
@@ -66,9 +67,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
     }
     const { path, sha256 } = definition.data;
     const file = await loadDataFile(path);
-    if (file.sha256 !== sha256) {
-      throw invalidInput(`data set ${path} changed since the eval was started (SHA-256 ${file.sha256})`);
-    }
+    assertUnchanged(path, sha256, file.sha256, 'the eval was started');
     const { limit } = definition.settings;
     const problems = limit === null ? file.problems : file.problems.slice(0, limit);
     if (problems.length === 0) throw invalidInput(`data set ${path} has no problems`);

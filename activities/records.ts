@@ -2,24 +2,31 @@
 import { ids, type StepMetrics } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { RecordStepInput, RegisterRunInput } from '../temporal/contracts/run.js';
+import { assertUnchanged } from '../mel/index.js';
 import { differentRunConfigMessage, parseRunConfig, sameRunConfig } from '../mel/run-config.js';
 import { invalidInput, type MelActivityDeps } from './support.js';
 
 export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
   const { runs, steps, stepMetrics, metaExperiences } = melCollections(db);
 
-  /** Stores the run's configuration once; a second start with a different configuration is refused. */
-  async function registerRun({ config, workflowId }: RegisterRunInput): Promise<void> {
+  /**
+   * Stores the run's configuration and data set pin once; a second start with a different configuration or data
+   * set is refused.
+   */
+  async function registerRun({ config, data, workflowId }: RegisterRunInput): Promise<void> {
     const parsed = parseRunConfig(config);
     const existing = await runs.findOne({ _id: parsed.runId });
     if (existing) {
       if (!sameRunConfig(existing.config, parsed))
         throw invalidInput(differentRunConfigMessage(parsed.runId));
+      if (existing.data) {
+        assertUnchanged(data.source, existing.data.sha256, data.sha256, `run ${parsed.runId} was registered`);
+      }
       return;
     }
     await runs.updateOne(
       { _id: parsed.runId },
-      { $setOnInsert: { config: parsed, baseModel, createdAt: new Date(), workflowId } },
+      { $setOnInsert: { config: parsed, data, baseModel, createdAt: new Date(), workflowId } },
       { upsert: true },
     );
   }

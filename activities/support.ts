@@ -6,8 +6,8 @@ import { NON_RETRYABLE } from '../common/error-types.js';
 import { mapLimited } from '../common/map-limited.js';
 import type { PolicyEngine, ReflectionEngine } from '../engine/engine.js';
 import type { ModelTokenizer } from '../engine/model-files.js';
-import { builtinProblems, type CompareSymbolically, type DatasetConfig, type Problem } from '../mel/index.js';
-import { loadProblemsFile, type DataFile } from '../mel/node.js';
+import { assertUnchanged, type CompareSymbolically, type Problem } from '../mel/index.js';
+import { loadProblemsFile, loadRunDataset, type DataFile } from '../mel/node.js';
 import { melCollections } from '../store/collections.js';
 import type { RunDoc, TemporalOrigin } from '../store/documents.js';
 
@@ -44,19 +44,29 @@ export function origin(): TemporalOrigin {
 
 const problemCache = new Map<string, Promise<Problem[]>>();
 
+/**
+ * The run's problems, read as the run reads them, from a file whose SHA-256 is the one the run was started on
+ * (its pin): each worker reads the file itself, so a changed file or another copy on another host is refused
+ * instead of changing silently what a retried or replayed step trains on.
+ */
 async function loadDataset(run: RunDoc): Promise<Problem[]> {
-  const { source, builtinCount, builtinSeed } = run.config.dataset;
-  if (source === 'builtin') return builtinProblems({ seed: builtinSeed, count: builtinCount });
-  return (await loadDataFile(source, run.config.mel.dataset)).problems;
+  const { source } = run.config.dataset;
+  const dataset = await loadRunDataset(run.config).catch((error: unknown) => {
+    throw unusableData(source, error);
+  });
+  if (run.data) assertUnchanged(source, run.data.sha256, dataset.sha256, `run ${run._id} was started`);
+  return dataset.problems;
 }
 
 /** A .jsonl/.parquet file of problems; a missing file or a bad row (named by file:line) is non-retryable. */
-export async function loadDataFile(path: string, config?: DatasetConfig): Promise<DataFile> {
-  try {
-    return await loadProblemsFile(path, config);
-  } catch (error) {
-    throw invalidInput(`data set ${path}: ${(error as Error).message}`);
-  }
+export async function loadDataFile(path: string): Promise<DataFile> {
+  return loadProblemsFile(path).catch((error: unknown) => {
+    throw unusableData(path, error);
+  });
+}
+
+function unusableData(source: string, error: unknown): ApplicationFailure {
+  return invalidInput(`data set ${source}: ${(error as Error).message}`);
 }
 
 /** The run's configuration from MongoDB and its data set (cached per process). */

@@ -2,6 +2,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Db } from 'mongodb';
+import { datasetPin } from '../mel/node.js';
 import { ids, type RunDoc } from '../store/documents.js';
 import { findRun, loadStepEvidence, policyAfterStep } from '../store/queries.js';
 import { compareSteps, type Comparison, type LossComparison, type ReplayDiff } from '../store/replay-diff.js';
@@ -10,6 +11,7 @@ import { MelRunId, TASK_QUEUES, type PolicyRef } from '../temporal/contracts/com
 import { failureChain } from '../temporal/errors.js';
 import { melReplayStepWorkflow } from '../workflows/index.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import { readRunData } from './data-set.js';
 import { decimal, table } from './format.js';
 import { withCliWorkers } from './workers.js';
 
@@ -42,6 +44,8 @@ async function replay(context: CliContext, runId: string, options: ReplayOptions
   const run = await findRun(db, runId);
   if (!run) throw new CliError(`no run named ${runId}: see \`mel runs\``);
   const policy = await startingPolicy(db, run, options.step);
+  // A run from before data sets were pinned is pinned to what its data set reads now.
+  const data = run.data ?? datasetPin(await readRunData(run.config));
   const replayRunId = `${runId.slice(0, 40)}-replay${options.step}-${Date.now().toString(36)}`;
   await withCliWorkers(context, { withWorkers: options.withWorkers, command: 'replay' }, async () => {
     if (!options.json)
@@ -51,7 +55,7 @@ async function replay(context: CliContext, runId: string, options: ReplayOptions
       .execute(melReplayStepWorkflow, {
         taskQueue: TASK_QUEUES.cpu,
         workflowId: `mel-replay/${replayRunId}`,
-        args: [{ config: { ...run.config, runId: replayRunId }, step: options.step, policy }],
+        args: [{ config: { ...run.config, runId: replayRunId }, data, step: options.step, policy }],
         typedSearchAttributes: [{ key: MelRunId, value: replayRunId }],
       })
       .catch((error: unknown) => {

@@ -17,11 +17,13 @@ import {
 } from '../temporal/contracts/run.js';
 import { failureChain } from '../temporal/errors.js';
 import { followRun, startRun, type Progress } from '../temporal/client.js';
-import { loadRunConfig } from '../mel/node.js';
+import { assertUnchanged, type DatasetPin } from '../mel/index.js';
+import { datasetPin, loadRunConfig, type RunDataset } from '../mel/node.js';
 import { differentRunConfigMessage, sameRunConfig, type RunConfig } from '../mel/run-config.js';
 import type { InProcessWorkers } from '../workers/in-process.js';
 import { missingWorkersWarning, startCliWorkers } from './workers.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import { describeRunData, readRunData } from './data-set.js';
 import { fields } from './format.js';
 import { firstLine, listRuns, loadStatus } from './run-state.js';
 import {
@@ -168,19 +170,29 @@ export async function trainRun(
 ): Promise<RunStatus | undefined> {
   const client = await context.client();
   const existing = await existingExecution(client, config.runId);
-  await checkSameConfiguration(context, config);
+  const stored = await findRun(await context.db(), config.runId);
+  if (stored && !sameRunConfig(stored.config, config))
+    throw new CliError(differentRunConfigMessage(config.runId));
   if (existing && existing !== 'RUNNING') {
     throw new CliError(
       `run ${config.runId} has already finished (${existing}); see \`mel status ${config.runId}\`, ` +
         'or choose a new runId to train again',
     );
   }
+  const dataset = await readRunData(config);
+  if (stored?.data) checkSameData(config.runId, stored.data, dataset);
   const out = new TrainOutput(options);
+  const { source, sha256, badRows } = dataset;
+  out.event(
+    'data',
+    { runId: config.runId, source, sha256, problems: dataset.problems.length, skipped: badRows },
+    describeRunData(dataset),
+  );
   const workers = options.withWorkers ? await startCliWorkers(context) : undefined;
   try {
     const warning = workers ? undefined : await missingWorkersWarning(context, 'train');
     if (warning) out.warn(warning);
-    await startRun(client, config);
+    await startRun(client, config, datasetPin(dataset));
     out.event(
       'started',
       { runId: config.runId, attached: existing === 'RUNNING', workflowId: runWorkflowId(config.runId) },
@@ -213,11 +225,13 @@ async function existingExecution(client: Client, runId: string): Promise<string 
   }
 }
 
-/** Attaching to a run means training with its configuration: a different one is refused, as the workflow would. */
-async function checkSameConfiguration(context: CliContext, config: RunConfig): Promise<void> {
-  const stored = await findRun(await context.db(), config.runId);
-  if (stored && !sameRunConfig(stored.config, config))
-    throw new CliError(differentRunConfigMessage(config.runId));
+/** Attaching to a run means training on its data set: a file that changed since the run started is refused. */
+function checkSameData(runId: string, pinned: DatasetPin, dataset: RunDataset): void {
+  try {
+    assertUnchanged(dataset.source, pinned.sha256, dataset.sha256, `run ${runId} was started`);
+  } catch (error) {
+    throw new CliError(`cannot attach to run ${runId}: ${(error as Error).message}`);
+  }
 }
 
 /** Ctrl-C leaves the run going (it is durable); only this process and its in-process workers stop. */

@@ -194,12 +194,12 @@ export function parseJsonlProblems(
 }
 
 /** The problems of a data set; a DatasetError when none is usable (no rows, or every row bad). */
-export function requireProblems({ problems, badRows }: DatasetLoadResult, source: string): Problem[] {
+export function requireProblems({ problems, badRows }: DatasetLoadResult): Problem[] {
   if (problems.length > 0) return problems;
   const why = badRows[0]
     ? `: all ${badRows.length} rows are bad, the first: ${describeBadRow(badRows[0])}`
     : '';
-  throw new DatasetError(`data set ${source} has no usable rows${why}`);
+  throw new DatasetError(`no usable rows${why}`);
 }
 
 /** One line per skipped row, the first `shown` of them, then how many more there are. */

@@ -85,7 +85,7 @@ export async function loadRunDataset(config: RunConfig): Promise<RunDataset> {
     source === 'builtin'
       ? builtinDataset(builtinSeed, builtinCount)
       : { source, ...(await loadProblemsFile(source, config.mel.dataset, config.mel.verifier)) };
-  requireProblems(dataset, source);
+  requireProblems(dataset);
   return dataset;
 }
 

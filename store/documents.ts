@@ -2,7 +2,14 @@
  * MongoDB documents of a MEL run. Every id is a business key built from run, step, prompt and sample (never
  * from an attempt), so a retried or replayed activity overwrites its own documents instead of adding new ones.
  */
-import type { Datum, EvalSampleKey, MetaExperience, Problem, VerificationReason } from '../mel/index.js';
+import type {
+  Datum,
+  DatasetPin,
+  EvalSampleKey,
+  MetaExperience,
+  Problem,
+  VerificationReason,
+} from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDefinition, EvalResult } from '../temporal/contracts/eval.js';
@@ -40,6 +47,8 @@ export const ids = {
 export interface RunDoc {
   _id: string;
   config: RunConfig;
+  /** The data set the run was started on; absent on runs registered before data sets were pinned. */
+  data?: DatasetPin;
   baseModel: string;
   createdAt: Date;
   initialPolicy?: PolicyRef;

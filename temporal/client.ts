@@ -15,17 +15,23 @@ import {
   type StageName,
 } from './contracts/run.js';
 import { melRunWorkflow } from '../workflows/index.js';
+import type { DatasetPin } from '../mel/dataset.js';
+import { datasetPin, loadRunDataset } from '../mel/node.js';
 import type { RunConfig } from '../mel/run-config.js';
 
 export type RunHandle = WorkflowHandleWithFirstExecutionRunId<typeof melRunWorkflow>;
 
-/** Starts the run's workflow, or attaches to it if a run with this id is already going. */
-export async function startRun(client: Client, config: RunConfig): Promise<RunHandle> {
+/**
+ * Starts the run's workflow on the data set `data` pins, or attaches to it if a run with this id is already going.
+ * Without `data`, the data set is read, checked and pinned here (`loadRunDataset` throws on a bad one).
+ */
+export async function startRun(client: Client, config: RunConfig, data?: DatasetPin): Promise<RunHandle> {
+  data ??= datasetPin(await loadRunDataset(config));
   return client.workflow.start(melRunWorkflow, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: runWorkflowId(config.runId),
     workflowIdConflictPolicy: 'USE_EXISTING',
-    args: [{ runId: config.runId, totalSteps: config.steps, config }],
+    args: [{ runId: config.runId, totalSteps: config.steps, config, data }],
     typedSearchAttributes: [{ key: MelRunId, value: config.runId }],
   });
 }

@@ -8,13 +8,18 @@ import { melStepWorkflow } from './step.js';
  * Re-runs one step of a run as a new run of one step (`mel replay`): same configuration and seeds, same starting
  * policy, its own documents, so the original and the replay can be compared record by record.
  */
-export async function melReplayStepWorkflow({ config, step, policy }: ReplayStepInput): Promise<StepResult> {
+export async function melReplayStepWorkflow({
+  config,
+  data,
+  step,
+  policy,
+}: ReplayStepInput): Promise<StepResult> {
   upsertSearchAttributes([
     { key: MelRunId, value: config.runId },
     { key: MelStep, value: step },
     { key: MelPhase, value: 'replay' },
   ]);
-  await cpu.registerRun({ config, workflowId: workflowInfo().workflowId });
+  await cpu.registerRun({ config, data, workflowId: workflowInfo().workflowId });
   const restored = await gpuTraining.restorePolicy({ policy, name: config.runId });
   const result = await executeChild(melStepWorkflow, {
     workflowId: stepWorkflowId(config.runId, step),

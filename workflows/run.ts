@@ -51,7 +51,7 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
 
   upsertSearchAttributes([{ key: MelRunId, value: run.runId }]);
   if (!run.state.policy) {
-    await cpu.registerRun({ config: input.config, workflowId: workflowInfo().workflowId });
+    await cpu.registerRun({ config: input.config, data: input.data, workflowId: workflowInfo().workflowId });
     run.state.policy = await gpuTraining.initPolicy({ runId: run.runId });
   }
   run.phase = 'running';

@@ -4,6 +4,7 @@
  * of every activity these workflows call. Only ids, counts and policy references: the data stays in MongoDB.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { DatasetPin } from '../../mel/dataset.js';
 import type { RunConfig, RunMode } from '../../mel/run-config.js';
 import type { PolicyRef } from './common.js';
 
@@ -21,6 +22,8 @@ export interface MelRunInput {
   runId: string;
   totalSteps: number;
   config: RunConfig;
+  /** The data set as the client read it before starting the run; every activity that reads it checks its hash. */
+  data: DatasetPin;
   /** Carried across continue-as-new. */
   carried?: RunState;
   /**
@@ -62,6 +65,8 @@ export const stageQuery = defineQuery<StageName | undefined>('stage');
 export interface ReplayStepInput {
   /** The original run's configuration under the replay's own run id, so the replay writes its own documents. */
   config: RunConfig;
+  /** The original run's data set pin: a replay trains on exactly the problems the original step did. */
+  data: DatasetPin;
   step: number;
   /** The policy the original step started from. */
   policy: PolicyRef;
@@ -157,9 +162,13 @@ export interface StepResult {
 
 // ---- bookkeeping activities (cpu) and the run's starting policy (gpu-training) ----
 
-/** `registerRun`: stores the run's configuration once (a second start with another configuration is refused). */
+/**
+ * `registerRun`: stores the run's configuration and data set pin once (a second start with another configuration
+ * or data set is refused).
+ */
 export interface RegisterRunInput {
   config: RunConfig;
+  data: DatasetPin;
   workflowId: string;
 }
 

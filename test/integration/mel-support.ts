@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import type { Db } from 'mongodb';
 import { expect } from 'vitest';
 import { loadEnv, REPO_ROOT } from '../../common/env.js';
-import { loadRunConfig } from '../../mel/node.js';
+import type { DatasetPin } from '../../mel/dataset.js';
+import { datasetPin, loadRunConfig, loadRunDataset } from '../../mel/node.js';
 import { cachePaths } from '../../stack/install.js';
 import type {
   DatumDoc,
@@ -42,6 +43,11 @@ export function shortRunConfig(overrides: Partial<RunConfig> = {}): RunConfig {
     mel: { pairs: { maxPairsPerGroup: 3 }, metaExperience: { prompt: 'compact' } },
     ...overrides,
   });
+}
+
+/** The pin of the run's data set, as `mel train` reads it before starting the run. */
+export async function dataPin(config: RunConfig): Promise<DatasetPin> {
+  return datasetPin(await loadRunDataset(config));
 }
 
 /** The demo's own configuration (configs/demo.json) under a fresh run id. */

@@ -136,11 +136,11 @@ describe('a data set as a run reads it', () => {
   const bad = (line: number): BadRow => ({ source: 'f.jsonl', line, field: 'answer', message: 'missing' });
 
   it('no usable row is a non-retryable DatasetError, naming the first bad row when there were rows', () => {
-    const none = () => requireProblems({ problems: [], badRows: [] }, 'f.jsonl');
+    const none = () => requireProblems({ problems: [], badRows: [] });
     expect(none).toThrow(DatasetError);
-    expect(none).toThrow('data set f.jsonl has no usable rows');
-    expect(() => requireProblems({ problems: [], badRows: [bad(1), bad(2)] }, 'f.jsonl')).toThrow(
-      'data set f.jsonl has no usable rows: all 2 rows are bad, the first: f.jsonl:1: field "answer": missing',
+    expect(none).toThrow('no usable rows');
+    expect(() => requireProblems({ problems: [], badRows: [bad(1), bad(2)] })).toThrow(
+      'no usable rows: all 2 rows are bad, the first: f.jsonl:1: field "answer": missing',
     );
     expect(new DatasetError('x').name).toBe(NON_RETRYABLE.dataset);
     expect(new DatasetRowError(bad(1))).toBeInstanceOf(DatasetError);
@@ -242,7 +242,7 @@ describe('loadRunDataset (mel/node.ts)', () => {
     writeFileSync(path, '{"id": "b", "question": "q", "answer": "$"}\n\n');
     await expect(loadRunDataset(configFor(path, 'skip'))).rejects.toThrow(DatasetError);
     writeFileSync(join(dir, 'empty.jsonl'), '');
-    await expect(loadRunDataset(configFor(join(dir, 'empty.jsonl')))).rejects.toThrow('has no usable rows');
+    await expect(loadRunDataset(configFor(join(dir, 'empty.jsonl')))).rejects.toThrow('no usable rows');
     await expect(loadRunDataset(configFor(join(dir, 'missing.jsonl')))).rejects.toThrow(/ENOENT/);
   });
 });

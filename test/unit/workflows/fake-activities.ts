@@ -9,6 +9,7 @@ import type {
   GpuInferenceActivities,
   GpuTrainingActivities,
 } from '../../../activities/index.js';
+import type { DatasetPin } from '../../../mel/dataset.js';
 import type { StepMetrics } from '../../../store/documents.js';
 import type {
   PolicyRef,
@@ -60,12 +61,22 @@ export function fakePolicy(runId: string, updates: number): PolicyRef {
   };
 }
 
+/** The data set pin the workflow tests start their runs with. */
+export const fakeDataPin: DatasetPin = {
+  source: 'builtin',
+  sha256: 'f'.repeat(64),
+  problems: 300,
+  skippedRows: 0,
+};
+
 export class FakeMel {
   /** Every activity call, in order. */
   readonly calls: CallKey[] = [];
   /** The policy each policy update started from, by run. */
   readonly updatesFrom = new Map<string, PolicyRef[]>();
   readonly released: PolicyRef[] = [];
+  /** The data set pin each run was registered with. */
+  readonly registered = new Map<string, DatasetPin>();
   private readonly gates = new Map<CallKey, Promise<void>>();
   private readonly faults = new Map<CallKey, () => Error>();
   private readonly waiters: { key: CallKey; resolve: () => void }[] = [];
@@ -119,7 +130,8 @@ export class FakeMel {
   }
 
   readonly activities = {
-    registerRun: async ({ config }: RegisterRunInput): Promise<void> => {
+    registerRun: async ({ config, data }: RegisterRunInput): Promise<void> => {
+      this.registered.set(config.runId, data);
       await this.enter(`${config.runId}/registerRun`);
     },
     initPolicy: async ({ runId }: InitPolicyInput): Promise<PolicyRef> => {

@@ -20,7 +20,7 @@ import {
 import { failureChain } from '../../../temporal/errors.js';
 import { parseRunConfig, type RunMode } from '../../../mel/run-config.js';
 import type { melRunWorkflow } from '../../../workflows/run.js';
-import { FakeMel, fakePolicy, invalidInput, stageKey } from './fake-activities.js';
+import { FakeMel, fakeDataPin, fakePolicy, invalidInput, stageKey } from './fake-activities.js';
 import { eventually, startWorkflowTestEnv, type WorkflowTestEnv } from './support.js';
 
 const fake = new FakeMel();
@@ -61,7 +61,7 @@ async function startRun(
   return client.workflow.start<typeof melRunWorkflow>('melRunWorkflow', {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: runWorkflowId(runId),
-    args: [{ runId, totalSteps, config, ...options }],
+    args: [{ runId, totalSteps, config, data: fakeDataPin, ...options }],
   });
 }
 
