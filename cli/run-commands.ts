@@ -27,6 +27,7 @@ import { describeRunData, readRunData } from './data-set.js';
 import { fields } from './format.js';
 import { firstLine, listRuns, loadStatus } from './run-state.js';
 import {
+  failedAt,
   progressLine,
   renderMetrics,
   renderRuns,
@@ -316,7 +317,7 @@ export class TrainOutput {
       this.event(
         'step-failed',
         { runId: status.runId, ...lastError },
-        `step ${lastError.step} failed after its retries: ${lastError.message}\n` +
+        `${failedAt(lastError)} failed after its retries: ${lastError.message}\n` +
           `the run is paused; fix the cause, then: mel resume ${status.runId}`,
       );
     }

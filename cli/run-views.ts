@@ -94,6 +94,11 @@ export function renderMetrics(rows: StepMetricsRow[]): string {
   );
 }
 
+/** Where a run's last error happened: its step, or its start (registering it, creating its first policy). */
+export function failedAt(lastError: NonNullable<RunStatus['lastError']>): string {
+  return lastError.starting ? 'the start of the run' : `step ${lastError.step}`;
+}
+
 export function renderStatus(report: StatusReport): string {
   const { run, workflow, searchAttributes } = report;
   const step = run
@@ -109,7 +114,7 @@ export function renderStatus(report: StatusReport): string {
     ['step', step],
     ['progress', run ? progressBar(runFraction(run, report.stage)) : undefined],
     ['paused', run?.paused ? `yes: ${run.pauseReason ?? 'no reason given'}` : run ? 'no' : undefined],
-    ['last error', run?.lastError ? `step ${run.lastError.step}: ${run.lastError.message}` : undefined],
+    ['last error', run?.lastError ? `${failedAt(run.lastError)}: ${run.lastError.message}` : undefined],
     ['next', run?.lastError ? `fix the cause, then: mel resume ${report.runId}` : undefined],
     ['started', workflow?.startTime ? timestamp(workflow.startTime) : undefined],
     ['closed', workflow?.closeTime ? timestamp(workflow.closeTime) : undefined],

@@ -1,4 +1,6 @@
+import { RetryState } from '@temporalio/common';
 import {
+  ActivityFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -41,8 +43,8 @@ interface Run {
 
 /**
  * One MEL training run: registers the run, creates its starting policy, then runs one child workflow per step.
- * Pause, resume and stop are updates; `status` is a query. A step that fails after all its retries pauses the
- * run instead of failing it, so nothing is lost: fix the cause, then resume to retry that step.
+ * Pause, resume and stop are updates; `status` is a query. A step (or the start) that fails after all its retries
+ * pauses the run instead of failing it, so nothing is lost: fix the cause, then resume to retry it.
  */
 export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
   const run = startRun(input);
@@ -50,10 +52,7 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
   installControls(run);
 
   upsertSearchAttributes([{ key: MelRunId, value: run.runId }]);
-  if (!run.state.policy) {
-    await cpu.registerRun({ config: input.config, data: input.data, workflowId: workflowInfo().workflowId });
-    run.state.policy = await gpuTraining.initPolicy({ runId: run.runId });
-  }
+  await createStartingPolicy(run, input);
   run.phase = 'running';
 
   while (run.state.nextStep < run.totalSteps && !run.state.stopRequested) {
@@ -78,9 +77,9 @@ function statusOf(run: Run): RunStatus {
   return { ...state, runId, totalSteps, phase: effectivePhase(run), currentStep };
 }
 
-/** While running, a requested stop or pause shows as the phase. */
+/** While starting or running, a requested stop or pause shows as the phase. */
 function effectivePhase({ phase, state }: Run): RunPhase {
-  if (phase !== 'running') return phase;
+  if (phase !== 'running' && phase !== 'starting') return phase;
   if (state.stopRequested) return 'stopping';
   return state.paused ? 'paused' : phase;
 }
@@ -127,6 +126,44 @@ function installControls(run: Run): void {
 }
 
 /**
+ * Registers the run and creates its starting policy (unless continue-as-new carried it). A failure pauses the run
+ * as a failed step does, and resuming tries both again (they are idempotent). Only a registration refused for
+ * good (another configuration or data set under this run id) fails the run: there is no run to resume.
+ */
+async function createStartingPolicy(run: Run, { config, data }: MelRunInput): Promise<void> {
+  const { state } = run;
+  while (!state.policy && !state.stopRequested) {
+    try {
+      await cpu.registerRun({ config, data, workflowId: workflowInfo().workflowId });
+      state.policy = await gpuTraining.initPolicy({ runId: run.runId });
+      state.lastError = undefined;
+    } catch (error) {
+      if (isRefusedRegistration(error)) throw error;
+      pauseOnFailure(run, { step: state.nextStep, message: failureChain(error), starting: true });
+      await condition(() => !state.paused || state.stopRequested);
+    }
+  }
+}
+
+function isRefusedRegistration(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.activityType === 'registerRun' &&
+    error.retryState === RetryState.NON_RETRYABLE_FAILURE
+  );
+}
+
+/** Records the error and pauses the run until it is resumed (or stopped). */
+function pauseOnFailure(run: Run, lastError: NonNullable<RunState['lastError']>): void {
+  const { state } = run;
+  state.lastError = lastError;
+  state.paused = true;
+  state.pauseReason = lastError.starting ? 'the run failed to start' : `step ${lastError.step} failed`;
+  upsertSearchAttributes([{ key: MelPhase, value: 'paused-on-failure' }]);
+  log.error('failed after its retries; the run is paused until resumed', { ...lastError });
+}
+
+/**
  * Runs step `state.nextStep` as a child workflow. On success the run moves to the next step with the new policy;
  * a step that failed after all its retries pauses the run with the error, and resuming retries the same step.
  */
@@ -154,14 +191,7 @@ async function runStep(run: Run): Promise<boolean> {
     state.nextStep = step + 1;
     return true;
   } catch (error) {
-    state.lastError = { step, message: failureChain(error) };
-    state.paused = true;
-    state.pauseReason = `step ${step} failed`;
-    upsertSearchAttributes([{ key: MelPhase, value: 'paused-on-failure' }]);
-    log.error('step failed after its retries; the run is paused until resumed', {
-      step,
-      error: state.lastError.message,
-    });
+    pauseOnFailure(run, { step, message: failureChain(error) });
     return false;
   } finally {
     // No step runs between steps, nor while the run waits on a failure.

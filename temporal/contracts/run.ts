@@ -42,8 +42,11 @@ export interface RunState {
   paused: boolean;
   pauseReason?: string;
   stopRequested: boolean;
-  /** The error of the last step that failed after all its retries; the run waits paused until resumed. */
-  lastError?: { step: number; message: string };
+  /**
+   * The error of the last step that failed after all its retries, or of the run's start (`starting`: registering
+   * the run or creating its first policy, before step `step`); the run waits paused until resumed.
+   */
+  lastError?: { step: number; message: string; starting?: true };
   lastStep?: Pick<StepResult, 'step' | 'verify' | 'validate' | 'update'>;
 }
 

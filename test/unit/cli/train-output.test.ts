@@ -68,4 +68,16 @@ describe('TrainOutput off a terminal', () => {
     out.stop();
     expect(JSON.parse(chunks.join(''))).toMatchObject({ event: 'progress', step: 0, stage: 'rollout' });
   });
+
+  it('says a failed start is the start, not a step, and how to go on', () => {
+    const chunks = captureStdout();
+    const out = new TrainOutput({});
+    const lastError = { step: 0, message: 'Activity task failed: no engine', starting: true as const };
+    out.progress({ status: { ...base, phase: 'paused', paused: true, lastError }, stage: undefined });
+    out.stop();
+    expect(chunks.join('').split('\n').slice(0, 2)).toEqual([
+      'the start of the run failed after its retries: Activity task failed: no engine',
+      'the run is paused; fix the cause, then: mel resume r',
+    ]);
+  });
 });

@@ -2,7 +2,12 @@
  * melRunWorkflow and melStepWorkflow on a local Temporal server, with fake activities: the status query, the
  * pause / resume / stop updates and what their validators refuse, a failed step, continue-as-new. Seconds, no stack.
  */
-import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_QUEUES } from '../../../temporal/contracts/common.js';
@@ -227,6 +232,71 @@ describe('melStepWorkflow: the GRPO baseline', { timeout: 60_000 }, () => {
 
     expect(ran('full-mel')).toEqual([...STAGES]);
     expect(ran('grpo-only')).toEqual(STAGES.filter((stage) => !REFLECTION_STAGES.includes(stage as never)));
+  });
+});
+
+describe('melRunWorkflow: a failed start', { timeout: 60_000 }, () => {
+  it('an initPolicy failure pauses the run with the error; resume retries the start and the run completes', async () => {
+    const runId = 'failed-init';
+    const key = `${runId}/initPolicy` as const;
+    fake.fail(key, () =>
+      invalidInput('data set /data/train.jsonl changed since run failed-init was started'),
+    );
+    const handle = await startRun(runId, 2);
+
+    const failed = await eventually(
+      () => status(handle),
+      (s) => s.lastError !== undefined,
+    );
+    expect(failed).toMatchObject({
+      phase: 'paused',
+      paused: true,
+      pauseReason: 'the run failed to start',
+      nextStep: 0,
+      lastError: { step: 0, starting: true },
+    });
+    expect(failed.policy).toBeUndefined();
+    expect(failed.lastError!.message).toMatch(/^Activity task failed: .*changed since run failed-init/);
+    expect(fake.count(key)).toBe(1); // non-retryable: no second attempt
+    expect(fake.count(stageKey(runId, 0, 'rollout'))).toBe(0);
+    // The data set pin of the workflow's input reached the activity that records it with the run.
+    expect(fake.registered.get(runId)).toEqual(fakeDataPin);
+
+    fake.heal(key);
+    await resume(handle);
+    const final = await handle.result();
+    expect(final).toMatchObject({ phase: 'completed', nextStep: 2, paused: false });
+    expect(final.lastError).toBeUndefined();
+    expect(fake.count(`${runId}/registerRun`)).toBe(2);
+    expect(fake.count(key)).toBe(2);
+  });
+
+  it('a stop while paused on a failed start ends the run without a step', async () => {
+    const runId = 'failed-init-stopped';
+    fake.fail(`${runId}/initPolicy`, () => invalidInput('no engine model'));
+    const handle = await startRun(runId, 2);
+    await eventually(
+      () => status(handle),
+      (s) => s.phase === 'paused',
+    );
+    await stop(handle, 'give up');
+    const final = await handle.result();
+    expect(final).toMatchObject({ phase: 'stopped', nextStep: 0, pauseReason: 'give up' });
+    expect(final.policy).toBeUndefined();
+    expect(fake.count(stageKey(runId, 0, 'rollout'))).toBe(0);
+  });
+
+  it('a registration refused for good fails the run: there is no run to resume', async () => {
+    const runId = 'refused';
+    fake.fail(`${runId}/registerRun`, () =>
+      invalidInput('run refused already exists with a different configuration; choose a new runId'),
+    );
+    const handle = await startRun(runId, 1);
+    const error: unknown = await handle.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(failureChain(error)).toContain('already exists with a different configuration');
+    expect(fake.count(`${runId}/registerRun`)).toBe(1);
+    expect(fake.count(`${runId}/initPolicy`)).toBe(0);
   });
 });
 
