@@ -1,17 +1,26 @@
 /**
- * The one error type for engine failures. `retryable` says whether the same call may succeed later (connection
- * errors, timeouts, 408/429/5xx, garbled answers); activities turn non-retryable ones into non-retryable Temporal
- * failures. Messages never contain the API key.
+ * The one error type for engine failures. `retryable` says whether the client may send the same call again
+ * (connection errors, timeouts, 408/429/5xx, garbled answers); the workers turn a refused request
+ * (`isRefusedRequest`) into a non-retryable Temporal failure. Messages never contain the API key.
  */
 export class EngineError extends Error {
   override name = 'EngineError';
   readonly retryable: boolean;
   readonly status: number | undefined;
+  /**
+   * A state-changing call whose answer was lost: the client must not re-send it (`retryable` is false), but the
+   * activity may run again, since its next attempt starts afresh in a fresh model.
+   */
+  readonly outcomeUnknown: boolean;
 
-  constructor(message: string, options: { retryable: boolean; status?: number; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { retryable: boolean; status?: number; cause?: unknown; outcomeUnknown?: boolean },
+  ) {
     super(message, { cause: options.cause });
     this.retryable = options.retryable;
     this.status = options.status;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
 }
 
@@ -20,6 +29,21 @@ const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 /** Timeouts, rate limits and server-side failures; every other 4xx means the request itself is wrong. */
 export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUS.has(status);
+}
+
+/** What an engine forgets when it restarts (SkyRL: "Model not found", "Model <id> not loaded", "Future not found"). */
+const LOST_ON_RESTART = /\b(?:model|sampler|session|future)\b[\w\s-]*\bnot (?:found|loaded)\b/i;
+
+/**
+ * The engine refused the request itself, so no retry can succeed: a 4xx that is neither a timeout or rate limit
+ * nor about a model, sampler or future the engine lost (a fresh attempt recreates or restores those), and not a
+ * call whose outcome is unknown (a fresh attempt starts over in a fresh model).
+ */
+export function isRefusedRequest(error: unknown): error is EngineError {
+  if (!(error instanceof EngineError) || error.outcomeUnknown || error.status === undefined) return false;
+  const { status, message } = error;
+  if (status < 400 || status >= 500 || isRetryableStatus(status)) return false;
+  return !((status === 400 || status === 404) && LOST_ON_RESTART.test(message));
 }
 
 export function describeError(error: unknown): string {

@@ -54,8 +54,9 @@ interface CallOptions {
   /** retrieve_future: a 408 or a client timeout means "not done yet", not failure. */
   pendingOnTimeout?: boolean;
   /**
-   * A state-changing submit: re-sent only when the engine provably did not take it (connection refused, 429).
-   * After a timeout, a reset or a 5xx it may have been applied, and a re-send could apply it twice.
+   * A state-changing submit: re-sent only when the engine provably did not take it (connection refused, 429); a
+   * 4xx refusal is reported as it is. After a timeout, a reset or a 5xx it may have been applied, and a re-send
+   * could apply it twice.
    */
   onlyIfUndelivered?: boolean;
 }
@@ -377,10 +378,14 @@ export class TinkerClient implements PolicyEngine {
   }
 }
 
-/** The engine refused the request before taking it: the connection was refused, or it answered 429. */
+/**
+ * The engine did not take the request: the connection was refused, or it answered a 4xx other than 408 (a rate
+ * limit, or a refusal of the request itself, which is then reported as it is rather than as an unknown outcome).
+ */
 function isUndelivered(error: unknown): boolean {
   if (!(error instanceof EngineError)) return false;
-  if (error.status === 429) return true;
+  const { status } = error;
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408) return true;
   const code = (error.cause as { cause?: { code?: unknown } } | undefined)?.cause?.code;
   return code === 'ECONNREFUSED';
 }
@@ -390,7 +395,12 @@ function unknownOutcome(method: string, route: string, error: unknown): EngineEr
   return new EngineError(
     `${method} ${route}: outcome unknown (${describeError(error)}); not re-sent, since the engine may have ` +
       'applied it already',
-    { retryable: false, status: error instanceof EngineError ? error.status : undefined, cause: error },
+    {
+      retryable: false,
+      outcomeUnknown: true,
+      status: error instanceof EngineError ? error.status : undefined,
+      cause: error,
+    },
   );
 }
 

@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
+import { engineRefusalInterceptors } from '../activities/engine-failures.js';
 import { createMelActivities, createSmokeActivities } from '../activities/index.js';
 import type { Endpoints } from '../common/env.js';
 import { createPolicyEngine, createReflectionEngine, reflectionEngineConfig } from '../engine/config.js';
@@ -84,6 +85,7 @@ export async function createWorkers(
         identity: `${role}@${process.pid}`,
         ...(role === 'cpu' ? { workflowsPath: WORKFLOWS_PATH } : {}),
         ...(hasActivities ? { activities: activities[role] } : {}),
+        interceptors: { activity: [engineRefusalInterceptors] },
         maxConcurrentActivityTaskExecutions: maxConcurrent[role],
         shutdownGraceTime: `${settings.MEL_WORKER_SHUTDOWN_GRACE_S}s`,
       }),

@@ -75,7 +75,7 @@ describe('Tinker client wire behaviour', () => {
     // A 503 may come after the engine applied the step: re-sending could apply it twice.
     script.submitStatuses = [503, 200];
     const unknown = client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
-    await expect(unknown).rejects.toMatchObject({ status: 503, retryable: false });
+    await expect(unknown).rejects.toMatchObject({ status: 503, retryable: false, outcomeUnknown: true });
     await expect(unknown).rejects.toThrow(/outcome unknown/);
     expect(posts('optim_step')).toHaveLength(3);
 
@@ -83,6 +83,14 @@ describe('Tinker client wire behaviour', () => {
     const error = client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
     await expect(error).rejects.toMatchObject({ name: 'EngineError', status: 400, retryable: false });
     expect(posts('optim_step')).toHaveLength(4);
+  });
+
+  it('reports a refused state-changing call as the refusal it is, not as an unknown outcome', async () => {
+    script.submitStatuses = [422];
+    const refused = client.optimStep({ modelId: 'm', adam: { learningRate: 0.1 } });
+    await expect(refused).rejects.toMatchObject({ status: 422, retryable: false, outcomeUnknown: false });
+    await expect(refused).rejects.toThrow('POST /optim_step answered 422: failure 422');
+    expect(posts('optim_step')).toHaveLength(1);
   });
 
   it('retries an idempotent call (sampling) after a 503 with backoff', async () => {
