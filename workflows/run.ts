@@ -160,7 +160,7 @@ function pauseOnFailure(run: Run, lastError: NonNullable<RunState['lastError']>)
   state.paused = true;
   state.pauseReason = lastError.starting ? 'the run failed to start' : `step ${lastError.step} failed`;
   upsertSearchAttributes([{ key: MelPhase, value: 'paused-on-failure' }]);
-  log.error('failed after its retries; the run is paused until resumed', { ...lastError });
+  log.error('the run is paused on a failure until resumed', { ...lastError });
 }
 
 /**
