@@ -13,7 +13,8 @@ const fixtures = readdirSync(FIXTURES).filter((file) => file.endsWith('.json'));
 // were recorded with scripts/record-history.ts from a real run; run-workflow-{controls,failed-step,paused-at-start}
 // from run.test.ts's fake-activity runs on the run workflow as it was before its refactor into helpers (pause,
 // resume, stop, refused updates, a failed step retried), run-workflow-continued-as-new from the first execution
-// of its continue-as-new test.
+// of its continue-as-new test, run-workflow-failed-start from its failed-start test (initPolicy fails, the run
+// pauses, resume retries the start).
 describe('replay of recorded workflow histories', () => {
   beforeAll(installQuietRuntime);
 
