@@ -34,6 +34,9 @@ export function durabilityCost(configs: readonly ConfigResult[]): {
   cookbookSeconds: number | null;
   grpoRatio: number | null;
   melRatio: number | null;
+  /** Where a side failed after some steps, its ratio is from those steps: 'k of n steps'. */
+  grpoNote: string | null;
+  melNote: string | null;
 }[] {
   const find = (c: ConfigResult, system: string, mode: string) =>
     configs.find(
@@ -56,8 +59,20 @@ export function durabilityCost(configs: readonly ConfigResult[]): {
       cookbookSeconds: cookbook.ok ? cookbook.stepSeconds : null,
       grpoRatio: over(find(cookbook, 'mel-temporal', 'grpo'), cookbook),
       melRatio: over(find(cookbook, 'mel-temporal', 'mel'), cookbook),
+      grpoNote: partialNote(find(cookbook, 'mel-temporal', 'grpo'), cookbook),
+      melNote: partialNote(find(cookbook, 'mel-temporal', 'mel'), cookbook),
     }));
 }
+
+function partialNote(...sides: (ConfigResult | undefined)[]): string | null {
+  const partial = sides.filter((side) => side && !side.ok && side.stepsCompleted > 0);
+  return partial.length === 0
+    ? null
+    : partial.map((side) => `${side!.system} ${side!.stepsCompleted} of ${side!.steps} steps`).join(', ');
+}
+
+const withNote = (value: number | null, note: string | null) =>
+  value === null ? '–' : note ? `${ratio(value)} (${note})` : ratio(value);
 
 export function benchmarksMarkdown(report: BenchReport, plots: string[]): string {
   const lines = [
@@ -77,7 +92,7 @@ export function benchmarksMarkdown(report: BenchReport, plots: string[]): string
     '| --- | --: | --: | --: | --: |',
     ...durabilityCost(report.configs).map(
       (row) =>
-        `| ${row.latencyModel} | ${row.batchSize} | ${seconds(row.cookbookSeconds)} | ${ratio(row.grpoRatio)} | ${ratio(row.melRatio)} |`,
+        `| ${row.latencyModel} | ${row.batchSize} | ${seconds(row.cookbookSeconds)} | ${withNote(row.grpoRatio, row.grpoNote)} | ${withNote(row.melRatio, row.melNote)} |`,
     ),
     '',
     '## Where the time goes',

@@ -168,9 +168,22 @@ describe('durabilityCost', () => {
       measured({ batchSize: 64 }, 9),
     ]);
     expect(rows).toEqual([
-      { latencyModel: 'zero', batchSize: 16, cookbookSeconds: 2, grpoRatio: 1.5, melRatio: 2.5 },
+      {
+        latencyModel: 'zero',
+        batchSize: 16,
+        cookbookSeconds: 2,
+        grpoRatio: 1.5,
+        melRatio: 2.5,
+        grpoNote: null,
+        melNote: null,
+      },
     ]);
     expect(reading([measured({}, 5)])[0]).toContain('b16-g8-t1k-p3');
+
+    const failedLater = { ...measured({}, 7), ok: false, stepsCompleted: 1 };
+    const cookbook = measured({ system: 'tinker-cookbook', mode: 'grpo', pairsCap: null }, 2);
+    const [partial] = durabilityCost([cookbook, failedLater]);
+    expect(partial).toMatchObject({ melRatio: 3.5, melNote: 'mel-temporal 1 of 2 steps', grpoRatio: null });
   });
 });
 
