@@ -7,7 +7,7 @@ import {
   parseMetaExperience,
   renderContinuation,
   renderGenerationPrompt,
-  selectContrastivePairs,
+  selectSamplePairs,
   validationMessages,
   verifySolution,
   CHAINED_STEP_COUNT,
@@ -15,7 +15,7 @@ import {
   type ContrastiveInput,
   type MetaExperienceParse,
   type Verification,
-  groupRewards,
+  groupSamples,
 } from '../mel/index.js';
 import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
@@ -46,10 +46,10 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const problemIds = new Map(
       (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem.id]),
     );
-    const groups = groupRewards(await rewards.find({ runId, step }).toArray());
+    const groups = groupSamples(await rewards.find({ runId, step }).toArray());
     const source = origin();
-    const docs: PairDoc[] = [...groups].flatMap(([promptId, groupRewards]) =>
-      selectContrastivePairs(groupRewards, ids.withinRun(runId, promptId), {
+    const docs: PairDoc[] = [...groups].flatMap(([promptId, samples]) =>
+      selectSamplePairs(samples, ids.withinRun(runId, promptId), {
         ...run.config.mel.pairs,
         seed: run.config.seed,
       }).map((pair) => ({
