@@ -2,7 +2,15 @@
  * MongoDB documents of a MEL run. Every id is a business key built from run, step, prompt and sample (never
  * from an attempt), so a retried or replayed activity overwrites its own documents instead of adding new ones.
  */
-import type { Datum, EvalSampleKey, MetaExperience, Problem, VerificationReason } from '../mel/index.js';
+import type {
+  Datum,
+  EvalSampleKey,
+  Exclusion,
+  ExclusionReason,
+  MetaExperience,
+  Problem,
+  VerificationReason,
+} from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDefinition, EvalResult } from '../temporal/contracts/eval.js';
@@ -114,7 +122,12 @@ export interface GenerationTurn {
 }
 
 export type VerdictReason =
-  'replay-verified' | 'replay-wrong-answer' | 'unparseable' | 'leaks-problem-specifics';
+  | 'replay-verified'
+  | 'replay-wrong-answer'
+  | 'unparseable'
+  | 'leaks-problem-specifics'
+  /** The reflection or the replay could not be sampled (docs/mel.md, "Bad items"); the detail says which and why. */
+  | 'sampling-failed';
 
 export interface MetaExperienceDoc {
   _id: string;
@@ -132,6 +145,8 @@ export interface MetaExperienceDoc {
     samplerPath: string;
     /** An external reflection engine that wrote the turns instead of the policy. */
     reflector?: string;
+    /** Why a turn could not be sampled; `turns` holds the ones before it. */
+    failure?: Exclusion;
   };
   parse: { ok: true; metaExperience: MetaExperience } | { ok: false; reason: string };
   leakage?: { leaked: boolean; offendingTokens: string[]; rejected: boolean };
@@ -150,6 +165,24 @@ export interface MetaExperienceDoc {
   verdict?: { accepted: boolean; reason: VerdictReason; detail: string };
   internalization?: { step: number; datumId: string; nll: number; tokens: number; tokenWeight: number };
   origin: Partial<Record<StageName, TemporalOrigin>>;
+}
+
+/**
+ * An item of a step left out as unusable (docs/mel.md, "Bad items"), under the business key the item would have
+ * had: `<run>/step-n/p<i>` for a whole prompt, `…/p<i>/s<j>` for one of its samples.
+ */
+export interface ExclusionDoc {
+  _id: string;
+  runId: string;
+  step: number;
+  stage: StageName;
+  promptId: string;
+  /** Absent when the whole prompt was excluded. */
+  sampleIndex?: number;
+  reason: ExclusionReason;
+  /** What exactly was wrong, in the engine's words where it gave any. */
+  detail: string;
+  origin: TemporalOrigin;
 }
 
 export type DatumKind = 'grpo' | 'nll';
@@ -199,6 +232,9 @@ export interface StepMetrics {
   parsedCandidates: number;
   accepted: number;
   rejected: number;
+  /** Rollout items left out as unusable (absent on steps recorded before items were isolated). */
+  excludedPrompts?: number;
+  excludedSamples?: number;
   /** Accepted / candidates (paper App. B "retention ratio"); null when there were no candidates. */
   retentionRatio: number | null;
   grpoLoss: number | null;
