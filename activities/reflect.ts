@@ -81,7 +81,9 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const results = await mapWithProgress('summarize', stepPairs, GENERATIONS_IN_FLIGHT, async (pair) => {
       const id = ids.metaExperience(pair._id);
       const existing = await metaExperiences.findOne({ _id: id });
-      return existing ?? (await generateCandidate(run.config, policy, pair, id));
+      // A reflection the engine could not give is sampled again by a retry, as a rollout's incomplete group is.
+      if (existing && !existing.generation.failure) return existing;
+      return generateCandidate(run.config, policy, pair, id);
     });
     return {
       candidates: results.length,
@@ -229,7 +231,8 @@ export function createReflectActivities(deps: MelActivityDeps) {
       candidates,
       GENERATIONS_IN_FLIGHT,
       async (candidate) => {
-        const verdict = candidate.verdict ?? (await judge(run.config, policy, candidate));
+        const settled = candidate.verdict && candidate.verdict.reason !== 'sampling-failed';
+        const verdict = settled ? candidate.verdict! : await judge(run.config, policy, candidate);
         return verdict.accepted;
       },
     );
