@@ -5,12 +5,11 @@
  */
 import {
   chainedNllExample,
-  computeAdvantages,
   nllDatums,
   rolloutDatums,
+  sampleAdvantages,
   singleCallNllExample,
   type NllExample,
-  groupRewards,
 } from '../mel/index.js';
 import { ids, type DatumDoc, type MetaExperienceDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
@@ -27,20 +26,15 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
     const promptTokens = new Map(
       (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.promptTokens]),
     );
-    const groups = [...groupRewards(await rewards.find({ runId, step }).toArray())];
-    const advantages = computeAdvantages(
-      groups.map(([, group]) => group),
-      run.config.mel.advantage,
-    );
+    const scored = await rewards.find({ runId, step }).toArray();
     const byId = new Map((await trajectories.find({ runId, step }).toArray()).map((t) => [t._id, t]));
-    const trained = groups.flatMap(([promptId, group], g) =>
-      group.map((_, i) => ({
-        trajectory: byId.get(ids.trajectory(promptId, i))!,
-        advantage: advantages[g]![i]!,
-      })),
-    );
+    const trained = sampleAdvantages(scored, run.config.mel.advantage).map(({ sample, advantage }) => ({
+      trajectory: byId.get(sample._id)!,
+      advantage,
+    }));
+    // Eq. 10's 1/G average is over the step's usable rollouts (excluded ones count nowhere); zero-advantage
+    // rollouts add nothing to the gradient but still count in it.
     const totalTrajectories = trained.length;
-    // Zero-advantage rollouts add nothing to the gradient; they still count in Eq. 10's 1/G average.
     const informative = trained.filter((t) => t.advantage !== 0 && t.trajectory.tokens.length > 0);
     const grpo = rolloutDatums(
       informative.map(({ trajectory, advantage }) => ({

@@ -5,7 +5,7 @@
  */
 import { log } from '@temporalio/activity';
 import type { ForwardOutput, SampledSequence, SampleRequest } from '../engine/engine.js';
-import { EngineError } from '../engine/errors.js';
+import { isModelGone } from '../engine/errors.js';
 import { completionText, datumNll, type Datum } from '../mel/index.js';
 import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
@@ -182,7 +182,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
  * restored from its saved training state into a new engine model (same weights), and sampling goes on.
  */
 /** What an activity asks of the policy; the sampler and the stop token come from the policy and its tokenizer. */
-type PolicySampleRequest = Omit<SampleRequest, 'sampler' | 'stopTokens'>;
+export type PolicySampleRequest = Omit<SampleRequest, 'sampler' | 'stopTokens'>;
 
 export async function sampleWithPolicy(
   deps: MelActivityDeps,
@@ -218,12 +218,6 @@ export async function sampleOneWithPolicy(
     text: completionText(deps.tokenizer, sequence.tokens, [deps.tokenizer.eosTokenId]),
     samplerPath,
   };
-}
-
-/** The engine no longer holds the model: unknown (404) or known but not loaded (SkyRL answers 400). */
-function isModelGone(error: unknown): error is EngineError {
-  if (!(error instanceof EngineError)) return false;
-  return error.status === 404 || (error.status === 400 && /not (loaded|found)/i.test(error.message));
 }
 
 const restoredSamplers = new RestoredSamplers(2, (error) =>

@@ -37,6 +37,8 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
     const metrics: StepMetrics = {
       prompts: result.rollout.prompts,
       trajectories: result.rollout.trajectories,
+      excludedPrompts: result.rollout.excludedPrompts ?? 0,
+      excludedSamples: result.rollout.excludedSamples ?? 0,
       passRate: result.verify.passRate,
       mixedGroups: result.verify.mixedGroups,
       pairs: result.contrast.pairs,

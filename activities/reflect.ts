@@ -7,15 +7,16 @@ import {
   parseMetaExperience,
   renderContinuation,
   renderGenerationPrompt,
-  selectContrastivePairs,
+  selectSamplePairs,
   validationMessages,
   verifySolution,
   CHAINED_STEP_COUNT,
   type ChatMessage,
   type ContrastiveInput,
+  type Exclusion,
   type MetaExperienceParse,
   type Verification,
-  groupRewards,
+  groupSamples,
 } from '../mel/index.js';
 import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
@@ -31,8 +32,14 @@ import type {
 } from '../temporal/contracts/run.js';
 import type { RunConfig } from '../mel/run-config.js';
 import { samplingSeed } from '../mel/schedule.js';
-import { sampleOneWithPolicy } from './policy.js';
+import { isolateItem, sampleOneItem, type ItemOutcome } from './isolation.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
+
+/** One sampled turn of a reflection, and the sampler that wrote it (none for an external reflector). */
+interface ReflectionOutput {
+  turn: Omit<GenerationTurn, 'promptTokens'>;
+  samplerPath: string | undefined;
+}
 
 const GENERATIONS_IN_FLIGHT = 4;
 
@@ -46,10 +53,10 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const problemIds = new Map(
       (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem.id]),
     );
-    const groups = groupRewards(await rewards.find({ runId, step }).toArray());
+    const groups = groupSamples(await rewards.find({ runId, step }).toArray());
     const source = origin();
-    const docs: PairDoc[] = [...groups].flatMap(([promptId, groupRewards]) =>
-      selectContrastivePairs(groupRewards, ids.withinRun(runId, promptId), {
+    const docs: PairDoc[] = [...groups].flatMap(([promptId, samples]) =>
+      selectSamplePairs(samples, ids.withinRun(runId, promptId), {
         ...run.config.mel.pairs,
         seed: run.config.seed,
       }).map((pair) => ({
@@ -74,12 +81,15 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const results = await mapWithProgress('summarize', stepPairs, GENERATIONS_IN_FLIGHT, async (pair) => {
       const id = ids.metaExperience(pair._id);
       const existing = await metaExperiences.findOne({ _id: id });
-      return existing ?? (await generateCandidate(run.config, policy, pair, id));
+      // A reflection the engine could not give is sampled again by a retry, as a rollout's incomplete group is.
+      if (existing && !existing.generation.failure) return existing;
+      return generateCandidate(run.config, policy, pair, id);
     });
     return {
       candidates: results.length,
       parsed: results.filter((doc) => doc.parse.ok).length,
       leaking: results.filter((doc) => doc.leakage?.leaked).length,
+      samplingFailed: results.filter((doc) => doc.generation.failure).length,
     };
   }
 
@@ -95,9 +105,9 @@ export function createReflectActivities(deps: MelActivityDeps) {
       correctSolution: positive.text,
     };
     const seed = samplingSeed(config.seed, pair.step, 'summarize', ids.withinRun(pair.runId, pair._id));
-    const { turns, samplerPath } = await generateTurns(config, policy, input, seed);
+    const { turns, samplerPath, failure } = await generateTurns(config, policy, input, seed);
     const reflector = deps.reflection ? { reflector: deps.reflection.name } : {};
-    const parse = parseTurns(config, turns);
+    const parse = failure ? notSampled(failure) : parseTurns(config, turns);
     const leakage = parse.ok
       ? applyLeakagePolicy(parse.metaExperience, prompt.problem, config.mel.metaExperience.leakage)
       : undefined;
@@ -109,7 +119,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       pairId: pair._id,
       problemId: pair.problemId,
       mode: config.mel.metaExperience.mode,
-      generation: { turns, seed, samplerPath, ...reflector },
+      generation: { turns, seed, samplerPath, ...reflector, ...(failure ? { failure } : {}) },
       parse: parse.ok ? parse : { ok: false, reason: parse.reason },
       ...(leakage ? { leakage: { ...leakage.report, rejected: leakage.rejected } } : {}),
       origin: { summarize: origin() },
@@ -118,7 +128,10 @@ export function createReflectActivities(deps: MelActivityDeps) {
     return doc;
   }
 
-  /** One turn (single-call, Appendix C) or three (chained, Eqs. 2–4), each continuing the last token for token. */
+  /**
+   * One turn (single-call, Appendix C) or three (chained, Eqs. 2–4), each continuing the last token for token; a
+   * turn that cannot be sampled ends the chain with its `failure`.
+   */
   async function generateTurns(config: RunConfig, policy: PolicyRef, input: ContrastiveInput, seed: number) {
     const chained = config.mel.metaExperience.mode === 'chained';
     const turns: GenerationTurn[] = [];
@@ -136,11 +149,12 @@ export function createReflectActivities(deps: MelActivityDeps) {
       const output = deps.reflection
         ? await reflectElsewhere(deps.reflection, config, messages, seed + k)
         : await reflectWithPolicy(config, policy, promptTokens, seed + k);
-      samplerPath = output.samplerPath ?? samplerPath;
-      turns.push({ promptTokens, ...output.turn });
-      if (output.turn.stopReason === 'length') break;
+      if (!output.ok) return { turns, samplerPath, failure: output.exclusion };
+      samplerPath = output.value.samplerPath ?? samplerPath;
+      turns.push({ promptTokens, ...output.value.turn });
+      if (output.value.turn.stopReason === 'length') break;
     }
-    return { turns, samplerPath };
+    return { turns, samplerPath, failure: undefined };
   }
 
   /** The paper's way: the policy itself writes the meta-experience. */
@@ -149,16 +163,13 @@ export function createReflectActivities(deps: MelActivityDeps) {
     policy: PolicyRef,
     promptTokens: number[],
     seed: number,
-  ) {
+  ): Promise<ItemOutcome<ReflectionOutput>> {
     const { temperature, maxTokens } = config.sampling.reflection;
-    const { sequence, text, samplerPath } = await sampleOneWithPolicy(deps, policy, {
-      promptTokens,
-      maxTokens,
-      temperature,
-      seed,
-    });
+    const sampled = await sampleOneItem(deps, policy, { promptTokens, maxTokens, temperature, seed });
+    if (!sampled.ok) return sampled;
+    const { sequence, text, samplerPath } = sampled.value;
     const turn = { outputTokens: sequence.tokens, text, stopReason: sequence.stopReason };
-    return { turn, samplerPath };
+    return { ok: true, value: { turn, samplerPath } };
   }
 
   /**
@@ -170,16 +181,23 @@ export function createReflectActivities(deps: MelActivityDeps) {
     config: RunConfig,
     messages: ChatMessage[],
     seed: number,
-  ) {
+  ): Promise<ItemOutcome<ReflectionOutput>> {
     const { temperature, maxTokens } = config.sampling.reflection;
-    const [reply] = await reflection.chat({ messages, numSamples: 1, maxTokens, temperature, seed });
-    if (!reply) throw new Error('the reflection engine returned no completion');
+    const replied = await isolateItem(() =>
+      reflection.chat({ messages, numSamples: 1, maxTokens, temperature, seed }),
+    );
+    if (!replied.ok) return replied;
+    const [reply] = replied.value;
+    if (!reply) {
+      const detail = 'the reflection engine returned no completion';
+      return { ok: false, exclusion: { reason: 'missing-sample', detail } };
+    }
     const turn = {
       outputTokens: [...tokenizer.encode(reply.text), tokenizer.eosTokenId],
       text: reply.text,
       stopReason: reply.stopReason,
     };
-    return { turn, samplerPath: undefined };
+    return { ok: true, value: { turn, samplerPath: undefined } };
   }
 
   function chainedPromptTokens(messages: ChatMessage[], earlier: GenerationTurn[]): number[] {
@@ -213,7 +231,8 @@ export function createReflectActivities(deps: MelActivityDeps) {
       candidates,
       GENERATIONS_IN_FLIGHT,
       async (candidate) => {
-        const verdict = candidate.verdict ?? (await judge(run.config, policy, candidate));
+        const settled = candidate.verdict && candidate.verdict.reason !== 'sampling-failed';
+        const verdict = settled ? candidate.verdict! : await judge(run.config, policy, candidate);
         return verdict.accepted;
       },
     );
@@ -229,6 +248,8 @@ export function createReflectActivities(deps: MelActivityDeps) {
       );
       return update.verdict!;
     };
+    const { failure } = candidate.generation;
+    if (failure) return setVerdict({ verdict: samplingFailed('reflection', failure) });
     if (!candidate.parse.ok) {
       return setVerdict({
         verdict: { accepted: false, reason: 'unparseable', detail: candidate.parse.reason },
@@ -250,12 +271,14 @@ export function createReflectActivities(deps: MelActivityDeps) {
       ids.withinRun(candidate.runId, candidate._id),
     );
     const { temperature, maxTokens } = config.sampling.validation;
-    const { sequence: replay, text } = await sampleOneWithPolicy(deps, policy, {
+    const replayed = await sampleOneItem(deps, policy, {
       promptTokens: tokenizer.encode(promptText),
       maxTokens,
       temperature,
       seed,
     });
+    if (!replayed.ok) return setVerdict({ verdict: samplingFailed('replay', replayed.exclusion) });
+    const { sequence: replay, text } = replayed.value;
     const check = await verifySolution(
       text,
       prompt.problem.answer,
@@ -289,6 +312,23 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   return { contrast, summarize, validate };
+}
+
+/** A candidate whose reflection or replay the engine could not give: rejected with why, the step goes on. */
+function samplingFailed(
+  what: 'reflection' | 'replay',
+  failure: Exclusion,
+): NonNullable<MetaExperienceDoc['verdict']> {
+  return {
+    accepted: false,
+    reason: 'sampling-failed',
+    detail: `${what}: ${failure.reason}: ${failure.detail}`,
+  };
+}
+
+/** The parse of a reflection that was never sampled whole: nothing to parse. */
+function notSampled(failure: Exclusion): MetaExperienceParse {
+  return { ok: false, reason: `not sampled (${failure.reason})`, rawText: '' };
 }
 
 /** "replay answered 12, expected 13", and why when the verifier scored it 0 unjudged (too large, timed out). */

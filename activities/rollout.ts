@@ -1,79 +1,129 @@
+import { log } from '@temporalio/activity';
 import {
   completionText,
   renderGenerationPrompt,
   rolloutMessages,
   summariseRewards,
   verificationRecord,
+  type Exclusion,
+  type Problem,
 } from '../mel/index.js';
-import { ids, type RewardDoc } from '../store/documents.js';
+import type { RunConfig } from '../mel/run-config.js';
+import {
+  ids,
+  type ExclusionDoc,
+  type RewardDoc,
+  type TemporalOrigin,
+  type TrajectoryDoc,
+} from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import { upsertAll } from '../store/writes.js';
+import { replaceAll, upsertAll } from '../store/writes.js';
+import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
-import { sampleWithPolicy } from './policy.js';
+import { sampleItem } from './isolation.js';
 
 const PROMPTS_IN_FLIGHT = 4;
 
+/** One prompt of a step: the item a rollout samples a group for. */
+interface PromptItem {
+  runId: string;
+  step: number;
+  promptIndex: number;
+  problem: Problem;
+}
+
 export function createRolloutActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
-  const { prompts, trajectories, rewards } = melCollections(db);
+  const { prompts, trajectories, rewards, exclusions } = melCollections(db);
 
-  /** Samples G answers for each prompt of the step; resumes by skipping prompts whose group is stored. */
+  /**
+   * Samples G answers for each prompt of the step; resumes by skipping prompts whose group is stored whole. An
+   * unusable prompt or sample is recorded in `exclusions` and left out (docs/mel.md, "Bad items").
+   */
   async function rollout({ runId, step, policy }: PolicyStepRef): Promise<RolloutSummary> {
     const run = await loadRun(db, runId);
-    const { groupSize, batchSize, seed: runSeed } = run.config;
-    const { temperature, maxTokens } = run.config.sampling.rollout;
-    const problems = problemsForStep(run.problems, runSeed, step, batchSize);
-    const truncatedPerPrompt = await mapWithProgress(
-      'rollout',
-      problems,
-      PROMPTS_IN_FLIGHT,
-      async (problem, promptIndex) => {
-        const promptId = ids.prompt(runId, step, promptIndex);
-        const stored = await trajectories.find({ promptId }).toArray();
-        if (stored.length === groupSize) return stored.filter((t) => t.stopReason === 'length').length;
-        const promptText = renderGenerationPrompt(rolloutMessages(problem));
-        const promptTokens = tokenizer.encode(promptText);
-        const source = origin();
-        await prompts.replaceOne(
-          { _id: promptId },
-          { runId, step, promptIndex, problem, promptText, promptTokens, origin: source },
-          { upsert: true },
-        );
-        const seed = samplingSeed(runSeed, step, 'rollout', String(promptIndex));
-        const { sequences, samplerPath } = await sampleWithPolicy(deps, policy, {
-          promptTokens,
-          numSamples: groupSize,
-          maxTokens,
-          temperature,
-          seed,
-        });
-        await upsertAll(
-          trajectories,
-          sequences.map((sequence, sampleIndex) => ({
-            _id: ids.trajectory(promptId, sampleIndex),
-            runId,
-            step,
-            promptId,
-            problemId: problem.id,
-            sampleIndex,
-            seed,
-            tokens: sequence.tokens,
-            logprobs: sequence.logprobs,
-            text: completionText(tokenizer, sequence.tokens, [tokenizer.eosTokenId]),
-            stopReason: sequence.stopReason,
-            samplerPath,
-            origin: source,
-          })),
-        );
-        return sequences.filter((s) => s.stopReason === 'length').length;
-      },
+    const { groupSize, batchSize, seed } = run.config;
+    const problems = problemsForStep(run.problems, seed, step, batchSize);
+    await mapWithProgress('rollout', problems, PROMPTS_IN_FLIGHT, async (problem, promptIndex) => {
+      const stored = await trajectories.countDocuments({ promptId: ids.prompt(runId, step, promptIndex) });
+      if (stored !== groupSize) await sampleGroup(run.config, policy, { runId, step, promptIndex, problem });
+    });
+    return rolloutSummary(runId, step, problems.length);
+  }
+
+  /** Samples one prompt's group and stores its usable trajectories and its exclusions, replacing any earlier ones. */
+  async function sampleGroup(config: RunConfig, policy: PolicyRef, item: PromptItem) {
+    const { runId, step, promptIndex, problem } = item;
+    const promptId = ids.prompt(runId, step, promptIndex);
+    const source = origin();
+    const promptTokens = await storePrompt(item, promptId, source);
+    const seed = samplingSeed(config.seed, step, 'rollout', String(promptIndex));
+    const { temperature, maxTokens } = config.sampling.rollout;
+    const request = { promptTokens, numSamples: config.groupSize, maxTokens, temperature, seed };
+    const outcome = await sampleItem(deps, policy, request, { needLogprobs: true });
+    const { usable, excluded } = outcome.ok
+      ? outcome.value.screened
+      : { usable: [], excluded: [outcome.exclusion] };
+    if (excluded.length > 0) log.warn('rollout items excluded', { promptId, excluded });
+
+    const stored = { runId, step, promptId, origin: source };
+    const exclusionDocs = excluded.map((why: Exclusion & { sampleIndex?: number }): ExclusionDoc => ({
+      _id: why.sampleIndex === undefined ? promptId : ids.trajectory(promptId, why.sampleIndex),
+      stage: 'rollout',
+      ...stored,
+      ...why,
+    }));
+    const samplerPath = outcome.ok ? outcome.value.samplerPath : '';
+    const trajectoryDocs = usable.map(({ sampleIndex, sample }): TrajectoryDoc => ({
+      _id: ids.trajectory(promptId, sampleIndex),
+      ...stored,
+      problemId: problem.id,
+      sampleIndex,
+      seed,
+      tokens: sample.tokens,
+      logprobs: sample.logprobs,
+      text: completionText(tokenizer, sample.tokens, [tokenizer.eosTokenId]),
+      stopReason: sample.stopReason,
+      samplerPath,
+    }));
+    // Exclusions first: a crash between the two writes leaves the group incomplete, so a retry samples it again.
+    await replaceAll(exclusions, { promptId }, exclusionDocs);
+    await replaceAll(trajectories, { promptId }, trajectoryDocs);
+  }
+
+  async function storePrompt(item: PromptItem, promptId: string, source: TemporalOrigin): Promise<number[]> {
+    const promptText = renderGenerationPrompt(rolloutMessages(item.problem));
+    const promptTokens = tokenizer.encode(promptText);
+    const { runId, step, promptIndex, problem } = item;
+    await prompts.replaceOne(
+      { _id: promptId },
+      { runId, step, promptIndex, problem, promptText, promptTokens, origin: source },
+      { upsert: true },
     );
+    return promptTokens;
+  }
+
+  /** What the step's rollouts left stored. None usable is the engine failing, not an item: that fails the stage. */
+  async function rolloutSummary(runId: string, step: number, promptCount: number): Promise<RolloutSummary> {
+    const [usable, truncated, excluded] = await Promise.all([
+      trajectories.countDocuments({ runId, step }),
+      trajectories.countDocuments({ runId, step, stopReason: 'length' }),
+      exclusions.find({ runId, step, stage: 'rollout' }).toArray(),
+    ]);
+    if (usable === 0) {
+      throw new Error(
+        `no rollout of step ${step} is usable (${reasonCounts(excluded)}): the engine fails them all`,
+      );
+    }
+    const excludedPrompts = excluded.filter((e) => e.sampleIndex === undefined).length;
     return {
-      prompts: problems.length,
-      trajectories: problems.length * groupSize,
-      truncated: truncatedPerPrompt.reduce((a, b) => a + b, 0),
+      prompts: promptCount,
+      trajectories: usable,
+      truncated,
+      excludedPrompts,
+      excludedSamples: excluded.length - excludedPrompts,
     };
   }
 
@@ -105,4 +155,11 @@ export function createRolloutActivities(deps: MelActivityDeps) {
   }
 
   return { rollout, verify };
+}
+
+/** "missing-logprobs ×12, engine-rejected ×1" */
+function reasonCounts(excluded: readonly ExclusionDoc[]): string {
+  const counts = new Map<string, number>();
+  for (const { reason } of excluded) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  return [...counts].map(([reason, n]) => `${reason} ×${n}`).join(', ') || 'nothing excluded';
 }

@@ -78,6 +78,13 @@ function trajectories(audit: AuditRecord): string {
 
 function reflection(audit: AuditRecord): string {
   const generation = `generated with seed ${audit.generation.seed} by ${audit.generation.reflector ?? audit.generation.samplerPath}, ${audit.generation.turns.length} turn(s)`;
+  const { failure } = audit.generation;
+  if (failure) {
+    return section(
+      '4-6. META-EXPERIENCE (not sampled: the engine could not give it)',
+      `${generation}\n${failure.reason}: ${failure.detail}`,
+    );
+  }
   if (!audit.parse.ok) {
     const raw = audit.generation.turns.map((turn) => turn.text).join('\n---\n');
     return section(

@@ -67,6 +67,7 @@ export const METRIC_HEADERS = [
   'RETENTION',
   'GRPO LOSS',
   'NLL LOSS',
+  'EXCL',
 ];
 
 export function metricCells(row: StepMetricsRow): string[] {
@@ -81,7 +82,16 @@ export function metricCells(row: StepMetricsRow): string[] {
     percent(row.retentionRatio),
     decimal(row.grpoLoss),
     decimal(row.nllLoss),
+    excludedCell(row),
   ];
+}
+
+/** Rollout items left out as unusable: `0`, or `1p 3s` (one whole prompt and three samples). */
+function excludedCell({ excludedPrompts = 0, excludedSamples = 0 }: StepMetricsRow): string {
+  if (excludedPrompts + excludedSamples === 0) return '0';
+  return [excludedPrompts && `${excludedPrompts}p`, excludedSamples && `${excludedSamples}s`]
+    .filter(Boolean)
+    .join(' ');
 }
 
 export function renderMetrics(rows: StepMetricsRow[]): string {

@@ -25,6 +25,7 @@ const FLAGS = {
   'seq-id-mode': { type: 'string' },
   'retrieve-hold-ms': { type: 'string' },
   'max-loaded-models': { type: 'string' },
+  'max-context-tokens': { type: 'string' },
   'checkpoint-dir': { type: 'string' },
   latency: { type: 'string' },
   faults: { type: 'string' },
@@ -37,7 +38,7 @@ export const USAGE = `npm run engine-double -- [options]
   --mean-tokens 0 --reflection-mean-tokens 0 (0: natural length)
   --builtin-seed 0 --builtin-count 1000 --problems <file.jsonl|.parquet>
   --reduction skyrl|sum --seq-id-mode ignore|dedupe --retrieve-hold-ms 300000
-  --max-loaded-models 0 --checkpoint-dir <dir>
+  --max-loaded-models 0 --max-context-tokens 0 (0: no limit) --checkpoint-dir <dir>
   --latency ${LATENCY_PROFILE_NAMES.join('|')}|'<json>'|@file   (a profile, or JSON: '{"profile":"h100-8b","loadMs":0}')
   --faults '<json array>'   (JSON, or @file)
   --config <options.json>  (the same options as JSON; flags override it)`;
@@ -98,6 +99,7 @@ export function parseCli(argv: readonly string[]): EngineDoubleOptions | 'help' 
       seqIdMode: values['seq-id-mode'],
       retrieveHoldMs: number(values['retrieve-hold-ms']),
       maxLoadedModels: number(values['max-loaded-models']),
+      maxContextTokens: number(values['max-context-tokens']),
       checkpointDir: values['checkpoint-dir'],
       latency: latencyFlag(values.latency),
       faults: json('faults', values.faults),

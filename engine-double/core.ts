@@ -414,6 +414,12 @@ export class DoubleCore {
       seed: params.seed ?? 0,
       stopTokens: (params.stop ?? []).filter((stop): stop is number => typeof stop === 'number'),
     };
+    const overflow = contextOverflow(
+      promptTokens.length,
+      params.max_tokens,
+      this.deps.options.maxContextTokens,
+    );
+    if (overflow) throw new FutureFailure(overflow);
     const weights = this.weightsFor(source);
     const deps = { seed: this.deps.options.seed, codec: this.deps.codec, generation: this.generation() };
     const sequences = applySampleFaults(
@@ -455,6 +461,25 @@ export class DoubleCore {
   }
 }
 
+/**
+ * What SkyRL answers (retrieve_future: 400 with this detail) when its vLLM engine refuses a request that does not
+ * fit the model's context: vLLM's message, wrapped by SkyRL's remote inference client. SkyRL 0.3.0's JAX backend
+ * does not check. Undefined when the request fits or there is no limit (0).
+ */
+export function contextOverflow(promptTokens: number, maxTokens: number, limit: number): string | undefined {
+  if (limit === 0 || promptTokens + maxTokens <= limit) return undefined;
+  const vllm =
+    promptTokens >= limit
+      ? `This model's maximum context length is ${limit} tokens. However, your request has ${promptTokens} ` +
+        'input tokens. Please reduce the length of the input messages.'
+      : `'max_tokens' or 'max_completion_tokens' is too large: ${maxTokens}. This model's maximum context length ` +
+        `is ${limit} tokens and your request has ${promptTokens} input tokens (${maxTokens} > ${limit} - ${promptTokens}).`;
+  return (
+    `Sampling failed for sample 0: ClientResponseError: 400, message="${vllm}", ` +
+    "url='http://127.0.0.1:8001/inference/v1/generate'"
+  );
+}
+
 /** The asample fault actions, applied to a computed result. */
 export function applySampleFaults(
   sequences: WireSequence[],
@@ -466,6 +491,9 @@ export function applySampleFaults(
     if (fault.type === 'logprobs-null') result = result.map((s) => ({ ...s, logprobs: null }));
     if (fault.type === 'wrong-sample-count')
       result = result.length > 1 ? result.slice(0, -1) : [...result, ...result];
+    if (fault.type === 'extra-sample') result = [...result, ...result.slice(-1)];
+    if (fault.type === 'empty-sample')
+      result = result.map((s, i) => (i === 0 ? { ...s, tokens: [], logprobs: s.logprobs && [] } : s));
     if (fault.type === 'garbage-sample') {
       const random = seededRandom(seed);
       result = result.map((s) => ({ ...s, tokens: s.tokens.map(() => 3 + Math.floor(random() * 256)) }));

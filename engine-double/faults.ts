@@ -19,6 +19,10 @@ export const FaultActionSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('logprobs-null') }),
   /** asample: the future has one sequence fewer than asked for (one more when one was asked for). */
   z.object({ type: z.literal('wrong-sample-count') }),
+  /** asample: the future has one sequence more than asked for. */
+  z.object({ type: z.literal('extra-sample') }),
+  /** asample: the future's first sequence has no tokens (and no logprobs). */
+  z.object({ type: z.literal('empty-sample') }),
 ]);
 
 export const FaultRuleSchema = z
@@ -35,7 +39,13 @@ export const FaultRuleSchema = z
 export type FaultAction = z.infer<typeof FaultActionSchema>;
 export type FaultRule = z.infer<typeof FaultRuleSchema>;
 
-export const SAMPLE_TRANSFORMS = ['garbage-sample', 'logprobs-null', 'wrong-sample-count'] as const;
+export const SAMPLE_TRANSFORMS = [
+  'garbage-sample',
+  'logprobs-null',
+  'wrong-sample-count',
+  'extra-sample',
+  'empty-sample',
+] as const;
 
 interface InstalledRule {
   rule: FaultRule;

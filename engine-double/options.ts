@@ -72,6 +72,8 @@ export const EngineDoubleOptionsSchema = z.strictObject({
   seqIdMode: z.enum(['ignore', 'dedupe']).default('ignore'),
   /** How long retrieve_future holds a call before answering 408 (SkyRL: 300 s). */
   retrieveHoldMs: z.number().int().positive().default(300_000),
+  /** The model's context in tokens: an asample whose prompt + max_tokens exceeds it fails, as SkyRL with vLLM answers. 0: no limit. */
+  maxContextTokens: z.number().int().nonnegative().default(0),
   /** LoRA slots; creating one more evicts the least recently used model. 0: no limit. */
   maxLoadedModels: z.number().int().nonnegative().default(0),
   /** Also keep checkpoints as JSON files here, so they survive a restart. */

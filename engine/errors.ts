@@ -52,3 +52,18 @@ export function describeError(error: unknown): string {
   }
   return String(error);
 }
+
+/** The engine no longer holds the model: unknown (404) or known but not loaded (SkyRL answers 400). */
+export function isModelGone(error: unknown): error is EngineError {
+  if (!(error instanceof EngineError)) return false;
+  return error.status === 404 || (error.status === 400 && /not (loaded|found)/i.test(error.message));
+}
+
+/**
+ * The engine refused this one request for what it asks (a prompt longer than its context, …): a 400 that is not
+ * about the model. Connection errors, timeouts, 429 and 5xx are the engine's state, and 404 (an unknown model) and
+ * 422 (a body the client built wrong) concern every request alike: none of those is the request's own fault.
+ */
+export function isRequestRejected(error: unknown): error is EngineError {
+  return error instanceof EngineError && error.status === 400 && !isModelGone(error);
+}

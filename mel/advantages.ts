@@ -63,11 +63,10 @@ export function rftAdvantages(rewards: readonly number[]): number[] {
   return rewards.map((r) => (r > 0 ? 1 : 0));
 }
 
-/** Advantages for every rollout of a batch, grouped as the rewards are; the estimator is chosen by config. */
-export function computeAdvantages(
-  groups: readonly (readonly number[])[],
-  config: AdvantageConfig = AdvantageConfigSchema.parse({}),
-): number[][] {
+/** A group needs two samples for a baseline; a smaller one (samples excluded as unusable) contributes nothing. */
+export const MIN_GROUP_SIZE = 2;
+
+function estimate(groups: readonly (readonly number[])[], config: AdvantageConfig): number[][] {
   switch (config.estimator) {
     case 'grpo':
       return groups.map((g) => grpoAdvantages(g, config));
@@ -80,6 +79,21 @@ export function computeAdvantages(
     case 'rft':
       return groups.map(rftAdvantages);
   }
+}
+
+/**
+ * Advantages for every rollout of a batch, grouped as the rewards are; the estimator is chosen by config. A group
+ * holds the samples it still has (docs/mel.md, "Bad items"); one smaller than MIN_GROUP_SIZE gets zeros whatever
+ * the estimator, and is left out of batch statistics (REINFORCE++'s std).
+ */
+export function computeAdvantages(
+  groups: readonly (readonly number[])[],
+  config: AdvantageConfig = AdvantageConfigSchema.parse({}),
+): number[][] {
+  const large = (group: readonly number[]) => group.length >= MIN_GROUP_SIZE;
+  const estimated = estimate(groups.filter(large), config);
+  let next = 0;
+  return groups.map((group) => (large(group) ? estimated[next++]! : group.map(() => 0)));
 }
 
 /** A group is "gradient-informative" (paper §3.2) when it holds both correct and incorrect rollouts. */

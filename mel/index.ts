@@ -40,10 +40,19 @@ export {
   reinforcePlusPlusAdvantages,
   rftAdvantages,
   isMixedGroup,
+  MIN_GROUP_SIZE,
 } from './advantages.js';
-export { groupRewards, summariseRewards } from './groups.js';
+export { groupSamples, sampleAdvantages, summariseRewards } from './groups.js';
 export type { ScoredSample } from './groups.js';
-export { allContrastivePairs, selectContrastivePairs } from './pairs.js';
+export { allContrastivePairs, selectContrastivePairs, selectSamplePairs } from './pairs.js';
+export { sampleDefect, screenSamples } from './screening.js';
+export type {
+  Exclusion,
+  ExclusionReason,
+  SampleToScreen,
+  ScreenedSamples,
+  ScreeningRules,
+} from './screening.js';
 export {
   ANSWER_FORMAT_INSTRUCTION,
   SECTION_TITLES,

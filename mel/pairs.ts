@@ -31,3 +31,23 @@ export function selectContrastivePairs(
   const random = seededRandom(deriveSeed(config.seed, groupKey));
   return sampleIndices(random, pairs.length, cap).map((i) => pairs[i] as ContrastivePair);
 }
+
+/**
+ * The pairs of a group that may have lost samples (excluded as unusable): chosen as above over the samples it still
+ * has, and named by sample index, not by position.
+ */
+export function selectSamplePairs(
+  samples: readonly { sampleIndex: number; reward: number }[],
+  groupKey: string,
+  config: PairConfig = PairConfigSchema.parse({}),
+): ContrastivePair[] {
+  const indexAt = (position: number) => samples[position]!.sampleIndex;
+  return selectContrastivePairs(
+    samples.map((s) => s.reward),
+    groupKey,
+    config,
+  ).map((pair) => ({
+    positiveIndex: indexAt(pair.positiveIndex),
+    negativeIndex: indexAt(pair.negativeIndex),
+  }));
+}

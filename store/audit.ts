@@ -2,6 +2,7 @@
  * The evidence chain of one meta-experience, assembled from its documents: what `mel audit` shows. Pure, so the
  * assembly is unit-tested without a database; `loadAuditEvidence` in queries.ts fetches the documents.
  */
+import type { Exclusion } from '../mel/index.js';
 import type { StageName } from '../temporal/contracts/run.js';
 import { historyUrl, type TemporalLinks } from '../temporal/ui.js';
 import type {
@@ -67,6 +68,8 @@ export interface AuditRecord {
     samplerPath: string;
     reflector?: string;
     turns: { text: string; stopReason: 'stop' | 'length' }[];
+    /** Why the engine could not give the reflection (docs/mel.md, "Bad items"). */
+    failure?: Exclusion;
   };
   parse: { ok: true } | { ok: false; reason: string };
   bifurcationPoint: string | null;
@@ -114,6 +117,7 @@ export function assembleAudit(evidence: AuditEvidence, links: TemporalLinks): Au
       samplerPath: me.generation.samplerPath,
       ...(me.generation.reflector ? { reflector: me.generation.reflector } : {}),
       turns: me.generation.turns.map(({ text, stopReason }) => ({ text, stopReason })),
+      ...(me.generation.failure ? { failure: me.generation.failure } : {}),
     },
     parse: me.parse.ok ? { ok: true } : { ok: false, reason: me.parse.reason },
     bifurcationPoint: parsed?.bifurcationPoint ?? null,

@@ -14,6 +14,7 @@ interface MelDocuments {
   pairs: Docs.PairDoc;
   metaExperiences: Docs.MetaExperienceDoc;
   datums: Docs.DatumDoc;
+  exclusions: Docs.ExclusionDoc;
   stepMetrics: StepMetricsDoc;
   evals: Docs.EvalDoc;
   evalProblems: Docs.EvalProblemDoc;
@@ -31,6 +32,7 @@ const MEL_COLLECTION_NAMES = [
   'pairs',
   'metaExperiences',
   'datums',
+  'exclusions',
   'stepMetrics',
   'evals',
   'evalProblems',

@@ -6,6 +6,8 @@ import type {
   Datum,
   DatasetPin,
   EvalSampleKey,
+  Exclusion,
+  ExclusionReason,
   MetaExperience,
   Problem,
   VerificationReason,
@@ -123,7 +125,12 @@ export interface GenerationTurn {
 }
 
 export type VerdictReason =
-  'replay-verified' | 'replay-wrong-answer' | 'unparseable' | 'leaks-problem-specifics';
+  | 'replay-verified'
+  | 'replay-wrong-answer'
+  | 'unparseable'
+  | 'leaks-problem-specifics'
+  /** The reflection or the replay could not be sampled (docs/mel.md, "Bad items"); the detail says which and why. */
+  | 'sampling-failed';
 
 export interface MetaExperienceDoc {
   _id: string;
@@ -141,6 +148,8 @@ export interface MetaExperienceDoc {
     samplerPath: string;
     /** An external reflection engine that wrote the turns instead of the policy. */
     reflector?: string;
+    /** Why a turn could not be sampled; `turns` holds the ones before it. */
+    failure?: Exclusion;
   };
   parse: { ok: true; metaExperience: MetaExperience } | { ok: false; reason: string };
   leakage?: { leaked: boolean; offendingTokens: string[]; rejected: boolean };
@@ -159,6 +168,24 @@ export interface MetaExperienceDoc {
   verdict?: { accepted: boolean; reason: VerdictReason; detail: string };
   internalization?: { step: number; datumId: string; nll: number; tokens: number; tokenWeight: number };
   origin: Partial<Record<StageName, TemporalOrigin>>;
+}
+
+/**
+ * An item of a step left out as unusable (docs/mel.md, "Bad items"), under the business key the item would have
+ * had: `<run>/step-n/p<i>` for a whole prompt, `…/p<i>/s<j>` for one of its samples.
+ */
+export interface ExclusionDoc {
+  _id: string;
+  runId: string;
+  step: number;
+  stage: StageName;
+  promptId: string;
+  /** Absent when the whole prompt was excluded. */
+  sampleIndex?: number;
+  reason: ExclusionReason;
+  /** What exactly was wrong, in the engine's words where it gave any. */
+  detail: string;
+  origin: TemporalOrigin;
 }
 
 export type DatumKind = 'grpo' | 'nll';
@@ -208,6 +235,9 @@ export interface StepMetrics {
   parsedCandidates: number;
   accepted: number;
   rejected: number;
+  /** Rollout items left out as unusable (absent on steps recorded before items were isolated). */
+  excludedPrompts?: number;
+  excludedSamples?: number;
   /** Accepted / candidates (paper App. B "retention ratio"); null when there were no candidates. */
   retentionRatio: number | null;
   grpoLoss: number | null;

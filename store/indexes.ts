@@ -17,6 +17,7 @@ const INDEXES: Record<string, IndexSpecification[]> = {
     { runId: 1, 'verdict.accepted': 1 },
   ],
   [COLLECTIONS.datums]: [{ runId: 1, step: 1, kind: 1 }],
+  [COLLECTIONS.exclusions]: [{ runId: 1, step: 1 }, { promptId: 1 }],
   [COLLECTIONS.evalProblems]: [{ evalId: 1, problemIndex: 1 }],
   [COLLECTIONS.evalSamples]: [{ evalId: 1, problemIndex: 1 }],
 };

@@ -11,6 +11,7 @@ export const COLLECTIONS = {
   pairs: 'pairs',
   metaExperiences: 'meta_experiences',
   datums: 'datums',
+  exclusions: 'exclusions',
   stepMetrics: 'step_metrics',
   evals: 'evals',
   evalProblems: 'eval_problems',

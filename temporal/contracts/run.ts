@@ -120,8 +120,12 @@ export interface StepInput extends PolicyStepRef {
 
 export interface RolloutSummary {
   prompts: number;
+  /** The usable ones, which the step trains on. */
   trajectories: number;
   truncated: number;
+  /** Items left out as unusable (docs/mel.md, "Bad items"); absent in histories recorded before. */
+  excludedPrompts?: number;
+  excludedSamples?: number;
 }
 export interface VerifySummary {
   /** Fraction of rollouts with reward 1: with 0/1 rewards, also the mean reward. */
@@ -135,6 +139,8 @@ export interface SummarizeSummary {
   candidates: number;
   parsed: number;
   leaking: number;
+  /** Candidates whose reflection could not be sampled; absent in histories recorded before. */
+  samplingFailed?: number;
 }
 export interface ValidateSummary {
   accepted: number;

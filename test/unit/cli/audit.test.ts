@@ -278,6 +278,32 @@ describe('renderAudit', () => {
     expect(text).toContain('not internalized (only accepted meta-experiences are)');
     expect(text).toContain(MARK_POINT);
   });
+
+  it('says when the engine could not give the reflection, and why', () => {
+    const failure = {
+      reason: 'engine-rejected' as const,
+      detail: "This model's maximum context length is 2048",
+    };
+    const text = renderAudit(
+      assembleAudit(
+        evidence({
+          generation: { turns: [], seed: 42, samplerPath: 'tinker://m/s', failure },
+          parse: { ok: false, reason: 'not sampled (engine-rejected)' },
+          verdict: {
+            accepted: false,
+            reason: 'sampling-failed',
+            detail: `reflection: engine-rejected: ${failure.detail}`,
+          },
+          internalization: undefined,
+          validation: undefined,
+        }),
+        links,
+      ),
+    );
+    expect(text).toContain('META-EXPERIENCE (not sampled: the engine could not give it)');
+    expect(text).toContain(`engine-rejected: ${failure.detail}`);
+    expect(text).toContain('REJECTED (sampling-failed)');
+  });
 });
 
 describe('markBifurcation', () => {

@@ -76,7 +76,7 @@ describe('run views', () => {
     expect(stepLabel(0, 3)).toBe('step 0 (1/3)');
   });
 
-  it('renderMetrics shows one row per step with the total stage time', () => {
+  it('renderMetrics shows one row per step with the excluded rollout items and the total stage time', () => {
     const text = renderMetrics([
       {
         runId: 'r',
@@ -93,9 +93,11 @@ describe('run views', () => {
         retentionRatio: 0.5,
         grpoLoss: 0.1,
         nllLoss: null,
+        excludedPrompts: 1,
+        excludedSamples: 3,
         stageDurationsMs: { rollout: 1_000, verify: 500 },
       },
     ]);
-    expect(text.split('\n')[1]).toMatch(/^0 +25\.0% +1 +2 +2 +1 +1 +50\.0% +0\.1000 +- +1\.5s$/);
+    expect(text.split('\n')[1]).toMatch(/^0 +25\.0% +1 +2 +2 +1 +1 +50\.0% +0\.1000 +- +1p 3s +1\.5s$/);
   });
 });

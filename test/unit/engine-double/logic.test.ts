@@ -199,6 +199,8 @@ describe('fault rules and CLI options', () => {
       '3',
       '--p-correct',
       '1',
+      '--max-context-tokens',
+      '4096',
       '--faults',
       '[{"route":"asample","call":1,"action":{"type":"logprobs-null"}}]',
     ]);
@@ -206,6 +208,7 @@ describe('fault rules and CLI options', () => {
       port: 18124,
       seed: 3,
       pCorrect: 1,
+      maxContextTokens: 4096,
       faults: [{ route: 'asample', call: 1 }],
     });
     expect(() => parseCli(['--p-correct', 'x'])).toThrow(/pCorrect/);

@@ -141,6 +141,37 @@ describe('engine double faults and timing', () => {
     expect(await client.sample(request)).toHaveLength(3);
   });
 
+  it('sample transforms: one sequence more than asked, and a first sequence without tokens', async () => {
+    const rules = [
+      { route: 'asample', call: 1, action: { type: 'extra-sample' as const } },
+      { route: 'asample', call: 2, action: { type: 'empty-sample' as const } },
+    ];
+    const { client } = await setUp({ faults: rules });
+    const request = { promptTokens: prompt, numSamples: 3, maxTokens: 32, stopTokens: [EOS] };
+    expect(await client.sample(request)).toHaveLength(4);
+    const [empty, ...rest] = await client.sample(request);
+    expect(empty).toMatchObject({ tokens: [], logprobs: [] });
+    expect(rest.map((s) => s.tokens.length > 0)).toEqual([true, true]);
+  });
+
+  it('with maxContextTokens, a request that does not fit fails as SkyRL with vLLM fails it; others are served', async () => {
+    const { double, client } = await setUp({ maxContextTokens: prompt.length + 32 });
+    const request = { promptTokens: prompt, numSamples: 1, stopTokens: [EOS] };
+    expect(await client.sample({ ...request, maxTokens: 32 })).toHaveLength(1);
+    await expect(client.sample({ ...request, maxTokens: 33 })).rejects.toMatchObject({
+      status: 400,
+      retryable: false,
+      message: expect.stringMatching(/'max_tokens' or 'max_completion_tokens' is too large: 33\./),
+    });
+    const long = [...prompt, ...prompt];
+    await expect(client.sample({ ...request, promptTokens: long, maxTokens: 1 })).rejects.toThrow(
+      new RegExp(
+        `maximum context length is ${prompt.length + 32} tokens. However, your request has ${long.length} input tokens`,
+      ),
+    );
+    expect(double.stats().samples.samples).toBe(1);
+  });
+
   it('a dropped optim_step response is never re-sent by the client: applied once, the outcome reported unknown', async () => {
     const drop = [{ route: 'optim_step', call: 1, action: { type: 'drop-response' as const } }];
     for (const seqIdMode of ['ignore', 'dedupe'] as const) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EngineError, isRefusedRequest } from '../../../engine/errors.js';
+import { EngineError, isModelGone, isRefusedRequest, isRequestRejected } from '../../../engine/errors.js';
 
 const answered = (status: number, detail: string, extra: { outcomeUnknown?: boolean } = {}) =>
   new EngineError(`POST /route answered ${status}: ${detail}`, { retryable: false, status, ...extra });
@@ -36,5 +36,26 @@ describe('isRefusedRequest: what no retry of the activity can fix', () => {
 
   it('is never a state-changing call whose outcome is unknown: the next attempt starts in a fresh model', () => {
     expect(isRefusedRequest(answered(400, 'bad request', { outcomeUnknown: true }))).toBe(false);
+  });
+});
+
+const failure = (status: number | undefined, message = 'failed', retryable = false) =>
+  new EngineError(message, { retryable, ...(status === undefined ? {} : { status }) });
+
+describe('what an engine failure concerns', () => {
+  it('a 400 about the request itself is that request being rejected', () => {
+    const overflow =
+      'Sampling failed for sample 0: ClientResponseError: 400, message="This model\'s maximum context length…';
+    expect(isRequestRejected(failure(400, overflow))).toBe(true);
+  });
+
+  it('a model that is gone, an outage or a malformed body is not any one request', () => {
+    expect(isModelGone(failure(400, 'Model model_1 not loaded'))).toBe(true);
+    expect(isRequestRejected(failure(400, 'Model model_1 not loaded'))).toBe(false);
+    for (const status of [404, 408, 422, 429, 500, 502, 503, 504]) {
+      expect(isRequestRejected(failure(status, 'x', status >= 500)), String(status)).toBe(false);
+    }
+    expect(isRequestRejected(failure(undefined, 'POST /asample failed: fetch failed', true))).toBe(false);
+    expect(isRequestRejected(new Error('400'))).toBe(false);
   });
 });

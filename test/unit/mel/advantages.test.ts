@@ -120,6 +120,11 @@ describe('other estimators', () => {
     expect(computeAdvantages(groups, config('reinforce_pp')).map((g) => g.length)).toEqual([4, 2]);
   });
 
+  it('computeAdvantages gives a group of fewer than 2 zeros, RFT included', () => {
+    const config = AdvantageConfigSchema.parse({ estimator: 'rft' });
+    expect(computeAdvantages([[1], [], [1, 0]], config)).toEqual([[0], [], [1, 0]]);
+  });
+
   it('defaults to GRPO with epsilon 1e-6 and the sample std', () => {
     const [first] = computeAdvantages([[1, 0]]);
     // sample std of [1, 0] = sqrt(0.5)

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allContrastivePairs, PairConfigSchema, selectContrastivePairs } from '../../../mel/index.js';
+import {
+  allContrastivePairs,
+  PairConfigSchema,
+  selectContrastivePairs,
+  selectSamplePairs,
+} from '../../../mel/index.js';
 
 const group = fc.array(fc.constantFrom(0, 1), { minLength: 1, maxLength: 16 });
 const key = (p: { positiveIndex: number; negativeIndex: number }) => `${p.positiveIndex}-${p.negativeIndex}`;
@@ -61,5 +66,22 @@ describe('contrastive pairs (paper §3.2)', () => {
     const groups = new Set(['a', 'b', 'c', 'd', 'e', 'f'].map((group) => draw(0, group)));
     expect(seeds.size).toBeGreaterThan(1);
     expect(groups.size).toBeGreaterThan(1);
+  });
+
+  it('pairs a group that lost samples by sample index, as a full group with the same rewards would be paired', () => {
+    // s1 was excluded: positions 0, 1, 2 are samples 0, 2, 3.
+    const samples = [
+      { sampleIndex: 0, reward: 1 },
+      { sampleIndex: 2, reward: 0 },
+      { sampleIndex: 3, reward: 0 },
+    ];
+    expect(selectSamplePairs(samples, 'g')).toEqual([
+      { positiveIndex: 0, negativeIndex: 2 },
+      { positiveIndex: 0, negativeIndex: 3 },
+    ]);
+    const full = samples.map((s, position) => ({ sampleIndex: position, reward: s.reward }));
+    const config = PairConfigSchema.parse({ maxPairsPerGroup: 1, seed: 5 });
+    expect(selectSamplePairs(samples, 'g', config).length).toBe(1);
+    expect(selectSamplePairs(full, 'g', config)).toEqual(selectContrastivePairs([1, 0, 0], 'g', config));
   });
 });
