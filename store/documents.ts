@@ -6,6 +6,7 @@ import type {
   Datum,
   DatasetPin,
   EvalSampleKey,
+  LeakageReport,
   MetaExperience,
   Problem,
   VerificationReason,
@@ -123,7 +124,16 @@ export interface GenerationTurn {
 }
 
 export type VerdictReason =
-  'replay-verified' | 'replay-wrong-answer' | 'unparseable' | 'leaks-problem-specifics';
+  | 'replay-verified'
+  | 'replay-wrong-answer'
+  | 'unparseable'
+  | 'leaks-problem-specifics'
+  /** It writes the answer down (\boxed{}, "answer is"): rejected before its replay, whatever the leakage policy. */
+  | 'states-answer';
+
+/** The leakage check of a meta-experience; the fields after `offendingTokens` are absent on older candidates. */
+export type LeakageRecord = Pick<LeakageReport, 'leaked' | 'offendingTokens'> &
+  Partial<Pick<LeakageReport, 'answerStatements' | 'answerSpans'>> & { rejected: boolean };
 
 export interface MetaExperienceDoc {
   _id: string;
@@ -143,7 +153,7 @@ export interface MetaExperienceDoc {
     reflector?: string;
   };
   parse: { ok: true; metaExperience: MetaExperience } | { ok: false; reason: string };
-  leakage?: { leaked: boolean; offendingTokens: string[]; rejected: boolean };
+  leakage?: LeakageRecord;
   validation?: {
     promptText: string;
     tokens: number[];

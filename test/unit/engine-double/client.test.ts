@@ -2,8 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineDouble } from '../../../engine-double/server.js';
 import type { TinkerClient } from '../../../engine/tinker.js';
 import {
-  findLeakage,
   generateBuiltinDataset,
+  leakedTokens,
   metaExperienceMessagesFor,
   parseMetaExperience,
   renderGenerationPrompt,
@@ -186,7 +186,7 @@ describe('what the double samples', () => {
     reflections.forEach(([reflection], i) => {
       const parsed = parseMetaExperience(reflection!);
       expect(parsed.ok).toBe(true);
-      if (parsed.ok) expect(findLeakage(parsed.metaExperience, problems[i]!).leaked).toBe(false);
+      expect(leakedTokens(reflection!, problems[i]!)).toEqual([]);
       expect(reflection).not.toContain(problems[i]!.answer);
     });
     await double!.close();
