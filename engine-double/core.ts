@@ -441,6 +441,7 @@ export class DoubleCore {
         pReplayCorrect: options.pReplayCorrect,
         pUnparseable: options.pUnparseable,
         pTruncated: options.pTruncated,
+        pStatesAnswer: options.pStatesAnswer,
         meanTokens: options.meanTokens,
         reflectionMeanTokens: options.reflectionMeanTokens,
       },
