@@ -1,7 +1,7 @@
 /** The MEL loop proper: contrastive pairs, meta-experience generation, and validation by replay. */
 import {
-  applyLeakagePolicy,
   chainedMetaExperienceMessages,
+  checkLeakage,
   metaExperienceMessagesFor,
   parseChainedMetaExperience,
   parseMetaExperience,
@@ -14,11 +14,19 @@ import {
   type ChatMessage,
   type ContrastiveInput,
   type Exclusion,
+  type MetaExperience,
   type MetaExperienceParse,
+  type Problem,
   type Verification,
   groupSamples,
 } from '../mel/index.js';
-import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '../store/documents.js';
+import {
+  ids,
+  type GenerationTurn,
+  type LeakageRecord,
+  type MetaExperienceDoc,
+  type PairDoc,
+} from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
 import { melCollections } from '../store/collections.js';
 import { replaceAll } from '../store/writes.js';
@@ -108,9 +116,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const { turns, samplerPath, failure } = await generateTurns(config, policy, input, seed);
     const reflector = deps.reflection ? { reflector: deps.reflection.name } : {};
     const parse = failure ? notSampled(failure) : parseTurns(config, turns);
-    const leakage = parse.ok
-      ? applyLeakagePolicy(parse.metaExperience, prompt.problem, config.mel.metaExperience.leakage)
-      : undefined;
+    const leakage = parse.ok ? await checkForReplay(config, parse.metaExperience, prompt.problem) : undefined;
     const doc: MetaExperienceDoc = {
       _id: id,
       runId: pair.runId,
@@ -121,7 +127,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       mode: config.mel.metaExperience.mode,
       generation: { turns, seed, samplerPath, ...reflector, ...(failure ? { failure } : {}) },
       parse: parse.ok ? parse : { ok: false, reason: parse.reason },
-      ...(leakage ? { leakage: { ...leakage.report, rejected: leakage.rejected } } : {}),
+      ...(leakage ? { leakage } : {}),
       origin: { summarize: origin() },
     };
     await metaExperiences.replaceOne({ _id: id }, doc, { upsert: true });
@@ -211,6 +217,18 @@ export function createReflectActivities(deps: MelActivityDeps) {
     ];
   }
 
+  /** The leakage check of everything the replay will see, with the run's leakage policy and verifier. */
+  async function checkForReplay(
+    config: RunConfig,
+    metaExperience: MetaExperience,
+    problem: Problem,
+  ): Promise<LeakageRecord> {
+    const settings = { leakage: config.mel.metaExperience.leakage, verifier: config.mel.verifier };
+    const text = experienceForReplay(metaExperience);
+    const { report, rejected } = await checkLeakage(text, problem, deps.compareSymbolically, settings);
+    return { ...report, rejected };
+  }
+
   function parseTurns(config: RunConfig, turns: GenerationTurn[]): MetaExperienceParse {
     const options = {
       truncated: turns.some((turn) => turn.stopReason === 'length'),
@@ -255,14 +273,17 @@ export function createReflectActivities(deps: MelActivityDeps) {
         verdict: { accepted: false, reason: 'unparseable', detail: candidate.parse.reason },
       });
     }
-    if (candidate.leakage?.rejected) {
-      const detail = `mentions ${candidate.leakage.offendingTokens.join(', ')}`;
-      return setVerdict({ verdict: { accepted: false, reason: 'leaks-problem-specifics', detail } });
-    }
     const prompt = await prompts.findOne({ _id: candidate.promptId });
     if (!prompt) throw new Error(`candidate ${candidate._id} has no prompt document`);
+    // A candidate summarized before answer statements were looked for is checked now, before its replay.
+    const leakage =
+      candidate.leakage?.answerStatements !== undefined
+        ? candidate.leakage
+        : await checkForReplay(config, candidate.parse.metaExperience, prompt.problem);
+    const checked = leakage === candidate.leakage ? {} : { leakage };
+    if (leakage.rejected) return setVerdict({ ...checked, verdict: leakageVerdict(leakage, prompt.problem) });
     const promptText = renderGenerationPrompt(
-      validationMessages(candidate.parse.metaExperience.rawText, prompt.problem),
+      validationMessages(experienceForReplay(candidate.parse.metaExperience), prompt.problem),
     );
     const seed = samplingSeed(
       config.seed,
@@ -286,6 +307,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       config.mel.verifier,
     );
     return setVerdict({
+      ...checked,
       validation: {
         promptText,
         tokens: replay.tokens,
@@ -329,6 +351,25 @@ function samplingFailed(
 /** The parse of a reflection that was never sampled whole: nothing to parse. */
 function notSampled(failure: Exclusion): MetaExperienceParse {
   return { ok: false, reason: `not sampled (${failure.reason})`, rawText: '' };
+}
+
+/** What the replay prompt shows of a meta-experience, and so what the leakage check reads: all of it. */
+function experienceForReplay(metaExperience: MetaExperience): string {
+  return metaExperience.rawText;
+}
+
+/** The verdict on a candidate the leakage check rejected: stating the answer outranks the softer leaks. */
+function leakageVerdict(leakage: LeakageRecord, problem: Problem): NonNullable<MetaExperienceDoc['verdict']> {
+  const statements = leakage.answerStatements ?? [];
+  if (statements.length > 0) {
+    const detail = `states the answer ${problem.answer} as ${statements.join(', ')}; not replayed`;
+    return { accepted: false, reason: 'states-answer', detail };
+  }
+  return {
+    accepted: false,
+    reason: 'leaks-problem-specifics',
+    detail: `mentions ${leakage.offendingTokens.join(', ')}`,
+  };
 }
 
 /** "replay answered 12, expected 13", and why when the verifier scored it 0 unjudged (too large, timed out). */

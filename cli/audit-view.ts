@@ -1,4 +1,5 @@
 /** The readable evidence chain of one meta-experience (`mel audit`). */
+import type { AnswerSpanTally } from '../mel/index.js';
 import type { AuditRecord, BifurcationMark } from '../store/audit.js';
 import type { MetaExperienceDoc } from '../store/documents.js';
 import { decimal, fields, indent, section, table } from './format.js';
@@ -105,12 +106,26 @@ function reflection(audit: AuditRecord): string {
 
 function leakage(audit: AuditRecord): string {
   const check = audit.leakage;
-  const body = !check
-    ? 'not checked (the meta-experience did not parse)'
-    : check.leaked
-      ? `mentions problem specifics: ${check.offendingTokens.join(', ')}; ${check.rejected ? 'rejected for it' : 'allowed by the leakage policy'}`
-      : 'no problem-specific numbers or answer found';
-  return section('7. LEAKAGE CHECK', body);
+  if (!check) return section('7. LEAKAGE CHECK', 'not checked (the meta-experience did not parse)');
+  const statements = check.answerStatements ?? [];
+  const policy = check.rejected ? 'rejected for it' : 'allowed by the leakage policy';
+  const lines = [
+    statements.length > 0 &&
+      `states the answer: ${statements.join(', ')}; rejected before its replay, whatever the leakage policy`,
+    check.offendingTokens.length > 0 &&
+      `mentions problem specifics: ${check.offendingTokens.join(', ')}${statements.length > 0 ? '' : `; ${policy}`}`,
+    !check.leaked && 'no problem-specific numbers, answer or statement of the answer found',
+    check.answerSpans && spanTally(check.answerSpans),
+  ];
+  return section('7. LEAKAGE CHECK', lines.filter(Boolean).join('\n'));
+}
+
+function spanTally({ compared, undecided, capReached }: AnswerSpanTally): string {
+  const notes = [
+    undecided > 0 && `${undecided} undecided (verifier timeout or error)`,
+    capReached && 'more not compared (maxComparedSpans reached)',
+  ].filter(Boolean);
+  return `answer-like spans compared with the ground truth: ${[compared, ...notes].join('; ')}`;
 }
 
 function validation(audit: AuditRecord): string {

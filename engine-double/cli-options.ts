@@ -16,6 +16,7 @@ const FLAGS = {
   'p-replay-correct': { type: 'string' },
   'p-unparseable': { type: 'string' },
   'p-truncated': { type: 'string' },
+  'p-states-answer': { type: 'string' },
   'mean-tokens': { type: 'string' },
   'reflection-mean-tokens': { type: 'string' },
   'builtin-seed': { type: 'string' },
@@ -34,7 +35,7 @@ const FLAGS = {
 
 export const USAGE = `npm run engine-double -- [options]
   --port 18124 --host 127.0.0.1 --seed 1 --tokenizer <model dir> --base-model <name>
-  --p-correct 0.5 --p-replay-correct 0.5 --p-unparseable 0.1 --p-truncated 0.05
+  --p-correct 0.5 --p-replay-correct 0.5 --p-unparseable 0.1 --p-truncated 0.05 --p-states-answer 0
   --mean-tokens 0 --reflection-mean-tokens 0 (0: natural length)
   --builtin-seed 0 --builtin-count 1000 --problems <file.jsonl|.parquet>
   --reduction skyrl|sum --seq-id-mode ignore|dedupe --retrieve-hold-ms 300000
@@ -93,6 +94,7 @@ export function parseCli(argv: readonly string[]): EngineDoubleOptions | 'help' 
       pReplayCorrect: number(values['p-replay-correct']),
       pUnparseable: number(values['p-unparseable']),
       pTruncated: number(values['p-truncated']),
+      pStatesAnswer: number(values['p-states-answer']),
       meanTokens: number(values['mean-tokens']),
       reflectionMeanTokens: number(values['reflection-mean-tokens']),
       reduction: values.reduction,

@@ -447,6 +447,7 @@ export class DoubleCore {
         pReplayCorrect: options.pReplayCorrect,
         pUnparseable: options.pUnparseable,
         pTruncated: options.pTruncated,
+        pStatesAnswer: options.pStatesAnswer,
         meanTokens: options.meanTokens,
         reflectionMeanTokens: options.reflectionMeanTokens,
       },

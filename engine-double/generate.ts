@@ -2,7 +2,7 @@ import { leakedTokens } from '../mel/leakage.js';
 import { pickOne, type Random } from '../mel/random.js';
 import type { AnswerBook, KnownProblem } from './answers.js';
 import type { PromptKind } from './prompt-kind.js';
-import { chainedStepText, reflectionText, unparseableReflectionText } from './reflection.js';
+import { chainedStepText, reflectionText, stateAnswer, unparseableReflectionText } from './reflection.js';
 import { padToTokens, solutionText, targetLength, type IsCorrect } from './solutions.js';
 
 // The completion text for one sampled sequence: what kind of prompt it is decides what is written.
@@ -16,6 +16,8 @@ export interface GenerationSettings {
   pUnparseable: number;
   /** Share of reflections cut short (stop reason "length"). */
   pTruncated: number;
+  /** Share of reflections that write the answer down, for the leakage check to reject. */
+  pStatesAnswer: number;
   /** Mean length of rollouts, replays and other text in tokens (0: natural length). */
   meanTokens: number;
   /** Mean length of reflections in tokens (0: natural length). */
@@ -72,13 +74,26 @@ function leaks(text: string, problem: KnownProblem | undefined): boolean {
 }
 
 /** A reflection that never contains the problem's numbers or answer (redrawn if a phrase happens to). */
-function reflect(random: Random, question: string, step: number | null, ctx: GenerationContext): Completion {
-  const problem = ctx.answers.lookup(question);
+function cleanReflection(
+  random: Random,
+  problem: KnownProblem | undefined,
+  step: number | null,
+  ctx: GenerationContext,
+) {
   let completion = writeReflection(random, step, ctx);
   for (let attempt = 0; attempt < 8 && leaks(completion.text, problem); attempt++) {
     completion = writeReflection(random, step, ctx);
   }
   return leaks(completion.text, problem) ? { text: 'I have no reflection to offer.' } : completion;
+}
+
+/** A clean reflection, or with `pStatesAnswer` one that boxes the answer (no draw when 0: other runs stay put). */
+function reflect(random: Random, question: string, step: number | null, ctx: GenerationContext): Completion {
+  const problem = ctx.answers.lookup(question);
+  const completion = cleanReflection(random, problem, step, ctx);
+  const states =
+    problem !== undefined && ctx.settings.pStatesAnswer > 0 && random() < ctx.settings.pStatesAnswer;
+  return states ? { ...completion, text: stateAnswer(completion.text, problem.answer) } : completion;
 }
 
 function other(random: Random, ctx: GenerationContext): Completion {

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger('engine-double');
   const double = await startEngineDouble(options, { logger });
-  const { seed, pCorrect, pReplayCorrect, pUnparseable, pTruncated, baseModel, tokenizerDir } =
+  const { seed, pCorrect, pReplayCorrect, pUnparseable, pTruncated, pStatesAnswer, baseModel, tokenizerDir } =
     double.options;
   const latency = double.options.latency.profile;
   logger.info(
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       pReplayCorrect,
       pUnparseable,
       pTruncated,
+      pStatesAnswer,
       baseModel,
       tokenizerDir,
       latency,

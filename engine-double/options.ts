@@ -62,6 +62,8 @@ export const EngineDoubleOptionsSchema = z.strictObject({
   pReplayCorrect: probability.default(0.5),
   pUnparseable: probability.default(0.1),
   pTruncated: probability.default(0.05),
+  /** Share of parseable reflections that write the answer down (\boxed{}) in their success analysis. */
+  pStatesAnswer: probability.default(0),
   /** Mean completion length in tokens for rollouts, replays and other text (uniform ±50 %); 0: natural length. */
   meanTokens: nonNegative.default(0),
   reflectionMeanTokens: nonNegative.default(0),

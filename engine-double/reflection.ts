@@ -2,7 +2,7 @@ import { pickOne, randomInt, type Random } from '../mel/random.js';
 import { FIELD_LABELS, SECTION_TITLES } from '../mel/prompts.js';
 
 // Reflections in the format mel/parser.ts accepts. They never contain a digit (headings are not numbered), so
-// they can neither quote the problem's numbers nor its answer.
+// they can neither quote the problem's numbers nor its answer, unless `stateAnswer` writes it in on purpose.
 
 // Short, plain wording (words the tiny tokenizer knows): a reflection stays near 200 tokens, as the warm-start
 // curriculum's template reflections do.
@@ -81,6 +81,21 @@ export function unparseableReflectionText(random: Random): string {
     ].join('\n');
   }
   return `${pickOne(random, SUMMARIES)} ${pickOne(random, EXTRA_SENTENCES)}`;
+}
+
+/** "31/24" -> "\frac{31}{24}": the answer in another form than the ground truth's, as a model may write it. */
+function asLatex(answer: string): string {
+  const fraction = /^(-?\d+)\/(\d+)$/.exec(answer.trim());
+  return fraction ? `\\frac{${fraction[1]}}{${fraction[2]}}` : answer;
+}
+
+/** `text` with the answer boxed in its success analysis (unchanged without one: chained steps 0 and 2). */
+export function stateAnswer(text: string, answer: string): string {
+  const heading = `## ${SECTION_TITLES.success}\n`;
+  const at = text.indexOf(heading);
+  if (at < 0) return text;
+  const end = at + heading.length;
+  return `${text.slice(0, end)}The second solution reached \\boxed{${asLatex(answer)}}. ${text.slice(end)}`;
 }
 
 /** Chained mode: the output of step 0 (bifurcation), 1 (critique) or 2 (summary and heuristics). */

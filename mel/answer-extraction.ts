@@ -16,7 +16,7 @@ const BOX_COMMAND = /\\(?:boxed|fbox)(?![a-zA-Z])/g;
  * For each '{' of `text`, the index of its matching '}' (-1 when it is never closed, e.g. truncated output);
  * an escaped character (\{ \}) never opens or closes a group.
  */
-function matchingBraces(text: string): Int32Array {
+export function matchingBraces(text: string): Int32Array {
   const closing = new Int32Array(text.length).fill(-1);
   const open: number[] = [];
   for (let i = 0; i < text.length; i++) {
@@ -50,17 +50,44 @@ function boxArgument(text: string, commandEnd: number, closing: Int32Array): Spa
   return { start, end: -1 };
 }
 
-export function extractBoxed(text: string): string | null {
+interface BoxArgument extends Span {
+  /** Where the next box command starts (the text's length after the last one). */
+  nextCommand: number;
+}
+
+/** The argument of every box command, in order; a bare argument's end is left to `argumentText`. */
+function* boxArguments(text: string): Generator<BoxArgument> {
+  const commands = text.matchAll(BOX_COMMAND);
   let closing: Int32Array | undefined;
-  let last: Span | null = null;
-  for (const match of text.matchAll(BOX_COMMAND)) {
+  for (let command = commands.next(); !command.done;) {
+    const next = commands.next();
     closing ??= matchingBraces(text);
-    last = boxArgument(text, match.index + match[0].length, closing) ?? last;
+    const span = boxArgument(text, command.value.index + command.value[0].length, closing);
+    if (span !== null) yield { ...span, nextCommand: next.done ? text.length : next.value.index };
+    command = next;
   }
-  if (last === null) return null;
+}
+
+/** The argument's text; a bare one runs to the next whitespace or '$', or to `limit`. */
+function argumentText(text: string, span: Span, limit = text.length): string {
+  const end =
+    span.end >= 0 ? span.end : skipWhile(text, span.start, (char) => !ENDS_BARE_ARGUMENT(char), limit);
+  return text.slice(span.start, end).trim();
+}
+
+export function extractBoxed(text: string): string | null {
+  let last: Span | null = null;
+  for (const span of boxArguments(text)) last = span;
   // The end of a bare argument is looked for only for the winner: doing it for each would be quadratic.
-  const end = last.end >= 0 ? last.end : skipWhile(text, last.start, (char) => !ENDS_BARE_ARGUMENT(char));
-  return text.slice(last.start, end).trim();
+  return last === null ? null : argumentText(text, last);
+}
+
+/**
+ * Every box argument in order, lazily. A bare argument also ends at the next box command, so that all of them
+ * together are read in linear time ("\boxed\boxed\boxed…").
+ */
+export function* boxedAnswers(text: string): Generator<string> {
+  for (const span of boxArguments(text)) yield argumentText(text, span, span.nextCommand);
 }
 
 const ANSWER_WORD = /\banswer/gi;
@@ -83,16 +110,21 @@ function answerPhraseAt(text: string, wordEnd: number): Span | null {
   return onlyLineBreaksAfterColon ? { start: colon, end: colon + 1 } : null;
 }
 
-export function extractAnswerPhrase(text: string): string | null {
-  let last: string | null = null;
-  ANSWER_WORD.lastIndex = 0;
-  for (let match = ANSWER_WORD.exec(text); match !== null; match = ANSWER_WORD.exec(text)) {
-    const span = answerPhraseAt(text, ANSWER_WORD.lastIndex);
+/** Every non-empty "answer is …" phrase in order, lazily (the rest of its line, cleaned). */
+export function* answerPhrases(text: string): Generator<string> {
+  const word = new RegExp(ANSWER_WORD); // its own lastIndex: callers may interleave generators
+  for (let match = word.exec(text); match !== null; match = word.exec(text)) {
+    const span = answerPhraseAt(text, word.lastIndex);
     if (span === null) continue;
     const phrase = cleanAnswerPhrase(text.slice(span.start, span.end));
-    if (phrase !== '') last = phrase;
-    ANSWER_WORD.lastIndex = span.end;
+    if (phrase !== '') yield phrase;
+    word.lastIndex = span.end;
   }
+}
+
+export function extractAnswerPhrase(text: string): string | null {
+  let last: string | null = null;
+  for (const phrase of answerPhrases(text)) last = phrase;
   return last;
 }
 

@@ -46,10 +46,15 @@ export const META_EXPERIENCE_MODES = ['single-call', 'chained'] as const;
 export type MetaExperienceMode = (typeof META_EXPERIENCE_MODES)[number];
 
 export const LeakageConfigSchema = z.object({
-  /** 'report' keeps a leaking meta-experience and records the tokens; 'reject' discards it. */
+  /**
+   * 'report' keeps a meta-experience that mentions the problem's numbers or its answer and records them; 'reject'
+   * discards it. One that states the answer (\boxed{}, "answer is") is discarded under either policy.
+   */
   policy: z.enum(['report', 'reject']).default('report'),
-  /** Numbers too common to count as problem-specific when they appear in a heuristic. */
+  /** Numbers too common to count as problem-specific, or as a mention of the answer, unless stated as the answer. */
   ignoredNumbers: z.array(z.string()).default(['0', '1', '2']),
+  /** At most this many distinct answer-like spans of a meta-experience are compared with the answer, statements first. */
+  maxComparedSpans: z.number().int().positive().default(32),
 });
 export type LeakageConfig = z.infer<typeof LeakageConfigSchema>;
 

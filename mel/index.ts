@@ -69,8 +69,16 @@ export {
 export type { ContrastiveInput } from './prompts.js';
 export { parseMetaExperience, parseChainedMetaExperience } from './parser.js';
 export type { ParseOptions, ChainedOutputs } from './parser.js';
-export { findLeakage, leakedTokens, applyLeakagePolicy } from './leakage.js';
-export type { LeakageReport, LeakageVerdict } from './leakage.js';
+export { checkLeakage, findAnswerMentions, leakedTokens } from './leakage.js';
+export type {
+  AnswerMentions,
+  AnswerSpanTally,
+  LeakageReport,
+  LeakageSettings,
+  LeakageVerdict,
+} from './leakage.js';
+export { answerLikeSpans } from './answer-spans.js';
+export type { AnswerSpan } from './answer-spans.js';
 export {
   IM_START,
   IM_END,

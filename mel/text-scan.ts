@@ -20,10 +20,10 @@ export function trimEndWhile(text: string, test: CharTest): string {
   return text.slice(0, end);
 }
 
-/** The index of the first character at or after `from` that fails `test` (the length when all pass). */
-export function skipWhile(text: string, from: number, test: CharTest): number {
+/** The index of the first character in [from, to) that fails `test` (`to` when all pass). */
+export function skipWhile(text: string, from: number, test: CharTest, to = text.length): number {
   let i = from;
-  while (i < text.length && test(text[i]!)) i++;
+  while (i < to && test(text[i]!)) i++;
   return i;
 }
 

@@ -8,6 +8,7 @@ import type {
   EvalSampleKey,
   Exclusion,
   ExclusionReason,
+  LeakageReport,
   MetaExperience,
   Problem,
   VerificationReason,
@@ -130,7 +131,13 @@ export type VerdictReason =
   | 'unparseable'
   | 'leaks-problem-specifics'
   /** The reflection or the replay could not be sampled (docs/mel.md, "Bad items"); the detail says which and why. */
-  | 'sampling-failed';
+  | 'sampling-failed'
+  /** It writes the answer down (\boxed{}, "answer is"): rejected before its replay, whatever the leakage policy. */
+  | 'states-answer';
+
+/** The leakage check of a meta-experience; the fields after `offendingTokens` are absent on older candidates. */
+export type LeakageRecord = Pick<LeakageReport, 'leaked' | 'offendingTokens'> &
+  Partial<Pick<LeakageReport, 'answerStatements' | 'answerSpans'>> & { rejected: boolean };
 
 export interface MetaExperienceDoc {
   _id: string;
@@ -152,7 +159,7 @@ export interface MetaExperienceDoc {
     failure?: Exclusion;
   };
   parse: { ok: true; metaExperience: MetaExperience } | { ok: false; reason: string };
-  leakage?: { leaked: boolean; offendingTokens: string[]; rejected: boolean };
+  leakage?: LeakageRecord;
   validation?: {
     promptText: string;
     tokens: number[];

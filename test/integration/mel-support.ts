@@ -129,6 +129,10 @@ export function expectConsistentVerdict(candidate: MetaExperienceDoc): void {
   expect(candidate.internalization ?? null).toBeNull();
   if (verdict!.reason === 'unparseable') expect(candidate.parse.ok).toBe(false);
   if (verdict!.reason === 'replay-wrong-answer') expect(candidate.validation!.correct).toBe(false);
+  if (verdict!.reason === 'states-answer') {
+    expect(candidate.leakage!.answerStatements!.length).toBeGreaterThan(0);
+    expect(candidate.validation).toBeUndefined();
+  }
 }
 
 /** Trains `config` to the end on the given client and workers, then checks the guarantees of a finished run. */

@@ -2,10 +2,9 @@
  * The verify activity on a step where one rollout is hostile (the truncated division chain that once held a worker's
  * event loop for minutes, its heartbeats stopped, the run hung): the activity completes, scores that rollout 0 with
  * the reason recorded, and an activity running beside it in the same process keeps heartbeating on time.
- * MongoDB is replaced by the few in-memory operations the activity uses.
+ * MongoDB is replaced by the few in-memory operations the activity uses (in-memory-db.ts).
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { Db } from 'mongodb';
 import { afterAll, expect, it } from 'vitest';
 import { createRolloutActivities } from '../../../activities/rollout.js';
 import { withHeartbeat } from '../../../activities/support.js';
@@ -14,29 +13,7 @@ import { VerifierPool } from '../../../mel/verifier-pool.js';
 import type { RewardDoc } from '../../../store/documents.js';
 import { COLLECTIONS } from '../../../store/mongo.js';
 import { TRUNCATED_DIVISION_CHAIN } from '../mel/adversarial-corpus.js';
-
-type Doc = { _id: string } & Record<string, unknown>;
-
-const matches = (filter: Record<string, unknown>) => (doc: Doc) =>
-  Object.entries(filter).every(([key, value]) => doc[key] === value);
-
-/** Equality filters, find / findOne, and bulkWrite's replaceOne: what the verify activity asks of MongoDB. */
-function inMemoryDb(contents: Record<string, Doc[]>): Db {
-  const collection = (name: string) => {
-    const docs = (contents[name] ??= []);
-    return {
-      findOne: async (filter: Record<string, unknown>) => docs.find(matches(filter)) ?? null,
-      find: (filter: Record<string, unknown>) => ({ toArray: async () => docs.filter(matches(filter)) }),
-      bulkWrite: async (operations: { replaceOne: { replacement: Doc } }[]) => {
-        for (const { replacement } of operations.map((operation) => operation.replaceOne)) {
-          const index = docs.findIndex((doc) => doc._id === replacement._id);
-          docs.splice(index < 0 ? docs.length : index, index < 0 ? 0 : 1, replacement);
-        }
-      },
-    };
-  };
-  return { collection } as unknown as Db;
-}
+import { inMemoryDb, type Doc } from './in-memory-db.js';
 
 const runId = 'hostile-rollout';
 const config = parseRunConfig({

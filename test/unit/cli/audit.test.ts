@@ -304,6 +304,37 @@ describe('renderAudit', () => {
     expect(text).toContain(`engine-rejected: ${failure.detail}`);
     expect(text).toContain('REJECTED (sampling-failed)');
   });
+
+  it('says that a candidate stating the answer was rejected before its replay, and what was compared', () => {
+    const text = renderAudit(
+      assembleAudit(
+        evidence({
+          leakage: {
+            leaked: true,
+            offendingTokens: ['12'],
+            answerStatements: ['\\frac{34}{2}'],
+            answerSpans: { compared: 5, undecided: 1, capReached: false },
+            rejected: true,
+          },
+          verdict: {
+            accepted: false,
+            reason: 'states-answer',
+            detail: 'states the answer 17 as \\frac{34}{2}',
+          },
+          internalization: undefined,
+          validation: undefined,
+        }),
+        links,
+      ),
+    );
+    expect(text).toContain('REJECTED (states-answer)');
+    expect(text).toContain(
+      'states the answer: \\frac{34}{2}; rejected before its replay, whatever the leakage policy',
+    );
+    expect(text).toContain('mentions problem specifics: 12\n');
+    expect(text).toContain('answer-like spans compared with the ground truth: 5; 1 undecided');
+    expect(text).toContain('not replayed (rejected before validation, or not validated yet)');
+  });
 });
 
 describe('markBifurcation', () => {

@@ -2,8 +2,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineDouble } from '../../../engine-double/server.js';
 import type { TinkerClient } from '../../../engine/tinker.js';
 import {
-  findLeakage,
+  answersEquivalent,
+  extractBoxed,
   generateBuiltinDataset,
+  leakedTokens,
   metaExperienceMessagesFor,
   parseMetaExperience,
   renderGenerationPrompt,
@@ -14,6 +16,11 @@ import {
 import { BASE_MODEL, EOS, clientFor, completionDatum, startDouble, tokenizer } from './helpers.js';
 
 const problems = generateBuiltinDataset({ count: 12 });
+const contrast = (problem: { question: string }) => ({
+  question: problem.question,
+  incorrectSolution: 'a',
+  correctSolution: 'b',
+});
 const rolloutPrompt = (i: number) => tokenizer.encode(renderGenerationPrompt(rolloutMessages(problems[i]!)));
 const text = (tokens: readonly number[]) =>
   tokenizer.decode(tokens.at(-1) === EOS ? tokens.slice(0, -1) : tokens);
@@ -172,21 +179,13 @@ describe('what the double samples', () => {
 
   it('reflections parse when pUnparseable is 0, never leak, and replays follow pReplayCorrect', async () => {
     const reflectionPrompts = problems.map((problem) =>
-      tokenizer.encode(
-        renderGenerationPrompt(
-          metaExperienceMessagesFor('compact', {
-            question: problem.question,
-            incorrectSolution: 'a',
-            correctSolution: 'b',
-          }),
-        ),
-      ),
+      tokenizer.encode(renderGenerationPrompt(metaExperienceMessagesFor('compact', contrast(problem)))),
     );
     const reflections = await sampleAll({ pUnparseable: 0, pTruncated: 0 }, reflectionPrompts, 1);
     reflections.forEach(([reflection], i) => {
       const parsed = parseMetaExperience(reflection!);
       expect(parsed.ok).toBe(true);
-      if (parsed.ok) expect(findLeakage(parsed.metaExperience, problems[i]!).leaked).toBe(false);
+      expect(leakedTokens(reflection!, problems[i]!)).toEqual([]);
       expect(reflection).not.toContain(problems[i]!.answer);
     });
     await double!.close();
@@ -195,6 +194,23 @@ describe('what the double samples', () => {
     );
     const replays = await sampleAll({ pReplayCorrect: 1, pCorrect: 0 }, replayPrompts, 1);
     expect(replays.every(([t], i) => verifyTrustedSolution(t!, problems[i]!.answer).correct)).toBe(true);
+  });
+
+  it('pStatesAnswer 1: every reflection still parses and boxes the answer in its analysis', async () => {
+    const reflectionPrompts = problems.map((problem) =>
+      tokenizer.encode(renderGenerationPrompt(metaExperienceMessagesFor('compact', contrast(problem)))),
+    );
+    const reflections = await sampleAll(
+      { pUnparseable: 0, pTruncated: 0, pStatesAnswer: 1 },
+      reflectionPrompts,
+      1,
+    );
+    reflections.forEach(([reflection], i) => {
+      const parsed = parseMetaExperience(reflection!);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      expect(parsed.metaExperience.critique).toContain('\\boxed{');
+      expect(answersEquivalent(extractBoxed(reflection!)!, problems[i]!.answer)).toBe(true);
+    });
   });
 
   it('pUnparseable 1 gives no parseable reflection; pTruncated 1 cuts every one with stop reason "length"', async () => {

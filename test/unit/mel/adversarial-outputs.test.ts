@@ -6,8 +6,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  answerLikeSpans,
+  checkLeakage,
   extractFinalAnswer,
-  findLeakage,
+  leakedTokens,
   normaliseAnswer,
   parseChainedMetaExperience,
   parseMetaExperience,
@@ -76,8 +78,26 @@ describe('the pure functions on hostile output run in linear time', () => {
     expect(blockingMs(() => parseMetaExperience(text))).toBeLessThan(BUDGET_MS);
     const steps = { bifurcation: text, critique: text, heuristics: text };
     expect(blockingMs(() => parseChainedMetaExperience(steps))).toBeLessThan(BUDGET_MS);
-    const reflection = { heuristics: [text], reflectiveSummary: text };
-    expect(blockingMs(() => findLeakage(reflection, PROBLEM))).toBeLessThan(BUDGET_MS);
+    expect(blockingMs(() => leakedTokens(text, PROBLEM))).toBeLessThan(BUDGET_MS);
+    expect(blockingMs(() => firstSpans(text, 64))).toBeLessThan(BUDGET_MS);
+  });
+});
+
+/** The first `count` answer-like spans: what the leakage check reads at most (its cap is smaller). */
+function firstSpans(text: string, count: number): string[] {
+  const spans: string[] = [];
+  for (const span of answerLikeSpans(text)) if (spans.push(span.text) >= count) break;
+  return spans;
+}
+
+describe('checkLeakage on hostile output', () => {
+  const settings = { verifier: { ...READ_EVERYTHING, comparisonDeadlineMs: 100 } };
+  it.each(CASES)('%s: ends, without holding the event loop', RETRY_ON_NOISE, async (_name, text) => {
+    const { result, maxLagMs } = await withLagProbe(() =>
+      checkLeakage(text, PROBLEM, pool.compare, settings),
+    );
+    expect(result.report.answerSpans.compared).toBeLessThanOrEqual(32);
+    expect(maxLagMs).toBeLessThan(BUDGET_MS);
   });
 });
 

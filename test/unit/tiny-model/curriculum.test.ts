@@ -9,8 +9,8 @@ import {
 import {
   SECTION_TITLES,
   deriveSeed,
-  findLeakage,
   generateBuiltinDataset,
+  leakedTokens,
   metaExperienceMessages,
   parseMetaExperience,
   rolloutMessages,
@@ -121,7 +121,8 @@ describe('curriculum: reflection examples', () => {
         new RegExp(`^step ${wrong.failureStep} of Solution 1, (?:an error in the result|a sign error)\\.`),
       );
       expect(parsed.metaExperience.heuristics).toHaveLength(2);
-      expect(findLeakage(parsed.metaExperience, problem)).toEqual({ leaked: false, offendingTokens: [] });
+      const { heuristics, reflectiveSummary } = parsed.metaExperience;
+      expect(leakedTokens([...heuristics, reflectiveSummary].join('\n'), problem)).toEqual([]);
     });
   });
 
