@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, WARM_MODEL_DIR } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
@@ -25,7 +25,7 @@ import { summarise, type ConfigResult, type Measured } from './results.js';
 
 const USAGE =
   'npm run bench -- [--quick] [--only <text>] [--profile <latency profile>] [--budget-min <minutes>] ' +
-  '[--out <dir>] [--list]';
+  '[--out <dir>] [--list] [--render <benchmarks.json>]';
 
 /** The benchmark's own stack: its own state folder and ports, so it never mixes with the demo's data. */
 const BENCH_ENV = {
@@ -43,6 +43,8 @@ interface Options {
   budgetMs: number;
   out: string;
   list: boolean;
+  /** Re-write the Markdown and plots from this benchmarks.json, measuring nothing. */
+  render?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -55,6 +57,7 @@ function parseOptions(argv: string[]): Options {
       'budget-min': { type: 'string', default: '15' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'docs') },
       list: { type: 'boolean', default: false },
+      render: { type: 'string' },
     },
   });
   const budget = Number(values['budget-min']);
@@ -72,6 +75,7 @@ function parseOptions(argv: string[]): Options {
     budgetMs: budget * 60_000,
     out: values.out!,
     list: values.list!,
+    render: values.render,
   };
 }
 
@@ -83,7 +87,7 @@ function selectedConfigs(options: Options): BenchConfig[] {
 function currentCommit(): string {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   try {
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') ? '+dirty' : ''}`;
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : ''}`;
   } catch {
     return 'unknown';
   }
@@ -100,6 +104,12 @@ function machine(): string {
 
 async function main(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
+  if (options.render) {
+    const report = JSON.parse(await readFile(options.render, 'utf8')) as BenchReport;
+    const { markdown } = await writeReport(report, options.out);
+    console.log(`wrote ${markdown} from ${options.render}`);
+    return 0;
+  }
   const configs = selectedConfigs(options);
   if (options.list || configs.length === 0) {
     for (const config of configs) console.log(configLabel(config));

@@ -34,7 +34,8 @@ export function durabilityCost(configs: readonly ConfigResult[]): {
   cookbookSeconds: number | null;
   grpoRatio: number | null;
   melRatio: number | null;
-  /** Where a side failed after some steps, its ratio is from those steps: 'k of n steps'. */
+  /** Where a side failed after some steps, its numbers are from those steps: 'k of n steps'. */
+  cookbookNote: string | null;
   grpoNote: string | null;
   melNote: string | null;
 }[] {
@@ -56,9 +57,10 @@ export function durabilityCost(configs: readonly ConfigResult[]): {
     .map((cookbook) => ({
       latencyModel: cookbook.latencyModel,
       batchSize: cookbook.batchSize,
-      cookbookSeconds: cookbook.ok ? cookbook.stepSeconds : null,
+      cookbookSeconds: cookbook.stepSeconds,
       grpoRatio: over(find(cookbook, 'mel-temporal', 'grpo'), cookbook),
       melRatio: over(find(cookbook, 'mel-temporal', 'mel'), cookbook),
+      cookbookNote: partialNote(cookbook),
       grpoNote: partialNote(find(cookbook, 'mel-temporal', 'grpo'), cookbook),
       melNote: partialNote(find(cookbook, 'mel-temporal', 'mel'), cookbook),
     }));
@@ -71,8 +73,8 @@ function partialNote(...sides: (ConfigResult | undefined)[]): string | null {
     : partial.map((side) => `${side!.system} ${side!.stepsCompleted} of ${side!.steps} steps`).join(', ');
 }
 
-const withNote = (value: number | null, note: string | null) =>
-  value === null ? '–' : note ? `${ratio(value)} (${note})` : ratio(value);
+const withNote = (value: number | null, note: string | null, format = ratio) =>
+  value === null ? '–' : note ? `${format(value)} (${note})` : format(value);
 
 export function benchmarksMarkdown(report: BenchReport, plots: string[]): string {
   const lines = [
@@ -92,7 +94,7 @@ export function benchmarksMarkdown(report: BenchReport, plots: string[]): string
     '| --- | --: | --: | --: | --: |',
     ...durabilityCost(report.configs).map(
       (row) =>
-        `| ${row.latencyModel} | ${row.batchSize} | ${seconds(row.cookbookSeconds)} | ${withNote(row.grpoRatio, row.grpoNote)} | ${withNote(row.melRatio, row.melNote)} |`,
+        `| ${row.latencyModel} | ${row.batchSize} | ${row.cookbookSeconds === null ? '–' : withNote(row.cookbookSeconds, row.cookbookNote, seconds)} | ${withNote(row.grpoRatio, row.grpoNote)} | ${withNote(row.melRatio, row.melNote)} |`,
     ),
     '',
     '## Where the time goes',
@@ -153,33 +155,48 @@ export function benchmarksMarkdown(report: BenchReport, plots: string[]): string
   return `${lines.join('\n')}\n`;
 }
 
-/** Sentences read off the numbers: the largest stages and the overhead at the largest completed configuration. */
+/** Sentences read off the numbers: per system, mode and latency model, the largest configuration with a step. */
 export function reading(configs: readonly ConfigResult[]): string[] {
-  const measured = configs.filter((c) => c.system === 'mel-temporal' && c.mode === 'mel' && c.stepSeconds);
-  if (measured.length === 0) return ['No mel-temporal configuration completed a step.'];
+  const measured = configs.filter((c) => c.stepSeconds !== null);
+  if (!measured.some((c) => c.system === 'mel-temporal'))
+    return ['No mel-temporal configuration completed a step.'];
   const lines: string[] = [];
-  for (const latencyModel of [...new Set(measured.map((c) => c.latencyModel))]) {
+  const kinds = [...new Set(measured.map((c) => `${c.system}/${c.mode}/${c.latencyModel}`))];
+  for (const kind of kinds) {
     const largest = measured
-      .filter((c) => c.latencyModel === latencyModel)
+      .filter((c) => `${c.system}/${c.mode}/${c.latencyModel}` === kind)
       .sort((a, b) => b.batchSize * b.meanRolloutTokens - a.batchSize * a.meanRolloutTokens)[0]!;
-    const shares = STAGES.flatMap((name) => {
-      const stage = largest.stages[name];
-      return stage ? [{ name, share: stage.wallSeconds / largest.stepSeconds! }] : [];
-    }).sort((a, b) => b.share - a.share);
-    const top = shares
-      .slice(0, 3)
-      .map((s) => `${s.name} ${percent(s.share)}`)
-      .join(', ');
+    lines.push(`- ${describeLargest(largest)}`);
+  }
+  if (measured.some((c) => c.latencyModel === 'zero')) {
     lines.push(
-      `- **${latencyModel}**, largest completed configuration \`${configLabel(largest)}\`: ` +
-        `${seconds(largest.stepSeconds)} s per step, engine busy ${seconds(largest.engineBusySeconds)} s, ` +
-        `overhead ${seconds(largest.overheadSeconds)} s; the largest stages: ${top}.`,
+      "- Under zero latency the engine-busy time is 0 by definition: the engine double's own CPU time (writing and " +
+        'tokenizing every completion on the same 2 cores) counts as overhead, on both sides of the comparison.',
     );
   }
   const failed = configs.filter((c) => !c.ok);
   if (failed.length > 0)
     lines.push(`- ${failed.length} of ${configs.length} configurations failed; see the error column.`);
   return lines;
+}
+
+function describeLargest(config: ConfigResult): string {
+  const shares = STAGES.flatMap((name) => {
+    const stage = config.stages[name];
+    return stage ? [{ name, share: stage.wallSeconds / config.stepSeconds! }] : [];
+  }).sort((a, b) => b.share - a.share);
+  const top = shares.slice(0, 3).map((s) => `${s.name} ${percent(s.share)}`);
+  const slots =
+    config.engineSlotUtilisation === null
+      ? ''
+      : `; the engine's sequence slots were ${percent(config.engineSlotUtilisation)} busy while sampling`;
+  return (
+    `\`${configLabel(config)}\`${config.ok ? '' : ` (${config.stepsCompleted} of ${config.steps} steps)`}: ` +
+    `${seconds(config.stepSeconds)} s per step, engine busy ${seconds(config.engineBusySeconds)} s, overhead ` +
+    `${seconds(config.overheadSeconds)} s` +
+    (top.length > 0 ? `; the largest stages: ${top.join(', ')}` : '') +
+    `${slots}.`
+  );
 }
 
 export function benchmarkCharts(configs: readonly ConfigResult[]): Record<string, LineChart> {

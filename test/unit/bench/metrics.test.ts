@@ -174,6 +174,7 @@ describe('durabilityCost', () => {
         cookbookSeconds: 2,
         grpoRatio: 1.5,
         melRatio: 2.5,
+        cookbookNote: null,
         grpoNote: null,
         melNote: null,
       },
