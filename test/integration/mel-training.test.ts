@@ -9,30 +9,35 @@ describe('MEL training on the real stack', () => {
 
   // The demo's configuration on the committed warm model. What the model samples differs between machines (and
   // between runs: the engine batches requests), so this asserts what the code guarantees on any sample; the
-  // verdict paths themselves are pinned on the engine double (mel-verdicts.test.ts).
-  it('runs the demo configuration through every stage, every candidate judged once with its evidence, one update per step', async () => {
-    const config = await demoRunConfig();
-    const { status, stepDocs, candidates } = await trainAndCheck(stack, config);
-    expect(status.nextStep).toBe(config.steps);
-    const { db } = stack.workers.deps.mongo;
-    const metrics = stepDocs.map((s) => s.metrics!);
-    expect(candidates.length).toBe(metrics.reduce((n, m) => n + m.pairs, 0));
-    expect(metrics.reduce((n, m) => n + m.accepted + m.rejected, 0)).toBe(candidates.length);
-    const accepted = candidates.filter((c) => c.verdict!.accepted).length;
-    console.info(`demo configuration: ${accepted} of ${candidates.length} candidates accepted`);
-    expect(await db.collection(COLLECTIONS.stepMetrics).countDocuments({ runId: config.runId })).toBe(
-      config.steps,
-    );
+  // verdict paths themselves are pinned on the engine double (mel-verdicts.test.ts). About 3–4 minutes on an idle
+  // 2-core machine; the limit leaves room for a busy one.
+  it(
+    'runs the demo configuration through every stage, every candidate judged once with its evidence, one update per step',
+    { timeout: 600_000 },
+    async () => {
+      const config = await demoRunConfig();
+      const { status, stepDocs, candidates } = await trainAndCheck(stack, config);
+      expect(status.nextStep).toBe(config.steps);
+      const { db } = stack.workers.deps.mongo;
+      const metrics = stepDocs.map((s) => s.metrics!);
+      expect(candidates.length).toBe(metrics.reduce((n, m) => n + m.pairs, 0));
+      expect(metrics.reduce((n, m) => n + m.accepted + m.rejected, 0)).toBe(candidates.length);
+      const accepted = candidates.filter((c) => c.verdict!.accepted).length;
+      console.info(`demo configuration: ${accepted} of ${candidates.length} candidates accepted`);
+      expect(await db.collection(COLLECTIONS.stepMetrics).countDocuments({ runId: config.runId })).toBe(
+        config.steps,
+      );
 
-    // Each step is its own child workflow, listable by the run's search attribute.
-    const query = `MelRunId = "${config.runId}" AND WorkflowType = "melStepWorkflow"`;
-    await expect
-      .poll(() => stack.temporal.workflow.count(query).then((c) => c.count), { timeout: 10_000 })
-      .toBe(config.steps);
-    const steps: string[] = [];
-    for await (const execution of stack.temporal.workflow.list({ query })) steps.push(execution.workflowId);
-    expect(steps.sort()).toEqual([...Array(config.steps).keys()].map((n) => `${config.runId}/step-${n}`));
-  });
+      // Each step is its own child workflow, listable by the run's search attribute.
+      const query = `MelRunId = "${config.runId}" AND WorkflowType = "melStepWorkflow"`;
+      await expect
+        .poll(() => stack.temporal.workflow.count(query).then((c) => c.count), { timeout: 10_000 })
+        .toBe(config.steps);
+      const steps: string[] = [];
+      for await (const execution of stack.temporal.workflow.list({ query })) steps.push(execution.workflowId);
+      expect(steps.sort()).toEqual([...Array(config.steps).keys()].map((n) => `${config.runId}/step-${n}`));
+    },
+  );
 
   it('attaches to the running workflow when the same run is started twice', async () => {
     const config = shortRunConfig({ steps: 1 });
