@@ -13,7 +13,7 @@ import { melCollections } from '../store/collections.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
 import { RestoredSamplers } from './restored-samplers.js';
-import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
@@ -58,12 +58,13 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       { $set: { runId, step }, $addToSet: { engineModels: modelId } },
       { upsert: true },
     );
-    const stage = { phase: 'restoring', modelId };
+    const phase = (name: string) => showProgress({ stage: 'policy-update', phase: name, modelId });
     const work = async () => {
+      phase('restoring');
       await engine.loadState({ modelId, path: policy.statePath });
       const grpo = await datums.find({ runId, step, kind: 'grpo' }).sort({ index: 1 }).toArray();
       const nll = await datums.find({ runId, step, kind: 'nll' }).sort({ index: 1 }).toArray();
-      stage.phase = 'forward-backward';
+      phase('forward-backward');
       const { lossFn, clipLow, clipHigh } = run.config.grpo;
       const grpoOut = grpo.length
         ? await engine.forwardBackward({
@@ -84,9 +85,9 @@ export function createPolicyActivities(deps: MelActivityDeps) {
             loss: { fn: 'cross_entropy' },
           })
         : null;
-      stage.phase = 'optim-step';
+      phase('optim-step');
       const optimizerMetrics = mongoSafeKeys(await engine.optimStep({ modelId, adam: run.config.optimizer }));
-      stage.phase = 'saving';
+      phase('saving');
       const name = checkpointName(runId, `step-${step}`);
       const after: PolicyRef = {
         modelId,
@@ -116,7 +117,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
         origin: origin(),
       } satisfies PolicyUpdateRecord;
     };
-    const record = await withHeartbeat(work(), () => ({ stage: 'policy-update', ...stage }));
+    const record = await work();
     await steps.updateOne({ _id: stepId }, { $set: { runId, step, update: record } }, { upsert: true });
     await unloadModels([policy.modelId, ...(done?.engineModels ?? [])].filter((id) => id !== modelId));
     return summaryOf(record);

@@ -42,6 +42,9 @@ export interface TinkerClientOptions {
   retryBaseDelayMs?: number;
 }
 
+/** How long one request (other than a long-poll) may take by default. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 /** Losses this client sends; SkyRL's JAX backend implements exactly these (hosted Tinker also has `dro`). */
 export const TINKER_LOSSES: Loss['fn'][] = ['cross_entropy', 'importance_sampling', 'ppo', 'cispo'];
 
@@ -81,7 +84,7 @@ export class TinkerClient implements PolicyEngine {
   constructor(private readonly config: TinkerClientOptions) {
     this.baseUrl = config.baseUrl.replace(/\/+$/, '');
     this.options = {
-      requestTimeoutMs: config.requestTimeoutMs ?? 30_000,
+      requestTimeoutMs: config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       pollTimeoutMs: config.pollTimeoutMs ?? 60_000,
       futureTimeoutMs: config.futureTimeoutMs ?? 30 * 60_000,
       maxRetries: config.maxRetries ?? 5,
