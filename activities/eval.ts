@@ -19,7 +19,7 @@ import {
 } from '../mel/index.js';
 import { ids, type EvalProblemDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import { replaceAll } from '../store/writes.js';
+import { commandChunks, insertAbsent, replaceAll } from '../store/writes.js';
 import {
   evalIdentity,
   type EvalChunk,
@@ -86,11 +86,12 @@ export function createEvalActivities(deps: MelActivityDeps) {
       };
     });
     await replaceAll(evalProblems, { evalId }, docs);
+    // The status is set on insert only: a stale attempt's late write cannot turn a completed eval back to running.
     await evals.updateOne(
       { _id: evalId },
       {
-        $setOnInsert: { definition, workflowId, createdAt: new Date() },
-        $set: { problems: docs.length, status: 'running', 'origin.prepare': source },
+        $setOnInsert: { definition, workflowId, createdAt: new Date(), status: 'running' },
+        $set: { problems: docs.length, 'origin.prepare': source },
       },
       { upsert: true },
     );
@@ -131,9 +132,10 @@ export function createEvalActivities(deps: MelActivityDeps) {
           temperature,
           seed,
         });
-        await evalSamples.replaceOne(
-          { _id: id },
+        // Write-once: a late write of a stale attempt would otherwise wipe the answer's score.
+        await insertAbsent(evalSamples, [
           {
+            _id: id,
             evalId: chunk.evalId,
             problemIndex: problem.problemIndex,
             problemId: problem.problem.id,
@@ -148,39 +150,42 @@ export function createEvalActivities(deps: MelActivityDeps) {
             samplerPath,
             origin: origin(),
           },
-          { upsert: true },
-        );
+        ]);
       },
       () => chunk,
     );
     return problems.length * keys.length;
   }
 
-  /** Verifies every answer of the chunk against its problem's ground truth; returns how many are correct. */
+  /**
+   * Verifies each unscored answer of the chunk against its problem's ground truth; returns how many of the chunk's
+   * answers are correct. A score once stored stands.
+   */
   async function scoreEvalChunk(chunk: EvalChunk): Promise<number> {
     const problems = new Map(
       (await evalProblems.find(chunkFilter(chunk)).toArray()).map((p) => [p.problemIndex, p.problem]),
     );
-    const samples = await evalSamples
-      .find(chunkFilter(chunk), { projection: { tokens: 0, logprobs: 0 } })
-      .toArray();
+    const unscored = { ...chunkFilter(chunk), verification: { $exists: false } };
+    const samples = await evalSamples.find(unscored, { projection: { tokens: 0, logprobs: 0 } }).toArray();
     const source = origin();
-    const scored = await Promise.all(
-      samples.map(async (sample) => {
-        const problem = problems.get(sample.problemIndex);
-        if (!problem) throw new Error(`eval sample ${sample._id} has no problem document`);
-        const record = await verificationRecord(sample.text, problem.answer, deps.compareSymbolically);
-        return { id: sample._id, verification: { ...record, origin: source } };
-      }),
-    );
-    if (scored.length > 0) {
+    // All at once: the verifier pool queues them for its threads.
+    const scored = await mapWithProgress('eval-score', samples, samples.length, async (sample) => {
+      const problem = problems.get(sample.problemIndex);
+      if (!problem) throw new Error(`eval sample ${sample._id} has no problem document`);
+      const record = await verificationRecord(sample.text, problem.answer, deps.compareSymbolically);
+      return { id: sample._id, verification: { ...record, origin: source } };
+    });
+    for (const chunkScores of commandChunks(scored)) {
       await evalSamples.bulkWrite(
-        scored.map(({ id, verification }) => ({
-          updateOne: { filter: { _id: id }, update: { $set: { verification } } },
+        chunkScores.map(({ id, verification }) => ({
+          updateOne: {
+            filter: { _id: id, verification: { $exists: false } },
+            update: { $set: { verification } },
+          },
         })),
       );
     }
-    return scored.filter((s) => s.verification.correct).length;
+    return evalSamples.countDocuments({ ...chunkFilter(chunk), 'verification.correct': true });
   }
 
   /** The metrics from the stored scores, recorded on the eval; every answer must be there and scored. */
@@ -212,10 +217,12 @@ export function createEvalActivities(deps: MelActivityDeps) {
       truncated: samples.filter((s) => s.stopReason === 'length').length,
       completedAt: new Date().toISOString(),
     };
-    await evals.updateOne(
-      { _id: evalId },
+    // Write-once: the first result recorded stands.
+    const { matchedCount } = await evals.updateOne(
+      { _id: evalId, status: { $ne: 'completed' } },
       { $set: { status: 'completed', result, 'origin.finish': origin() } },
     );
+    if (matchedCount === 0) return (await loadEval(evalId)).result!;
     log.info('eval completed', { evalId, ...result.metrics, truncated: result.truncated });
     return result;
   }

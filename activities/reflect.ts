@@ -20,7 +20,7 @@ import {
 import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
 import { melCollections } from '../store/collections.js';
-import { replaceAll } from '../store/writes.js';
+import { insertAbsent, replaceAll } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type {
   ContrastSummary,
@@ -114,8 +114,9 @@ export function createReflectActivities(deps: MelActivityDeps) {
       ...(leakage ? { leakage: { ...leakage.report, rejected: leakage.rejected } } : {}),
       origin: { summarize: origin() },
     };
-    await metaExperiences.replaceOne({ _id: id }, doc, { upsert: true });
-    return doc;
+    // Write-once: a candidate stored first (by a stale attempt's late write too) stands, with its verdict.
+    if (await insertAbsent(metaExperiences, [doc])) return doc;
+    return (await metaExperiences.findOne({ _id: id }))!;
   }
 
   /** One turn (single-call, Appendix C) or three (chained, Eqs. 2–4), each continuing the last token for token. */
@@ -222,12 +223,14 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   async function judge(config: RunConfig, policy: PolicyRef, candidate: MetaExperienceDoc) {
+    // Write-once: a verdict stored first (by a stale attempt's late write too) stands, with its replay.
     const setVerdict = async (update: Partial<MetaExperienceDoc>) => {
-      await metaExperiences.updateOne(
-        { _id: candidate._id },
+      const { matchedCount } = await metaExperiences.updateOne(
+        { _id: candidate._id, verdict: { $exists: false } },
         { $set: { ...update, 'origin.validate': origin() } },
       );
-      return update.verdict!;
+      if (matchedCount === 1) return update.verdict!;
+      return (await metaExperiences.findOne({ _id: candidate._id }))!.verdict!;
     };
     if (!candidate.parse.ok) {
       return setVerdict({

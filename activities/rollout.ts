@@ -7,7 +7,7 @@ import {
 } from '../mel/index.js';
 import { ids, type RewardDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import { upsertAll } from '../store/writes.js';
+import { insertAbsent } from '../store/writes.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
@@ -49,7 +49,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
           temperature,
           seed,
         });
-        await upsertAll(
+        await insertAbsent(
           trajectories,
           sequences.map((sequence, sampleIndex) => ({
             _id: ids.trajectory(promptId, sampleIndex),
@@ -77,16 +77,27 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     };
   }
 
-  /** Scores every trajectory of the step 0/1 against its ground truth (paper Eq. 1). */
+  /**
+   * Scores every trajectory of the step 0/1 against its ground truth (paper Eq. 1). A reward once stored stands (a
+   * retry scores only the rest), so contrast and internalize see the rewards the summary reports.
+   */
   async function verify({ runId, step }: StepRef): Promise<VerifySummary> {
     const run = await loadRun(db, runId);
     const problemByPrompt = new Map(
       (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem]),
     );
-    const all = await trajectories.find({ runId, step }).toArray();
+    const scoredIds = new Set(
+      (await rewards.find({ runId, step }, { projection: { _id: 1 } }).toArray()).map((r) => r._id),
+    );
+    const answers = trajectories.find({ runId, step }, { projection: { tokens: 0, logprobs: 0 } });
+    const unscored = (await answers.toArray()).filter((t) => !scoredIds.has(t._id));
     const source = origin();
-    const scored: RewardDoc[] = await Promise.all(
-      all.map(async (trajectory) => {
+    // All at once: the verifier pool queues them for its threads.
+    const scored: RewardDoc[] = await mapWithProgress(
+      'verify',
+      unscored,
+      unscored.length,
+      async (trajectory) => {
         const problem = problemByPrompt.get(trajectory.promptId);
         if (!problem) throw new Error(`trajectory ${trajectory._id} has no prompt document`);
         const { correct, ...record } = await verificationRecord(
@@ -98,10 +109,10 @@ export function createRolloutActivities(deps: MelActivityDeps) {
         const { _id, promptId, sampleIndex } = trajectory;
         const reward = correct ? 1 : 0;
         return { _id, runId, step, promptId, sampleIndex, reward, ...record, origin: source };
-      }),
+      },
     );
-    await upsertAll(rewards, scored);
-    return summariseRewards(scored);
+    await insertAbsent(rewards, scored);
+    return summariseRewards(await rewards.find({ runId, step }).toArray());
   }
 
   return { rollout, verify };

@@ -20,18 +20,16 @@ type Doc = { _id: string } & Record<string, unknown>;
 const matches = (filter: Record<string, unknown>) => (doc: Doc) =>
   Object.entries(filter).every(([key, value]) => doc[key] === value);
 
-/** Equality filters, find / findOne, and bulkWrite's replaceOne: what the verify activity asks of MongoDB. */
+/** Equality filters, find / findOne (projections ignored), and insertMany: what the verify activity asks of MongoDB. */
 function inMemoryDb(contents: Record<string, Doc[]>): Db {
   const collection = (name: string) => {
     const docs = (contents[name] ??= []);
     return {
       findOne: async (filter: Record<string, unknown>) => docs.find(matches(filter)) ?? null,
       find: (filter: Record<string, unknown>) => ({ toArray: async () => docs.filter(matches(filter)) }),
-      bulkWrite: async (operations: { replaceOne: { replacement: Doc } }[]) => {
-        for (const { replacement } of operations.map((operation) => operation.replaceOne)) {
-          const index = docs.findIndex((doc) => doc._id === replacement._id);
-          docs.splice(index < 0 ? docs.length : index, index < 0 ? 0 : 1, replacement);
-        }
+      insertMany: async (inserted: Doc[]) => {
+        docs.push(...inserted);
+        return { insertedCount: inserted.length };
       },
     };
   };
