@@ -62,10 +62,11 @@ export async function replaceAll<T extends { _id: string }>(
 
 const DUPLICATE_KEY = 11000;
 
+/** Every document that was not inserted had its id taken (a bulk write that failed otherwise has other errors, or none). */
 function onlyDuplicateKeys(error: unknown): error is MongoBulkWriteError {
   if (!(error instanceof MongoBulkWriteError)) return false;
   const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-  return writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY);
+  return writeErrors.length > 0 && writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY);
 }
 
 /** `items` in runs of at most DOCS_PER_COMMAND, one write command each. */
