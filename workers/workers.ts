@@ -69,13 +69,15 @@ export function livenessFromEnv(source: NodeJS.ProcessEnv = process.env): Livene
 
 /**
  * MongoDB and the engine, with deadlines that fit the stall bound: a MongoDB command fails when it goes
- * unanswered for the bound, and the engine's long-polls end within half of it (then a health check answers).
+ * unanswered for the bound (or an engine request's deadline, if longer), and the engine's long-polls end within
+ * half of it (then a health check answers).
  */
 export async function connectActivityDeps(
   endpoints: Endpoints,
   liveness: LivenessSettings = livenessFromEnv(),
 ): Promise<ActivityDeps> {
-  const mongo = await connectMongo(endpoints, { commandTimeoutMs: liveness.stallTimeoutMs });
+  const commandTimeoutMs = Math.max(liveness.stallTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
+  const mongo = await connectMongo(endpoints, { commandTimeoutMs });
   await ensureIndexes(mongo.db);
   const verifierPool = new VerifierPool(verifierPoolConfigFromEnv());
   const engine = createPolicyEngine(endpoints, process.env, {
