@@ -19,7 +19,7 @@ import {
 } from '../mel/index.js';
 import { ids, type EvalProblemDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import { commandChunks, insertAbsent, replaceAll } from '../store/writes.js';
+import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
 import {
   evalIdentity,
   type EvalChunk,
@@ -37,7 +37,7 @@ const SAMPLES_IN_FLIGHT = 16;
 
 export function createEvalActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
-  const { evals, evalProblems, evalSamples } = melCollections(db);
+  const { evals, evalProblems, evalSamples, writeOnce } = melCollections(db);
 
   async function loadEval(evalId: string) {
     const doc = await evals.findOne({ _id: evalId });
@@ -175,16 +175,8 @@ export function createEvalActivities(deps: MelActivityDeps) {
       const record = await verificationRecord(sample.text, problem.answer, deps.compareSymbolically);
       return { id: sample._id, verification: { ...record, origin: source } };
     });
-    for (const chunkScores of commandChunks(scored)) {
-      await evalSamples.bulkWrite(
-        chunkScores.map(({ id, verification }) => ({
-          updateOne: {
-            filter: { _id: id, verification: { $exists: false } },
-            update: { $set: { verification } },
-          },
-        })),
-      );
-    }
+    const fences = scored.map(({ id, verification }) => ({ id, fields: { verification } }));
+    await setOnce(writeOnce, evalSamples, 'verification', fences);
     return evalSamples.countDocuments({ ...chunkFilter(chunk), 'verification.correct': true });
   }
 
@@ -218,13 +210,10 @@ export function createEvalActivities(deps: MelActivityDeps) {
       completedAt: new Date().toISOString(),
     };
     // Write-once: the first result recorded stands.
-    const { matchedCount } = await evals.updateOne(
-      { _id: evalId, status: { $ne: 'completed' } },
-      { $set: { status: 'completed', result, 'origin.finish': origin() } },
-    );
-    if (matchedCount === 0) return (await loadEval(evalId)).result!;
-    log.info('eval completed', { evalId, ...result.metrics, truncated: result.truncated });
-    return result;
+    const fields = { status: 'completed' as const, result, 'origin.finish': origin() };
+    const [stored] = await setOnce(writeOnce, evals, 'result', [{ id: evalId, fields }]);
+    log.info('eval completed', { evalId, ...stored!.result.metrics, truncated: stored!.result.truncated });
+    return stored!.result;
   }
 
   return { prepareEval, sampleEvalChunk, scoreEvalChunk, finishEval };

@@ -11,6 +11,7 @@ import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { setOnce } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
 import { RestoredSamplers } from './restored-samplers.js';
@@ -18,7 +19,7 @@ import { loadRun, origin, showProgress, type MelActivityDeps } from './support.j
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
-  const { runs, steps, datums, metaExperiences } = melCollections(db);
+  const { runs, steps, datums, metaExperiences, writeOnce } = melCollections(db);
 
   /** The run's starting policy: a fresh LoRA adapter, saved once and reused by every retry and replay. */
   async function initPolicy({ runId }: InitPolicyInput): Promise<PolicyRef> {
@@ -38,13 +39,11 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       rank: run.config.lora.rank,
     };
     // Write-once: when another attempt's policy got there first (a stale attempt's late write too), it stands.
-    const { matchedCount } = await runs.updateOne(
-      { _id: runId, initialPolicy: { $exists: false } },
-      { $set: { initialPolicy: policy } },
-    );
-    if (matchedCount === 1) return policy;
-    await unloadModels([modelId]);
-    return (await runs.findOne({ _id: runId }))!.initialPolicy!;
+    const [stored] = await setOnce(writeOnce, runs, 'initialPolicy', [
+      { id: runId, fields: { initialPolicy: policy } },
+    ]);
+    if (stored!.initialPolicy.modelId !== modelId) await unloadModels([modelId]);
+    return stored!.initialPolicy;
   }
 
   /** One optimizer step on GRPO + NLL datums of the step, from the previous policy's saved state. */
@@ -67,11 +66,8 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     );
     const record = await trainOneStep(run.config, { runId, step, policy }, modelId);
     // Write-once: the step's first recorded update stands, even when it is a stale attempt's late write.
-    const { matchedCount } = await steps.updateOne(
-      { _id: stepId, update: { $exists: false } },
-      { $set: { update: record } },
-    );
-    const recorded = matchedCount === 1 ? record : (await steps.findOne({ _id: stepId }))!.update!;
+    const [stored] = await setOnce(writeOnce, steps, 'update', [{ id: stepId, fields: { update: record } }]);
+    const recorded = stored!.update;
     await unloadModels(
       [policy.modelId, modelId, ...(done?.engineModels ?? [])].filter((id) => id !== recorded.engineModelId),
     );

@@ -20,7 +20,7 @@ import {
 import { ids, type GenerationTurn, type MetaExperienceDoc, type PairDoc } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
 import { melCollections } from '../store/collections.js';
-import { insertAbsent, replaceAll } from '../store/writes.js';
+import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type {
   ContrastSummary,
@@ -38,7 +38,7 @@ const GENERATIONS_IN_FLIGHT = 4;
 
 export function createReflectActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
-  const { prompts, trajectories, rewards, pairs, metaExperiences } = melCollections(db);
+  const { prompts, trajectories, rewards, pairs, metaExperiences, writeOnce } = melCollections(db);
 
   /** (correct, incorrect) pairs of every mixed group, all or a seeded sample (paper §3.2). */
   async function contrast({ runId, step }: StepRef): Promise<ContrastSummary> {
@@ -115,7 +115,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       origin: { summarize: origin() },
     };
     // Write-once: a candidate stored first (by a stale attempt's late write too) stands, with its verdict.
-    if (await insertAbsent(metaExperiences, [doc])) return doc;
+    if ((await insertAbsent(metaExperiences, [doc])).has(id)) return doc;
     return (await metaExperiences.findOne({ _id: id }))!;
   }
 
@@ -223,14 +223,11 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   async function judge(config: RunConfig, policy: PolicyRef, candidate: MetaExperienceDoc) {
-    // Write-once: a verdict stored first (by a stale attempt's late write too) stands, with its replay.
-    const setVerdict = async (update: Partial<MetaExperienceDoc>) => {
-      const { matchedCount } = await metaExperiences.updateOne(
-        { _id: candidate._id, verdict: { $exists: false } },
-        { $set: { ...update, 'origin.validate': origin() } },
-      );
-      if (matchedCount === 1) return update.verdict!;
-      return (await metaExperiences.findOne({ _id: candidate._id }))!.verdict!;
+    // Write-once: the verdict written first (a stale attempt's late write too) stands, with its replay.
+    const setVerdict = async (update: Pick<MetaExperienceDoc, 'verdict' | 'validation'>) => {
+      const fields = { ...update, 'origin.validate': origin() };
+      const [stored] = await setOnce(writeOnce, metaExperiences, 'verdict', [{ id: candidate._id, fields }]);
+      return stored!.verdict!;
     };
     if (!candidate.parse.ok) {
       return setVerdict({

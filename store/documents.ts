@@ -257,3 +257,10 @@ export interface EvalSampleDoc extends SampledAnswer {
     origin: TemporalOrigin;
   };
 }
+
+/** Who wrote a write-once field first, and what (store/writes.ts `setOnce`): `<collection>/<document id>/<key>`. */
+export interface WriteOnceDoc {
+  _id: string;
+  /** The fields, by path (FerretDB v1 stores no nested arrays). */
+  set: { path: string; value: unknown }[];
+}

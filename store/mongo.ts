@@ -16,6 +16,7 @@ export const COLLECTIONS = {
   evals: 'evals',
   evalProblems: 'eval_problems',
   evalSamples: 'eval_samples',
+  writeOnce: 'write_once',
 } as const;
 
 export interface MongoHandle {

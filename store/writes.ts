@@ -1,4 +1,11 @@
-import { MongoBulkWriteError, type Collection, type Filter, type OptionalUnlessRequiredId } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  type Collection,
+  type Filter,
+  type OptionalUnlessRequiredId,
+  type UpdateFilter,
+} from 'mongodb';
+import type { WriteOnceDoc } from './documents.js';
 
 /**
  * Documents per write command. FerretDB on SQLite takes tens of milliseconds per 1k-token document, so a step's
@@ -27,23 +34,62 @@ export async function upsertAll<T extends { _id: string }>(
 
 /**
  * Write-once: inserts each document whose id is free and leaves a stored one as it is, so that the late write of
- * an attempt that has since been retried changes nothing. Returns how many were inserted.
+ * an attempt that has since been retried changes nothing. Returns the ids it inserted.
  */
 export async function insertAbsent<T extends { _id: string }>(
   collection: Collection<T>,
   docs: T[],
-): Promise<number> {
-  let inserted = 0;
+): Promise<Set<string>> {
+  const inserted = new Set<string>();
   for (const chunk of commandChunks(docs)) {
     try {
       const result = await collection.insertMany(chunk as OptionalUnlessRequiredId<T>[], { ordered: false });
-      inserted += result.insertedCount;
+      for (const id of Object.values(result.insertedIds)) inserted.add(String(id));
     } catch (error) {
       if (!onlyDuplicateKeys(error)) throw error;
-      inserted += error.insertedCount;
+      for (const id of Object.values(error.insertedIds)) inserted.add(String(id));
     }
   }
   return inserted;
+}
+
+/**
+ * Write-once fields of existing documents: for each entry, the first `fields` ever written under `key` for that
+ * document win, and are set on it; every later call (a retry's, or a stale attempt's however late) sets the
+ * winner's fields again, so it changes nothing. Returns the winning fields of each entry.
+ *
+ * The first writer is decided by an insert into `write_once`, not by a conditional update such as `{ _id, field:
+ * { $exists: false } }`: FerretDB v1 filters only an exact `_id` in SQLite and would scan the collection for that.
+ */
+export async function setOnce<T extends { _id: string }, F extends Record<string, unknown>>(
+  fences: Collection<WriteOnceDoc>,
+  target: Collection<T>,
+  key: string,
+  entries: readonly { id: string; fields: F }[],
+): Promise<F[]> {
+  const fenceId = (id: string) => `${target.collectionName}/${id}/${key}`;
+  // Field paths such as 'origin.validate' are stored as values: stored field names keep no dots.
+  const asSet = (fields: F) => Object.entries(fields).map(([path, value]) => ({ path, value }));
+  const inserted = await insertAbsent(
+    fences,
+    entries.map(({ id, fields }) => ({ _id: fenceId(id), set: asSet(fields) })),
+  );
+  const winners = await Promise.all(
+    entries.map(async ({ id, fields }) => {
+      if (inserted.has(fenceId(id))) return fields;
+      const fence = await fences.findOne({ _id: fenceId(id) });
+      return Object.fromEntries(fence!.set.map(({ path, value }) => [path, value])) as F;
+    }),
+  );
+  const updates = entries.map(({ id }, i) => ({ id, fields: winners[i]! }));
+  for (const chunk of commandChunks(updates)) {
+    await target.bulkWrite(
+      chunk.map(({ id, fields }) => ({
+        updateOne: { filter: { _id: id } as Filter<T>, update: { $set: fields } as UpdateFilter<T> },
+      })),
+    );
+  }
+  return winners;
 }
 
 /**
@@ -70,7 +116,7 @@ function onlyDuplicateKeys(error: unknown): error is MongoBulkWriteError {
 }
 
 /** `items` in runs of at most DOCS_PER_COMMAND, one write command each. */
-export function commandChunks<T>(items: T[]): T[][] {
+function commandChunks<T>(items: T[]): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += DOCS_PER_COMMAND) chunks.push(items.slice(i, i + DOCS_PER_COMMAND));
   return chunks;

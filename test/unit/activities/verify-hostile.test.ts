@@ -29,7 +29,7 @@ function inMemoryDb(contents: Record<string, Doc[]>): Db {
       find: (filter: Record<string, unknown>) => ({ toArray: async () => docs.filter(matches(filter)) }),
       insertMany: async (inserted: Doc[]) => {
         docs.push(...inserted);
-        return { insertedCount: inserted.length };
+        return { insertedIds: Object.fromEntries(inserted.map((doc, i) => [i, doc._id])) };
       },
     };
   };
