@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { currentCallScope } from '../common/call-scope.js';
 import {
   EngineError,
   type AdamParams,
@@ -19,7 +20,6 @@ import {
   type SampleRequest,
   type Sequenced,
 } from './engine.js';
-import { currentCallScope } from '../common/call-scope.js';
 import { describeError, isRetryableStatus } from './errors.js';
 
 export interface TinkerClientOptions {
