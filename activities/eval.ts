@@ -20,7 +20,7 @@ import {
 } from '../mel/index.js';
 import { ids, type EvalProblemDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import { replaceAll } from '../store/writes.js';
+import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
 import {
   evalIdentity,
   type EvalChunk,
@@ -38,7 +38,7 @@ const SAMPLES_IN_FLIGHT = 16;
 
 export function createEvalActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
-  const { evals, evalProblems, evalSamples } = melCollections(db);
+  const { evals, evalProblems, evalSamples, writeOnce } = melCollections(db);
 
   async function loadEval(evalId: string) {
     const doc = await evals.findOne({ _id: evalId });
@@ -85,11 +85,12 @@ export function createEvalActivities(deps: MelActivityDeps) {
       };
     });
     await replaceAll(evalProblems, { evalId }, docs);
+    // The status is set on insert only: a stale attempt's late write cannot turn a completed eval back to running.
     await evals.updateOne(
       { _id: evalId },
       {
-        $setOnInsert: { definition, workflowId, createdAt: new Date() },
-        $set: { problems: docs.length, status: 'running', 'origin.prepare': source },
+        $setOnInsert: { definition, workflowId, createdAt: new Date(), status: 'running' },
+        $set: { problems: docs.length, 'origin.prepare': source },
       },
       { upsert: true },
     );
@@ -130,9 +131,10 @@ export function createEvalActivities(deps: MelActivityDeps) {
           temperature,
           seed,
         });
-        await evalSamples.replaceOne(
-          { _id: id },
+        // Write-once: a late write of a stale attempt would otherwise wipe the answer's score.
+        await insertAbsent(evalSamples, [
           {
+            _id: id,
             evalId: chunk.evalId,
             problemIndex: problem.problemIndex,
             problemId: problem.problem.id,
@@ -147,39 +149,34 @@ export function createEvalActivities(deps: MelActivityDeps) {
             samplerPath,
             origin: origin(),
           },
-          { upsert: true },
-        );
+        ]);
       },
       () => chunk,
     );
     return problems.length * keys.length;
   }
 
-  /** Verifies every answer of the chunk against its problem's ground truth; returns how many are correct. */
+  /**
+   * Verifies each unscored answer of the chunk against its problem's ground truth; returns how many of the chunk's
+   * answers are correct. A score once stored stands.
+   */
   async function scoreEvalChunk(chunk: EvalChunk): Promise<number> {
     const problems = new Map(
       (await evalProblems.find(chunkFilter(chunk)).toArray()).map((p) => [p.problemIndex, p.problem]),
     );
-    const samples = await evalSamples
-      .find(chunkFilter(chunk), { projection: { tokens: 0, logprobs: 0 } })
-      .toArray();
+    const unscored = { ...chunkFilter(chunk), verification: { $exists: false } };
+    const samples = await evalSamples.find(unscored, { projection: { tokens: 0, logprobs: 0 } }).toArray();
     const source = origin();
-    const scored = await Promise.all(
-      samples.map(async (sample) => {
-        const problem = problems.get(sample.problemIndex);
-        if (!problem) throw new Error(`eval sample ${sample._id} has no problem document`);
-        const record = await verificationRecord(sample.text, problem.answer, deps.compareSymbolically);
-        return { id: sample._id, verification: { ...record, origin: source } };
-      }),
-    );
-    if (scored.length > 0) {
-      await evalSamples.bulkWrite(
-        scored.map(({ id, verification }) => ({
-          updateOne: { filter: { _id: id }, update: { $set: { verification } } },
-        })),
-      );
-    }
-    return scored.filter((s) => s.verification.correct).length;
+    // All at once: the verifier pool queues them for its threads.
+    const scored = await mapWithProgress('eval-score', samples, samples.length, async (sample) => {
+      const problem = problems.get(sample.problemIndex);
+      if (!problem) throw new Error(`eval sample ${sample._id} has no problem document`);
+      const record = await verificationRecord(sample.text, problem.answer, deps.compareSymbolically);
+      return { id: sample._id, verification: { ...record, origin: source } };
+    });
+    const fences = scored.map(({ id, verification }) => ({ id, fields: { verification } }));
+    await setOnce(writeOnce, evalSamples, 'verification', fences);
+    return evalSamples.countDocuments({ ...chunkFilter(chunk), 'verification.correct': true });
   }
 
   /** The metrics from the stored scores, recorded on the eval; every answer must be there and scored. */
@@ -211,12 +208,11 @@ export function createEvalActivities(deps: MelActivityDeps) {
       truncated: samples.filter((s) => s.stopReason === 'length').length,
       completedAt: new Date().toISOString(),
     };
-    await evals.updateOne(
-      { _id: evalId },
-      { $set: { status: 'completed', result, 'origin.finish': origin() } },
-    );
-    log.info('eval completed', { evalId, ...result.metrics, truncated: result.truncated });
-    return result;
+    // Write-once: the first result recorded stands.
+    const fields = { status: 'completed' as const, result, 'origin.finish': origin() };
+    const [stored] = await setOnce(writeOnce, evals, 'result', [{ id: evalId, fields }]);
+    log.info('eval completed', { evalId, ...stored!.result.metrics, truncated: stored!.result.truncated });
+    return stored!.result;
   }
 
   return { prepareEval, sampleEvalChunk, scoreEvalChunk, finishEval };

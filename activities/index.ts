@@ -1,3 +1,4 @@
+import { attemptsUnderLiveness, DEFAULT_LIVENESS } from './attempt.js';
 import { createEvalActivities } from './eval.js';
 import { createInternalizeActivities } from './internalize.js';
 import { createPolicyActivities } from './policy.js';
@@ -8,9 +9,14 @@ import type { MelActivityDeps } from './support.js';
 
 export { createSmokeActivities, type SmokeActivities, type SmokeDeps } from './smoke.js';
 export type { MelActivityDeps } from './support.js';
+export { attemptsUnderLiveness, DEFAULT_LIVENESS, type LivenessSettings } from './attempt.js';
 
-/** The MEL activities (training steps and `mel eval`) grouped by the task queue that runs them. */
+/**
+ * The MEL activities (training steps and `mel eval`) grouped by the task queue that runs them; every attempt
+ * heartbeats from its progress and stops when it stalls or is cancelled (attempt.ts).
+ */
 export function createMelActivities(deps: MelActivityDeps) {
+  const liveness = deps.liveness ?? DEFAULT_LIVENESS;
   const { rollout, verify } = createRolloutActivities(deps);
   const { contrast, summarize, validate } = createReflectActivities(deps);
   const { internalize } = createInternalizeActivities(deps);
@@ -18,9 +24,18 @@ export function createMelActivities(deps: MelActivityDeps) {
   const { registerRun, recordStep } = createRecordActivities(deps);
   const { prepareEval, sampleEvalChunk, scoreEvalChunk, finishEval } = createEvalActivities(deps);
   return {
-    cpu: { verify, contrast, internalize, registerRun, recordStep, prepareEval, scoreEvalChunk, finishEval },
-    gpuInference: { rollout, summarize, validate, sampleEvalChunk },
-    gpuTraining: { initPolicy, policyUpdate, releasePolicy, restorePolicy },
+    cpu: attemptsUnderLiveness(liveness, {
+      verify,
+      contrast,
+      internalize,
+      registerRun,
+      recordStep,
+      prepareEval,
+      scoreEvalChunk,
+      finishEval,
+    }),
+    gpuInference: attemptsUnderLiveness(liveness, { rollout, summarize, validate, sampleEvalChunk }),
+    gpuTraining: attemptsUnderLiveness(liveness, { initPolicy, policyUpdate, releasePolicy, restorePolicy }),
   };
 }
 

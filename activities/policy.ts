@@ -7,17 +7,19 @@ import { log } from '@temporalio/activity';
 import type { ForwardOutput, SampledSequence, SampleRequest } from '../engine/engine.js';
 import { isModelGone } from '../engine/errors.js';
 import { completionText, datumNll, type Datum } from '../mel/index.js';
-import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
+import type { RunConfig } from '../mel/run-config.js';
+import type { PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { setOnce } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
 import { RestoredSamplers } from './restored-samplers.js';
-import { loadRun, origin, withHeartbeat, type MelActivityDeps } from './support.js';
+import { loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
-  const { runs, steps, datums, metaExperiences } = melCollections(db);
+  const { runs, steps, datums, metaExperiences, writeOnce } = melCollections(db);
 
   /** The run's starting policy: a fresh LoRA adapter, saved once and reused by every retry and replay. */
   async function initPolicy({ runId }: InitPolicyInput): Promise<PolicyRef> {
@@ -36,15 +38,19 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       updates: 0,
       rank: run.config.lora.rank,
     };
-    await runs.updateOne({ _id: runId }, { $set: { initialPolicy: policy } });
-    return policy;
+    // Write-once: when another attempt's policy got there first (a stale attempt's late write too), it stands.
+    const [stored] = await setOnce(writeOnce, runs, 'initialPolicy', [
+      { id: runId, fields: { initialPolicy: policy } },
+    ]);
+    if (stored!.initialPolicy.modelId !== modelId) await unloadModels([modelId]);
+    return stored!.initialPolicy;
   }
 
   /** One optimizer step on GRPO + NLL datums of the step, from the previous policy's saved state. */
   async function policyUpdate({ runId, step, policy }: PolicyStepRef): Promise<PolicyUpdateSummary> {
     const stepId = ids.step(runId, step);
     const done = await steps.findOne({ _id: stepId });
-    if (done?.update) return summaryOf(done.update);
+    if (done?.update) return finishUpdate(done.update, step);
     await unloadModels(done?.engineModels ?? []);
 
     const run = await loadRun(db, runId);
@@ -58,93 +64,101 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       { $set: { runId, step }, $addToSet: { engineModels: modelId } },
       { upsert: true },
     );
-    const stage = { phase: 'restoring', modelId };
-    const work = async () => {
-      await engine.loadState({ modelId, path: policy.statePath });
-      const grpo = await datums.find({ runId, step, kind: 'grpo' }).sort({ index: 1 }).toArray();
-      const nll = await datums.find({ runId, step, kind: 'nll' }).sort({ index: 1 }).toArray();
-      stage.phase = 'forward-backward';
-      const { lossFn, clipLow, clipHigh } = run.config.grpo;
-      const grpoOut = grpo.length
-        ? await engine.forwardBackward({
-            modelId,
-            data: grpo.map((d) => d.datum),
-            loss:
-              lossFn === 'ppo'
-                ? { fn: 'ppo', clipLowThreshold: clipLow, clipHighThreshold: clipHigh }
-                : { fn: lossFn },
-          })
-        : null;
-      // NLL datums go in their own call: SkyRL normalises per datum, so mixing them with GRPO datums in one call
-      // would re-weight the two losses by their datum counts.
-      const nllOut = nll.length
-        ? await engine.forwardBackward({
-            modelId,
-            data: nll.map((d) => d.datum),
-            loss: { fn: 'cross_entropy' },
-          })
-        : null;
-      stage.phase = 'optim-step';
-      const optimizerMetrics = mongoSafeKeys(await engine.optimStep({ modelId, adam: run.config.optimizer }));
-      stage.phase = 'saving';
-      const name = checkpointName(runId, `step-${step}`);
-      const after: PolicyRef = {
-        modelId,
-        statePath: await engine.saveState({ modelId, name }),
-        samplerPath: await engine.saveWeightsForSampler({ modelId, name }),
-        updates: policy.updates + 1,
-        rank: policy.rank,
-      };
-      const nllPerDatum = nllOut
-        ? nll.map((d, i) => datumNll(d.datum, nllOut.perDatum[i]?.logprobs ?? []))
-        : [];
-      await recordInternalization(nll, nllPerDatum, step);
-      return {
-        policyBefore: policy,
-        policyAfter: after,
-        grpoLoss: grpoOut
-          ? weightedLoss(
-              grpo.map((d) => d.datum),
-              grpoOut,
-            )
-          : null,
-        nllLoss: nllPerDatum.length ? mean(nllPerDatum.map((n) => n.nll)) : null,
-        grpoDatums: grpo.length,
-        nllDatums: nll.length,
-        optimizerMetrics,
-        engineModelId: modelId,
-        origin: origin(),
-      } satisfies PolicyUpdateRecord;
-    };
-    const record = await withHeartbeat(work(), () => ({ stage: 'policy-update', ...stage }));
-    await steps.updateOne({ _id: stepId }, { $set: { runId, step, update: record } }, { upsert: true });
-    await unloadModels([policy.modelId, ...(done?.engineModels ?? [])].filter((id) => id !== modelId));
-    return summaryOf(record);
+    const record = await trainOneStep(run.config, { runId, step, policy }, modelId);
+    // Write-once: the step's first recorded update stands, even when it is a stale attempt's late write.
+    const [stored] = await setOnce(writeOnce, steps, 'update', [{ id: stepId, fields: { update: record } }]);
+    const recorded = stored!.update;
+    await unloadModels(
+      [policy.modelId, modelId, ...(done?.engineModels ?? [])].filter((id) => id !== recorded.engineModelId),
+    );
+    return finishUpdate(recorded, step);
   }
 
-  async function recordInternalization(
-    nll: DatumDoc[],
-    perDatum: { nll: number; tokens: number; weight: number }[],
-    step: number,
-  ) {
+  /** The update on a fresh engine model restored from the previous policy's state: what the step records. */
+  async function trainOneStep(
+    config: RunConfig,
+    { runId, step, policy }: PolicyStepRef,
+    modelId: string,
+  ): Promise<PolicyUpdateRecord> {
+    const phase = (name: string) => showProgress({ stage: 'policy-update', phase: name, modelId });
+    phase('restoring');
+    await engine.loadState({ modelId, path: policy.statePath });
+    const grpo = await datums.find({ runId, step, kind: 'grpo' }).sort({ index: 1 }).toArray();
+    const nll = await datums.find({ runId, step, kind: 'nll' }).sort({ index: 1 }).toArray();
+    phase('forward-backward');
+    const { lossFn, clipLow, clipHigh } = config.grpo;
+    const grpoOut = grpo.length
+      ? await engine.forwardBackward({
+          modelId,
+          data: grpo.map((d) => d.datum),
+          loss:
+            lossFn === 'ppo'
+              ? { fn: 'ppo', clipLowThreshold: clipLow, clipHighThreshold: clipHigh }
+              : { fn: lossFn },
+        })
+      : null;
+    // NLL datums go in their own call: SkyRL normalises per datum, so mixing them with GRPO datums in one call
+    // would re-weight the two losses by their datum counts.
+    const nllOut = nll.length
+      ? await engine.forwardBackward({
+          modelId,
+          data: nll.map((d) => d.datum),
+          loss: { fn: 'cross_entropy' },
+        })
+      : null;
+    phase('optim-step');
+    const optimizerMetrics = mongoSafeKeys(await engine.optimStep({ modelId, adam: config.optimizer }));
+    phase('saving');
+    const name = checkpointName(runId, `step-${step}`);
+    const after: PolicyRef = {
+      modelId,
+      statePath: await engine.saveState({ modelId, name }),
+      samplerPath: await engine.saveWeightsForSampler({ modelId, name }),
+      updates: policy.updates + 1,
+      rank: policy.rank,
+    };
+    const nllPerDatum = nllOut
+      ? nll.map((d, i) => datumNll(d.datum, nllOut.perDatum[i]?.logprobs ?? []))
+      : [];
+    return {
+      policyBefore: policy,
+      policyAfter: after,
+      grpoLoss: grpoOut
+        ? weightedLoss(
+            grpo.map((d) => d.datum),
+            grpoOut,
+          )
+        : null,
+      nllLoss: nllPerDatum.length ? mean(nllPerDatum.map((n) => n.nll)) : null,
+      grpoDatums: grpo.length,
+      nllDatums: nll.length,
+      internalized: nll.map((doc, i) => ({
+        metaExperienceId: doc.sourceId,
+        datumId: doc._id,
+        nll: nllPerDatum[i]!.nll,
+        tokens: nllPerDatum[i]!.tokens,
+        tokenWeight: nllPerDatum[i]!.weight,
+      })),
+      optimizerMetrics,
+      engineModelId: modelId,
+      origin: origin(),
+    };
+  }
+
+  /**
+   * Marks each meta-experience the recorded update trained on, from the record itself: the same values whichever
+   * attempt writes them, and again on a retry after a crash between the record and these writes.
+   */
+  async function finishUpdate(record: PolicyUpdateRecord, step: number): Promise<PolicyUpdateSummary> {
     await Promise.all(
-      nll.map((doc, i) =>
+      (record.internalized ?? []).map(({ metaExperienceId, ...entry }) =>
         metaExperiences.updateOne(
-          { _id: doc.sourceId },
-          {
-            $set: {
-              internalization: {
-                step,
-                datumId: doc._id,
-                nll: perDatum[i]!.nll,
-                tokens: perDatum[i]!.tokens,
-                tokenWeight: perDatum[i]!.weight,
-              },
-            },
-          },
+          { _id: metaExperienceId },
+          { $set: { internalization: { step, ...entry } } },
         ),
       ),
     );
+    return { policy: record.policyAfter, grpoLoss: record.grpoLoss, nllLoss: record.nllLoss };
   }
 
   async function unloadModels(modelIds: string[]) {
@@ -226,10 +240,6 @@ const restoredSamplers = new RestoredSamplers(2, (error) =>
 
 function checkpointName(runId: string, label: string): string {
   return `${runId}-${label}`.replace(/[^A-Za-z0-9_-]/g, '_');
-}
-
-function summaryOf(record: PolicyUpdateRecord): PolicyUpdateSummary {
-  return { policy: record.policyAfter, grpoLoss: record.grpoLoss, nllLoss: record.nllLoss };
 }
 
 /** Σ_t w_t · loss_t over all datums: the objective the weights encode (Eq. 10's aggregation). */

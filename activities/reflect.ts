@@ -29,7 +29,7 @@ import {
 } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
 import { melCollections } from '../store/collections.js';
-import { replaceAll } from '../store/writes.js';
+import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type {
   ContrastSummary,
@@ -53,7 +53,7 @@ const GENERATIONS_IN_FLIGHT = 4;
 
 export function createReflectActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
-  const { prompts, trajectories, rewards, pairs, metaExperiences } = melCollections(db);
+  const { prompts, trajectories, rewards, pairs, metaExperiences, writeOnce } = melCollections(db);
 
   /** (correct, incorrect) pairs of every mixed group, all or a seeded sample (paper §3.2). */
   async function contrast({ runId, step }: StepRef): Promise<ContrastSummary> {
@@ -130,8 +130,9 @@ export function createReflectActivities(deps: MelActivityDeps) {
       ...(leakage ? { leakage } : {}),
       origin: { summarize: origin() },
     };
-    await metaExperiences.replaceOne({ _id: id }, doc, { upsert: true });
-    return doc;
+    // Write-once: a candidate stored first (by a stale attempt's late write too) stands, with its verdict.
+    if ((await insertAbsent(metaExperiences, [doc])).has(id)) return doc;
+    return (await metaExperiences.findOne({ _id: id }))!;
   }
 
   /**
@@ -259,12 +260,11 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   async function judge(config: RunConfig, policy: PolicyRef, candidate: MetaExperienceDoc) {
-    const setVerdict = async (update: Partial<MetaExperienceDoc>) => {
-      await metaExperiences.updateOne(
-        { _id: candidate._id },
-        { $set: { ...update, 'origin.validate': origin() } },
-      );
-      return update.verdict!;
+    // Write-once: the verdict written first (a stale attempt's late write too) stands, with its replay.
+    const setVerdict = async (update: Pick<MetaExperienceDoc, 'verdict' | 'validation'>) => {
+      const fields = { ...update, 'origin.validate': origin() };
+      const [stored] = await setOnce(writeOnce, metaExperiences, 'verdict', [{ id: candidate._id, fields }]);
+      return stored!.verdict!;
     };
     const { failure } = candidate.generation;
     if (failure) return setVerdict({ verdict: samplingFailed('reflection', failure) });

@@ -40,6 +40,11 @@ export class RestoredSamplers {
   /** The policy's sampler in a restored copy: restored now, or shared with a restore already under way. */
   async restore(engine: RestoreEngine, baseModel: string, policy: PolicyRef): Promise<string> {
     const { statePath } = policy;
+    const shared = this.byStatePath.get(statePath);
+    // A shared restore fails also when the activity attempt that started it ends first (its calls are aborted):
+    // then this caller restores on its own.
+    const restored = shared && (await shared.catch(() => undefined));
+    if (restored) return restored.samplerPath;
     let restoring = this.byStatePath.get(statePath);
     if (!restoring) {
       const started = restoreCopy(engine, baseModel, policy);

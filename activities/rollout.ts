@@ -17,7 +17,7 @@ import {
   type TrajectoryDoc,
 } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import { replaceAll, upsertAll } from '../store/writes.js';
+import { insertAbsent, replaceAll } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
@@ -53,7 +53,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     return rolloutSummary(runId, step, problems.length);
   }
 
-  /** Samples one prompt's group and stores its usable trajectories and its exclusions, replacing any earlier ones. */
+  /** Samples one prompt's group; stores the usable trajectories not yet stored, and exclusions for what is still missing. */
   async function sampleGroup(config: RunConfig, policy: PolicyRef, item: PromptItem) {
     const { runId, step, promptIndex, problem } = item;
     const promptId = ids.prompt(runId, step, promptIndex);
@@ -88,9 +88,15 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       stopReason: sample.stopReason,
       samplerPath,
     }));
-    // Exclusions first: a crash between the two writes leaves the group incomplete, so a retry samples it again.
-    await replaceAll(exclusions, { promptId }, exclusionDocs);
-    await replaceAll(trajectories, { promptId }, trajectoryDocs);
+    // Trajectories are write-once: a retry adds what its earlier attempt could not use, and a stale attempt's late
+    // write changes none that verify may have scored. Exclusions then name only what is still missing.
+    await insertAbsent(trajectories, trajectoryDocs);
+    const kept = new Set(
+      (await trajectories.find({ promptId }, { projection: { _id: 1 } }).toArray()).map((t) => t._id),
+    );
+    const stillMissing = (doc: ExclusionDoc) =>
+      !kept.has(doc._id) && !(doc._id === promptId && kept.size > 0);
+    await replaceAll(exclusions, { promptId }, exclusionDocs.filter(stillMissing));
   }
 
   async function storePrompt(item: PromptItem, promptId: string, source: TemporalOrigin): Promise<number[]> {
@@ -127,16 +133,27 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     };
   }
 
-  /** Scores every trajectory of the step 0/1 against its ground truth (paper Eq. 1). */
+  /**
+   * Scores every trajectory of the step 0/1 against its ground truth (paper Eq. 1). A reward once stored stands (a
+   * retry scores only the rest), so contrast and internalize see the rewards the summary reports.
+   */
   async function verify({ runId, step }: StepRef): Promise<VerifySummary> {
     const run = await loadRun(db, runId);
     const problemByPrompt = new Map(
       (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem]),
     );
-    const all = await trajectories.find({ runId, step }).toArray();
+    const scoredIds = new Set(
+      (await rewards.find({ runId, step }, { projection: { _id: 1 } }).toArray()).map((r) => r._id),
+    );
+    const answers = trajectories.find({ runId, step }, { projection: { tokens: 0, logprobs: 0 } });
+    const unscored = (await answers.toArray()).filter((t) => !scoredIds.has(t._id));
     const source = origin();
-    const scored: RewardDoc[] = await Promise.all(
-      all.map(async (trajectory) => {
+    // All at once: the verifier pool queues them for its threads.
+    const scored: RewardDoc[] = await mapWithProgress(
+      'verify',
+      unscored,
+      unscored.length,
+      async (trajectory) => {
         const problem = problemByPrompt.get(trajectory.promptId);
         if (!problem) throw new Error(`trajectory ${trajectory._id} has no prompt document`);
         const { correct, ...record } = await verificationRecord(
@@ -148,10 +165,10 @@ export function createRolloutActivities(deps: MelActivityDeps) {
         const { _id, promptId, sampleIndex } = trajectory;
         const reward = correct ? 1 : 0;
         return { _id, runId, step, promptId, sampleIndex, reward, ...record, origin: source };
-      }),
+      },
     );
-    await upsertAll(rewards, scored);
-    return summariseRewards(scored);
+    await insertAbsent(rewards, scored);
+    return summariseRewards(await rewards.find({ runId, step }).toArray());
   }
 
   return { rollout, verify };

@@ -1,7 +1,8 @@
 /** What every MEL activity shares: its dependencies, the run it works for, and its Temporal origin. */
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from 'mongodb';
+import { currentCallScope } from '../common/call-scope.js';
 import { NON_RETRYABLE } from '../common/error-types.js';
 import { mapLimited } from '../common/map-limited.js';
 import type { PolicyEngine, ReflectionEngine } from '../engine/engine.js';
@@ -10,6 +11,7 @@ import { assertUnchanged, type CompareSymbolically, type Problem } from '../mel/
 import { loadProblemsFile, loadRunDataset, type DataFile } from '../mel/node.js';
 import { melCollections } from '../store/collections.js';
 import type { RunDoc, TemporalOrigin } from '../store/documents.js';
+import type { LivenessSettings } from './attempt.js';
 
 export interface MelActivityDeps {
   db: Db;
@@ -20,6 +22,8 @@ export interface MelActivityDeps {
   baseModel: string;
   /** Compares answers symbolically off the event loop, under the verifier's deadline (a VerifierPool's `compare`). */
   compareSymbolically: CompareSymbolically;
+  /** The stall bound and heartbeat pace of every attempt (default: DEFAULT_LIVENESS). */
+  liveness?: LivenessSettings;
 }
 
 export interface LoadedRun extends RunDoc {
@@ -83,8 +87,9 @@ export async function loadRun(db: Db, runId: string): Promise<LoadedRun> {
 }
 
 /**
- * Runs `fn` over `items`, at most `limit` at a time, while heartbeating the stage's progress: `{ stage, done,
- * total }` (plus `detail`) is what the Temporal UI shows of the running activity.
+ * Runs `fn` over `items`, at most `limit` at a time. Each finished item is progress of the attempt, and `{ stage,
+ * done, total }` (plus `detail`) is what its heartbeats show in the Temporal UI. Once the attempt is over (failed,
+ * stalled or cancelled) no lane starts another item.
  */
 export async function mapWithProgress<T, R>(
   stage: string,
@@ -93,29 +98,21 @@ export async function mapWithProgress<T, R>(
   fn: (item: T, index: number) => Promise<R>,
   detail: () => object = () => ({}),
 ): Promise<R[]> {
+  const scope = currentCallScope();
   let done = 0;
-  const work = mapLimited(items, limit, async (item, index) => {
+  const show = () => scope?.show({ stage, done, total: items.length, ...detail() });
+  show();
+  return mapLimited(items, limit, async (item, index) => {
+    scope?.signal.throwIfAborted();
     const result = await fn(item, index);
     done++;
+    scope?.progressed(`${stage}: item ${index} done`);
+    show();
     return result;
   });
-  return withHeartbeat(work, () => ({ stage, done, total: items.length, ...detail() }));
 }
 
-/**
- * Awaits `work` while heartbeating every few seconds, so that a long engine call neither trips the heartbeat
- * timeout nor hides a dead worker. `progress` is the heartbeat detail shown in the Temporal UI.
- */
-export async function withHeartbeat<T>(
-  work: Promise<T>,
-  progress: () => unknown,
-  everyMs = 5_000,
-): Promise<T> {
-  heartbeat(progress());
-  const timer = setInterval(() => heartbeat(progress()), everyMs);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
+/** What the attempt's heartbeats show of its work, e.g. the phase of a policy update. */
+export function showProgress(details: Record<string, unknown>): void {
+  currentCallScope()?.show(details);
 }

@@ -17,6 +17,7 @@ import {
   type SampleRequest,
   type SamplingEngine,
 } from './engine.js';
+import { currentCallScope } from '../common/call-scope.js';
 import { isRetryableStatus } from './errors.js';
 
 export interface OpenAICompatibleOptions {
@@ -124,7 +125,9 @@ export class OpenAICompatibleClient implements SamplingEngine, ReflectionEngine,
       return_token_ids: true,
       return_tokens_as_token_ids: true,
     };
-    const raw = await this.request('POST /completions', () => this.client.completions.create(params));
+    const raw = await this.request('POST /completions', (options) =>
+      this.client.completions.create(params, options),
+    );
     const completion = parseAnswer(CompletionSchema, raw, 'POST /completions');
     return byIndex(completion.choices).map((choice) => {
       const tokens = choice.token_ids ?? choice.logprobs?.tokens?.map(parseTokenIdString);
@@ -160,8 +163,8 @@ export class OpenAICompatibleClient implements SamplingEngine, ReflectionEngine,
       seed: request.seed,
       ...(this.options.chatLogprobs ? { logprobs: true } : {}),
     };
-    const raw = await this.request('POST /chat/completions', () =>
-      this.client.chat.completions.create(params),
+    const raw = await this.request('POST /chat/completions', (options) =>
+      this.client.chat.completions.create(params, options),
     );
     const completion = parseAnswer(ChatCompletionSchema, raw, 'POST /chat/completions');
     return byIndex(completion.choices).map((choice) => ({
@@ -174,10 +177,18 @@ export class OpenAICompatibleClient implements SamplingEngine, ReflectionEngine,
     }));
   }
 
-  private async request<T>(operation: string, send: () => Promise<T>): Promise<T> {
+  /** Inside a call scope (an activity attempt) the answer is progress, and the scope's signal aborts the request. */
+  private async request<T>(
+    operation: string,
+    send: (options: { signal?: AbortSignal }) => Promise<T>,
+  ): Promise<T> {
+    const scope = currentCallScope();
     try {
-      return await send();
+      const answer = await send({ signal: scope?.signal });
+      scope?.progressed(`engine ${operation}`);
+      return answer;
     } catch (error) {
+      scope?.signal.throwIfAborted();
       throw toEngineError(error, `${operation} on ${this.options.baseUrl}`);
     }
   }

@@ -1,9 +1,13 @@
 /**
  * Client for the Tinker training/sampling REST API (JSON wire format), as served by hosted Tinker and by SkyRL's
  * open-source server. Every compute call returns a future that is long-polled through `retrieve_future`.
+ *
+ * Inside a call scope (an activity attempt, common/call-scope.ts) every answer from the engine is reported as
+ * progress, and the scope's signal aborts requests in flight, backoffs and polling.
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { currentCallScope } from '../common/call-scope.js';
 import {
   EngineError,
   type AdamParams,
@@ -26,13 +30,20 @@ export interface TinkerClientOptions {
   baseModel?: string;
   /** Per HTTP request; the long-poll uses `pollTimeoutMs` instead. */
   requestTimeoutMs?: number;
-  /** Client-side hold on one retrieve_future call; below SkyRL's 300 s server hold so we re-poll, not hang. */
+  /**
+   * Client-side hold on one retrieve_future call; below SkyRL's 300 s server hold so we re-poll, not hang. A poll
+   * that ends unanswered is followed by a health check, whose answer shows the engine alive while a long
+   * computation runs: keep this below the stall bound of the activities that use the client.
+   */
   pollTimeoutMs?: number;
   /** Overall limit for one future to resolve. */
   futureTimeoutMs?: number;
   maxRetries?: number;
   retryBaseDelayMs?: number;
 }
+
+/** How long one request (other than a long-poll) may take by default. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Losses this client sends; SkyRL's JAX backend implements exactly these (hosted Tinker also has `dro`). */
 export const TINKER_LOSSES: Loss['fn'][] = ['cross_entropy', 'importance_sampling', 'ppo', 'cispo'];
@@ -74,7 +85,7 @@ export class TinkerClient implements PolicyEngine {
   constructor(private readonly config: TinkerClientOptions) {
     this.baseUrl = config.baseUrl.replace(/\/+$/, '');
     this.options = {
-      requestTimeoutMs: config.requestTimeoutMs ?? 30_000,
+      requestTimeoutMs: config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       pollTimeoutMs: config.pollTimeoutMs ?? 60_000,
       futureTimeoutMs: config.futureTimeoutMs ?? 30 * 60_000,
       maxRetries: config.maxRetries ?? 5,
@@ -298,6 +309,7 @@ export class TinkerClient implements PolicyEngine {
     while (Date.now() < deadline) {
       const outcome = await this.pollOnce<T>(future.request_id);
       if (outcome.done) return outcome.value;
+      if (!outcome.answered) await this.healthy();
     }
     throw new EngineError(
       `future ${future.request_id} did not resolve within ${this.options.futureTimeoutMs} ms`,
@@ -307,7 +319,10 @@ export class TinkerClient implements PolicyEngine {
     );
   }
 
-  private async pollOnce<T>(requestId: string): Promise<{ done: true; value: T } | { done: false }> {
+  /** One long-poll: the result, or not yet, saying whether the engine answered so (408, try_again) or not at all. */
+  private async pollOnce<T>(
+    requestId: string,
+  ): Promise<{ done: true; value: T } | { done: false; answered: boolean }> {
     try {
       const value = await this.call<T & { type?: string }>(
         'POST',
@@ -316,50 +331,60 @@ export class TinkerClient implements PolicyEngine {
         { timeoutMs: this.options.pollTimeoutMs, pendingOnTimeout: true },
       );
       // Hosted Tinker may answer 200 with a "come back later" marker instead of holding the call.
-      if (value && value.type === 'try_again') return { done: false };
+      if (value && value.type === 'try_again') return { done: false, answered: true };
       return { done: true, value };
     } catch (error) {
-      if (error instanceof PendingSignal) return { done: false };
+      if (error instanceof PendingSignal) return { done: false, answered: error.answered };
       throw error;
     }
   }
 
   private async call<T>(method: Method, route: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
     const retries = opts.retries ?? this.options.maxRetries;
+    const scope = currentCallScope();
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.callOnce<T>(method, route, body, opts);
       } catch (error) {
         if (error instanceof PendingSignal) throw error;
+        // The work it was made for is over: no retry, and no "outcome unknown" for an answer nobody awaits.
+        scope?.signal.throwIfAborted();
         if (opts.onlyIfUndelivered && !isUndelivered(error)) throw unknownOutcome(method, route, error);
         const retryable = !(error instanceof EngineError) || error.retryable;
         if (!retryable || attempt >= retries) throw error;
-        await sleep(this.options.retryBaseDelayMs * 2 ** attempt);
+        await sleep(this.options.retryBaseDelayMs * 2 ** attempt, undefined, { signal: scope?.signal }).catch(
+          () => scope?.signal.throwIfAborted(),
+        );
       }
     }
   }
 
   private async callOnce<T>(method: Method, route: string, body: unknown, opts: CallOptions): Promise<T> {
+    const scope = currentCallScope();
+    scope?.signal.throwIfAborted();
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.config.apiKey) headers['x-api-key'] = this.config.apiKey;
+    const deadline = AbortSignal.timeout(opts.timeoutMs ?? this.options.requestTimeoutMs);
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${this.baseUrl}/api/v1${route}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(opts.timeoutMs ?? this.options.requestTimeoutMs),
+        signal: scope ? AbortSignal.any([scope.signal, deadline]) : deadline,
       });
+      text = await response.text();
     } catch (error) {
-      const isTimeout = error instanceof Error && error.name === 'TimeoutError';
-      if (isTimeout && opts.pendingOnTimeout) throw new PendingSignal();
+      scope?.signal.throwIfAborted();
+      if (deadline.aborted && opts.pendingOnTimeout) throw new PendingSignal(false);
       throw new EngineError(`${method} ${route} failed: ${describeError(error)}`, {
         retryable: true,
         cause: error,
       });
     }
-    if (response.status === 408 && opts.pendingOnTimeout) throw new PendingSignal();
-    const text = await response.text();
+    scope?.progressed(`engine ${method} ${route} ${response.status}`);
+    if (response.status === 408 && opts.pendingOnTimeout) throw new PendingSignal(true);
     if (!response.ok) {
       throw new EngineError(`${method} ${route} answered ${response.status}: ${errorDetail(text)}`, {
         retryable: isRetryableStatus(response.status),
@@ -404,8 +429,12 @@ function unknownOutcome(method: string, route: string, error: unknown): EngineEr
   );
 }
 
-/** Internal: a long-poll that ended without a result. */
-class PendingSignal extends Error {}
+/** Internal: a long-poll that ended without a result: answered "not yet" (408), or not answered in time. */
+class PendingSignal extends Error {
+  constructor(readonly answered: boolean) {
+    super('pending');
+  }
+}
 
 interface RawForwardOutput {
   loss_fn_outputs?: { logprobs?: { data: number[] }; elementwise_loss?: { data: number[] } }[];

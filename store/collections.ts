@@ -19,6 +19,7 @@ interface MelDocuments {
   evals: Docs.EvalDoc;
   evalProblems: Docs.EvalProblemDoc;
   evalSamples: Docs.EvalSampleDoc;
+  writeOnce: Docs.WriteOnceDoc;
 }
 
 export type MelCollections = { [Name in keyof MelDocuments]: Collection<MelDocuments[Name]> };
@@ -37,6 +38,7 @@ const MEL_COLLECTION_NAMES = [
   'evals',
   'evalProblems',
   'evalSamples',
+  'writeOnce',
 ] as const satisfies readonly (keyof MelDocuments)[];
 
 /** The typed collections of MEL runs' and evals' documents. */

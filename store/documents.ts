@@ -217,6 +217,14 @@ export interface PolicyUpdateRecord {
   nllLoss: number | null;
   grpoDatums: number;
   nllDatums: number;
+  /** The NLL of each meta-experience trained on, copied onto it (absent on records written before this field). */
+  internalized?: {
+    metaExperienceId: string;
+    datumId: string;
+    nll: number;
+    tokens: number;
+    tokenWeight: number;
+  }[];
   optimizerMetrics: Record<string, number>;
   engineModelId: string;
   origin: TemporalOrigin;
@@ -226,6 +234,7 @@ export interface StepDoc {
   _id: string;
   runId: string;
   step: number;
+  /** Written once: a later write (a stale attempt's) changes nothing. */
   update?: PolicyUpdateRecord;
   /** Engine models created by policy-update attempts, so a retry can free the slots of crashed ones. */
   engineModels?: string[];
@@ -293,4 +302,11 @@ export interface EvalSampleDoc extends SampledAnswer {
     groundTruth: string;
     origin: TemporalOrigin;
   };
+}
+
+/** Who wrote a write-once field first, and what (store/writes.ts `setOnce`): `<collection>/<document id>/<key>`. */
+export interface WriteOnceDoc {
+  _id: string;
+  /** The fields, by path (FerretDB v1 stores no nested arrays). */
+  set: { path: string; value: unknown }[];
 }

@@ -1,20 +1,95 @@
-import type { Collection, Filter, OptionalUnlessRequiredId } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  type Collection,
+  type Filter,
+  type OptionalUnlessRequiredId,
+  type UpdateFilter,
+} from 'mongodb';
+import type { WriteOnceDoc } from './documents.js';
+
+/**
+ * Documents per write command. FerretDB on SQLite takes tens of milliseconds per 1k-token document, so a step's
+ * worth in one command could run for minutes; in small commands each one answers within the store's deadline,
+ * and each answer is progress of the activity attempt (store/mongo.ts).
+ */
+const DOCS_PER_COMMAND = 32;
 
 /** Writes each document under its business key, replacing what an earlier attempt wrote there. Idempotent. */
 export async function upsertAll<T extends { _id: string }>(
   collection: Collection<T>,
   docs: T[],
 ): Promise<void> {
-  if (docs.length === 0) return;
-  await collection.bulkWrite(
-    docs.map((doc) => ({
-      replaceOne: {
-        filter: { _id: doc._id } as Filter<T>,
-        replacement: doc as OptionalUnlessRequiredId<T>,
-        upsert: true,
-      },
-    })),
+  for (const chunk of commandChunks(docs)) {
+    await collection.bulkWrite(
+      chunk.map((doc) => ({
+        replaceOne: {
+          filter: { _id: doc._id } as Filter<T>,
+          replacement: doc as OptionalUnlessRequiredId<T>,
+          upsert: true,
+        },
+      })),
+    );
+  }
+}
+
+/**
+ * Write-once: inserts each document whose id is free and leaves a stored one as it is, so that the late write of
+ * an attempt that has since been retried changes nothing. Returns the ids it inserted.
+ */
+export async function insertAbsent<T extends { _id: string }>(
+  collection: Collection<T>,
+  docs: T[],
+): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  for (const chunk of commandChunks(docs)) {
+    try {
+      const result = await collection.insertMany(chunk as OptionalUnlessRequiredId<T>[], { ordered: false });
+      for (const id of Object.values(result.insertedIds)) inserted.add(String(id));
+    } catch (error) {
+      if (!onlyDuplicateKeys(error)) throw error;
+      for (const id of Object.values(error.insertedIds)) inserted.add(String(id));
+    }
+  }
+  return inserted;
+}
+
+/**
+ * Write-once fields of existing documents: for each entry, the first `fields` ever written under `key` for that
+ * document win, and are set on it; every later call (a retry's, or a stale attempt's however late) sets the
+ * winner's fields again, so it changes nothing. Returns the winning fields of each entry.
+ *
+ * The first writer is decided by an insert into `write_once`, not by a conditional update such as `{ _id, field:
+ * { $exists: false } }`: FerretDB v1 filters only an exact `_id` in SQLite and would scan the collection for that.
+ */
+export async function setOnce<T extends { _id: string }, F extends Record<string, unknown>>(
+  fences: Collection<WriteOnceDoc>,
+  target: Collection<T>,
+  key: string,
+  entries: readonly { id: string; fields: F }[],
+): Promise<F[]> {
+  const fenceId = (id: string) => `${target.collectionName}/${id}/${key}`;
+  // Field paths such as 'origin.validate' are stored as values: stored field names keep no dots.
+  const asSet = (fields: F) => Object.entries(fields).map(([path, value]) => ({ path, value }));
+  const inserted = await insertAbsent(
+    fences,
+    entries.map(({ id, fields }) => ({ _id: fenceId(id), set: asSet(fields) })),
   );
+  const winners = await Promise.all(
+    entries.map(async ({ id, fields }) => {
+      if (inserted.has(fenceId(id))) return fields;
+      const fence = await fences.findOne({ _id: fenceId(id) });
+      return Object.fromEntries(fence!.set.map(({ path, value }) => [path, value])) as F;
+    }),
+  );
+  const updates = entries.map(({ id }, i) => ({ id, fields: winners[i]! }));
+  for (const chunk of commandChunks(updates)) {
+    await target.bulkWrite(
+      chunk.map(({ id, fields }) => ({
+        updateOne: { filter: { _id: id } as Filter<T>, update: { $set: fields } as UpdateFilter<T> },
+      })),
+    );
+  }
+  return winners;
 }
 
 /**
@@ -29,4 +104,20 @@ export async function replaceAll<T extends { _id: string }>(
 ): Promise<void> {
   await upsertAll(collection, docs);
   await collection.deleteMany({ ...scope, _id: { $nin: docs.map((doc) => doc._id) } } as Filter<T>);
+}
+
+const DUPLICATE_KEY = 11000;
+
+/** Every document that was not inserted had its id taken (a bulk write that failed otherwise has other errors, or none). */
+function onlyDuplicateKeys(error: unknown): error is MongoBulkWriteError {
+  if (!(error instanceof MongoBulkWriteError)) return false;
+  const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  return writeErrors.length > 0 && writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY);
+}
+
+/** `items` in runs of at most DOCS_PER_COMMAND, one write command each. */
+function commandChunks<T>(items: T[]): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += DOCS_PER_COMMAND) chunks.push(items.slice(i, i + DOCS_PER_COMMAND));
+  return chunks;
 }

@@ -1,4 +1,5 @@
 /** Every worker role inside the calling process (`mel train --with-workers`, tests): started and stopped as one. */
+import type { LivenessSettings } from '../activities/index.js';
 import type { Endpoints } from '../common/env.js';
 import { connectWorker } from '../temporal/connection.js';
 import type { TaskQueueRole } from '../temporal/contracts/common.js';
@@ -13,8 +14,9 @@ export interface InProcessWorkers {
 export async function startWorkersInProcess(
   endpoints: Endpoints,
   roles?: TaskQueueRole[],
+  liveness?: LivenessSettings,
 ): Promise<InProcessWorkers> {
-  const deps = await connectActivityDeps(endpoints);
+  const deps = await connectActivityDeps(endpoints, liveness);
   const connection = await connectWorker(endpoints);
   const workers = await createWorkers(connection, deps, roles);
   const running = workers.map((worker) => worker.run());

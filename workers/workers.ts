@@ -6,11 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
 import { engineRefusalInterceptors } from '../activities/engine-failures.js';
-import { createMelActivities, createSmokeActivities } from '../activities/index.js';
-import type { Endpoints } from '../common/env.js';
+import {
+  attemptsUnderLiveness,
+  createMelActivities,
+  createSmokeActivities,
+  DEFAULT_LIVENESS,
+  type LivenessSettings,
+} from '../activities/index.js';
+import { ConfigError, type Endpoints } from '../common/env.js';
 import { createPolicyEngine, createReflectionEngine, reflectionEngineConfig } from '../engine/config.js';
 import type { PolicyEngine } from '../engine/engine.js';
 import { loadModelTokenizer } from '../engine/model-files.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../engine/tinker.js';
 import { VerifierPool, verifierPoolConfigFromEnv } from '../mel/verifier-pool.js';
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
@@ -25,6 +32,7 @@ const workerEnvSchema = z.object({
   MEL_WORKER_CONCURRENCY_GPU_INFERENCE: concurrency.default(2),
   MEL_WORKER_CONCURRENCY_GPU_TRAINING: concurrency.default(1),
   MEL_WORKER_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(10),
+  MEL_STALL_TIMEOUT_S: z.coerce.number().positive().optional(),
 });
 
 export interface ActivityDeps {
@@ -33,13 +41,50 @@ export interface ActivityDeps {
   endpoints: Endpoints;
   /** The verifier's worker threads (MEL_VERIFIER_THREADS): closed with the workers. */
   verifierPool: VerifierPool;
+  liveness: LivenessSettings;
 }
 
-export async function connectActivityDeps(endpoints: Endpoints): Promise<ActivityDeps> {
-  const mongo = await connectMongo(endpoints);
+/**
+ * The stall bound of every activity attempt: MEL_STALL_TIMEOUT_S, by default 120 s, or longer than one call to an
+ * external reflector may take. No single engine or store call may be allowed longer, or it would count as a stall.
+ */
+export function livenessFromEnv(source: NodeJS.ProcessEnv = process.env): LivenessSettings {
+  const { MEL_STALL_TIMEOUT_S } = workerEnvSchema.parse(source);
+  const reflection = reflectionEngineConfig(source);
+  const longestCallMs = Math.max(
+    DEFAULT_REQUEST_TIMEOUT_MS,
+    reflection.kind === 'openai-compatible' ? reflection.timeoutMs : 0,
+  );
+  const stallTimeoutMs =
+    MEL_STALL_TIMEOUT_S === undefined
+      ? Math.max(DEFAULT_LIVENESS.stallTimeoutMs, longestCallMs + 30_000)
+      : MEL_STALL_TIMEOUT_S * 1000;
+  if (stallTimeoutMs <= longestCallMs) {
+    throw new ConfigError(
+      `MEL_STALL_TIMEOUT_S=${MEL_STALL_TIMEOUT_S} is not longer than one engine call may take ` +
+        `(${longestCallMs / 1000} s, MEL_REFLECTION_TIMEOUT_S included): a slow call would count as a stall`,
+    );
+  }
+  return { ...DEFAULT_LIVENESS, stallTimeoutMs };
+}
+
+/**
+ * MongoDB and the engine, with deadlines that fit the stall bound: a MongoDB command fails when it goes
+ * unanswered for the bound (or an engine request's deadline, if longer), and the engine's long-polls end within
+ * half of it (then a health check answers).
+ */
+export async function connectActivityDeps(
+  endpoints: Endpoints,
+  liveness: LivenessSettings = livenessFromEnv(),
+): Promise<ActivityDeps> {
+  const commandTimeoutMs = Math.max(liveness.stallTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
+  const mongo = await connectMongo(endpoints, { commandTimeoutMs });
   await ensureIndexes(mongo.db);
   const verifierPool = new VerifierPool(verifierPoolConfigFromEnv());
-  return { mongo, engine: createPolicyEngine(endpoints), endpoints, verifierPool };
+  const engine = createPolicyEngine(endpoints, process.env, {
+    pollTimeoutMs: Math.min(60_000, liveness.stallTimeoutMs / 2),
+  });
+  return { mongo, engine, endpoints, verifierPool, liveness };
 }
 
 async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRole, object>> {
@@ -51,11 +96,12 @@ async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRol
     tokenizer,
     baseModel: deps.endpoints.baseModel,
     compareSymbolically: deps.verifierPool.compare,
+    liveness: deps.liveness,
     ...(reflectionConfig.kind === 'openai-compatible'
       ? { reflection: createReflectionEngine(reflectionConfig) }
       : {}),
   };
-  const smoke = createSmokeActivities(shared);
+  const smoke = attemptsUnderLiveness(deps.liveness, createSmokeActivities(shared));
   const mel = createMelActivities(shared);
   return { cpu: mel.cpu, gpuInference: { ...smoke, ...mel.gpuInference }, gpuTraining: mel.gpuTraining };
 }

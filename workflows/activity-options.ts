@@ -11,14 +11,21 @@ const retry: ActivityOptions['retry'] = {
   nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
 };
 
-/** Short bookkeeping on MongoDB: a lost attempt is retried after two minutes at most. */
+// Every attempt heartbeats while it makes progress (activities/attempt.ts): the heartbeat timeout notices a worker
+// that died or hangs, and an attempt whose engine and MongoDB calls stop answering fails itself within the
+// worker's stall bound (MEL_STALL_TIMEOUT_S). The start-to-close timeouts are only a backstop.
+
+/**
+ * Bookkeeping and CPU work on MongoDB. One hour to close: at benchmark scale on FerretDB (SQLite), `verify` and
+ * `internalize` take minutes while progressing steadily; a shorter limit killed them on every attempt.
+ */
 export const cpu = proxyActivities<CpuActivities>({
   taskQueue: TASK_QUEUES.cpu,
-  startToCloseTimeout: '2m',
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '30s',
   retry,
 });
 
-/** Engine calls heartbeat every few seconds; a worker that dies is noticed within the heartbeat timeout. */
 export const gpuInference = proxyActivities<GpuInferenceActivities>({
   taskQueue: TASK_QUEUES.gpuInference,
   startToCloseTimeout: '2h',

@@ -3,10 +3,12 @@ import { afterAll, beforeAll } from 'vitest';
 import { resolveEndpoints, type Endpoints } from '../../common/env.js';
 import { startEngineDouble, type EngineDouble } from '../../engine-double/server.js';
 import type { EngineDoubleInput } from '../../engine-double/options.js';
+import type { LivenessSettings } from '../../activities/index.js';
 import { connectClient } from '../../temporal/connection.js';
 import type { PolicyRef } from '../../temporal/contracts/common.js';
 import type { TaskQueueRole } from '../../temporal/contracts/common.js';
 import { startWorkersInProcess, type InProcessWorkers } from '../../workers/in-process.js';
+import { startMongoFaultProxy, type MongoFaultProxy, type MongoFaultRule } from './mongo-faults.js';
 
 export const endpoints = resolveEndpoints();
 
@@ -15,8 +17,12 @@ export function uniqueId(prefix: string): string {
 }
 
 /** Real workers in this test process, against the running stack; `stop()` shuts them down. */
-export function startWorkers(roles?: TaskQueueRole[], engineEndpoints: Endpoints = endpoints) {
-  return startWorkersInProcess(engineEndpoints, roles);
+export function startWorkers(
+  roles?: TaskQueueRole[],
+  engineEndpoints: Endpoints = endpoints,
+  liveness?: LivenessSettings,
+) {
+  return startWorkersInProcess(engineEndpoints, roles, liveness);
 }
 
 export function client(): Promise<Client> {
@@ -27,14 +33,17 @@ export function client(): Promise<Client> {
  * A Temporal client and in-process workers for the tests of one file: connected before them (after any
  * `beforeAll` registered earlier), shut down after them. Read the fields inside tests only.
  */
-export function useClientAndWorkers(engineEndpoints: () => Endpoints = () => endpoints): {
+export function useClientAndWorkers(
+  engineEndpoints: () => Endpoints = () => endpoints,
+  options: { liveness?: LivenessSettings } = {},
+): {
   temporal: Client;
   workers: InProcessWorkers;
 } {
   const handle = {} as { temporal: Client; workers: InProcessWorkers };
   beforeAll(async () => {
     handle.temporal = await client();
-    handle.workers = await startWorkers(undefined, engineEndpoints());
+    handle.workers = await startWorkers(undefined, engineEndpoints(), options.liveness);
   });
   afterAll(async () => {
     await handle.workers?.stop();
@@ -84,4 +93,55 @@ export function doubleOptimizerSteps(double: EngineDouble): (policy: PolicyRef) 
     if (!model) throw new Error(`the engine double has no model for ${statePath}`);
     return model.optimizerSteps;
   };
+}
+
+/**
+ * A fault proxy in front of the stack's MongoDB (mongo-faults.ts) for the tests of one file; give the workers
+ * `{ ...endpoints, mongoUri: handle.proxy.uri }`.
+ */
+export function useMongoFaults(rules: MongoFaultRule[]): { proxy: MongoFaultProxy } {
+  const handle = {} as { proxy: MongoFaultProxy };
+  beforeAll(async () => {
+    handle.proxy = await startMongoFaultProxy(endpoints.mongoUri, rules);
+  });
+  afterAll(async () => {
+    await handle.proxy?.close();
+  });
+  return handle;
+}
+
+export interface ActivityAttempts {
+  /** The attempt that completed. */
+  attempt: number;
+  /** Why the attempt before it failed. */
+  lastFailure?: { message: string; type?: string };
+}
+
+/** Per activity type of a workflow: the attempt that completed and the failure of the one before. */
+export async function activityAttempts(
+  temporal: Client,
+  workflowId: string,
+): Promise<Map<string, ActivityAttempts>> {
+  const { events } = await temporal.workflow.getHandle(workflowId).fetchHistory();
+  const typeOf = new Map<string, string>();
+  const attempts = new Map<string, ActivityAttempts>();
+  for (const event of events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) typeOf.set(String(event.eventId), scheduled.activityType?.name ?? '');
+    const started = event.activityTaskStartedEventAttributes;
+    if (!started) continue;
+    const failure = started.lastFailure;
+    attempts.set(typeOf.get(String(started.scheduledEventId)) ?? '', {
+      attempt: started.attempt ?? 1,
+      ...(failure
+        ? {
+            lastFailure: {
+              message: failure.message ?? '',
+              type: failure.applicationFailureInfo?.type ?? undefined,
+            },
+          }
+        : {}),
+    });
+  }
+  return attempts;
 }

@@ -1,7 +1,8 @@
 import type { Db } from 'mongodb';
 
 // The few MongoDB operations the activities under test use, on plain arrays: equality filters, find (with sort by
-// _id) / findOne, bulkWrite's replaceOne and updateOne's $set (dotted paths included).
+// _id) / findOne, insertMany of absent ids (a taken id is left as it is, as insertAbsent does with MongoDB's
+// duplicate-key errors), bulkWrite's replaceOne and updateOne's $set (dotted paths included).
 
 export type Doc = { _id: string } & Record<string, unknown>;
 
@@ -21,23 +22,37 @@ function replaceById(docs: Doc[], replacement: Doc): void {
   docs.splice(index < 0 ? docs.length : index, index < 0 ? 0 : 1, replacement);
 }
 
+type SetUpdate = { filter: Record<string, unknown>; update: { $set: Record<string, unknown> } };
+type BulkOperation = { replaceOne: { replacement: Doc } } | { updateOne: SetUpdate };
+
+function setFields(doc: Doc | undefined, fields: Record<string, unknown>): void {
+  if (doc) for (const [path, value] of Object.entries(fields)) setPath(doc, path, value);
+}
+
 export function inMemoryDb(contents: Record<string, Doc[]>): Db {
   const collection = (name: string) => {
     const docs = (contents[name] ??= []);
     const found = (filter: Record<string, unknown>) => docs.filter(matches(filter));
     return {
+      collectionName: name,
       findOne: async (filter: Record<string, unknown>) => docs.find(matches(filter)) ?? null,
       find: (filter: Record<string, unknown>) => ({
         toArray: async () => found(filter),
         sort: () => ({ toArray: async () => found(filter).sort((a, b) => (a._id < b._id ? -1 : 1)) }),
       }),
-      bulkWrite: async (operations: { replaceOne: { replacement: Doc } }[]) => {
-        for (const operation of operations) replaceById(docs, operation.replaceOne.replacement);
+      insertMany: async (inserted: Doc[]) => {
+        const absent = inserted.filter((doc) => !docs.some((stored) => stored._id === doc._id));
+        docs.push(...absent);
+        return { insertedIds: Object.fromEntries(absent.map((doc, i) => [i, doc._id])) };
       },
-      updateOne: async (filter: Record<string, unknown>, update: { $set: Record<string, unknown> }) => {
-        const doc = docs.find(matches(filter));
-        if (doc) for (const [path, value] of Object.entries(update.$set)) setPath(doc, path, value);
+      bulkWrite: async (operations: BulkOperation[]) => {
+        for (const operation of operations) {
+          if ('replaceOne' in operation) replaceById(docs, operation.replaceOne.replacement);
+          else setFields(docs.find(matches(operation.updateOne.filter)), operation.updateOne.update.$set);
+        }
       },
+      updateOne: async (filter: Record<string, unknown>, update: { $set: Record<string, unknown> }) =>
+        setFields(docs.find(matches(filter)), update.$set),
     };
   };
   return { collection } as unknown as Db;

@@ -7,6 +7,8 @@ class FakeEngine {
   readonly loaded = new Set<string>();
   created = 0;
   failLoads = false;
+  /** Loads that fail before loads succeed again (an attempt whose calls were aborted). */
+  failingLoads = 0;
 
   async createTrainingModel(): Promise<string> {
     const id = `model-${++this.created}`;
@@ -17,7 +19,7 @@ class FakeEngine {
 
   async loadState(args: { modelId: string; path: string }): Promise<void> {
     await Promise.resolve();
-    if (this.failLoads) throw new Error(`cannot load ${args.path}`);
+    if (this.failLoads || this.failingLoads-- > 0) throw new Error(`cannot load ${args.path}`);
   }
 
   async saveWeightsForSampler(args: { modelId: string; name: string }): Promise<string> {
@@ -78,5 +80,18 @@ describe('restored policy samplers', () => {
     samplers.forget(policy(0));
     const second = await samplers.restore(engine, 'base', policy(0));
     expect(second).not.toBe(first);
+  });
+
+  it('restores on its own when a restore it shared fails for the activity that started it', async () => {
+    const engine = new FakeEngine();
+    const samplers = new RestoredSamplers(2);
+    engine.failingLoads = 1;
+    const [starter, sharer] = await Promise.allSettled([
+      samplers.restore(engine, 'base', policy(0)),
+      samplers.restore(engine, 'base', policy(0)),
+    ]);
+    expect(starter.status).toBe('rejected');
+    expect(sharer).toEqual({ status: 'fulfilled', value: expect.stringMatching(/^tinker:\/\/model-2\//) });
+    expect([...engine.loaded]).toEqual(['model-2']);
   });
 });

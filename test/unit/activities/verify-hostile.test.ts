@@ -7,7 +7,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, expect, it } from 'vitest';
 import { createRolloutActivities } from '../../../activities/rollout.js';
-import { withHeartbeat } from '../../../activities/support.js';
+import { runAttempt } from '../../../activities/attempt.js';
 import { parseRunConfig } from '../../../mel/run-config.js';
 import { VerifierPool } from '../../../mel/verifier-pool.js';
 import type { RewardDoc } from '../../../store/documents.js';
@@ -61,7 +61,8 @@ it(
     const neighbour = new MockActivityEnvironment();
     const beats: number[] = [];
     neighbour.on('heartbeat', () => beats.push(performance.now()));
-    await neighbour.run(() => withHeartbeat(verifying, () => ({ stage: 'neighbour' }), HEARTBEAT_EVERY_MS));
+    const beatsWithoutProgress = { stallTimeoutMs: 60_000, heartbeatEveryMs: HEARTBEAT_EVERY_MS };
+    await neighbour.run(() => runAttempt(beatsWithoutProgress, () => verifying));
 
     expect(await verifying).toEqual({ passRate: 0.5, mixedGroups: 1 });
     const rewards = contents[COLLECTIONS.rewards] as unknown as RewardDoc[];

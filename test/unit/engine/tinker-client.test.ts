@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runInCallScope, type CallScope } from '../../../common/call-scope.js';
 import { TinkerClient } from '../../../engine/tinker.js';
 import { json, startFakeServer, type RecordedRequest } from './fake-http.js';
 
@@ -9,12 +10,21 @@ const API_KEY = 'tml-secret-key-456';
 const script = {
   submitStatuses: [] as number[],
   pendingPolls: 0,
+  /** Polls left without an answer (the client's hold ends them), before the 408s of `pendingPolls`. */
+  unansweredPolls: 0,
+  /** Submits left without an answer, like a hung engine. */
+  hangSubmits: false,
   futureFails: false,
 };
 let nextFuture = 0;
 
 function answer(request: RecordedRequest, response: ServerResponse): void {
+  if (request.path === '/api/v1/healthz') return json(response, 200, { status: 'ok' });
   if (request.path === '/api/v1/retrieve_future') {
+    if (script.unansweredPolls > 0) {
+      script.unansweredPolls--;
+      return;
+    }
     if (script.pendingPolls > 0) {
       script.pendingPolls--;
       return json(response, 408, { detail: 'Timeout waiting for result' });
@@ -28,6 +38,7 @@ function answer(request: RecordedRequest, response: ServerResponse): void {
       loss_fn_outputs: [],
     });
   }
+  if (script.hangSubmits) return;
   const status = script.submitStatuses.shift() ?? 200;
   if (status !== 200) return json(response, status, { detail: `failure ${status}` });
   json(response, 200, { request_id: String(++nextFuture) });
@@ -42,7 +53,13 @@ describe('Tinker client wire behaviour', () => {
     server = await startFakeServer(answer);
   });
   beforeEach(() => {
-    Object.assign(script, { submitStatuses: [], pendingPolls: 0, futureFails: false });
+    Object.assign(script, {
+      submitStatuses: [],
+      pendingPolls: 0,
+      unansweredPolls: 0,
+      hangSubmits: false,
+      futureFails: false,
+    });
     server.requests.length = 0;
     client = new TinkerClient({
       baseUrl: server.url,
@@ -155,6 +172,58 @@ describe('Tinker client wire behaviour', () => {
     expect(fromBase).toMatchObject({
       base_model: 'base',
       sampling_params: { max_tokens: 3, seed: 1, stop: [2] },
+    });
+  });
+
+  describe('inside a call scope (an activity attempt)', () => {
+    function scopeRecordingProgress() {
+      const controller = new AbortController();
+      const progress: string[] = [];
+      const scope: CallScope = {
+        signal: controller.signal,
+        progressed: (what) => progress.push(what),
+        show: () => undefined,
+      };
+      return { scope, progress, abort: (reason: Error) => controller.abort(reason) };
+    }
+    const request = { promptTokens: [1], numSamples: 1, maxTokens: 2, seed: 1, stopTokens: [2] };
+
+    it('reports every answer as progress, and checks the health of an engine that leaves a poll unanswered', async () => {
+      const { scope, progress } = scopeRecordingProgress();
+      const polling = new TinkerClient({ baseUrl: server.url, baseModel: 'base', pollTimeoutMs: 100 });
+      script.unansweredPolls = 1;
+      script.pendingPolls = 1;
+      await runInCallScope(scope, () => polling.sample(request));
+      expect(progress).toEqual([
+        'engine POST /asample 200',
+        'engine GET /healthz 200',
+        'engine POST /retrieve_future 408',
+        'engine POST /retrieve_future 200',
+      ]);
+    });
+
+    it('stops at once when the scope aborts: the request in flight is dropped and nothing is retried', async () => {
+      const { scope, progress, abort } = scopeRecordingProgress();
+      script.hangSubmits = true;
+      const sampling = runInCallScope(scope, () => client.sample(request));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const reason = new Error('the activity attempt is over');
+      abort(reason);
+      await expect(sampling).rejects.toBe(reason);
+      expect(posts('asample')).toHaveLength(1);
+      expect(progress).toEqual([]);
+    });
+
+    it('cuts a retry backoff short when the scope aborts', async () => {
+      const { scope, abort } = scopeRecordingProgress();
+      const patient = new TinkerClient({ baseUrl: server.url, baseModel: 'base', retryBaseDelayMs: 60_000 });
+      script.submitStatuses = [503, 200];
+      const sampling = runInCallScope(scope, () => patient.sample(request));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const reason = new Error('stalled');
+      abort(reason);
+      await expect(sampling).rejects.toBe(reason);
+      expect(posts('asample')).toHaveLength(1);
     });
   });
 });

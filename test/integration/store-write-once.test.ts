@@ -1,0 +1,68 @@
+/**
+ * The write-once primitives on the stack's MongoDB (FerretDB v1 on SQLite by default): the first write wins, and a
+ * later one, a stale attempt's included, changes nothing and learns what is stored.
+ */
+import type { Collection } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WriteOnceDoc } from '../../store/documents.js';
+import { connectMongo, type MongoHandle } from '../../store/mongo.js';
+import { insertAbsent, setOnce } from '../../store/writes.js';
+import { endpoints, uniqueId } from './support.js';
+
+interface Doc {
+  _id: string;
+  n: number;
+  verdict?: string;
+  origin?: { summarize?: string; validate?: string };
+}
+
+describe('write-once documents and fields', () => {
+  let mongo: MongoHandle;
+  let docs: Collection<Doc>;
+  let fences: Collection<WriteOnceDoc>;
+  beforeAll(async () => {
+    mongo = await connectMongo(endpoints);
+    docs = mongo.db.collection<Doc>(uniqueId('write-once-docs'));
+    fences = mongo.db.collection<WriteOnceDoc>(uniqueId('write-once-fences'));
+  });
+  afterAll(async () => {
+    await docs?.drop().catch(() => undefined);
+    await fences?.drop().catch(() => undefined);
+    await mongo?.close();
+  });
+
+  it('inserts only documents whose id is free, in several commands, and says which', async () => {
+    const first = Array.from({ length: 40 }, (_, i) => ({ _id: `d${i}`, n: 1 }));
+    expect((await insertAbsent(docs, first)).size).toBe(40);
+    const late = Array.from({ length: 70 }, (_, i) => ({ _id: `d${i}`, n: 2 }));
+    const inserted = await insertAbsent(docs, late);
+    expect([...inserted].sort()).toEqual(
+      late
+        .slice(40)
+        .map((doc) => doc._id)
+        .sort(),
+    );
+    expect(await docs.countDocuments({ n: 1 })).toBe(40);
+    expect(await docs.countDocuments({ n: 2 })).toBe(30);
+  });
+
+  it('sets fields once: a later write, however late, sets the first fields again and returns them', async () => {
+    const first = { verdict: 'accepted', 'origin.validate': 'attempt 2' };
+    const late = { verdict: 'rejected', 'origin.validate': 'attempt 1' };
+    await docs.updateOne({ _id: 'd0' }, { $set: { origin: { summarize: 'attempt 1' } } });
+    expect(await setOnce(fences, docs, 'verdict', [{ id: 'd0', fields: first }])).toEqual([first]);
+    expect(
+      await setOnce(fences, docs, 'verdict', [
+        { id: 'd0', fields: late },
+        { id: 'd1', fields: late },
+      ]),
+    ).toEqual([first, late]);
+    expect(await docs.findOne({ _id: 'd0' })).toEqual({
+      _id: 'd0',
+      n: 1,
+      verdict: 'accepted',
+      origin: { summarize: 'attempt 1', validate: 'attempt 2' },
+    });
+    expect((await docs.findOne({ _id: 'd1' }))!.verdict).toBe('rejected');
+  });
+});
