@@ -33,8 +33,11 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
       advantage,
     }));
     // Eq. 10's 1/G average is over the step's usable rollouts (excluded ones count nowhere); zero-advantage
-    // rollouts add nothing to the gradient but still count in it.
-    const totalTrajectories = trained.length;
+    // rollouts add nothing to the gradient and are not sent, but still count in it.
+    const batch = {
+      rollouts: trained.length,
+      completionTokens: trained.reduce((sum, t) => sum + t.trajectory.tokens.length, 0),
+    };
     const informative = trained.filter((t) => t.advantage !== 0 && t.trajectory.tokens.length > 0);
     const grpo = rolloutDatums(
       informative.map(({ trajectory, advantage }) => ({
@@ -44,14 +47,15 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
         advantage,
       })),
       run.config.mel.loss.grpoAggregation,
-      totalTrajectories,
+      batch,
     );
 
     const accepted = await metaExperiences
       .find({ runId, step, 'verdict.accepted': true })
       .sort({ _id: 1 })
       .toArray();
-    const nll = nllDatums(accepted.map(nllExampleOf), run.config.mel.loss.nllNormalisation);
+    const { nllNormalisation, nllCoefficient } = run.config.mel.loss;
+    const nll = nllDatums(accepted.map(nllExampleOf), nllNormalisation, nllCoefficient);
 
     const docs: DatumDoc[] = [
       ...grpo.map((datum, index) => ({

@@ -4,9 +4,9 @@
  * is discarded, and the step's result is recorded once in MongoDB before the activity returns.
  */
 import { log } from '@temporalio/activity';
-import type { ForwardOutput, SampledSequence, SampleRequest } from '../engine/engine.js';
+import type { SampledSequence, SampleRequest } from '../engine/engine.js';
 import { isModelGone } from '../engine/errors.js';
-import { completionText, datumNll, type Datum } from '../mel/index.js';
+import { completionText } from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
@@ -16,6 +16,7 @@ import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../tempo
 import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
 import { RestoredSamplers } from './restored-samplers.js';
 import { loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
+import { accumulateStepObjective } from './step-objective.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
@@ -86,26 +87,12 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     const grpo = await datums.find({ runId, step, kind: 'grpo' }).sort({ index: 1 }).toArray();
     const nll = await datums.find({ runId, step, kind: 'nll' }).sort({ index: 1 }).toArray();
     phase('forward-backward');
-    const { lossFn, clipLow, clipHigh } = config.grpo;
-    const grpoOut = grpo.length
-      ? await engine.forwardBackward({
-          modelId,
-          data: grpo.map((d) => d.datum),
-          loss:
-            lossFn === 'ppo'
-              ? { fn: 'ppo', clipLowThreshold: clipLow, clipHighThreshold: clipHigh }
-              : { fn: lossFn },
-        })
-      : null;
-    // NLL datums go in their own call: SkyRL normalises per datum, so mixing them with GRPO datums in one call
-    // would re-weight the two losses by their datum counts.
-    const nllOut = nll.length
-      ? await engine.forwardBackward({
-          modelId,
-          data: nll.map((d) => d.datum),
-          loss: { fn: 'cross_entropy' },
-        })
-      : null;
+    const { grpoLoss, nllPerDatum } = await accumulateStepObjective(
+      engine,
+      modelId,
+      { grpo: grpo.map((d) => d.datum), nll: nll.map((d) => d.datum) },
+      config.grpo,
+    );
     phase('optim-step');
     const optimizerMetrics = mongoSafeKeys(await engine.optimStep({ modelId, adam: config.optimizer }));
     phase('saving');
@@ -117,18 +104,10 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       updates: policy.updates + 1,
       rank: policy.rank,
     };
-    const nllPerDatum = nllOut
-      ? nll.map((d, i) => datumNll(d.datum, nllOut.perDatum[i]?.logprobs ?? []))
-      : [];
     return {
       policyBefore: policy,
       policyAfter: after,
-      grpoLoss: grpoOut
-        ? weightedLoss(
-            grpo.map((d) => d.datum),
-            grpoOut,
-          )
-        : null,
+      grpoLoss,
       nllLoss: nllPerDatum.length ? mean(nllPerDatum.map((n) => n.nll)) : null,
       grpoDatums: grpo.length,
       nllDatums: nll.length,
@@ -243,14 +222,6 @@ function checkpointName(runId: string, label: string): string {
 }
 
 /** Σ_t w_t · loss_t over all datums: the objective the weights encode (Eq. 10's aggregation). */
-function weightedLoss(data: Datum[], output: ForwardOutput): number {
-  return data.reduce((total, datum, i) => {
-    const losses = output.perDatum[i]?.elementwiseLoss ?? [];
-    const weights = datum.loss_fn_inputs.weights?.data ?? [];
-    return total + losses.reduce((sum, loss, t) => sum + loss * (weights[t] ?? 0), 0);
-  }, 0);
-}
-
 /** MongoDB field names cannot contain '.' (engine metrics are named like "skyrl.ai/grad_norm"). */
 function mongoSafeKeys(metrics: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(metrics).map(([key, value]) => [key.replaceAll('.', '_'), value]));

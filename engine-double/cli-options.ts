@@ -38,7 +38,8 @@ export const USAGE = `npm run engine-double -- [options]
   --p-correct 0.5 --p-replay-correct 0.5 --p-unparseable 0.1 --p-truncated 0.05 --p-states-answer 0
   --mean-tokens 0 --reflection-mean-tokens 0 (0: natural length)
   --builtin-seed 0 --builtin-count 1000 --problems <file.jsonl|.parquet>
-  --reduction skyrl|sum --seq-id-mode ignore|dedupe --retrieve-hold-ms 300000
+  --reduction skyrl|sum (workers: the same MEL_ENGINE_LOSS_REDUCTION) --seq-id-mode ignore|dedupe
+  --retrieve-hold-ms 300000
   --max-loaded-models 0 --max-context-tokens 0 (0: no limit) --checkpoint-dir <dir>
   --latency ${LATENCY_PROFILE_NAMES.join('|')}|'<json>'|@file   (a profile, or JSON: '{"profile":"h100-8b","loadMs":0}')
   --faults '<json array>'   (JSON, or @file)

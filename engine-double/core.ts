@@ -256,7 +256,7 @@ export class DoubleCore {
       tokens * this.deps.options.latency.msPerTrainedToken,
     );
     if (backward) {
-      this.models.accumulate(model, input.loss_fn, pass.weights, pass.gradientHash);
+      this.models.accumulate(model, input.loss_fn, pass, pass.gradientHash);
       this.counts.trainedTokens += tokens;
     }
     return pass.result;

@@ -1,7 +1,7 @@
 import { hashString } from '../mel/random.js';
 import { FutureFailure } from './errors.js';
 import { hashTokens, mixInts } from './hash.js';
-import { elementwiseLoss, type LossConfig, type LossFn } from './losses.js';
+import { elementwiseLoss, logprobGradients, type LossConfig, type LossFn } from './losses.js';
 import { targetLogprobs } from './logprobs.js';
 
 // forward / forward_backward on the double's model: per-datum logprobs and elementwise losses in SkyRL's shapes.
@@ -31,6 +31,8 @@ export interface ForwardPass {
   result: ForwardResult;
   /** Per datum: the mask as the loss used it (ones where none was sent). */
   weights: number[][];
+  /** Per datum and token: the coefficient of ∇log π(target) in the ascent direction of the datum's loss terms. */
+  gradients: number[][];
   /** A hash of everything that would shape the gradient. */
   gradientHash: number;
 }
@@ -65,22 +67,21 @@ export function forwardPass(
   let gradientHash = mixInts(hashString(lossFn), data.length);
   let lossSum = 0;
   const weights: number[][] = [];
+  const gradients: number[][] = [];
   const outputs = data.map((datum, index) => {
     const { inputs, targets } = checkLengths(datum, index);
     const inputsOf = datum.loss_fn_inputs;
     const mask = inputsOf.weights?.data ?? targets.map(() => 1);
     const logprobs = targetLogprobs(weightsVersion, targets);
-    const loss = elementwiseLoss(
-      lossFn,
-      {
-        logprobs,
-        weights: mask,
-        samplingLogprobs: inputsOf.logprobs?.data,
-        advantages: inputsOf.advantages?.data,
-      },
-      config,
-    );
+    const lossInputs = {
+      logprobs,
+      weights: mask,
+      samplingLogprobs: inputsOf.logprobs?.data,
+      advantages: inputsOf.advantages?.data,
+    };
+    const loss = elementwiseLoss(lossFn, lossInputs, config);
     weights.push(mask);
+    gradients.push(logprobGradients(lossFn, lossInputs, config));
     lossSum += loss.reduce((a, b) => a + b, 0);
     gradientHash = mixInts(
       gradientHash,
@@ -95,6 +96,7 @@ export function forwardPass(
   return {
     result: { loss_fn_output_type: 'scalar', loss_fn_outputs: outputs, metrics },
     weights,
+    gradients,
     gradientHash,
   };
 }

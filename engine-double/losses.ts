@@ -41,6 +41,26 @@ export function tokenLoss(fn: LossFn, t: TokenInputs, config: LossConfig = DEFAU
   return t.weight === 0 ? 0 : t.weight * unmaskedLoss(fn, t, config);
 }
 
+/**
+ * −∂(tokenLoss)/∂logprob: the coefficient of ∇log π(token) in the ascent direction of this token's loss. Zero where
+ * the ppo surrogate is clipped (its clipped branch is constant in the logprob); cispo's ratio carries no gradient.
+ */
+export function tokenGradient(fn: LossFn, t: TokenInputs, config: LossConfig = DEFAULT_LOSS_CONFIG): number {
+  if (t.weight === 0) return 0;
+  const ratio = Math.exp(t.logprob - t.samplingLogprob);
+  const clipped = clip(ratio, config.clipLow, config.clipHigh);
+  switch (fn) {
+    case 'cross_entropy':
+      return t.weight;
+    case 'importance_sampling':
+      return t.weight * ratio * t.advantage;
+    case 'ppo':
+      return ratio * t.advantage <= clipped * t.advantage ? t.weight * ratio * t.advantage : 0;
+    case 'cispo':
+      return t.weight * clipped * t.advantage;
+  }
+}
+
 export interface DatumLossInputs {
   logprobs: readonly number[];
   /** Absent: all ones (SkyRL fills them in). */
@@ -49,17 +69,20 @@ export interface DatumLossInputs {
   advantages?: readonly number[];
 }
 
+function tokensOf(datum: DatumLossInputs): TokenInputs[] {
+  return datum.logprobs.map((logprob, i) => ({
+    logprob,
+    weight: datum.weights?.[i] ?? 1,
+    samplingLogprob: datum.samplingLogprobs?.[i] ?? 0,
+    advantage: datum.advantages?.[i] ?? 0,
+  }));
+}
+
 export function elementwiseLoss(fn: LossFn, datum: DatumLossInputs, config?: LossConfig): number[] {
-  return datum.logprobs.map((logprob, i) =>
-    tokenLoss(
-      fn,
-      {
-        logprob,
-        weight: datum.weights?.[i] ?? 1,
-        samplingLogprob: datum.samplingLogprobs?.[i] ?? 0,
-        advantage: datum.advantages?.[i] ?? 0,
-      },
-      config,
-    ),
-  );
+  return tokensOf(datum).map((t) => tokenLoss(fn, t, config));
+}
+
+/** Per token: `tokenGradient`. */
+export function logprobGradients(fn: LossFn, datum: DatumLossInputs, config?: LossConfig): number[] {
+  return tokensOf(datum).map((t) => tokenGradient(fn, t, config));
 }

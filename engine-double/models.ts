@@ -125,9 +125,16 @@ export class ModelRegistry {
   }
 
   /** Adds one forward_backward call's datums to the model's accumulated gradient. */
-  accumulate(model: ModelState, lossFn: string, weights: readonly (readonly number[])[], hash: number): void {
+  accumulate(
+    model: ModelState,
+    lossFn: string,
+    pass: { weights: readonly (readonly number[])[]; gradients: readonly (readonly number[])[] },
+    hash: number,
+  ): void {
     const call = model.forwardBackwardCalls++;
-    weights.forEach((w, index) => model.accumulated.push({ call, index, lossFn, weights: w }));
+    pass.weights.forEach((weights, index) =>
+      model.accumulated.push({ call, index, lossFn, weights, gradient: pass.gradients[index] ?? [] }),
+    );
     model.gradientHash = mixInts(model.gradientHash, hash);
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOSS_REDUCTIONS } from '../mel/objective.js';
 import { FaultRuleSchema } from './faults.js';
 import type { LatencyOptions } from './latency.js';
 import { LATENCY_PROFILE_NAMES, LATENCY_PROFILES, type LatencyProfileName } from './latency-profiles.js';
@@ -69,7 +70,7 @@ export const EngineDoubleOptionsSchema = z.strictObject({
   reflectionMeanTokens: nonNegative.default(0),
   dataset: DatasetSchema.prefault({}),
   /** skyrl: per-datum normalisation, mean over datums; sum: hosted Tinker's token sum (and `loss:sum`). */
-  reduction: z.enum(['skyrl', 'sum']).default('skyrl'),
+  reduction: z.enum(LOSS_REDUCTIONS).default('skyrl'),
   /** ignore: SkyRL 0.3.0; dedupe: hosted Tinker's (model_id, seq_id) idempotency with 409 on another body. */
   seqIdMode: z.enum(['ignore', 'dedupe']).default('ignore'),
   /** How long retrieve_future holds a call before answering 408 (SkyRL: 300 s). */

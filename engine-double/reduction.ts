@@ -3,7 +3,9 @@
 //    of datums since the last optim_step (SkyRL JAX: per-datum normalisation, AccumulatedGradients.get_mean).
 //  - sum: the plain Σ_t w_t·loss_t over all datums (hosted Tinker, `loss:sum`).
 
-export type Reduction = 'skyrl' | 'sum';
+import type { LossReduction } from '../mel/objective.js';
+
+export type Reduction = LossReduction;
 
 /** One datum as forward_backward received it. */
 export interface AccumulatedDatum {
@@ -12,6 +14,8 @@ export interface AccumulatedDatum {
   index: number;
   lossFn: string;
   weights: readonly number[];
+  /** Per token: the coefficient of ∇log π(target) in the ascent direction of the datum's loss terms. */
+  gradient: readonly number[];
 }
 
 export interface EffectiveDatumWeights {
@@ -23,6 +27,8 @@ export interface EffectiveDatumWeights {
   scale: number;
   /** Per token: weight × scale. */
   effective: number[];
+  /** Per token: the coefficient of ∇log π(target) in the step's ascent direction (gradient × scale). */
+  gradient: number[];
 }
 
 export function datumScale(reduction: Reduction, weightSum: number, datumCount: number): number {
@@ -44,6 +50,7 @@ export function effectiveWeights(
       weightSum,
       scale,
       effective: datum.weights.map((w) => w * scale),
+      gradient: datum.gradient.map((g) => g * scale),
     };
   });
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, type Endpoints } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
+import { LOSS_REDUCTIONS, type LossReduction } from '../mel/objective.js';
 import type { ReflectionEngine } from './engine.js';
 import { OpenAICompatibleClient } from './openai-compatible.js';
 import { TinkerClient, type TinkerClientOptions } from './tinker.js';
@@ -74,15 +75,28 @@ function warnIfKeyInClear(url: string, apiKey: string | undefined): void {
   createLogger('engine').warn(warning);
 }
 
+const PolicyEngineEnvSchema = z.object({
+  /** SkyRL reduces per datum (the local stack's engine); hosted Tinker sums (docs/mel.md). */
+  MEL_ENGINE_LOSS_REDUCTION: z.enum(LOSS_REDUCTIONS).default('skyrl'),
+});
+
+/** How the policy engine reduces a step's loss: MEL_ENGINE_LOSS_REDUCTION. */
+export function engineLossReduction(source: NodeJS.ProcessEnv = process.env): LossReduction {
+  const parsed = PolicyEngineEnvSchema.safeParse(source);
+  if (!parsed.success) throw new ConfigError(`invalid policy engine settings: ${parsed.error.message}`);
+  return parsed.data.MEL_ENGINE_LOSS_REDUCTION;
+}
+
 export function createPolicyEngine(
   endpoints: Endpoints,
   source: NodeJS.ProcessEnv = process.env,
-  tuning: Omit<TinkerClientOptions, 'baseUrl' | 'baseModel' | 'apiKey'> = {},
+  tuning: Omit<TinkerClientOptions, 'baseUrl' | 'baseModel' | 'apiKey' | 'lossReduction'> = {},
 ): TinkerClient {
   const apiKey = source[endpoints.engineApiKeyEnv];
   warnIfKeyInClear(endpoints.engineUrl, apiKey);
   return new TinkerClient({
     ...tuning,
+    lossReduction: engineLossReduction(source),
     baseUrl: endpoints.engineUrl,
     baseModel: endpoints.baseModel,
     apiKey,

@@ -5,7 +5,7 @@
  * never trains).
  * Everything is token ids in and token ids out: sampled ids are kept verbatim for training, never re-encoded.
  */
-import type { ChatMessage, Datum } from '../mel/index.js';
+import type { ChatMessage, Datum, LossReduction } from '../mel/index.js';
 
 export type { ChatMessage, Datum };
 
@@ -88,6 +88,8 @@ export interface Sequenced {
 }
 
 export interface TrainingEngine {
+  /** How the engine reduces the loss of a step's forward_backward calls (mel/objective.ts, docs/mel.md). */
+  readonly lossReduction: LossReduction;
   /** A fresh LoRA adapter on `baseModel`; returns its model id. */
   createTrainingModel(args: { baseModel: string; rank: number; seed?: number }): Promise<string>;
   forwardBackward(args: Sequenced & { data: readonly Datum[]; loss: Loss }): Promise<ForwardOutput>;

@@ -21,6 +21,7 @@ import {
   type Sequenced,
 } from './engine.js';
 import { describeError, isRetryableStatus } from './errors.js';
+import type { LossReduction } from '../mel/objective.js';
 
 export interface TinkerClientOptions {
   baseUrl: string;
@@ -28,6 +29,8 @@ export interface TinkerClientOptions {
   apiKey?: string;
   /** Sampled when a request names no sampler; exactly the server's base model string (a local path for SkyRL). */
   baseModel?: string;
+  /** How the server reduces a step's loss: SkyRL's per-datum mean (the default) or hosted Tinker's sum. */
+  lossReduction?: LossReduction;
   /** Per HTTP request; the long-poll uses `pollTimeoutMs` instead. */
   requestTimeoutMs?: number;
   /**
@@ -74,7 +77,10 @@ interface CallOptions {
 
 export class TinkerClient implements PolicyEngine {
   private readonly baseUrl: string;
-  private readonly options: Required<Omit<TinkerClientOptions, 'apiKey' | 'baseUrl' | 'baseModel'>>;
+  private readonly options: Required<
+    Omit<TinkerClientOptions, 'apiKey' | 'baseUrl' | 'baseModel' | 'lossReduction'>
+  >;
+  readonly lossReduction: LossReduction;
   private session: Promise<string> | undefined;
   /**
    * Training calls already submitted, by model and seq_id. Hosted Tinker dedupes (model_id, seq_id) on the server;
@@ -84,6 +90,7 @@ export class TinkerClient implements PolicyEngine {
 
   constructor(private readonly config: TinkerClientOptions) {
     this.baseUrl = config.baseUrl.replace(/\/+$/, '');
+    this.lossReduction = config.lossReduction ?? 'skyrl';
     this.options = {
       requestTimeoutMs: config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       pollTimeoutMs: config.pollTimeoutMs ?? 60_000,

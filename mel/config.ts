@@ -82,6 +82,8 @@ export const LossConfigSchema = z.object({
   grpoAggregation: z.enum(GRPO_LOSS_AGGREGATIONS).default('seq-mean-token-mean'),
   /** Eq. 7: token mean per meta-experience, then mean over meta-experiences. */
   nllNormalisation: z.enum(NLL_NORMALISATIONS).default('eq7'),
+  /** The weight of J_NLL against J_GRPO in the step's objective (1 in Eq. 9). */
+  nllCoefficient: z.number().positive().finite().default(1),
 });
 export type LossConfig = z.infer<typeof LossConfigSchema>;
 

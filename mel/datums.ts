@@ -1,5 +1,5 @@
 import type { GrpoLossAggregation, NllNormalisation } from './config.js';
-import type { Datum } from './types.js';
+import type { Datum, Float32Tensor } from './types.js';
 
 // Tinker training data. A sequence is built from segments whose per-token values (weight, sampler
 // logprob, advantage) belong to the position that PREDICTS the token; the datum is then pre-shifted:
@@ -40,7 +40,7 @@ function alignSegments(segments: readonly TokenSegment[]): AlignedSequence {
   return aligned;
 }
 
-function float32(data: number[]): { data: number[]; dtype: 'float32' } {
+export function float32(data: number[]): Float32Tensor {
   return { data, dtype: 'float32' };
 }
 
@@ -72,8 +72,11 @@ export interface RolloutSample {
   advantage: number;
 }
 
-/** One rollout: zero weight, logprob and advantage on prompt positions; `tokenWeight` on completion ones. */
-export function rolloutDatum(sample: RolloutSample, tokenWeight = 1): Datum {
+/**
+ * One rollout: zero weight, logprob and advantage on prompt positions; on completion ones weight 1 and the advantage
+ * times `coefficient`, the rollout's share of the GRPO term (mel/objective.ts).
+ */
+export function rolloutDatum(sample: RolloutSample, coefficient = 1): Datum {
   if (sample.promptTokens.length === 0 || sample.completionTokens.length === 0) {
     throw new Error('a rollout datum needs a non-empty prompt and completion');
   }
@@ -82,31 +85,36 @@ export function rolloutDatum(sample: RolloutSample, tokenWeight = 1): Datum {
       { tokens: sample.promptTokens },
       {
         tokens: sample.completionTokens,
-        weight: tokenWeight,
+        weight: 1,
         logprobs: sample.completionLogprobs,
-        advantage: sample.advantage,
+        advantage: sample.advantage * coefficient,
       },
     ],
     { logprobs: true, advantages: true },
   );
 }
 
+/** What the GRPO term averages over: every usable rollout of the step, zero-advantage ones included. */
+export interface RolloutBatch {
+  rollouts: number;
+  completionTokens: number;
+}
+
 /**
- * Per-token completion weights that realise the loss aggregation when the engine sums weighted
- * token losses: Eq. 10's (1/G)·Σ_i (1/|y_i|)·Σ_t becomes weight 1/(|y_i|·B) over a batch of B rollouts.
+ * Each rollout's share g_i of the GRPO term: Eq. 10's (1/B)·Σ_i (1/|y_i|)·Σ_t gives 1/(|y_i|·B); a token mean over
+ * the batch 1/T; a token sum 1. B and T count the whole batch, also rollouts that are not sent (zero advantage).
  */
-export function rolloutTokenWeights(
+export function rolloutCoefficients(
   completionLengths: readonly number[],
   aggregation: GrpoLossAggregation,
-  trajectoryCount = completionLengths.length,
+  batch: RolloutBatch = { rollouts: completionLengths.length, completionTokens: sum(completionLengths) },
 ): number[] {
-  const totalTokens = completionLengths.reduce((sum, n) => sum + n, 0);
   return completionLengths.map((length) => {
     switch (aggregation) {
       case 'seq-mean-token-mean':
-        return 1 / (length * trajectoryCount);
+        return 1 / (length * batch.rollouts);
       case 'token-mean':
-        return 1 / totalTokens;
+        return 1 / batch.completionTokens;
       case 'token-sum':
         return 1;
     }
@@ -116,14 +124,18 @@ export function rolloutTokenWeights(
 export function rolloutDatums(
   samples: readonly RolloutSample[],
   aggregation: GrpoLossAggregation = 'seq-mean-token-mean',
-  trajectoryCount = samples.length,
+  batch?: RolloutBatch,
 ): Datum[] {
-  const weights = rolloutTokenWeights(
+  const coefficients = rolloutCoefficients(
     samples.map((s) => s.completionTokens.length),
     aggregation,
-    trajectoryCount,
+    batch,
   );
-  return samples.map((sample, i) => rolloutDatum(sample, weights[i]));
+  return samples.map((sample, i) => rolloutDatum(sample, coefficients[i]));
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, v) => total + v, 0);
 }
 
 // ---- Internalisation (paper Eq. 7): loss_fn "cross_entropy" on the meta-experience tokens only ----
@@ -151,27 +163,36 @@ export function nllDatum(example: NllExample, tokenWeight: number): Datum {
 
 /**
  * Eq. 7: L = −mean_j (1/|M_j|)·Σ_t log π(M_j,t | C_retro, M_j,<t): weight 1/(|M_j|·N) on every
- * meta-experience token, so the weights of each datum sum to 1/N and all datums sum to 1.
+ * meta-experience token, so the weights of each datum sum to 1/N and all datums sum to 1; times `coefficient`,
+ * the weight of J_NLL against J_GRPO (`mel.loss.nllCoefficient`, 1 in Eq. 9).
  */
 export function nllTokenWeight(
   trainedTokens: number,
   exampleCount: number,
   normalisation: NllNormalisation,
+  coefficient = 1,
 ): number {
   if (trainedTokens === 0) throw new Error('an internalisation example has no meta-experience tokens');
   switch (normalisation) {
     case 'eq7':
-      return 1 / (trainedTokens * exampleCount);
+      return coefficient / (trainedTokens * exampleCount);
     case 'per-sequence':
-      return 1 / trainedTokens;
+      return coefficient / trainedTokens;
     case 'token-sum':
-      return 1;
+      return coefficient;
   }
 }
 
-export function nllDatums(examples: readonly NllExample[], normalisation: NllNormalisation = 'eq7'): Datum[] {
+export function nllDatums(
+  examples: readonly NllExample[],
+  normalisation: NllNormalisation = 'eq7',
+  coefficient = 1,
+): Datum[] {
   return examples.map((example) =>
-    nllDatum(example, nllTokenWeight(trainedTokenCount(example), examples.length, normalisation)),
+    nllDatum(
+      example,
+      nllTokenWeight(trainedTokenCount(example), examples.length, normalisation, coefficient),
+    ),
   );
 }
 

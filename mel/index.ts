@@ -95,7 +95,7 @@ export type { MelTokenizer } from './tokenizer.js';
 export {
   rolloutDatum,
   rolloutDatums,
-  rolloutTokenWeights,
+  rolloutCoefficients,
   nllDatum,
   nllDatums,
   nllTokenWeight,
@@ -104,7 +104,9 @@ export {
   chainedNllExample,
   datumNll,
 } from './datums.js';
-export type { RolloutSample, NllExample, NllSegment, DatumNll } from './datums.js';
+export type { RolloutSample, RolloutBatch, NllExample, NllSegment, DatumNll } from './datums.js';
+export { LOSS_REDUCTIONS, grpoCall, nllCall, nllNeedsCurrentLogprobs, surrogateLoss } from './objective.js';
+export type { EngineCall, LossReduction, ObjectiveLossFn, SurrogateConfig } from './objective.js';
 export {
   parseJsonlProblems,
   rowsToProblems,

@@ -20,6 +20,7 @@ export async function startDouble(options: EngineDoubleInput = {}): Promise<Engi
 export function clientFor(
   double: EngineDouble,
   tuning: Parameters<typeof createPolicyEngine>[2] = {},
+  env: NodeJS.ProcessEnv = {},
 ): TinkerClient {
   const endpoints: Endpoints = {
     temporalAddress: 'unused',
@@ -30,7 +31,11 @@ export function clientFor(
     baseModel: BASE_MODEL,
     engineApiKeyEnv: 'TINKER_API_KEY',
   };
-  return createPolicyEngine(endpoints, { TINKER_API_KEY: 'tml-test' }, { retryBaseDelayMs: 5, ...tuning });
+  return createPolicyEngine(
+    endpoints,
+    { TINKER_API_KEY: 'tml-test', ...env },
+    { retryBaseDelayMs: 5, ...tuning },
+  );
 }
 
 export async function getJson<T>(double: EngineDouble, path: string, init?: RequestInit): Promise<T> {

@@ -3,7 +3,7 @@ import { parseCli } from '../../../engine-double/cli-options.js';
 import { createAnswerBook } from '../../../engine-double/answers.js';
 import { ruleFires } from '../../../engine-double/faults.js';
 import { sampledLogprobs, targetLogprobs, tokenLogprob } from '../../../engine-double/logprobs.js';
-import { elementwiseLoss, tokenLoss } from '../../../engine-double/losses.js';
+import { elementwiseLoss, tokenGradient, tokenLoss } from '../../../engine-double/losses.js';
 import { boxedRequestQuestion, classifyPrompt } from '../../../engine-double/prompt-kind.js';
 import { effectiveWeights } from '../../../engine-double/reduction.js';
 import {
@@ -61,6 +61,21 @@ describe('losses (SkyRL loss_fns.py)', () => {
     expect(tokenLoss(fn, token)).toBeCloseTo(expected, 12);
   });
 
+  it.each([
+    ['cross_entropy', 0.3],
+    ['importance_sampling', 0.1],
+    ['importance_sampling', -0.4],
+    ['ppo', 0.05], // inside the clip range
+    ['ppo', 0.5], // ratio e^0.5 > 1.2 with a positive advantage: clipped, no gradient
+  ] as const)('the logprob gradient of %s (log ratio %s) is minus the loss derivative', (fn, logRatio) => {
+    for (const advantage of [2, -0.7]) {
+      const at = (logprob: number) => ({ logprob, weight: 0.5, samplingLogprob: -1 - logRatio, advantage });
+      const h = 1e-6;
+      const numeric = -(tokenLoss(fn, at(-1 + h)) - tokenLoss(fn, at(-1 - h))) / (2 * h);
+      expect(tokenGradient(fn, at(-1))).toBeCloseTo(numeric, 6);
+    }
+  });
+
   it('masks with weights, fills absent weights with ones', () => {
     expect(elementwiseLoss('cross_entropy', { logprobs: [-1, -2], weights: [0, 1] })).toEqual([0, 2]);
     expect(elementwiseLoss('cross_entropy', { logprobs: [-1, -2] })).toEqual([1, 2]);
@@ -69,18 +84,21 @@ describe('losses (SkyRL loss_fns.py)', () => {
 
 describe('reduction weights', () => {
   const datums = [
-    { call: 0, index: 0, lossFn: 'ppo', weights: [0, 1, 1] },
-    { call: 1, index: 0, lossFn: 'cross_entropy', weights: [0.25, 0.25, 0.25, 0.25] },
+    { call: 0, index: 0, lossFn: 'ppo', weights: [0, 1, 1], gradient: [0, 0.5, -2] },
+    { call: 1, index: 0, lossFn: 'cross_entropy', weights: [0.25, 0.25, 0.25, 0.25], gradient: [1, 1, 1, 1] },
   ];
 
   it('skyrl: each datum divided by its weight sum, then by the number of datums', () => {
     const [first, second] = effectiveWeights('skyrl', datums);
     expect(first).toMatchObject({ weightSum: 2, scale: 0.25, effective: [0, 0.25, 0.25] });
+    expect(first!.gradient).toEqual([0, 0.125, -0.5]);
     expect(second!.scale).toBe(0.5);
+    expect(second!.gradient).toEqual([0.5, 0.5, 0.5, 0.5]);
   });
 
   it('sum: the raw weights', () => {
     expect(effectiveWeights('sum', datums).map((d) => d.effective)).toEqual(datums.map((d) => d.weights));
+    expect(effectiveWeights('sum', datums).map((d) => d.gradient)).toEqual(datums.map((d) => d.gradient));
   });
 });
 

@@ -8,7 +8,11 @@ describe('MEL config', () => {
     expect(config.pairs).toEqual({ seed: 0 });
     expect(config.metaExperience.mode).toBe('single-call');
     expect(config.metaExperience.leakage.policy).toBe('report');
-    expect(config.loss).toEqual({ grpoAggregation: 'seq-mean-token-mean', nllNormalisation: 'eq7' });
+    expect(config.loss).toEqual({
+      grpoAggregation: 'seq-mean-token-mean',
+      nllNormalisation: 'eq7',
+      nllCoefficient: 1,
+    });
     expect(config.dataset.onBadRow).toBe('fail');
   });
 
@@ -18,5 +22,6 @@ describe('MEL config', () => {
     expect(config.metaExperience).toMatchObject({ mode: 'chained', leakage: { policy: 'report' } });
     expect(() => parseMelConfig({ advantage: { estimator: 'ppo' } })).toThrow();
     expect(() => parseMelConfig({ pairs: { maxPairsPerGroup: 0 } })).toThrow();
+    expect(() => parseMelConfig({ loss: { nllCoefficient: 0 } })).toThrow();
   });
 });

@@ -44,7 +44,9 @@ describe('rollout (GRPO) datum', () => {
     ).toThrow();
   });
 
-  it('Eq. 10 weights: 1/(|y_i|·B), so each rollout sums to 1/B (hand example: lengths 2 and 4)', () => {
+  const advantagesOf = (d: Datum) => d.loss_fn_inputs.advantages?.data ?? [];
+
+  it('Eq. 10: weight 1 on completion tokens, advantage Â·1/(|y_i|·B) (hand example: lengths 2 and 4)', () => {
     const samples = [
       { promptTokens: [1, 2], completionTokens: [3, 4], completionLogprobs: [0, 0], advantage: 1 },
       {
@@ -55,22 +57,33 @@ describe('rollout (GRPO) datum', () => {
       },
     ];
     const [a, b] = rolloutDatums(samples);
-    expect(a && weightsOf(a)).toEqual([0, 0.25, 0.25]);
-    expect(b && weightsOf(b)).toEqual([0, 0.125, 0.125, 0.125, 0.125]);
-    expect(rolloutDatums(samples, 'token-mean').map(weightsOf)).toEqual([
+    expect(a && weightsOf(a)).toEqual([0, 1, 1]);
+    expect(a && advantagesOf(a)).toEqual([0, 0.25, 0.25]);
+    expect(b && advantagesOf(b)).toEqual([0, -0.125, -0.125, -0.125, -0.125]);
+    expect(rolloutDatums(samples, 'token-mean').map(advantagesOf)).toEqual([
       [0, 1 / 6, 1 / 6],
-      [0, 1 / 6, 1 / 6, 1 / 6, 1 / 6],
+      [0, -1 / 6, -1 / 6, -1 / 6, -1 / 6],
     ]);
-    expect(rolloutDatums(samples, 'token-sum').map((d) => sum(weightsOf(d)))).toEqual([2, 4]);
+    expect(rolloutDatums(samples, 'token-sum').map(advantagesOf)).toEqual([
+      [0, 1, 1],
+      [0, -1, -1, -1, -1],
+    ]);
   });
 
-  it('property: shapes agree, and the weights of a batch sum to 1 under both mean aggregations', () => {
+  it('B and T count the whole batch, also rollouts that are not sent', () => {
+    const sample = { promptTokens: [1], completionTokens: [3, 4], completionLogprobs: [0, 0], advantage: 2 };
+    const batch = { rollouts: 4, completionTokens: 10 };
+    expect(advantagesOf(rolloutDatums([sample], 'seq-mean-token-mean', batch)[0]!)).toEqual([0.25, 0.25]);
+    expect(advantagesOf(rolloutDatums([sample], 'token-mean', batch)[0]!)).toEqual([0.2, 0.2]);
+  });
+
+  it('property: shapes agree, and the shares |Â|-normalised sum to 1 under both mean aggregations', () => {
     const tokens = (min: number) => fc.array(fc.nat(1000), { minLength: min, maxLength: 12 });
     const sample = fc
       .record({
         prompt: tokens(1),
         completion: tokens(1),
-        advantage: fc.double({ min: -3, max: 3, noNaN: true }),
+        advantage: fc.double({ min: 0.1, max: 3, noNaN: true }),
       })
       .map((s) => ({
         promptTokens: s.prompt,
@@ -99,7 +112,8 @@ describe('rollout (GRPO) datum', () => {
                 .every((w) => w === 0),
             ).toBe(true);
           });
-          expect(sum(datums.flatMap(weightsOf))).toBeCloseTo(1, 9);
+          const shares = datums.flatMap((d, i) => advantagesOf(d).map((a) => a / samples[i]!.advantage));
+          expect(sum(shares)).toBeCloseTo(1, 9);
         },
       ),
     );
