@@ -39,7 +39,7 @@ import type {
   ValidateSummary,
 } from '../temporal/contracts/run.js';
 import type { RunConfig } from '../mel/run-config.js';
-import { samplingSeed } from '../mel/schedule.js';
+import { pairSamplingSeed, samplingSeed } from '../mel/schedule.js';
 import { isolateItem, sampleOneItem, type ItemOutcome } from './isolation.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 
@@ -66,7 +66,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const docs: PairDoc[] = [...groups].flatMap(([promptId, samples]) =>
       selectSamplePairs(samples, ids.withinRun(runId, promptId), {
         ...run.config.mel.pairs,
-        seed: run.config.seed,
+        seed: pairSamplingSeed(run.config.seed, run.config.mel.pairs.seed),
       }).map((pair) => ({
         _id: ids.pair(promptId, pair.positiveIndex, pair.negativeIndex),
         runId,

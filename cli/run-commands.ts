@@ -19,7 +19,12 @@ import { failureChain } from '../temporal/errors.js';
 import { followRun, startRun, type Progress } from '../temporal/client.js';
 import { assertUnchanged, type DatasetPin } from '../mel/index.js';
 import { datasetPin, loadRunConfig, type RunDataset } from '../mel/node.js';
-import { differentRunConfigMessage, sameRunConfig, type RunConfig } from '../mel/run-config.js';
+import {
+  differentRunConfigMessage,
+  runConfigWarnings,
+  sameRunConfig,
+  type RunConfig,
+} from '../mel/run-config.js';
 import type { InProcessWorkers } from '../workers/in-process.js';
 import { missingWorkersWarning, startCliWorkers } from './workers.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
@@ -189,6 +194,7 @@ export async function trainRun(
     { runId: config.runId, source, sha256, problems: dataset.problems.length, skipped: badRows },
     describeRunData(dataset),
   );
+  for (const warning of runConfigWarnings(config)) out.warn(warning);
   const workers = options.withWorkers ? await startCliWorkers(context) : undefined;
   try {
     const warning = workers ? undefined : await missingWorkersWarning(context, 'train');

@@ -4,12 +4,26 @@
  */
 import { z } from 'zod';
 import { NON_RETRYABLE } from '../common/error-types.js';
-import { MelConfigSchema } from './config.js';
+import { MelConfigSchema, type MelConfig } from './config.js';
 
 const SamplingSchema = z.object({
   temperature: z.number().min(0).max(5),
   maxTokens: z.number().int().positive().max(8192),
 });
+
+/**
+ * The reflection's token budget when the configuration gives none, and the least that a reflection in that prompt
+ * style needs: Appendix C asks for four analysed sections (a real model writes one to two thousand tokens), the
+ * compact prompt for a few lines. Chained mode always uses Appendix C.
+ */
+export const REFLECTION_BUDGETS = {
+  'appendix-c': { default: 2048, least: 1024 },
+  compact: { default: 256, least: 128 },
+} as const;
+
+function reflectionStyle(mel: MelConfig): keyof typeof REFLECTION_BUDGETS {
+  return mel.metaExperience.mode === 'chained' ? 'appendix-c' : mel.metaExperience.prompt;
+}
 
 export const RunConfigSchema = z
   .object({
@@ -42,7 +56,10 @@ export const RunConfigSchema = z
     sampling: z
       .object({
         rollout: SamplingSchema.prefault({ temperature: 1, maxTokens: 64 }),
-        reflection: SamplingSchema.prefault({ temperature: 0.7, maxTokens: 256 }),
+        /** maxTokens absent: REFLECTION_BUDGETS' default for the prompt style. */
+        reflection: SamplingSchema.extend({ maxTokens: SamplingSchema.shape.maxTokens.optional() }).prefault({
+          temperature: 0.7,
+        }),
         validation: SamplingSchema.prefault({ temperature: 1, maxTokens: 64 }),
       })
       .prefault({}),
@@ -65,7 +82,17 @@ export const RunConfigSchema = z
       .prefault({}),
     mel: MelConfigSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .transform(({ sampling, ...config }) => ({
+    ...config,
+    sampling: {
+      ...sampling,
+      reflection: {
+        ...sampling.reflection,
+        maxTokens: sampling.reflection.maxTokens ?? REFLECTION_BUDGETS[reflectionStyle(config.mel)].default,
+      },
+    },
+  }));
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunMode = RunConfig['mode'];
@@ -91,6 +118,20 @@ export function parseRunConfig(input: unknown, source = 'run configuration'): Ru
  */
 export function sameRunConfig(stored: unknown, candidate: RunConfig): boolean {
   return canonicalJson(parseRunConfig(stored, 'stored run configuration')) === canonicalJson(candidate);
+}
+
+/** What in a valid configuration will likely not work as meant: printed by `mel train` before the run starts. */
+export function runConfigWarnings(config: RunConfig): string[] {
+  const warnings: string[] = [];
+  const style = reflectionStyle(config.mel);
+  const budget = config.sampling.reflection.maxTokens;
+  if (config.mode === 'mel' && budget < REFLECTION_BUDGETS[style].least) {
+    warnings.push(
+      `sampling.reflection.maxTokens is ${budget}: a reflection in the ${style} prompt style needs about ` +
+        `${REFLECTION_BUDGETS[style].least} or more, so most will be cut off (stop reason "length")`,
+    );
+  }
+  return warnings;
 }
 
 export function differentRunConfigMessage(runId: string): string {

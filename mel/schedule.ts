@@ -36,3 +36,11 @@ function epochOrder(size: number, runSeed: number, epoch: number): number[] {
 export function samplingSeed(runSeed: number, step: number, stage: string, item: string): number {
   return deriveSeed(runSeed, `step-${step}/${stage}/${item}`) % 2 ** 31;
 }
+
+/**
+ * The seed that samples a run's contrastive pairs: the run seed, unless `mel.pairs.seed` is set (non-zero), which
+ * then draws another sample of pairs from the same rollouts.
+ */
+export function pairSamplingSeed(runSeed: number, pairsSeed: number): number {
+  return pairsSeed === 0 ? runSeed : deriveSeed(runSeed, `pairs/${pairsSeed}`);
+}

@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRunConfig } from '../../../mel/node.js';
-import { parseRunConfig, RunConfigError, sameRunConfig } from '../../../mel/run-config.js';
+import {
+  parseRunConfig,
+  REFLECTION_BUDGETS,
+  RunConfigError,
+  runConfigWarnings,
+  sameRunConfig,
+} from '../../../mel/run-config.js';
 
 const minimal = { runId: 'r1', steps: 2, batchSize: 4, groupSize: 8 };
 
@@ -15,6 +21,30 @@ describe('run configuration', () => {
     expect(config.mel.advantage.estimator).toBe('grpo');
     expect(config.mel.metaExperience.mode).toBe('single-call');
     expect(config.grpo).toEqual({ lossFn: 'ppo', clipLow: 0.8, clipHigh: 1.2 });
+  });
+
+  it('gives the reflection the token budget its prompt style needs, unless the configuration sets one', () => {
+    const budget = (mel: object, reflection?: object) =>
+      parseRunConfig({ ...minimal, mel, ...(reflection ? { sampling: { reflection } } : {}) }).sampling
+        .reflection;
+    expect(budget({})).toEqual({ temperature: 0.7, maxTokens: REFLECTION_BUDGETS['appendix-c'].default });
+    expect(budget({ metaExperience: { prompt: 'compact' } }).maxTokens).toBe(
+      REFLECTION_BUDGETS.compact.default,
+    );
+    expect(budget({ metaExperience: { mode: 'chained', prompt: 'compact' } }).maxTokens).toBe(
+      REFLECTION_BUDGETS['appendix-c'].default,
+    );
+    expect(budget({}, { temperature: 0.2 })).toEqual({ temperature: 0.2, maxTokens: 2048 });
+    expect(budget({}, { temperature: 0.2, maxTokens: 300 }).maxTokens).toBe(300);
+  });
+
+  it('warns when the reflection budget will cut reflections off, and only then', () => {
+    const warnings = (input: object) => runConfigWarnings(parseRunConfig({ ...minimal, ...input }));
+    expect(warnings({})).toEqual([]);
+    const short = { sampling: { reflection: { temperature: 0.7, maxTokens: 256 } } };
+    expect(warnings(short)).toEqual([expect.stringMatching(/maxTokens is 256.*appendix-c.*1024/)]);
+    expect(warnings({ ...short, mel: { metaExperience: { prompt: 'compact' } } })).toEqual([]);
+    expect(warnings({ ...short, mode: 'grpo' })).toEqual([]);
   });
 
   it('names every bad field', () => {

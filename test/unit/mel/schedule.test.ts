@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Problem } from '../../../mel/index.js';
-import { problemsForStep, samplingSeed } from '../../../mel/schedule.js';
+import { pairSamplingSeed, problemsForStep, samplingSeed } from '../../../mel/schedule.js';
 
 const problems: Problem[] = Array.from({ length: 10 }, (_, i) => ({
   id: `p${i}`,
@@ -57,5 +57,14 @@ describe('sampling seeds', () => {
       expect(seed).toBeLessThan(2 ** 31);
     }
     expect(samplingSeed(7, 1, 'rollout', '0')).toBe(seeds[0]);
+  });
+});
+
+describe('pair sampling seed', () => {
+  it('is the run seed by default, and another seed for each mel.pairs.seed', () => {
+    expect(pairSamplingSeed(7, 0)).toBe(7);
+    const seeds = [1, 2, 3].map((pairsSeed) => pairSamplingSeed(7, pairsSeed));
+    expect(new Set([7, ...seeds]).size).toBe(4);
+    expect(pairSamplingSeed(8, 1)).not.toBe(pairSamplingSeed(7, 1));
   });
 });
