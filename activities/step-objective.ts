@@ -2,7 +2,7 @@
  * Sends one step's stored datums to the training engine so that its next optimizer step follows the paper's
  * objective (Eq. 9) under the engine's loss reduction (mel/objective.ts), and reads the step's losses back.
  */
-import type { Loss, TrainingEngine } from '../engine/engine.js';
+import type { ForwardOutput, Loss, TrainingEngine } from '../engine/engine.js';
 import {
   datumNll,
   grpoCall,
@@ -22,36 +22,72 @@ export interface StepObjectiveLosses {
   nllPerDatum: DatumNll[];
 }
 
+/**
+ * How much one request may carry. A paper-scale step is hundreds of MB of datums, past what one HTTP body should
+ * (and near Node's string limit); tinker-cookbook splits its requests likewise. The engine accumulates the
+ * gradient over all of a step's requests until optim_step, and the objective counts every datum of the step
+ * whichever request carries it, so splitting does not change the update.
+ */
+export interface RequestLimits {
+  maxDatums: number;
+  /** Estimated as the datums' JSON length. */
+  maxBytes: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = { maxDatums: 1024, maxBytes: 5_000_000 };
+
 export async function accumulateStepObjective(
   engine: TrainingEngine,
   modelId: string,
   stored: { grpo: readonly Datum[]; nll: readonly Datum[] },
   surrogate: SurrogateConfig,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ): Promise<StepObjectiveLosses> {
   const { grpo, nll } = stored;
   const datumCount = grpo.length + nll.length;
   const reduction = engine.lossReduction;
+  const inRequests = async (data: readonly Datum[], request: (part: Datum[]) => Promise<ForwardOutput>) => {
+    const logprobs: number[][] = [];
+    for (const part of requestChunks(data, limits)) {
+      logprobs.push(...(await request(part)).perDatum.map((d) => d.logprobs));
+    }
+    return logprobs;
+  };
   const current =
     nll.length > 0 && nllNeedsCurrentLogprobs(reduction)
-      ? (await engine.forward({ modelId, data: nll })).perDatum.map((d) => d.logprobs)
+      ? await inRequests(nll, (data) => engine.forward({ modelId, data }))
       : undefined;
-
   const send = (call: EngineCall) =>
-    engine.forwardBackward({ modelId, data: call.data, loss: lossOf(call, surrogate) });
-  const grpoOut = grpo.length ? await send(grpoCall(reduction, surrogate.lossFn, grpo, datumCount)) : null;
-  const nllOut = nll.length ? await send(nllCall(reduction, nll, datumCount, current)) : null;
+    inRequests(call.data, (data) => engine.forwardBackward({ modelId, data, loss: lossOf(call, surrogate) }));
 
-  const nllLogprobs = current ?? nllOut?.perDatum.map((d) => d.logprobs) ?? [];
+  const grpoLogprobs = grpo.length
+    ? await send(grpoCall(reduction, surrogate.lossFn, grpo, datumCount))
+    : null;
+  const nllOut = nll.length ? await send(nllCall(reduction, nll, datumCount, current)) : [];
+  const nllLogprobs = current ?? nllOut;
   return {
-    grpoLoss: grpoOut
-      ? surrogateLoss(
-          grpo,
-          grpoOut.perDatum.map((d) => d.logprobs),
-          surrogate,
-        )
-      : null,
+    grpoLoss: grpoLogprobs ? surrogateLoss(grpo, grpoLogprobs, surrogate) : null,
     nllPerDatum: nll.map((datum, i) => datumNll(datum, nllLogprobs[i] ?? [])),
   };
+}
+
+/** `datums` in order, in runs within `limits` (a datum over maxBytes alone goes in a request of its own). */
+export function requestChunks(datums: readonly Datum[], limits: RequestLimits): Datum[][] {
+  const chunks: Datum[][] = [];
+  let chunk: Datum[] = [];
+  let bytes = 0;
+  for (const datum of datums) {
+    const size = JSON.stringify(datum).length;
+    if (chunk.length > 0 && (chunk.length >= limits.maxDatums || bytes + size > limits.maxBytes)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(datum);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 function lossOf(call: EngineCall, surrogate: SurrogateConfig): Loss {

@@ -6,7 +6,7 @@
  * with zero advantage that are not sent), c/(|M_j|·N) on meta-experience j's tokens, and 0 elsewhere.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { accumulateStepObjective } from '../../../activities/step-objective.js';
+import { accumulateStepObjective, requestChunks } from '../../../activities/step-objective.js';
 import type { EngineDouble } from '../../../engine-double/server.js';
 import type { OptimStepRecord } from '../../../engine-double/models.js';
 import type { TinkerClient } from '../../../engine/tinker.js';
@@ -19,6 +19,8 @@ import {
   type RolloutSample,
 } from '../../../mel/index.js';
 import { BASE_MODEL, clientFor, getJson, startDouble } from '../engine-double/helpers.js';
+
+const PPO = { lossFn: 'ppo' as const, clipLow: 0.8, clipHigh: 1.2 };
 
 let double: EngineDouble | undefined;
 afterEach(async () => {
@@ -175,6 +177,46 @@ describe.each(['skyrl', 'sum'] as const)('the objective under the %s reduction',
       step.datums.map((d) => d.gradient),
       paperCoefficients(batch, ratiosOf(grpo, current)),
     );
+  });
+});
+
+describe('a step split into several requests', () => {
+  it.each(['skyrl', 'sum'] as const)('still follows Eq. 9 token by token (%s)', async (reduction) => {
+    const batch = BATCHES['n_g ≠ N, with zero-advantage rollouts']!;
+    const { client, modelId } = await modelOn(reduction);
+    const { grpo, nll } = await stepDatums(client, modelId, batch, 0.05);
+    const current = (await client.forward({ modelId, data: grpo })).perDatum.map((d) => d.logprobs);
+
+    const limits = { maxDatums: 2, maxBytes: 1e9 };
+    await accumulateStepObjective(client, modelId, { grpo, nll }, PPO, limits);
+    await client.optimStep({ modelId, adam: { learningRate: 1e-4 } });
+
+    const step = await getJson<OptimStepRecord>(double!, `/double/v1/last-optim-step?model_id=${modelId}`);
+    const requests = new Set(step.datums.map((d) => d.call)).size;
+    expect(requests).toBe(Math.ceil(grpo.length / 2) + Math.ceil(nll.length / 2));
+    expectClose(
+      step.datums.map((d) => d.gradient),
+      paperCoefficients(batch, ratiosOf(grpo, current)),
+    );
+  });
+
+  it('cuts at the datum count or the estimated size, whichever comes first, keeping the order', () => {
+    const datum = (n: number): Datum => ({
+      model_input: { chunks: [{ type: 'encoded_text', tokens: Array.from({ length: n }, () => 1) }] },
+      loss_fn_inputs: { target_tokens: { data: Array.from({ length: n }, () => 1), dtype: 'int64' } },
+    });
+    const datums = [1, 2, 3, 4, 5].map(datum);
+    expect(requestChunks(datums, { maxDatums: 2, maxBytes: 1e9 })).toEqual([
+      [datums[0], datums[1]],
+      [datums[2], datums[3]],
+      [datums[4]],
+    ]);
+    const size = JSON.stringify(datums[4]).length;
+    expect(requestChunks([datums[4]!, datums[4]!, datums[0]!], { maxDatums: 10, maxBytes: size })).toEqual([
+      [datums[4]],
+      [datums[4]],
+      [datums[0]],
+    ]);
   });
 });
 
