@@ -11,6 +11,7 @@ import { runWorkflowId, type RunStatus, type StageName } from '../temporal/contr
 import { historyUrl } from '../temporal/ui.js';
 import { currentProgress } from '../temporal/client.js';
 import { CliError, type CliContext } from './context.js';
+import type { RunMode } from '../mel/run-config.js';
 
 const QUERY_DEADLINE_MS = 5_000;
 /** Training runs, and the one-step runs `mel replay` makes. */
@@ -27,6 +28,8 @@ export interface WorkflowSummary {
 
 export interface StatusReport {
   runId: string;
+  /** 'mel' or the 'grpo' baseline; absent when the run has no document. */
+  mode?: RunMode;
   workflow: WorkflowSummary | null;
   /** The run workflow's own status; absent when no worker answered its query. */
   run?: RunStatus;
@@ -40,19 +43,21 @@ export interface StatusReport {
 export async function loadStatus(context: CliContext, runId: string, recentSteps = 5): Promise<StatusReport> {
   const client = await context.client();
   const db = await context.db();
-  const [described, metrics] = await Promise.all([
+  const [described, metrics, doc] = await Promise.all([
     describeRun(context, client, runId),
     stepMetrics(db, runId),
+    findRun(db, runId),
   ]);
   const report: StatusReport = {
     runId,
+    ...(doc ? { mode: doc.config.mode } : {}),
     workflow: described?.workflow ?? null,
     searchAttributes: described?.searchAttributes ?? {},
     recentMetrics: metrics.slice(-recentSteps),
     notes: [],
   };
   if (!described) {
-    if (!(await findRun(db, runId))) throw new CliError(`no run named ${runId}: see \`mel runs\``);
+    if (!doc) throw new CliError(`no run named ${runId}: see \`mel runs\``);
     report.notes.push(
       `no workflow ${runWorkflowId(runId)} on the server (its history may be past retention)`,
     );
@@ -115,6 +120,7 @@ export interface RunListing {
   executionStatus: string | null;
   phase: string | null;
   step: number | null;
+  mode: RunMode | null;
   totalSteps: number | null;
   stepsRecorded: number;
   startTime: Date | null;
@@ -134,6 +140,7 @@ export async function listRuns(context: CliContext, limit = 50): Promise<RunList
     docsById.delete(execution.runId);
     return {
       ...execution,
+      mode: doc?.mode ?? null,
       totalSteps: doc?.totalSteps ?? null,
       stepsRecorded: doc?.stepsRecorded ?? 0,
     };
@@ -149,6 +156,7 @@ export async function listRuns(context: CliContext, limit = 50): Promise<RunList
       startTime: doc.createdAt,
       closeTime: null,
       ...execution,
+      mode: doc.mode,
       totalSteps: doc.totalSteps,
       stepsRecorded: doc.stepsRecorded,
     });
@@ -157,7 +165,7 @@ export async function listRuns(context: CliContext, limit = 50): Promise<RunList
 }
 
 async function latestRunExecutions(client: Client, limit: number, andQuery = '') {
-  const seen = new Map<string, Omit<RunListing, 'totalSteps' | 'stepsRecorded'>>();
+  const seen = new Map<string, Omit<RunListing, 'mode' | 'totalSteps' | 'stepsRecorded'>>();
   // Newest first; continue-as-new leaves older executions of the same id, which are skipped.
   for await (const execution of client.workflow.list({ query: `(${RUN_WORKFLOWS_QUERY})${andQuery}` })) {
     if (seen.has(execution.workflowId)) continue;

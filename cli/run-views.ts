@@ -7,9 +7,10 @@ import type { RunListing, StatusReport } from './run-state.js';
 export function renderRuns(runs: RunListing[]): string {
   if (runs.length === 0) return 'no runs yet: start one with `mel train <config>`';
   return table(
-    ['RUN', 'STATUS', 'PHASE', 'STEP', 'RECORDED', 'STARTED'],
+    ['RUN', 'MODE', 'STATUS', 'PHASE', 'STEP', 'RECORDED', 'STARTED'],
     runs.map((run) => [
       run.runId,
+      run.mode ?? '-',
       run.executionStatus ?? 'NO WORKFLOW',
       run.phase ?? '-',
       run.step === null ? '-' : String(run.step),
@@ -119,6 +120,7 @@ export function renderStatus(report: StatusReport): string {
       ? `step ${searchAttributes.step} (last published)`
       : undefined;
   const head = fields([
+    ['mode', report.mode],
     ['workflow', workflow ? `${workflow.workflowId} (${workflow.executionStatus})` : 'none'],
     ['phase', run?.phase ?? searchAttributes.phase],
     ['step', step],

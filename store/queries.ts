@@ -6,6 +6,7 @@ import type { StepEvidence } from './replay-diff.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDoc, MetaExperienceDoc, RunDoc } from './documents.js';
 import { ids } from './documents.js';
+import type { RunMode } from '../mel/run-config.js';
 
 export type StepMetricsRow = Omit<StepMetricsDoc, '_id'>;
 export type VerdictFilter = 'accepted' | 'rejected' | 'pending';
@@ -14,6 +15,8 @@ export interface RunSummary {
   runId: string;
   createdAt: Date;
   baseModel: string;
+  /** 'mel' or the 'grpo' baseline. */
+  mode: RunMode;
   totalSteps: number;
   stepsRecorded: number;
   workflowId: string;
@@ -27,6 +30,7 @@ export async function listRunDocs(db: Db, limit = 50): Promise<RunSummary[]> {
       runId: run._id,
       createdAt: run.createdAt,
       baseModel: run.baseModel,
+      mode: run.config.mode,
       totalSteps: run.config.steps,
       stepsRecorded: await stepMetrics.countDocuments({ runId: run._id }),
       workflowId: run.workflowId,

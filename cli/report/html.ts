@@ -97,8 +97,9 @@ ${acceptedTable(data.accepted)}
 function summaryLine(data: ReportData): string {
   const config = data.config;
   const shape = config
-    ? `${config.steps} steps × ${config.batchSize} prompts × ${config.groupSize} samples, seed ${config.seed}, ` +
-      `meta-experience mode ${config.mel.metaExperience.mode}`
+    ? `${config.mode === 'grpo' ? 'GRPO baseline (no meta-experiences)' : 'MEL'}, ` +
+      `${config.steps} steps × ${config.batchSize} prompts × ${config.groupSize} samples, seed ${config.seed}` +
+      (config.mode === 'grpo' ? '' : `, meta-experience mode ${config.mel.metaExperience.mode}`)
     : 'configuration not found';
   return `${shape}; phase ${data.phase ?? 'unknown'}; ${data.metrics.length} step(s) recorded; generated ${data.generatedAt.toISOString()}`;
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CHART_SIZE, fittedRange, lineChartSvg, ticks } from '../../../cli/report/chart.js';
 import { reportCharts, reportHtml, type ReportData } from '../../../cli/report/html.js';
+import { renderRuns, renderStatus } from '../../../cli/run-views.js';
+import { parseRunConfig } from '../../../mel/run-config.js';
 import type { StepMetricsRow } from '../../../store/queries.js';
 
 const row = (step: number, over: Partial<StepMetricsRow> = {}): StepMetricsRow => ({
@@ -73,5 +75,45 @@ describe('report html', () => {
     expect(html).toContain('MEL run run&#60;1&#62;');
     expect(html.match(/<tr><td>/g)).toHaveLength(3);
     expect(html).toContain('None accepted.');
+  });
+});
+
+describe('the run mode in every view', () => {
+  const config = (mode: 'mel' | 'grpo') =>
+    parseRunConfig({ runId: 'r', steps: 3, batchSize: 4, groupSize: 4, mode });
+
+  it('report: a GRPO baseline says so, a MEL run names its meta-experience mode', () => {
+    expect(reportHtml({ ...data, config: config('grpo') }, [])).toContain(
+      'GRPO baseline (no meta-experiences), 3 steps',
+    );
+    expect(reportHtml({ ...data, config: config('mel') }, [])).toMatch(
+      /MEL, 3 steps.*meta-experience mode single-call/,
+    );
+  });
+
+  it('runs list and status show the mode', () => {
+    const listing = {
+      runId: 'base',
+      mode: 'grpo' as const,
+      executionStatus: 'RUNNING',
+      phase: 'training',
+      step: 1,
+      totalSteps: 3,
+      stepsRecorded: 1,
+      startTime: null,
+      closeTime: null,
+    };
+    const table = renderRuns([listing]).split('\n');
+    expect(table[0]).toMatch(/^RUN\s+MODE\s+STATUS/);
+    expect(table[1]).toMatch(/^base\s+grpo\s+RUNNING/);
+    const status = renderStatus({
+      runId: 'base',
+      mode: 'grpo',
+      workflow: null,
+      searchAttributes: {},
+      recentMetrics: [],
+      notes: [],
+    });
+    expect(status).toMatch(/mode:\s+grpo/);
   });
 });
