@@ -80,6 +80,11 @@ const ANSWER_PAIRS: [string, string, boolean][] = [
   ['\\frac{\\pi}{2}', '\\frac{1}{2}\\pi', true],
   ['2\\pi', '\\pi', false],
   ['\\infty', '\\infty', true],
+  // complex numbers: both parts count
+  ['6+5i', '6-5i', false],
+  ['1+2i', '1+3i', false],
+  ['6 - 5i', '-5i + 6', true],
+  ['\\frac{1}{2}+i', '0.5+i', true],
   // percentages
   ['50\\%', '50', true],
   ['50%', '50', true],
@@ -125,6 +130,11 @@ const ANSWER_PAIRS: [string, string, boolean][] = [
   ['x+1', 'x-1', false],
   ['a', 'b', false],
   ['2a+2b', '2(a+b)', true],
+  // relations: the same relation with equal sides, not any two (the engine's isEqual calls both False, so equal)
+  ['5x - 7y + 11z + 4 = 0', '5x - 7y + 11z + 4 = 1', false],
+  ['4 + 5x - 7y + 11z = 0', '5x - 7y + 11z + 4 = 0', true],
+  ['2x + 1 < 3', '2x + 1 > 3', false],
+  ['(a = 1, b = 2)', '(a = 3, b = 4)', false],
   // tuples and intervals
   ['(1,2)', '(1, 2)', true],
   ['(1,2)', '(2,1)', false],
@@ -174,6 +184,28 @@ describe('answersEquivalent (table)', () => {
     const strictPercent = VerifierConfigSchema.parse({ percentMatchesFraction: false });
     expect(answersEquivalent('0.5', '50\\%', strictPercent)).toBe(false);
     expect(answersEquivalent('50', '50\\%', strictPercent)).toBe(true);
+  });
+});
+
+describe('symbolic comparison', () => {
+  // Parsing "w \\in [1,2]" makes w a tuple in the engine's scope: "2w+3" no longer parsed after it, in that thread.
+  const sequence: [string, string, boolean][] = [
+    ['2w+3', '3+2w', true],
+    ['3, w \\in [1,2]', '3, w \\in [1,3]', false],
+    ['2w+3', '3+2w', true],
+  ];
+
+  it('gives no verdict that depends on the answers compared before it', () => {
+    for (const [predicted, truth, expected] of sequence) {
+      expect([predicted, truth, answersEquivalent(predicted, truth)]).toEqual([predicted, truth, expected]);
+    }
+  });
+
+  it('nor in a worker thread, which compares answers for as long as it lives', async () => {
+    for (const [predicted, truth, expected] of sequence) {
+      const { correct } = await compareAnswers(predicted, truth, compare);
+      expect([predicted, truth, correct]).toEqual([predicted, truth, expected]);
+    }
   });
 });
 
