@@ -77,22 +77,29 @@ function containsRelation(expression: BoxedExpression): boolean {
   return RELATIONS.has(expression.operator) || operands.some(containsRelation);
 }
 
+// Ordered collections: equal when their elements are, each compared as an answer (the engine's isEqual compares
+// "[\pi^2/8, 5\pi^2/4]" with its \frac form by structure and says no).
+const SEQUENCES = new Set(['List', 'Tuple']);
+
+function operandsEqual(left: BoxedExpression, right: BoxedExpression, relativeTolerance: number): boolean {
+  const a: readonly BoxedExpression[] = left.ops ?? [];
+  const b: readonly BoxedExpression[] = right.ops ?? [];
+  return (
+    left.operator === right.operator &&
+    a.length === b.length &&
+    a.every((operand, index) => mathematicallyEqual(operand, b[index]!, relativeTolerance))
+  );
+}
+
 function mathematicallyEqual(
   left: BoxedExpression,
   right: BoxedExpression,
   relativeTolerance: number,
 ): boolean {
   // An expression holding a relation is compared part by part: same relation, each side equal.
-  if (containsRelation(left) || containsRelation(right)) {
-    const a: readonly BoxedExpression[] = left.ops ?? [];
-    const b: readonly BoxedExpression[] = right.ops ?? [];
-    return (
-      left.operator === right.operator &&
-      a.length === b.length &&
-      a.every((operand, index) => mathematicallyEqual(operand, b[index]!, relativeTolerance))
-    );
-  }
+  if (containsRelation(left) || containsRelation(right)) return operandsEqual(left, right, relativeTolerance);
   if (left.isEqual(right) === true) return true;
+  if (SEQUENCES.has(left.operator)) return operandsEqual(left, right, relativeTolerance);
   // Two integers are either equal or not: no tolerance (2^100 differs from 2^100 + 1).
   if (left.evaluate().isInteger === true && right.evaluate().isInteger === true) return false;
   const x = numericValue(left);
