@@ -3,7 +3,6 @@
  * run saved, on a held-out data file, as a workflow (`mel-eval/<evalId>`) that stores every answer in MongoDB.
  */
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -26,6 +25,7 @@ import { historyUrl } from '../temporal/ui.js';
 import { followWorkflow } from '../temporal/client.js';
 import { melEvalWorkflow } from '../workflows/index.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import { EVAL_SETS, resolveEvalData } from './eval-sets.js';
 import { fields, percent, progressBar, table } from './format.js';
 import { linksOf } from './run-state.js';
 import { withCliWorkers } from './workers.js';
@@ -52,14 +52,18 @@ export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description(
-      'Pass@1 (greedy answer) and Avg@k / Pass@k (k sampled answers) of a policy on a held-out data file, ' +
+      'Pass@1 (greedy answer) and Avg@k / Pass@k (k sampled answers) of a policy on a held-out data set, ' +
         'run as a workflow; the same eval id again returns the stored result',
     )
     .argument(
       '<run-or-checkpoint>',
       "a run id (its newest policy) or a policy's saved training state (tinker://<model>/weights/<name>)",
     )
-    .requiredOption('--data <file>', 'held-out problems: .jsonl, .ndjson or .parquet, as for training')
+    .requiredOption(
+      '--data <set|file>',
+      `held-out problems: a shipped set (${EVAL_SETS.map((set) => set.name).join(', ')}) or a .jsonl, .ndjson ` +
+        'or .parquet file, read as for training',
+    )
     .option('--k <n>', 'sampled answers per problem (Avg@k, Pass@k)', Number, 4)
     .option('--temperature <t>', 'temperature of the sampled answers (the greedy one uses 0)', Number, 1)
     .option('--max-tokens <n>', 'token limit of every answer', Number, 96)
@@ -77,7 +81,7 @@ export function registerEvalCommand(program: Command): void {
 
 async function evaluate(context: CliContext, targetArg: string, options: EvalOptions): Promise<void> {
   const settings = parseSettings(options);
-  const dataPath = path.resolve(options.data);
+  const { path: dataPath } = resolveEvalData(options.data);
   const file = await loadProblemsFile(dataPath).catch((error: unknown) => {
     throw new CliError(`cannot use data file ${options.data}: ${(error as Error).message}`);
   });

@@ -58,13 +58,20 @@ function withDefaults(config: VerifierConfig): VerifierConfig {
   return { ...DEFAULT_CONFIG, ...config };
 }
 
-const TEXT_COMMAND = /\\(?:text|textbf|textrm|mathrm|mbox|rm)\s*\{([^{}]*)\}/g;
+// A text command, and the exponent of a unit written after it ("15\mbox{ cm}^2").
+const TEXT_COMMAND = /\\(?:text|textbf|textrm|mathrm|mbox|rm)\s*\{([^{}]*)\}(\s*\^\s*(?:\{\s*\d\s*\}|\d))?/g;
 const UNIT_WORDS = /^[\sA-Za-z.]*$/;
-const SPACING_COMMANDS = /\\[,;:! ]|~/g;
+// A row break (\\) is matched first so that its second backslash is never read as "\ " (a space) and dropped.
+const SPACING_COMMANDS = /\\\\|\\[,;:! ]|~/g;
+// "10,\!080" and "11,\! 111,\! 100": the thin-space-less thousands separator of MATH's answers.
+const THOUSANDS_SEPARATOR = /,\\!\s*(?=\d)/g;
+// \frac takes two arguments, each a brace group or a single character: "\frac9{19}", "\frac{270}7".
+const FRAC_BARE_FIRST = /\\frac\s*([A-Za-z0-9])\s*(?=\{)/g;
+const FRAC_BARE_SECOND = /\\frac\s*(\{[^{}]*\})\s*([A-Za-z0-9])/g;
 const DEGREES = /\^\s*\{?\\circ\}?|\\circ|\\degree|°/g;
 const THOUSANDS = /^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
 const NUMBER_THEN_WORDS = /^(-?[\d.,/]+)\s+[A-Za-z][A-Za-z.\s]*$/;
-const VARIABLE_ASSIGNMENT = /^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(.+)$/s;
+const VARIABLE_ASSIGNMENT = /^[A-Za-z](?:_\{?\w+\}?)?\s*(?:=|\\in(?![A-Za-z]))\s*(.+)$/s;
 const PLAIN_DECIMAL = /^-?\d+(?:\.\d+)?$/;
 
 function stripMathDelimiters(text: string): string {
@@ -82,13 +89,19 @@ function stripMathDelimiters(text: string): string {
   return result;
 }
 
-/** Keeps the words of \text{...} unless they are a trailing unit after a value ("10\text{ cm}"). */
+/**
+ * Keeps the words of \text{...} unless they are a trailing unit after a value ("10\text{ cm}"), which goes with its
+ * exponent ("15\mbox{ cm}^2" is 15, not 15^2).
+ */
 function unwrapTextCommands(text: string): string {
   const firstVisible = skipWhile(text, 0, isWhitespace);
-  return text.replace(TEXT_COMMAND, (whole, content: string, offset: number) => {
-    const isUnit = UNIT_WORDS.test(content) && firstVisible < offset;
-    return isUnit ? '' : content;
-  });
+  return text.replace(
+    TEXT_COMMAND,
+    (whole, content: string, exponent: string | undefined, offset: number) => {
+      const isUnit = UNIT_WORDS.test(content) && firstVisible < offset;
+      return isUnit ? '' : content + (exponent ?? '');
+    },
+  );
 }
 
 /** "50\%" -> "50" and whether a percent sign was there; `text` is trimmed. */
@@ -105,9 +118,12 @@ export function normaliseAnswer(raw: string): NormalisedAnswer {
   text = text
     .replace(/\\displaystyle/g, '')
     .replace(/\\[dt]frac/g, '\\frac')
+    .replace(FRAC_BARE_FIRST, '\\frac{$1}')
+    .replace(FRAC_BARE_SECOND, '\\frac$1{$2}')
     .replace(/\\left|\\right/g, '')
     .replace(/\{,\}/g, ',')
-    .replace(SPACING_COMMANDS, '')
+    .replace(THOUSANDS_SEPARATOR, ',')
+    .replace(SPACING_COMMANDS, (command) => (command === '\\\\' ? command : ''))
     .replace(DEGREES, '')
     .replace(/\\\$|\$/g, '')
     .replace(/(?<!\\)\bsqrt\(([^()]*)\)/g, '\\sqrt{$1}');

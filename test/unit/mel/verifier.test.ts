@@ -60,6 +60,10 @@ const ANSWER_PAIRS: [string, string, boolean][] = [
   ['31/24', '\\frac{31}{24}', true],
   ['24/31', '\\frac{31}{24}', false],
   ['\\frac{10}{4}', '\\frac{5}{2}', true],
+  ['\\frac9{19}', '\\frac{9}{19}', true],
+  ['\\frac{270}7', '\\frac{270}{7}', true],
+  ['\\frac{270}7', '\\frac{271}{7}', false],
+  ['\\frac a{b}', '\\frac{a}{b}', true],
   ['\\frac{3}{4}', '\\frac{4}{3}', false],
   ['7/1', '7', true],
   ['\\frac{1}{2}+\\frac{1}{3}', '\\frac{5}{6}', true],
@@ -80,6 +84,11 @@ const ANSWER_PAIRS: [string, string, boolean][] = [
   ['\\frac{\\pi}{2}', '\\frac{1}{2}\\pi', true],
   ['2\\pi', '\\pi', false],
   ['\\infty', '\\infty', true],
+  // complex numbers: both parts count
+  ['6+5i', '6-5i', false],
+  ['1+2i', '1+3i', false],
+  ['6 - 5i', '-5i + 6', true],
+  ['\\frac{1}{2}+i', '0.5+i', true],
   // percentages
   ['50\\%', '50', true],
   ['50%', '50', true],
@@ -92,6 +101,9 @@ const ANSWER_PAIRS: [string, string, boolean][] = [
   ['10\\text{ cm}', '10', true],
   ['10 \\text{cm}', '10', true],
   ['10\\mbox{ meters}', '10', true],
+  ['15\\mbox{ cm}^2', '15', true],
+  ['10\\text{ m}^{2}', '10', true],
+  ['864 \\mbox{ inches}^2', '746496', false],
   ['5 apples', '5', true],
   ['5 cm', '6', false],
   ['45^\\circ', '45', true],
@@ -111,6 +123,9 @@ const ANSWER_PAIRS: [string, string, boolean][] = [
   ['1,000,000', '1000000', true],
   ['1{,}000', '1000', true],
   ['1\\,000', '1000', true],
+  ['10,\\!080', '10080', true],
+  ['11,\\! 111,\\! 111,\\! 100', '11111111100', true],
+  ['11,\\! 111,\\! 111,\\! 100', '11111111101', false],
   ['12,345.5', '12345.5', true],
   ['1,000', '1', false],
   ['1,001', '1000', false],
@@ -125,10 +140,29 @@ const ANSWER_PAIRS: [string, string, boolean][] = [
   ['x+1', 'x-1', false],
   ['a', 'b', false],
   ['2a+2b', '2(a+b)', true],
+  // relations: the same relation with equal sides, not any two (the engine's isEqual calls both False, so equal)
+  ['5x - 7y + 11z + 4 = 0', '5x - 7y + 11z + 4 = 1', false],
+  ['4 + 5x - 7y + 11z = 0', '5x - 7y + 11z + 4 = 0', true],
+  ['2x + 1 < 3', '2x + 1 > 3', false],
+  ['(a = 1, b = 2)', '(a = 3, b = 4)', false],
   // tuples and intervals
   ['(1,2)', '(1, 2)', true],
   ['(1,2)', '(2,1)', false],
   ['(1, 2, 3)', '(1, 2)', false],
+  ['[\\pi^2/8, 5\\pi^2/4]', '\\left[ \\frac{\\pi^2}{8}, \\frac{5 \\pi^2}{4} \\right]', true],
+  ['[\\pi^2/8, 5\\pi^2/4]', '[\\pi^2/8, 3\\pi^2/4]', false],
+  ['(1, \\sqrt{8})', '(1, 2\\sqrt{2})', true],
+  ['(1, 2)', '[1, 2]', false],
+  ['x \\in [-2,7]', '[-2,7]', true],
+  ['x \\in [-2,7]', '[-2,8]', false],
+  ['x \\in (2, \\infty)', '(2,\\infty)', true],
+  ['\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\end{pmatrix}', '\\begin{pmatrix}-1&0\\\\0&-1\\end{pmatrix}', true],
+  [
+    '\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}',
+    '\\begin{pmatrix} -\\frac{1}{3} \\\\ \\frac{2}{3} \\end{pmatrix}',
+    true,
+  ],
+  ['\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}', '\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}', false],
   // text answers
   ['Yes', 'yes', true],
   ['no', 'yes', false],
@@ -174,6 +208,28 @@ describe('answersEquivalent (table)', () => {
     const strictPercent = VerifierConfigSchema.parse({ percentMatchesFraction: false });
     expect(answersEquivalent('0.5', '50\\%', strictPercent)).toBe(false);
     expect(answersEquivalent('50', '50\\%', strictPercent)).toBe(true);
+  });
+});
+
+describe('symbolic comparison', () => {
+  // Parsing "w \\in [1,2]" makes w a tuple in the engine's scope: "2w+3" no longer parsed after it, in that thread.
+  const sequence: [string, string, boolean][] = [
+    ['2w+3', '3+2w', true],
+    ['3, w \\in [1,2]', '3, w \\in [1,3]', false],
+    ['2w+3', '3+2w', true],
+  ];
+
+  it('gives no verdict that depends on the answers compared before it', () => {
+    for (const [predicted, truth, expected] of sequence) {
+      expect([predicted, truth, answersEquivalent(predicted, truth)]).toEqual([predicted, truth, expected]);
+    }
+  });
+
+  it('nor in a worker thread, which compares answers for as long as it lives', async () => {
+    for (const [predicted, truth, expected] of sequence) {
+      const { correct } = await compareAnswers(predicted, truth, compare);
+      expect([predicted, truth, correct]).toEqual([predicted, truth, expected]);
+    }
   });
 });
 
