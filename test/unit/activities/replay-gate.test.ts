@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createInternalizeActivities } from '../../../activities/internalize.js';
 import { createReflectActivities } from '../../../activities/reflect.js';
-import type { SampleRequest, SampledSequence } from '../../../engine/engine.js';
+import type { ReflectionEngine, SampleRequest, SampledSequence } from '../../../engine/engine.js';
 import { SECTION_TITLES } from '../../../mel/index.js';
 import { parseRunConfig } from '../../../mel/run-config.js';
 import { samplingSeed } from '../../../mel/schedule.js';
@@ -138,7 +138,12 @@ function scriptedEngine(
   return { engine: { sample }, requests };
 }
 
-function world(setup: Setup, metaExperience: Doc | undefined, script: Parameters<typeof scriptedEngine>[0]) {
+function world(
+  setup: Setup,
+  metaExperience: Doc | undefined,
+  script: Parameters<typeof scriptedEngine>[0],
+  reflection?: ReflectionEngine,
+) {
   const config = runConfig(setup);
   const contents: Record<string, Doc[]> = {
     [COLLECTIONS.runs]: [{ _id: runId, config, baseModel: 'base', createdAt: new Date(), workflowId: runId }],
@@ -169,6 +174,7 @@ function world(setup: Setup, metaExperience: Doc | undefined, script: Parameters
     tokenizer,
     compareSymbolically: pool.compare,
     baseModel: 'base',
+    ...(reflection ? { reflection } : {}),
   } as unknown as Parameters<typeof createReflectActivities>[0];
   const reflect = createReflectActivities(deps);
   const environment = new MockActivityEnvironment();
@@ -315,6 +321,21 @@ describe('the gate before replay', () => {
       await w.validate();
       expect(w.judged().verdict!.reason).toBe(gate === 'strict' ? 'unparseable' : 'states-answer');
       expect(w.requests).toHaveLength(1);
+    }
+  });
+
+  it('an external reflector’s reply cut by the token limit gets no end-of-turn token, as a sampled one', async () => {
+    for (const stopReason of ['length', 'stop'] as const) {
+      const reflector = { name: 'big model', chat: async () => [{ text: TRUNCATED, stopReason }] };
+      const w = world(
+        { gate: 'replay-only' },
+        undefined,
+        new Map(),
+        reflector as unknown as ReflectionEngine,
+      );
+      await w.summarize();
+      const eos = stopReason === 'stop' ? [EOS] : [];
+      expect(w.judged().generation.turns[0]!.outputTokens).toEqual([...tokenizer.encode(TRUNCATED), ...eos]);
     }
   });
 
