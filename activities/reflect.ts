@@ -2,6 +2,10 @@
 import {
   chainedMetaExperienceMessages,
   checkLeakage,
+  decideReplays,
+  gateForReplay,
+  replaySeedItem,
+  replaySettings,
   metaExperienceMessagesFor,
   parseChainedMetaExperience,
   parseMetaExperience,
@@ -14,10 +18,8 @@ import {
   type ChatMessage,
   type ContrastiveInput,
   type Exclusion,
-  type MetaExperience,
   type MetaExperienceParse,
   type Problem,
-  type Verification,
   groupSamples,
 } from '../mel/index.js';
 import {
@@ -26,6 +28,7 @@ import {
   type LeakageRecord,
   type MetaExperienceDoc,
   type PairDoc,
+  type ReplayRecord,
 } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
 import { melCollections } from '../store/collections.js';
@@ -116,7 +119,10 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const { turns, samplerPath, failure } = await generateTurns(config, policy, input, seed);
     const reflector = deps.reflection ? { reflector: deps.reflection.name } : {};
     const parse = failure ? notSampled(failure) : parseTurns(config, turns);
-    const leakage = parse.ok ? await checkForReplay(config, parse.metaExperience, prompt.problem) : undefined;
+    const stored = parse.ok ? parse : { ok: false as const, reason: parse.reason };
+    // The leakage check reads what the replay will see; a candidate its gate keeps from replay has none.
+    const gate = failure ? undefined : gateOf(config, stored, turns);
+    const leakage = gate?.replay ? await checkForReplay(config, gate.experience, prompt.problem) : undefined;
     const doc: MetaExperienceDoc = {
       _id: id,
       runId: pair.runId,
@@ -126,7 +132,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       problemId: pair.problemId,
       mode: config.mel.metaExperience.mode,
       generation: { turns, seed, samplerPath, ...reflector, ...(failure ? { failure } : {}) },
-      parse: parse.ok ? parse : { ok: false, reason: parse.reason },
+      parse: stored,
       ...(leakage ? { leakage } : {}),
       origin: { summarize: origin() },
     };
@@ -199,8 +205,10 @@ export function createReflectActivities(deps: MelActivityDeps) {
       const detail = 'the reflection engine returned no completion';
       return { ok: false, exclusion: { reason: 'missing-sample', detail } };
     }
+    // A reply cut by the token limit did not end its turn: its target ends where the text does, as a sampled one.
+    const end = reply.stopReason === 'stop' ? [tokenizer.eosTokenId] : [];
     const turn = {
-      outputTokens: [...tokenizer.encode(reply.text), tokenizer.eosTokenId],
+      outputTokens: [...tokenizer.encode(reply.text), ...end],
       text: reply.text,
       stopReason: reply.stopReason,
     };
@@ -218,15 +226,14 @@ export function createReflectActivities(deps: MelActivityDeps) {
     ];
   }
 
-  /** The leakage check of everything the replay will see, with the run's leakage policy and verifier. */
+  /** The leakage check of everything the replay will see (`experience`), with the run's leakage policy and verifier. */
   async function checkForReplay(
     config: RunConfig,
-    metaExperience: MetaExperience,
+    experience: string,
     problem: Problem,
   ): Promise<LeakageRecord> {
     const settings = { leakage: config.mel.metaExperience.leakage, verifier: config.mel.verifier };
-    const text = experienceForReplay(metaExperience);
-    const { report, rejected } = await checkLeakage(text, problem, deps.compareSymbolically, settings);
+    const { report, rejected } = await checkLeakage(experience, problem, deps.compareSymbolically, settings);
     return { ...report, rejected };
   }
 
@@ -260,87 +267,87 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   async function judge(config: RunConfig, policy: PolicyRef, candidate: MetaExperienceDoc) {
-    // Write-once: the verdict written first (a stale attempt's late write too) stands, with its replay.
-    const setVerdict = async (update: Pick<MetaExperienceDoc, 'verdict' | 'validation'>) => {
+    // Write-once: the verdict written first (a stale attempt's late write too) stands, with its replays.
+    const setVerdict = async (update: Pick<MetaExperienceDoc, 'verdict' | 'validation' | 'laterReplays'>) => {
       const fields = { ...update, 'origin.validate': origin() };
       const [stored] = await setOnce(writeOnce, metaExperiences, 'verdict', [{ id: candidate._id, fields }]);
       return stored!.verdict!;
     };
     const { failure } = candidate.generation;
     if (failure) return setVerdict({ verdict: samplingFailed('reflection', failure) });
-    if (!candidate.parse.ok) {
-      return setVerdict({
-        verdict: { accepted: false, reason: 'unparseable', detail: candidate.parse.reason },
-      });
-    }
+    const gate = gateOf(config, candidate.parse, candidate.generation.turns);
+    if (!gate.replay)
+      return setVerdict({ verdict: { accepted: false, reason: gate.reason, detail: gate.detail } });
     const prompt = await prompts.findOne({ _id: candidate.promptId });
     if (!prompt) throw new Error(`candidate ${candidate._id} has no prompt document`);
+    const { problem } = prompt;
     // A candidate summarized before answer statements were looked for is checked now, before its replay.
     const leakage =
       candidate.leakage?.answerStatements !== undefined
         ? candidate.leakage
-        : await checkForReplay(config, candidate.parse.metaExperience, prompt.problem);
+        : await checkForReplay(config, gate.experience, problem);
     const checked = leakage === candidate.leakage ? {} : { leakage };
-    if (leakage.rejected) return setVerdict({ ...checked, verdict: leakageVerdict(leakage, prompt.problem) });
-    const promptText = renderGenerationPrompt(
-      validationMessages(experienceForReplay(candidate.parse.metaExperience), prompt.problem),
-    );
-    const seed = samplingSeed(
-      config.seed,
-      candidate.step,
-      'validate',
-      ids.withinRun(candidate.runId, candidate._id),
-    );
+    if (leakage.rejected) return setVerdict({ ...checked, verdict: leakageVerdict(leakage, problem) });
+    const promptText = renderGenerationPrompt(validationMessages(gate.experience, problem));
+    const promptTokens = tokenizer.encode(promptText);
     const { temperature, maxTokens } = config.sampling.validation;
-    const replayed = await sampleOneItem(deps, policy, {
-      promptTokens: tokenizer.encode(promptText),
-      maxTokens,
-      temperature,
-      seed,
-    });
-    if (!replayed.ok) return setVerdict({ verdict: samplingFailed('replay', replayed.exclusion) });
-    const { sequence: replay, text } = replayed.value;
-    const check = await verifySolution(
-      text,
-      prompt.problem.answer,
-      deps.compareSymbolically,
-      config.mel.verifier,
-    );
-    return setVerdict({
-      ...checked,
-      validation: {
+    const { replays: count, minCorrect } = replaySettings(config.mel);
+    const item = ids.withinRun(candidate.runId, candidate._id);
+    // The replays are sampled one after another, all of them (the record says how each went), then judged together.
+    const replays: ReplayRecord[] = [];
+    for (let index = 0; index < count; index++) {
+      const seed = samplingSeed(config.seed, candidate.step, 'validate', replaySeedItem(item, index));
+      const replayed = await sampleOneItem(deps, policy, { promptTokens, maxTokens, temperature, seed });
+      if (!replayed.ok) {
+        const which = count === 1 ? 'replay' : `replay ${index + 1} of ${count}`;
+        return setVerdict({
+          ...checked,
+          ...replayFields(replays),
+          verdict: samplingFailed(which, replayed.exclusion),
+        });
+      }
+      const { sequence, text } = replayed.value;
+      const check = await verifySolution(text, problem.answer, deps.compareSymbolically, config.mel.verifier);
+      replays.push({
         promptText,
-        tokens: replay.tokens,
+        tokens: sequence.tokens,
         text,
-        stopReason: replay.stopReason,
+        stopReason: sequence.stopReason,
         seed,
         extractedAnswer: check.extracted,
-        groundTruth: prompt.problem.answer,
+        groundTruth: problem.answer,
         correct: check.correct,
         verifierReason: check.reason,
+      });
+    }
+    const decision = decideReplays(replays, minCorrect, problem.answer);
+    const unparsed = gate.unparsed === undefined ? '' : `; replayed unparsed (${gate.unparsed})`;
+    return setVerdict({
+      ...checked,
+      ...replayFields(replays),
+      verdict: {
+        accepted: decision.accepted,
+        reason: decision.accepted ? 'replay-verified' : 'replay-wrong-answer',
+        detail: `${decision.detail}${unparsed}`,
       },
-      verdict: check.correct
-        ? {
-            accepted: true,
-            reason: 'replay-verified',
-            detail: `replay answered ${check.extracted}, which matches ${prompt.problem.answer}`,
-          }
-        : {
-            accepted: false,
-            reason: 'replay-wrong-answer',
-            detail: wrongReplayDetail(check, prompt.problem.answer),
-          },
     });
+  }
+
+  /** Whether the candidate is replayed under the run's gate, and with which text. */
+  function gateOf(config: RunConfig, parse: MetaExperienceDoc['parse'], turns: GenerationTurn[]) {
+    const { gate } = replaySettings(config.mel);
+    return gateForReplay(
+      gate,
+      parse,
+      turns.map((turn) => turn.text),
+    );
   }
 
   return { contrast, summarize, validate };
 }
 
 /** A candidate whose reflection or replay the engine could not give: rejected with why, the step goes on. */
-function samplingFailed(
-  what: 'reflection' | 'replay',
-  failure: Exclusion,
-): NonNullable<MetaExperienceDoc['verdict']> {
+function samplingFailed(what: string, failure: Exclusion): NonNullable<MetaExperienceDoc['verdict']> {
   return {
     accepted: false,
     reason: 'sampling-failed',
@@ -353,9 +360,10 @@ function notSampled(failure: Exclusion): MetaExperienceParse {
   return { ok: false, reason: `not sampled (${failure.reason})`, rawText: '' };
 }
 
-/** What the replay prompt shows of a meta-experience, and so what the leakage check reads: all of it. */
-function experienceForReplay(metaExperience: MetaExperience): string {
-  return metaExperience.rawText;
+/** The first replay where it has always been stored, the others after it (none when there is one). */
+function replayFields(replays: ReplayRecord[]): Pick<MetaExperienceDoc, 'validation' | 'laterReplays'> {
+  const [first, ...later] = replays;
+  return { ...(first ? { validation: first } : {}), ...(later.length > 0 ? { laterReplays: later } : {}) };
 }
 
 /** The verdict on a candidate the leakage check rejected: stating the answer outranks the softer leaks. */
@@ -370,11 +378,4 @@ function leakageVerdict(leakage: LeakageRecord, problem: Problem): NonNullable<M
     reason: 'leaks-problem-specifics',
     detail: `mentions ${leakage.offendingTokens.join(', ')}`,
   };
-}
-
-/** "replay answered 12, expected 13", and why when the verifier scored it 0 unjudged (too large, timed out). */
-function wrongReplayDetail(check: Verification, groundTruth: string): string {
-  const unjudged =
-    check.reason === 'not-equivalent' || check.reason === 'no-answer' ? '' : ` (${check.reason})`;
-  return `replay answered ${check.extracted ?? '(no answer found)'}, expected ${groundTruth}${unjudged}`;
 }

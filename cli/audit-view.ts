@@ -1,7 +1,7 @@
 /** The readable evidence chain of one meta-experience (`mel audit`). */
 import type { AnswerSpanTally } from '../mel/index.js';
 import type { AuditRecord, BifurcationMark } from '../store/audit.js';
-import type { MetaExperienceDoc } from '../store/documents.js';
+import type { MetaExperienceDoc, ReplayRecord } from '../store/documents.js';
 import { decimal, fields, indent, section, table } from './format.js';
 
 export const MARK_START = '⟦s*▸';
@@ -88,8 +88,10 @@ function reflection(audit: AuditRecord): string {
   }
   if (!audit.parse.ok) {
     const raw = audit.generation.turns.map((turn) => turn.text).join('\n---\n');
+    // Gate 'replay-only' replays a reflection that did not parse with its raw text.
+    const replayed = audit.replays.length > 0 ? '; replayed with this raw output (gate replay-only)' : '';
     return section(
-      '4-6. META-EXPERIENCE (unparseable: no s*, critique or heuristics could be read)',
+      `4-6. META-EXPERIENCE (unparseable: no s*, critique or heuristics could be read${replayed})`,
       `${generation}\nparse error: ${audit.parse.reason}\nraw output:\n${raw}`,
     );
   }
@@ -129,20 +131,30 @@ function spanTally({ compared, undecided, capReached }: AnswerSpanTally): string
 }
 
 function validation(audit: AuditRecord): string {
-  const replay = audit.validation;
-  if (!replay)
+  const { replays } = audit;
+  if (replays.length === 0)
     return section('8. VALIDATION REPLAY', 'not replayed (rejected before validation, or not validated yet)');
+  if (replays.length === 1) return section('8. VALIDATION REPLAY', replayBody(replays[0]!));
+  const correct = replays.filter((replay) => replay.correct).length;
   return section(
-    '8. VALIDATION REPLAY',
+    `8. VALIDATION REPLAYS (${correct} of ${replays.length} correct)`,
+    replays
+      .map((replay, i) => section(`replay ${i + 1} of ${replays.length}`, replayBody(replay)))
+      .join('\n'),
+  );
+}
+
+function replayBody(replay: ReplayRecord): string {
+  return (
     `${replay.text}\n---\n` +
-      fields([
-        ['seed', String(replay.seed)],
-        ['ended by', endedBy(replay.stopReason)],
-        [
-          'verification',
-          `extracted ${replay.extractedAnswer ?? '(no answer)'} vs ground truth ${replay.groundTruth}: ${replay.correct ? 'correct' : 'wrong'}`,
-        ],
-      ]),
+    fields([
+      ['seed', String(replay.seed)],
+      ['ended by', endedBy(replay.stopReason)],
+      [
+        'verification',
+        `extracted ${replay.extractedAnswer ?? '(no answer)'} vs ground truth ${replay.groundTruth}: ${replay.correct ? 'correct' : 'wrong'}`,
+      ],
+    ])
   );
 }
 

@@ -61,8 +61,18 @@ export type LeakageConfig = z.infer<typeof LeakageConfigSchema>;
 export const META_EXPERIENCE_PROMPT_STYLES = ['appendix-c', 'compact'] as const;
 export type MetaExperiencePromptStyle = (typeof META_EXPERIENCE_PROMPT_STYLES)[number];
 
+/**
+ * What is rejected before the replay (docs/mel.md, item 13). 'strict': a reflection that does not parse (or was cut
+ * by the token limit) is rejected as `unparseable`. 'replay-only' (the paper: replay, Eq. 6, is its only filter):
+ * only an empty reflection is; one that does not parse is replayed with its raw text. In both, a reflection that
+ * states the answer (`states-answer`) or could not be sampled (`sampling-failed`) is never replayed.
+ */
+export const META_EXPERIENCE_GATES = ['strict', 'replay-only'] as const;
+export type MetaExperienceGate = (typeof META_EXPERIENCE_GATES)[number];
+
 export const MetaExperienceConfigSchema = z.object({
   mode: z.enum(META_EXPERIENCE_MODES).default('single-call'),
+  gate: z.enum(META_EXPERIENCE_GATES).default('strict'),
   /** Single-call prompt: the paper's Appendix C, or a compact one for very small models (chained mode always uses Appendix C). */
   prompt: z.enum(META_EXPERIENCE_PROMPT_STYLES).default('appendix-c'),
   /** Heuristics must be phrased as conditional rules ("If … then …", "When … I should …"). */
@@ -70,6 +80,31 @@ export const MetaExperienceConfigSchema = z.object({
   leakage: LeakageConfigSchema.prefault({}),
 });
 export type MetaExperienceConfig = z.infer<typeof MetaExperienceConfigSchema>;
+
+/** The most replays per candidate: each is one more sampled solution of the question. */
+export const MAX_VALIDATION_REPLAYS = 32;
+
+/**
+ * Validation by replay (Eq. 6): `replays` independent replays of the question with the meta-experience in context
+ * (each with its own seed); accepted iff at least `minCorrect` of them verify. The paper replays once (1 of 1).
+ * `minCorrect` defaults to `replays` (every replay must verify) and is filled in when parsed.
+ */
+export const ValidationConfigSchema = z
+  .object({
+    replays: z.number().int().min(1).max(MAX_VALIDATION_REPLAYS).default(1),
+    minCorrect: z.number().int().min(1).optional(),
+  })
+  .superRefine(({ replays, minCorrect }, context) => {
+    if (minCorrect !== undefined && minCorrect > replays) {
+      context.addIssue({
+        code: 'custom',
+        path: ['minCorrect'],
+        message: `must be between 1 and replays (${replays}), got ${minCorrect}`,
+      });
+    }
+  })
+  .transform(({ replays, minCorrect }) => ({ replays, minCorrect: minCorrect ?? replays }));
+export type ValidationConfig = z.infer<typeof ValidationConfigSchema>;
 
 export const GRPO_LOSS_AGGREGATIONS = ['seq-mean-token-mean', 'token-mean', 'token-sum'] as const;
 export type GrpoLossAggregation = (typeof GRPO_LOSS_AGGREGATIONS)[number];
@@ -102,6 +137,7 @@ export const MelConfigSchema = z.object({
   pairs: PairConfigSchema.prefault({}),
   verifier: VerifierConfigSchema.prefault({}),
   metaExperience: MetaExperienceConfigSchema.prefault({}),
+  validation: ValidationConfigSchema.prefault({}),
   loss: LossConfigSchema.prefault({}),
   dataset: DatasetConfigSchema.prefault({}),
 });

@@ -77,6 +77,8 @@ export type {
   LeakageSettings,
   LeakageVerdict,
 } from './leakage.js';
+export { decideReplays, gateForReplay, reflectionText, replaySeedItem, replaySettings } from './replays.js';
+export type { ReplayDecision, ReplayGate, ReplayOutcome, StoredParse } from './replays.js';
 export { answerLikeSpans } from './answer-spans.js';
 export type { AnswerSpan } from './answer-spans.js';
 export {

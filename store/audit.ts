@@ -5,15 +5,17 @@
 import type { Exclusion } from '../mel/index.js';
 import type { StageName } from '../temporal/contracts/run.js';
 import { historyUrl, type TemporalLinks } from '../temporal/ui.js';
-import type {
-  MetaExperienceDoc,
-  PairDoc,
-  PromptDoc,
-  RewardDoc,
-  RunDoc,
-  StepDoc,
-  TemporalOrigin,
-  TrajectoryDoc,
+import {
+  replaysOf,
+  type MetaExperienceDoc,
+  type PairDoc,
+  type PromptDoc,
+  type ReplayRecord,
+  type RewardDoc,
+  type RunDoc,
+  type StepDoc,
+  type TemporalOrigin,
+  type TrajectoryDoc,
 } from './documents.js';
 
 export interface AuditEvidence {
@@ -77,7 +79,10 @@ export interface AuditRecord {
   reflectiveSummary: string | null;
   heuristics: string[];
   leakage: MetaExperienceDoc['leakage'] | null;
+  /** The first replay (replay 0). */
   validation: MetaExperienceDoc['validation'] | null;
+  /** Every replay in order, the first included; empty when it was not replayed. */
+  replays: ReplayRecord[];
   decision: MetaExperienceDoc['verdict'] | null;
   internalization:
     | (NonNullable<MetaExperienceDoc['internalization']> & {
@@ -126,6 +131,7 @@ export function assembleAudit(evidence: AuditEvidence, links: TemporalLinks): Au
     heuristics: parsed?.heuristics ?? [],
     leakage: me.leakage ?? null,
     validation: me.validation ?? null,
+    replays: replaysOf(me),
     decision: me.verdict ?? null,
     internalization: me.internalization
       ? {

@@ -139,6 +139,26 @@ export type VerdictReason =
 export type LeakageRecord = Pick<LeakageReport, 'leaked' | 'offendingTokens'> &
   Partial<Pick<LeakageReport, 'answerStatements' | 'answerSpans'>> & { rejected: boolean };
 
+/** One validation replay (Eq. 6): the policy re-solving the question with the meta-experience in context. */
+export interface ReplayRecord {
+  /** The whole replay prompt, meta-experience included (its raw text when it did not parse, gate 'replay-only'). */
+  promptText: string;
+  tokens: number[];
+  text: string;
+  stopReason: 'stop' | 'length';
+  seed: number;
+  extractedAnswer: string | null;
+  groundTruth: string;
+  correct: boolean;
+  /** Why the verifier scored the replay so (absent on replays verified before the reason was recorded). */
+  verifierReason?: VerificationReason;
+}
+
+/** Every replay of a candidate, in order (replay 0 first); empty when it was not replayed. */
+export function replaysOf(doc: Pick<MetaExperienceDoc, 'validation' | 'laterReplays'>): ReplayRecord[] {
+  return doc.validation ? [doc.validation, ...(doc.laterReplays ?? [])] : [];
+}
+
 export interface MetaExperienceDoc {
   _id: string;
   runId: string;
@@ -160,18 +180,10 @@ export interface MetaExperienceDoc {
   };
   parse: { ok: true; metaExperience: MetaExperience } | { ok: false; reason: string };
   leakage?: LeakageRecord;
-  validation?: {
-    promptText: string;
-    tokens: number[];
-    text: string;
-    stopReason: 'stop' | 'length';
-    seed: number;
-    extractedAnswer: string | null;
-    groundTruth: string;
-    correct: boolean;
-    /** Why the verifier scored the replay so (absent on replays verified before the reason was recorded). */
-    verifierReason?: VerificationReason;
-  };
+  /** The first replay (replay 0), where it has always been; `replaysOf` gives all of them. */
+  validation?: ReplayRecord;
+  /** Replays 1 … k−1 when `mel.validation.replays` is k > 1 (absent when k = 1, and on older candidates). */
+  laterReplays?: ReplayRecord[];
   verdict?: { accepted: boolean; reason: VerdictReason; detail: string };
   internalization?: { step: number; datumId: string; nll: number; tokens: number; tokenWeight: number };
   origin: Partial<Record<StageName, TemporalOrigin>>;

@@ -120,6 +120,11 @@ function metricsTable(metrics: StepMetricsRow[]): string {
   );
 }
 
+function unparsedText(doc: MetaExperienceDoc): string {
+  const reason = doc.parse.ok ? '' : doc.parse.reason;
+  return `(did not parse: ${reason})\n${doc.generation.turns.map((turn) => turn.text).join('\n\n')}`;
+}
+
 function acceptedTable(accepted: MetaExperienceDoc[]): string {
   if (accepted.length === 0) return '<p>None accepted.</p>';
   return htmlTable(
@@ -129,7 +134,8 @@ function acceptedTable(accepted: MetaExperienceDoc[]): string {
       return [
         `<code>${escapeHtml(doc._id)}</code>`,
         String(doc.step),
-        `<pre>${escapeHtml(parsed?.critique ?? '')}</pre>`,
+        // Gate 'replay-only' accepts reflections that did not parse: their raw text is what was trained on.
+        `<pre>${escapeHtml(parsed?.critique ?? unparsedText(doc))}</pre>`,
         `<ol>${(parsed?.heuristics ?? []).map((h) => `<li>${escapeHtml(h)}</li>`).join('')}</ol>`,
         escapeHtml(doc.verdict?.detail ?? ''),
         decimal(doc.internalization?.nll ?? null, 3),

@@ -13,6 +13,7 @@ interface Doc {
   _id: string;
   n: number;
   verdict?: string;
+  laterReplays?: { seed: number; tokens: number[]; correct: boolean }[];
   origin?: { summarize?: string; validate?: string };
 }
 
@@ -64,5 +65,15 @@ describe('write-once documents and fields', () => {
       origin: { summarize: 'attempt 1', validate: 'attempt 2' },
     });
     expect((await docs.findOne({ _id: 'd1' }))!.verdict).toBe('rejected');
+  });
+
+  it('sets a list of replays, each with its tokens, once (mel.validation.replays > 1)', async () => {
+    const replays = (correct: boolean) =>
+      [11, 12].map((seed) => ({ seed, tokens: [seed, 5, 6, 151645], correct }));
+    const first = { verdict: 'accepted', laterReplays: replays(true) };
+    expect(await setOnce(fences, docs, 'verdict', [{ id: 'd2', fields: first }])).toEqual([first]);
+    const late = { verdict: 'rejected', laterReplays: replays(false) };
+    expect(await setOnce(fences, docs, 'verdict', [{ id: 'd2', fields: late }])).toEqual([first]);
+    expect(await docs.findOne({ _id: 'd2' })).toMatchObject(first);
   });
 });

@@ -1,13 +1,21 @@
 import type { Db } from 'mongodb';
 
-// The few MongoDB operations the activities under test use, on plain arrays: equality filters, find (with sort by
-// _id) / findOne, insertMany of absent ids (a taken id is left as it is, as insertAbsent does with MongoDB's
-// duplicate-key errors), bulkWrite's replaceOne and updateOne's $set (dotted paths included).
+// The few MongoDB operations the activities under test use, on plain arrays: equality filters (dotted paths, and `$nin`), find
+// (with sort by _id) / findOne, insertMany of absent ids (a taken id is left as it is, as insertAbsent does with
+// MongoDB's duplicate-key errors), bulkWrite's replaceOne, updateOne's and updateMany's $set (dotted paths
+// included), and deleteMany.
 
 export type Doc = { _id: string } & Record<string, unknown>;
 
+const getPath = (doc: Record<string, unknown>, path: string): unknown =>
+  path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], doc);
+
 const matches = (filter: Record<string, unknown>) => (doc: Doc) =>
-  Object.entries(filter).every(([key, value]) => doc[key] === value);
+  Object.entries(filter).every(([path, value]) =>
+    value && typeof value === 'object' && '$nin' in value
+      ? !(value.$nin as unknown[]).includes(getPath(doc, path))
+      : getPath(doc, path) === value,
+  );
 
 function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
@@ -53,6 +61,13 @@ export function inMemoryDb(contents: Record<string, Doc[]>): Db {
       },
       updateOne: async (filter: Record<string, unknown>, update: { $set: Record<string, unknown> }) =>
         setFields(docs.find(matches(filter)), update.$set),
+      updateMany: async (filter: Record<string, unknown>, update: { $set: Record<string, unknown> }) => {
+        for (const doc of found(filter)) setFields(doc, update.$set);
+      },
+      deleteMany: async (filter: Record<string, unknown>) => {
+        const kept = docs.filter((doc) => !matches(filter)(doc));
+        docs.splice(0, docs.length, ...kept);
+      },
     };
   };
   return { collection } as unknown as Db;

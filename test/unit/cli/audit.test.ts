@@ -279,6 +279,58 @@ describe('renderAudit', () => {
     expect(text).toContain(MARK_POINT);
   });
 
+  it('shows every replay and how many verified when there were several', () => {
+    const replay = (seed: number, answer: string) => ({
+      promptText: 'p',
+      tokens: [1, 2],
+      text: `so ${answer}`,
+      stopReason: 'stop' as const,
+      seed,
+      extractedAnswer: answer,
+      groundTruth: '17',
+      correct: answer === '17',
+    });
+    const audit = assembleAudit(
+      evidence({
+        validation: replay(7, '17'),
+        laterReplays: [replay(8, '18'), replay(9, '17')],
+        verdict: {
+          accepted: true,
+          reason: 'replay-verified',
+          detail: '2 of 3 replays answered 17, 2 needed; the other answered 18',
+        },
+      }),
+      links,
+    );
+    expect(audit.validation!.seed).toBe(7);
+    expect(audit.replays.map((r) => r.seed)).toEqual([7, 8, 9]);
+    const text = renderAudit(audit);
+    expect(text).toContain('8. VALIDATION REPLAYS (2 of 3 correct)');
+    expect(text).toContain('replay 2 of 3');
+    expect(text).toContain('extracted 18 vs ground truth 17: wrong');
+    expect(text).toContain('2 of 3 replays answered 17, 2 needed; the other answered 18');
+    expect(text.indexOf('9. DECISION')).toBeGreaterThan(text.indexOf('replay 3 of 3'));
+  });
+
+  it('says that a reflection that did not parse was replayed with its raw output (gate replay-only)', () => {
+    const text = renderAudit(
+      assembleAudit(
+        evidence({
+          parse: { ok: false, reason: 'truncated' },
+          verdict: {
+            accepted: true,
+            reason: 'replay-verified',
+            detail: 'replay answered 17, which matches 17; replayed unparsed (truncated)',
+          },
+        }),
+        links,
+      ),
+    );
+    expect(text).toContain('replayed with this raw output (gate replay-only)');
+    expect(text).toContain('parse error: truncated');
+    expect(text).toContain('8. VALIDATION REPLAY\n');
+  });
+
   it('says when the engine could not give the reflection, and why', () => {
     const failure = {
       reason: 'engine-rejected' as const,

@@ -76,6 +76,20 @@ describe('report html', () => {
     expect(html.match(/<tr><td>/g)).toHaveLength(3);
     expect(html).toContain('None accepted.');
   });
+
+  it('shows an accepted reflection that did not parse (gate replay-only) by its raw text', () => {
+    const accepted = {
+      _id: 'run/step-0/p0/pair-s1-s0/me',
+      step: 0,
+      generation: { turns: [{ text: 'Always use a <common> denominator', stopReason: 'length' }] },
+      parse: { ok: false, reason: 'truncated' },
+      verdict: { accepted: true, reason: 'replay-verified', detail: 'replay answered 5, which matches 5' },
+    } as unknown as ReportData['accepted'][number];
+    const html = reportHtml({ ...data, accepted: [accepted] }, []);
+    expect(html).toContain(
+      '<pre>(did not parse: truncated)\nAlways use a &#60;common&#62; denominator</pre>',
+    );
+  });
 });
 
 describe('the run mode in every view', () => {

@@ -61,6 +61,28 @@ describe('run configuration', () => {
     expect(error!.message).toMatch(/extra/);
   });
 
+  it('names the validation field and its bounds', () => {
+    const message = (mel: unknown) => {
+      try {
+        parseRunConfig({ ...minimal, mel });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'parsed';
+    };
+    expect(message({ validation: { replays: 3, minCorrect: 4 } })).toBe(
+      'run configuration is invalid:\n  mel.validation.minCorrect: must be between 1 and replays (3), got 4',
+    );
+    expect(message({ validation: { minCorrect: 2 } })).toMatch(
+      /mel\.validation\.minCorrect: must be between 1 and replays \(1\), got 2/,
+    );
+    expect(message({ validation: { replays: 2, minCorrect: 0 } })).toMatch(
+      /mel\.validation\.minCorrect: Too small/,
+    );
+    expect(message({ validation: { replays: 0 } })).toMatch(/mel\.validation\.replays: Too small/);
+    expect(message({ metaExperience: { gate: 'loose' } })).toMatch(/mel\.metaExperience\.gate/);
+  });
+
   it('reports unreadable and malformed files with their path', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mel-config-'));
     const broken = path.join(dir, 'broken.json');
