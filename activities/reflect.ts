@@ -92,8 +92,9 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const results = await mapWithProgress('summarize', stepPairs, GENERATIONS_IN_FLIGHT, async (pair) => {
       const id = ids.metaExperience(pair._id);
       const existing = await metaExperiences.findOne({ _id: id });
-      // A reflection the engine could not give is sampled again by a retry, as a rollout's incomplete group is.
-      if (existing && !existing.generation.failure) return existing;
+      // Write-once: a stored candidate stands, also one whose reflection the engine could not give (a refusal or an
+      // unusable sample is the item's; an outage fails the attempt instead and stores nothing).
+      if (existing) return existing;
       return generateCandidate(run.config, policy, pair, id);
     });
     return {
@@ -257,8 +258,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       candidates,
       GENERATIONS_IN_FLIGHT,
       async (candidate) => {
-        const settled = candidate.verdict && candidate.verdict.reason !== 'sampling-failed';
-        const verdict = settled ? candidate.verdict! : await judge(run.config, policy, candidate);
+        const verdict = candidate.verdict ?? (await judge(run.config, policy, candidate));
         return verdict.accepted;
       },
     );
