@@ -1,4 +1,6 @@
 /** The MEL loop proper: contrastive pairs, meta-experience generation, and validation by replay. */
+import type { Document, FindCursor } from 'mongodb';
+import type { ItemRange } from '../mel/fan-out.js';
 import {
   chainedMetaExperienceMessages,
   checkLeakage,
@@ -36,7 +38,7 @@ import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type {
   ContrastSummary,
-  PolicyStepRef,
+  SamplingChunkRef,
   StepRef,
   SummarizeSummary,
   ValidateSummary,
@@ -86,10 +88,11 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   /** The policy writes a meta-experience for each pair; it is parsed and checked for leakage. */
-  async function summarize({ runId, step, policy }: PolicyStepRef): Promise<SummarizeSummary> {
+  async function summarize({ runId, step, policy, items }: SamplingChunkRef): Promise<SummarizeSummary> {
     const run = await loadRun(db, runId);
-    const stepPairs = await pairs.find({ runId, step }).sort({ _id: 1 }).toArray();
-    const results = await mapWithProgress('summarize', stepPairs, GENERATIONS_IN_FLIGHT, async (pair) => {
+    const stepPairs = await inRange(pairs.find({ runId, step }).sort({ _id: 1 }), items).toArray();
+    const inFlight = items ? stepPairs.length : GENERATIONS_IN_FLIGHT;
+    const results = await mapWithProgress('summarize', stepPairs, inFlight, async (pair) => {
       const id = ids.metaExperience(pair._id);
       const existing = await metaExperiences.findOne({ _id: id });
       // Write-once: a stored candidate stands, also one whose reflection the engine could not give (a refusal or an
@@ -250,13 +253,13 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   /** Replay: the policy re-solves the question with the meta-experience in context; kept iff that verifies (Eq. 6). */
-  async function validate({ runId, step, policy }: PolicyStepRef): Promise<ValidateSummary> {
+  async function validate({ runId, step, policy, items }: SamplingChunkRef): Promise<ValidateSummary> {
     const run = await loadRun(db, runId);
-    const candidates = await metaExperiences.find({ runId, step }).sort({ _id: 1 }).toArray();
+    const candidates = await inRange(metaExperiences.find({ runId, step }).sort({ _id: 1 }), items).toArray();
     const verdicts = await mapWithProgress(
       'validate',
       candidates,
-      GENERATIONS_IN_FLIGHT,
+      items ? candidates.length : GENERATIONS_IN_FLIGHT,
       async (candidate) => {
         const verdict = candidate.verdict ?? (await judge(run.config, policy, candidate));
         return verdict.accepted;
@@ -344,6 +347,11 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   return { contrast, summarize, validate };
+}
+
+/** The chunk `items` of a stage's items in their order (by id), or all of them. */
+function inRange<T extends Document>(cursor: FindCursor<T>, items: ItemRange | undefined): FindCursor<T> {
+  return items ? cursor.skip(items.start).limit(items.end - items.start) : cursor;
 }
 
 /** A candidate whose reflection or replay the engine could not give: rejected with why, the step goes on. */

@@ -19,8 +19,9 @@ import {
 import { melCollections } from '../store/collections.js';
 import { insertAbsent, replaceAll } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
-import type { PolicyStepRef, RolloutSummary, StepRef, VerifySummary } from '../temporal/contracts/run.js';
+import type { RolloutSummary, SamplingChunkRef, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
+import { describeCounts } from '../mel/fan-out.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 import { sampleItem } from './isolation.js';
 
@@ -39,18 +40,24 @@ export function createRolloutActivities(deps: MelActivityDeps) {
   const { prompts, trajectories, rewards, exclusions } = melCollections(db);
 
   /**
-   * Samples G answers for each prompt of the step; resumes by skipping prompts whose group is stored whole. An
-   * unusable prompt or sample is recorded in `exclusions` and left out (docs/mel.md, "Bad items").
+   * Samples G answers for each prompt of the step in `items` (all prompts when absent), all of a chunk's prompts at
+   * once; resumes by skipping prompts whose group is stored whole. An unusable prompt or sample is recorded in
+   * `exclusions` and left out (docs/mel.md, "Bad items").
    */
-  async function rollout({ runId, step, policy }: PolicyStepRef): Promise<RolloutSummary> {
+  async function rollout({ runId, step, policy, items }: SamplingChunkRef): Promise<RolloutSummary> {
     const run = await loadRun(db, runId);
     const { groupSize, batchSize, seed } = run.config;
     const problems = problemsForStep(run.problems, seed, step, batchSize);
-    await mapWithProgress('rollout', problems, PROMPTS_IN_FLIGHT, async (problem, promptIndex) => {
+    const { start, end } = items ?? { start: 0, end: problems.length };
+    const chunk = problems.slice(start, end);
+    const inFlight = items ? chunk.length : PROMPTS_IN_FLIGHT;
+    await mapWithProgress('rollout', chunk, inFlight, async (problem, offset) => {
+      const promptIndex = start + offset;
       const stored = await trajectories.countDocuments({ promptId: ids.prompt(runId, step, promptIndex) });
       if (stored !== groupSize) await sampleGroup(run.config, policy, { runId, step, promptIndex, problem });
     });
-    return rolloutSummary(runId, step, problems.length);
+    if (!items) return rolloutSummary(runId, step, problems.length);
+    return chunkSummary(chunk.map((_, offset) => ids.prompt(runId, step, start + offset)));
   }
 
   /** Samples one prompt's group; stores the usable trajectories not yet stored, and exclusions for what is still missing. */
@@ -111,6 +118,26 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     return promptTokens;
   }
 
+  /** What a chunk's rollouts left stored; whether any of the step's is usable is the step workflow's check. */
+  async function chunkSummary(promptIds: string[]): Promise<RolloutSummary> {
+    const inChunk = { promptId: { $in: promptIds } };
+    const [usable, excluded] = await Promise.all([
+      trajectories.find(inChunk, { projection: { stopReason: 1 } }).toArray(),
+      exclusions
+        .find({ ...inChunk, stage: 'rollout' }, { projection: { sampleIndex: 1, reason: 1 } })
+        .toArray(),
+    ]);
+    const excludedPrompts = excluded.filter((e) => e.sampleIndex === undefined).length;
+    return {
+      prompts: promptIds.length,
+      trajectories: usable.length,
+      truncated: usable.filter((t) => t.stopReason === 'length').length,
+      excludedPrompts,
+      excludedSamples: excluded.length - excludedPrompts,
+      exclusionReasons: reasonCounts(excluded),
+    };
+  }
+
   /** What the step's rollouts left stored. None usable is the engine failing, not an item: that fails the stage. */
   async function rolloutSummary(runId: string, step: number, promptCount: number): Promise<RolloutSummary> {
     const [usable, truncated, excluded] = await Promise.all([
@@ -120,7 +147,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     ]);
     if (usable === 0) {
       throw new Error(
-        `no rollout of step ${step} is usable (${reasonCounts(excluded)}): the engine fails them all`,
+        `no rollout of step ${step} is usable (${describeCounts(reasonCounts(excluded))}): the engine fails them all`,
       );
     }
     const excludedPrompts = excluded.filter((e) => e.sampleIndex === undefined).length;
@@ -174,9 +201,9 @@ export function createRolloutActivities(deps: MelActivityDeps) {
   return { rollout, verify };
 }
 
-/** "missing-logprobs ×12, engine-rejected ×1" */
-function reasonCounts(excluded: readonly ExclusionDoc[]): string {
-  const counts = new Map<string, number>();
-  for (const { reason } of excluded) counts.set(reason, (counts.get(reason) ?? 0) + 1);
-  return [...counts].map(([reason, n]) => `${reason} ×${n}`).join(', ') || 'nothing excluded';
+/** How many of `excluded` each reason accounts for. */
+function reasonCounts(excluded: readonly Pick<ExclusionDoc, 'reason'>[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { reason } of excluded) counts[reason] = (counts[reason] ?? 0) + 1;
+  return counts;
 }

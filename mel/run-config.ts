@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { NON_RETRYABLE } from '../common/error-types.js';
 import { MelConfigSchema, type MelConfig } from './config.js';
+import { DEFAULT_FAN_OUT } from './fan-out.js';
 
 const SamplingSchema = z.object({
   temperature: z.number().min(0).max(5),
@@ -81,6 +82,18 @@ export const RunConfigSchema = z
       })
       .prefault({}),
     mel: MelConfigSchema.prefault({}),
+    /**
+     * How a step splits its sampling stages into activities that any inference worker takes: prompts per rollout
+     * activity, reflections or replays per summarize or validate activity. Each activity samples its items at once,
+     * so with W worker slots (MEL_WORKER_CONCURRENCY_GPU_INFERENCE) about W·promptsPerChunk·G sequences are in flight.
+     * Results do not depend on it. Defaults: DEFAULT_FAN_OUT (mel/fan-out.ts).
+     */
+    fanOut: z
+      .object({
+        promptsPerChunk: z.number().int().positive().max(1024).default(DEFAULT_FAN_OUT.promptsPerChunk),
+        generationsPerChunk: z.number().int().positive().max(1024).default(DEFAULT_FAN_OUT.generationsPerChunk),
+      })
+      .prefault({}),
   })
   .strict()
   .transform(({ sampling, ...config }) => ({

@@ -3,6 +3,7 @@ import { MelPhase, MelRunId, MelStep } from '../temporal/contracts/common.js';
 import { stepWorkflowId, type ReplayStepInput, type StepResult } from '../temporal/contracts/run.js';
 import { cpu, gpuTraining } from './activity-options.js';
 import { melStepWorkflow } from './step.js';
+import { stepFanOut } from '../mel/fan-out.js';
 
 /**
  * Re-runs one step of a run as a new run of one step (`mel replay`): same configuration and seeds, same starting
@@ -23,7 +24,7 @@ export async function melReplayStepWorkflow({
   const restored = await gpuTraining.restorePolicy({ policy, name: config.runId });
   const result = await executeChild(melStepWorkflow, {
     workflowId: stepWorkflowId(config.runId, step),
-    args: [{ runId: config.runId, step, policy: restored, mode: config.mode }],
+    args: [{ runId: config.runId, step, policy: restored, mode: config.mode, fanOut: stepFanOut(config) }],
     typedSearchAttributes: [
       { key: MelRunId, value: config.runId },
       { key: MelStep, value: step },

@@ -21,18 +21,21 @@ import {
   type RunPhase,
   type RunState,
   type RunStatus,
+  type StepFanOut,
   type StepResult,
 } from '../temporal/contracts/run.js';
 import type { RunMode } from '../mel/run-config.js';
 import { failureChain } from '../temporal/errors.js';
 import { cpu, gpuTraining } from './activity-options.js';
 import { melStepWorkflow } from './step.js';
+import { stepFanOut } from '../mel/fan-out.js';
 
 /** Everything one execution of the run workflow knows. `state` is what continue-as-new carries on. */
 interface Run {
   readonly runId: string;
   readonly totalSteps: number;
   readonly mode: RunMode;
+  readonly fanOut: StepFanOut;
   readonly state: RunState;
   phase: RunPhase;
   /** The step whose child workflow is running. */
@@ -69,7 +72,16 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
 
 function startRun({ runId, totalSteps, carried, config }: MelRunInput): Run {
   const state: RunState = carried ?? { nextStep: 0, paused: false, stopRequested: false };
-  return { runId, totalSteps, mode: config.mode, state, phase: 'starting', firstStep: state.nextStep };
+  const fanOut = stepFanOut(config);
+  return {
+    runId,
+    totalSteps,
+    mode: config.mode,
+    fanOut,
+    state,
+    phase: 'starting',
+    firstStep: state.nextStep,
+  };
 }
 
 function statusOf(run: Run): RunStatus {
@@ -178,7 +190,7 @@ async function runStep(run: Run): Promise<boolean> {
   try {
     const result: StepResult = await executeChild(melStepWorkflow, {
       workflowId: stepWorkflowId(runId, step),
-      args: [{ runId, step, policy: state.policy!, mode: run.mode }],
+      args: [{ runId, step, policy: state.policy!, mode: run.mode, fanOut: run.fanOut }],
       typedSearchAttributes: [
         { key: MelRunId, value: runId },
         { key: MelStep, value: step },

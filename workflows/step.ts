@@ -1,9 +1,13 @@
-import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { describeCounts, itemChunks, sumCounts, type ItemRange } from '../mel/fan-out.js';
 import { MelPhase } from '../temporal/contracts/common.js';
 import {
   stageQuery,
   type ContrastSummary,
+  type RolloutSummary,
+  type SamplingChunkRef,
   type StageName,
+  type StepFanOut,
   type StepInput,
   type StepResult,
   type SummarizeSummary,
@@ -29,7 +33,7 @@ const NO_REFLECTION: Reflection = {
  * Each stage is an activity that reads its inputs from MongoDB and writes its outputs there; only ids and counts
  * pass through this workflow's history. In `grpo` mode the three reflection stages are skipped.
  */
-export async function melStepWorkflow({ runId, step, policy, mode }: StepInput): Promise<StepResult> {
+export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: StepInput): Promise<StepResult> {
   let current: StageName | undefined;
   setHandler(stageQuery, () => current);
   const stageDurationsMs: Partial<Record<StageName, number>> = {};
@@ -45,13 +49,15 @@ export async function melStepWorkflow({ runId, step, policy, mode }: StepInput):
 
   const ref = { runId, step };
   const withPolicy = { ...ref, policy };
-  const rollout = await stage('rollout', () => gpuInference.rollout(withPolicy));
+  const sampling = samplingStages(withPolicy, fanOut);
+  const rollout = await stage('rollout', sampling.rollout);
   const verify = await stage('verify', () => cpu.verify(ref));
-  const reflect = async (): Promise<Reflection> => ({
-    contrast: await stage('contrast', () => cpu.contrast(ref)),
-    summarize: await stage('summarize', () => gpuInference.summarize(withPolicy)),
-    validate: await stage('validate', () => gpuInference.validate(withPolicy)),
-  });
+  const reflect = async (): Promise<Reflection> => {
+    const contrast = await stage('contrast', () => cpu.contrast(ref));
+    const summarize = await stage('summarize', () => sampling.summarize(contrast.pairs));
+    const validate = await stage('validate', () => sampling.validate(summarize.candidates));
+    return { contrast, summarize, validate };
+  };
   const { contrast, summarize, validate } = mode === 'grpo' ? NO_REFLECTION : await reflect();
   const internalize = await stage('internalize', () => cpu.internalize(ref));
   const update = await stage('policy-update', () => gpuTraining.policyUpdate(withPolicy));
@@ -72,4 +78,46 @@ export async function melStepWorkflow({ runId, step, policy, mode }: StepInput):
   };
   await cpu.recordStep({ runId, result });
   return result;
+}
+
+const FAN_OUT_PATCH = 'sampling-fan-out';
+
+/**
+ * The sampling stages, each split into activities that any inference worker takes (`fanOut`), their summaries
+ * summed. Histories recorded before the fan-out, and steps started without `fanOut`, call one activity per stage.
+ */
+function samplingStages(ref: SamplingChunkRef, fanOut: StepFanOut | undefined) {
+  if (!fanOut || !patched(FAN_OUT_PATCH)) {
+    return {
+      rollout: () => gpuInference.rollout(ref),
+      summarize: () => gpuInference.summarize(ref),
+      validate: () => gpuInference.validate(ref),
+    };
+  }
+  const inChunks = async <T extends object>(
+    total: number,
+    perChunk: number,
+    activity: (input: SamplingChunkRef) => Promise<T>,
+  ): Promise<T> => {
+    const chunks = itemChunks(total, perChunk);
+    return sumCounts(await Promise.all(chunks.map((items: ItemRange) => activity({ ...ref, items }))));
+  };
+  return {
+    rollout: async () =>
+      usableRollouts(ref, await inChunks(fanOut.prompts, fanOut.promptsPerChunk, gpuInference.rollout)),
+    summarize: (pairs: number) => inChunks(pairs, fanOut.generationsPerChunk, gpuInference.summarize),
+    validate: (candidates: number) => inChunks(candidates, fanOut.generationsPerChunk, gpuInference.validate),
+  };
+}
+
+/** A rollout where no prompt gave a usable sample is the engine failing, not an item: the step fails. */
+function usableRollouts(ref: SamplingChunkRef, summary: RolloutSummary): RolloutSummary {
+  if (summary.trajectories === 0) {
+    throw ApplicationFailure.nonRetryable(
+      `no rollout of step ${ref.step} is usable (${describeCounts(summary.exclusionReasons ?? {})}): ` +
+        'the engine fails them all',
+      'NoUsableRollout',
+    );
+  }
+  return summary;
 }

@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { DatasetPin } from '../../mel/dataset.js';
+import type { ItemRange } from '../../mel/fan-out.js';
 import type { RunConfig, RunMode } from '../../mel/run-config.js';
 import type { PolicyRef } from './common.js';
 
@@ -112,10 +113,27 @@ export interface PolicyStepRef extends StepRef {
   policy: PolicyRef;
 }
 
+/** A sampling stage's input: the step's items in `items`, or all of them when absent. */
+export interface SamplingChunkRef extends PolicyStepRef {
+  items?: ItemRange;
+}
+
+/** How a step splits its sampling stages into activities any inference worker can take (`fanOut` in the run config). */
+export interface StepFanOut {
+  /** The step's prompts (the run's batch size). */
+  prompts: number;
+  /** Prompts per rollout activity; each samples all of its prompts at once. */
+  promptsPerChunk: number;
+  /** Reflections or replays per summarize or validate activity; each samples all of its items at once. */
+  generationsPerChunk: number;
+}
+
 /** `melStepWorkflow`'s input. */
 export interface StepInput extends PolicyStepRef {
   /** Absent in histories recorded before the GRPO baseline existed: 'mel'. */
   mode?: RunMode;
+  /** Absent in histories recorded before the fan-out: each sampling stage is one activity. */
+  fanOut?: StepFanOut;
 }
 
 export interface RolloutSummary {
@@ -126,6 +144,8 @@ export interface RolloutSummary {
   /** Items left out as unusable (docs/mel.md, "Bad items"); absent in histories recorded before. */
   excludedPrompts?: number;
   excludedSamples?: number;
+  /** How many items each reason excluded; absent in histories recorded before. */
+  exclusionReasons?: Record<string, number>;
 }
 export interface VerifySummary {
   /** Fraction of rollouts with reward 1: with 0/1 rewards, also the mean reward. */

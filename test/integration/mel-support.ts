@@ -41,6 +41,8 @@ export function shortRunConfig(overrides: Partial<RunConfig> = {}): RunConfig {
     },
     optimizer: { learningRate: 1e-4 },
     mel: { pairs: { maxPairsPerGroup: 3 }, metaExperience: { prompt: 'compact' } },
+    // As many sequences in flight as before the fan-out: the CPU engine compiles per batch shape.
+    fanOut: { promptsPerChunk: 4, generationsPerChunk: 4 },
     ...overrides,
   });
 }

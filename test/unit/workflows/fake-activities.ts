@@ -10,6 +10,7 @@ import type {
   GpuTrainingActivities,
 } from '../../../activities/index.js';
 import type { DatasetPin } from '../../../mel/dataset.js';
+import type { ItemRange } from '../../../mel/fan-out.js';
 import type { StepMetrics } from '../../../store/documents.js';
 import type {
   PolicyRef,
@@ -22,6 +23,7 @@ import type {
   InternalizeSummary,
   PolicyStepRef,
   PolicyUpdateSummary,
+  SamplingChunkRef,
   RecordStepInput,
   RegisterRunInput,
   RolloutSummary,
@@ -75,6 +77,12 @@ export class FakeMel {
   /** The policy each policy update started from, by run. */
   readonly updatesFrom = new Map<string, PolicyRef[]>();
   readonly released: PolicyRef[] = [];
+  /** The item range of every sampling activity call (absent: the whole stage), by stage key. */
+  readonly ranges = new Map<CallKey, (ItemRange | undefined)[]>();
+  /** How many pairs contrast reports (summarize and validate then cover as many candidates). */
+  pairsPerStep = 3;
+  /** Whether rollout chunks report usable trajectories (false: an engine that fails every item). */
+  usableRollouts = true;
   /** The data set pin each run was registered with. */
   readonly registered = new Map<string, DatasetPin>();
   private readonly gates = new Map<CallKey, Promise<void>>();
@@ -129,6 +137,14 @@ export class FakeMel {
     if (fault) throw fault();
   }
 
+  /** Enters a sampling stage's call and returns the size of its chunk, or `whole` for the whole stage. */
+  private async enterChunk(ref: SamplingChunkRef, stage: StageName, whole: number): Promise<number> {
+    const key = stageKey(ref.runId, ref.step, stage);
+    this.ranges.set(key, [...(this.ranges.get(key) ?? []), ref.items]);
+    await this.enter(key);
+    return ref.items ? ref.items.end - ref.items.start : whole;
+  }
+
   readonly activities = {
     registerRun: async ({ config, data }: RegisterRunInput): Promise<void> => {
       this.registered.set(config.runId, data);
@@ -138,9 +154,13 @@ export class FakeMel {
       await this.enter(`${runId}/initPolicy`);
       return fakePolicy(runId, 0);
     },
-    rollout: async ({ runId, step }: PolicyStepRef): Promise<RolloutSummary> => {
-      await this.enter(stageKey(runId, step, 'rollout'));
-      return { prompts: 2, trajectories: 8, truncated: 0 };
+    rollout: async (ref: SamplingChunkRef): Promise<RolloutSummary> => {
+      const prompts = await this.enterChunk(ref, 'rollout', 2);
+      if (!this.usableRollouts) {
+        const excluded = { excludedPrompts: prompts, exclusionReasons: { 'engine-rejected': prompts } };
+        return { prompts, trajectories: 0, truncated: 0, ...excluded };
+      }
+      return { prompts, trajectories: 4 * prompts, truncated: 0 };
     },
     verify: async ({ runId, step }: StepRef): Promise<VerifySummary> => {
       await this.enter(stageKey(runId, step, 'verify'));
@@ -148,15 +168,17 @@ export class FakeMel {
     },
     contrast: async ({ runId, step }: StepRef): Promise<ContrastSummary> => {
       await this.enter(stageKey(runId, step, 'contrast'));
-      return { pairs: 3 };
+      return { pairs: this.pairsPerStep };
     },
-    summarize: async ({ runId, step }: PolicyStepRef): Promise<SummarizeSummary> => {
-      await this.enter(stageKey(runId, step, 'summarize'));
-      return { candidates: 3, parsed: 3, leaking: 0 };
+    summarize: async (ref: SamplingChunkRef): Promise<SummarizeSummary> => {
+      const candidates = await this.enterChunk(ref, 'summarize', this.pairsPerStep);
+      return { candidates, parsed: candidates, leaking: 0 };
     },
-    validate: async ({ runId, step }: PolicyStepRef): Promise<ValidateSummary> => {
-      await this.enter(stageKey(runId, step, 'validate'));
-      return { accepted: 2, rejected: 1 };
+    /** Two in three accepted. */
+    validate: async (ref: SamplingChunkRef): Promise<ValidateSummary> => {
+      const judged = await this.enterChunk(ref, 'validate', this.pairsPerStep);
+      const accepted = Math.round((judged * 2) / 3);
+      return { accepted, rejected: judged - accepted };
     },
     internalize: async ({ runId, step }: StepRef): Promise<InternalizeSummary> => {
       await this.enter(stageKey(runId, step, 'internalize'));

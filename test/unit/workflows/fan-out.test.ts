@@ -1,0 +1,125 @@
+/**
+ * The step workflow's fan-out of its sampling stages, with fake activities: each stage is split into chunks that
+ * cover its items exactly once, the summaries are summed, the number of activities per stage is capped whatever the
+ * batch, and so is the step's history; a step without a usable rollout fails.
+ */
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  describeCounts,
+  itemChunks,
+  MAX_CHUNKS_PER_STAGE,
+  sumCounts,
+  type ItemRange,
+} from '../../../mel/fan-out.js';
+import { TASK_QUEUES } from '../../../temporal/contracts/common.js';
+import type { StepFanOut, StepResult } from '../../../temporal/contracts/run.js';
+import { failureChain } from '../../../temporal/errors.js';
+import type { melStepWorkflow } from '../../../workflows/step.js';
+import { FakeMel, fakePolicy, stageKey } from './fake-activities.js';
+import { startWorkflowTestEnv, type WorkflowTestEnv } from './support.js';
+
+const fake = new FakeMel();
+let testEnv: WorkflowTestEnv;
+let client: Client;
+
+beforeAll(async () => {
+  testEnv = await startWorkflowTestEnv(fake.activities);
+  client = testEnv.client;
+}, 120_000);
+
+afterAll(async () => {
+  await testEnv?.teardown();
+}, 60_000);
+
+async function runStep(runId: string, fanOut: StepFanOut | undefined) {
+  const handle = await client.workflow.start<typeof melStepWorkflow>('melStepWorkflow', {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: `${runId}/step-0`,
+    args: [{ runId, step: 0, policy: fakePolicy(runId, 0), mode: 'mel', ...(fanOut ? { fanOut } : {}) }],
+  });
+  const result: StepResult = await handle.result();
+  const history = await handle.fetchHistory();
+  return { result, events: history.events?.length ?? 0 };
+}
+
+/** The ranges cover [0, total) once, in order. */
+function expectCover(ranges: (ItemRange | undefined)[], total: number) {
+  const sorted = [...ranges].map((r) => r!).sort((a, b) => a.start - b.start);
+  expect(sorted[0]?.start ?? 0).toBe(0);
+  sorted.forEach((r, i) => expect(r.start).toBe(i === 0 ? 0 : sorted[i - 1]!.end));
+  expect(sorted.at(-1)?.end ?? 0).toBe(total);
+}
+
+describe('itemChunks', () => {
+  it('splits into chunks of the given size, growing them to stay within the cap', () => {
+    expect(itemChunks(10, 4)).toEqual([
+      { start: 0, end: 4 },
+      { start: 4, end: 8 },
+      { start: 8, end: 10 },
+    ]);
+    expect(itemChunks(0, 4)).toEqual([]);
+    const capped = itemChunks(10_000, 1);
+    expect(capped).toHaveLength(MAX_CHUNKS_PER_STAGE);
+    expect(capped.at(-1)!.end).toBe(10_000);
+    expect(() => itemChunks(5, 0)).toThrow(/chunks of 0/);
+  });
+
+  it('sums counts field by field, nested ones too', () => {
+    const parts = [
+      { prompts: 2, exclusionReasons: { a: 1 } },
+      { prompts: 3, exclusionReasons: { a: 2, b: 1 } },
+      { prompts: 1 },
+    ];
+    expect(sumCounts(parts)).toEqual({ prompts: 6, exclusionReasons: { a: 3, b: 1 } });
+    expect(describeCounts({ a: 3, b: 1 })).toBe('a ×3, b ×1');
+    expect(describeCounts({})).toBe('nothing excluded');
+  });
+});
+
+describe('the sampling stages of a step', () => {
+  it('go in chunks that cover every prompt, pair and candidate once, with the summaries summed', async () => {
+    fake.pairsPerStep = 37;
+    const { result } = await runStep('fan-a', { prompts: 50, promptsPerChunk: 16, generationsPerChunk: 10 });
+    const ranges = (stage: 'rollout' | 'summarize' | 'validate') =>
+      fake.ranges.get(stageKey('fan-a', 0, stage))!;
+    expect(ranges('rollout')).toHaveLength(4);
+    expectCover(ranges('rollout'), 50);
+    expect(ranges('summarize')).toHaveLength(4);
+    expectCover(ranges('summarize'), 37);
+    expectCover(ranges('validate'), 37);
+    expect(result.rollout).toEqual({ prompts: 50, trajectories: 200, truncated: 0 });
+    expect(result.summarize).toEqual({ candidates: 37, parsed: 37, leaking: 0 });
+    expect(result.validate.accepted + result.validate.rejected).toBe(37);
+  });
+
+  it('keep a 512-prompt step with 8,000 pairs within MAX_CHUNKS_PER_STAGE activities per stage and a bounded history', async () => {
+    fake.pairsPerStep = 8_000;
+    const { events } = await runStep('fan-b', { prompts: 512, promptsPerChunk: 1, generationsPerChunk: 1 });
+    for (const stage of ['rollout', 'summarize', 'validate'] as const) {
+      expect(fake.ranges.get(stageKey('fan-b', 0, stage))).toHaveLength(MAX_CHUNKS_PER_STAGE);
+    }
+    expect(events).toBeLessThanOrEqual(6 * 3 * MAX_CHUNKS_PER_STAGE + 60);
+  });
+
+  it('fail the step when no chunk gave a usable rollout', async () => {
+    fake.usableRollouts = false;
+    try {
+      await expect(
+        runStep('fan-d', { prompts: 20, promptsPerChunk: 8, generationsPerChunk: 8 }),
+      ).rejects.toThrow();
+      const handle = client.workflow.getHandle('fan-d/step-0');
+      const failure = await handle.result().catch((error: unknown) => error as Error);
+      expect(failureChain(failure)).toMatch(/no rollout of step 0 is usable \(engine-rejected ×20\)/);
+    } finally {
+      fake.usableRollouts = true;
+    }
+  });
+
+  it('run one activity per stage for a step started without fanOut (as before the fan-out)', async () => {
+    fake.pairsPerStep = 3;
+    await runStep('fan-c', undefined);
+    expect(fake.ranges.get(stageKey('fan-c', 0, 'rollout'))).toEqual([undefined]);
+    expect(fake.ranges.get(stageKey('fan-c', 0, 'validate'))).toEqual([undefined]);
+  });
+});
