@@ -91,7 +91,12 @@ export const RunConfigSchema = z
     fanOut: z
       .object({
         promptsPerChunk: z.number().int().positive().max(1024).default(DEFAULT_FAN_OUT.promptsPerChunk),
-        generationsPerChunk: z.number().int().positive().max(1024).default(DEFAULT_FAN_OUT.generationsPerChunk),
+        generationsPerChunk: z
+          .number()
+          .int()
+          .positive()
+          .max(1024)
+          .default(DEFAULT_FAN_OUT.generationsPerChunk),
       })
       .prefault({}),
   })
