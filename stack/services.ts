@@ -7,7 +7,14 @@ import { REPO_ROOT } from '../common/env.js';
 import { redactCredentials } from '../common/redact.js';
 import { TinkerClient } from '../engine/tinker.js';
 import { SEARCH_ATTRIBUTES } from '../temporal/contracts/common.js';
+import { childEnvironment } from '../common/child-env.js';
 import { OFFLINE_ENV, type InstalledStack } from './install.js';
+
+/** What the SkyRL engine's runtime reads: JAX and XLA, CUDA, Python, Hugging Face's offline switches, libraries. */
+const ENGINE_ENV = {
+  names: ['LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'PYTHONPATH', 'VIRTUAL_ENV', 'OMP_NUM_THREADS'],
+  prefixes: ['JAX_', 'XLA_', 'CUDA_', 'NVIDIA_', 'HF_', 'TRANSFORMERS_', 'TOKENIZERS_', 'SKYRL_'],
+};
 
 export type ServiceName = 'temporal' | 'mongodb' | 'engine';
 
@@ -84,7 +91,7 @@ function temporalSpec(env: Env, endpoints: Endpoints, installed: InstalledStack)
       'warn',
       ...temporalSearchAttributeArgs(),
     ],
-    env: process.env,
+    env: childEnvironment(process.env, { prefixes: ['TEMPORAL_'] }),
     ports: [
       { port: env.MEL_TEMPORAL_PORT, envVar: 'MEL_TEMPORAL_PORT' },
       { port: env.MEL_TEMPORAL_UI_PORT, envVar: 'MEL_TEMPORAL_UI_PORT' },
@@ -134,7 +141,7 @@ function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): S
       '--log-level',
       'error',
     ],
-    env: process.env,
+    env: childEnvironment(process.env, { prefixes: ['FERRETDB_'] }),
     ports: [{ port: env.MEL_FERRETDB_PORT, envVar: 'MEL_FERRETDB_PORT' }],
   });
   return {
@@ -187,7 +194,10 @@ function engineSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): 
       '--port',
       String(env.MEL_ENGINE_PORT),
     ],
-    env: { ...process.env, ...OFFLINE_ENV, JAX_PLATFORMS: process.env.JAX_PLATFORMS ?? 'cpu' },
+    env: childEnvironment(process.env, ENGINE_ENV, {
+      ...OFFLINE_ENV,
+      JAX_PLATFORMS: process.env.JAX_PLATFORMS ?? 'cpu',
+    }),
     ports: [{ port: env.MEL_ENGINE_PORT, envVar: 'MEL_ENGINE_PORT' }],
   });
   const client = new TinkerClient({ baseUrl: endpoints.engineUrl, requestTimeoutMs: 5_000, maxRetries: 0 });
