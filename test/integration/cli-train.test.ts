@@ -66,12 +66,13 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
   it('runs lists the run as completed with all its steps recorded', async () => {
     const runs = await melJson<RunListing[]>(['runs']);
     expect(runs.find((run) => run.runId === runId)).toMatchObject({
+      mode: 'mel',
       executionStatus: 'COMPLETED',
       phase: 'completed',
       totalSteps: 2,
       stepsRecorded: 2,
     });
-    expect((await mel(['runs'])).stdout).toMatch(new RegExp(`${runId} +COMPLETED +completed +1 +2/2`));
+    expect((await mel(['runs'])).stdout).toMatch(new RegExp(`${runId} +mel +COMPLETED +completed +1 +2/2`));
   });
 
   it('status shows the final state, the metrics of each step and the link to the history', async () => {
