@@ -1,4 +1,7 @@
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { registerCompareCommand } from '../../../cli/compare-command.js';
+import { CliError } from '../../../cli/context.js';
 import { CHART_SIZE, LEGEND_ROW, chartSize, lineChartSvg } from '../../../cli/report/chart.js';
 import {
   buildComparison,
@@ -296,6 +299,19 @@ describe('compare html', () => {
         '  Pass@1 on gsm8k-test.jsonl: mel-<a>=50.0% (after step 2), grpo-b=not evaluated',
       ].join('\n'),
     );
+  });
+});
+
+describe('mel compare arguments', () => {
+  const run = (args: string[]) => {
+    const program = new Command('mel').exitOverride();
+    registerCompareCommand(program);
+    return program.parseAsync(['node', 'mel', 'compare', ...args]);
+  };
+
+  it('needs two different runs, before it connects to anything', async () => {
+    await expect(run(['a'])).rejects.toThrow(new CliError('compare needs at least two runs'));
+    await expect(run(['a', 'b', 'a'])).rejects.toThrow('run a is given more than once');
   });
 });
 
