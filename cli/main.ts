@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { redactCredentials } from '../common/redact.js';
+import { registerCompareCommand } from './compare-command.js';
 import { CliError } from './context.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerExperienceCommands } from './experience-commands.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerExperienceCommands(program);
   registerReportCommand(program);
+  registerCompareCommand(program);
   registerReplayCommand(program);
   registerEvalCommand(program);
   return program;

@@ -87,6 +87,14 @@ export function findEval(db: Db, evalId: string): Promise<EvalDoc | null> {
   return byId(melCollections(db).evals, evalId);
 }
 
+/** The evals of policies the given runs produced (a run's newest policy or a checkpoint it saved), oldest first. */
+export function evalsOfRuns(db: Db, runIds: readonly string[]): Promise<EvalDoc[]> {
+  return melCollections(db)
+    .evals.find({ 'definition.target.runId': { $in: [...runIds] } })
+    .sort({ createdAt: 1, _id: 1 })
+    .toArray();
+}
+
 /** Per-step metrics of a run in step order (one row per recorded step). */
 export async function stepMetrics(db: Db, runId: string): Promise<StepMetricsRow[]> {
   const rows = await melCollections(db).stepMetrics.find({ runId }).sort({ step: 1 }).toArray();

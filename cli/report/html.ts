@@ -104,7 +104,8 @@ function summaryLine(data: ReportData): string {
   return `${shape}; phase ${data.phase ?? 'unknown'}; ${data.metrics.length} step(s) recorded; generated ${data.generatedAt.toISOString()}`;
 }
 
-function htmlTable(headers: string[], rows: string[][]): string {
+/** A table; header texts are escaped here, cells must be HTML already. */
+export function htmlTable(headers: string[], rows: string[][]): string {
   const head = headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
   const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${cell}</td>`).join('')}</tr>`).join('\n');
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
