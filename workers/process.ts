@@ -17,7 +17,11 @@ export interface WorkerProcessOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export function spawnWorkerProcess({ logFile, roles, env = process.env }: WorkerProcessOptions): ChildProcess {
+export function spawnWorkerProcess({
+  logFile,
+  roles,
+  env = process.env,
+}: WorkerProcessOptions): ChildProcess {
   const log = openSync(logFile, 'a');
   try {
     const args = ['workers/main.ts', ...(roles ? ['--roles', roles.join(',')] : [])];

@@ -11,12 +11,7 @@ import { COLLECTIONS } from '../../store/mongo.js';
 import { activityAttempts } from '../../temporal/history.js';
 import { followRun, startRun } from '../../temporal/client.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';
-import {
-  doubleOptimizerSteps,
-  useClientAndWorkers,
-  useEngineDouble,
-  useMongoFaults,
-} from './support.js';
+import { doubleOptimizerSteps, useClientAndWorkers, useEngineDouble, useMongoFaults } from './support.js';
 
 const liveness = { stallTimeoutMs: 8_000, heartbeatEveryMs: 500 };
 
