@@ -347,6 +347,7 @@ export async function runDrill(settings: DrillSettings, deps: DrillDeps): Promis
     summary.ok = summary.checks.every((check) => check.ok);
   } catch (error) {
     summary.error = (error as Error).message;
+    for (const record of records) if (!record.injected) record.note ??= 'the drill stopped before it';
     log.error({ err: error, elapsedS: elapsedS() }, 'the drill failed');
   } finally {
     following = false;
