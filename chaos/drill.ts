@@ -49,6 +49,9 @@ type Where =
   | { closed: true; workflowStatus: string }
   | { closed: false; status: RunStatus; step?: number; stage?: StageName; at: number };
 
+/** The bound of one call to a service that is up (connect, start the run, read a history). */
+const CALL_BOUND_MS = 60_000;
+
 export interface DrillDeps {
   stack: Stack;
   env: Env;
@@ -116,7 +119,11 @@ export async function runDrill(settings: DrillSettings, deps: DrillDeps): Promis
           });
     log.info({ engine: engine.describe }, 'engine');
     const endpoints = { ...stack.endpoints, engineUrl: engine.url };
-    temporal = await connectClient(endpoints);
+    temporal = await within(
+      `Temporal at ${endpoints.temporalAddress}`,
+      CALL_BOUND_MS,
+      connectClient(endpoints),
+    );
     const client = temporal;
     workers = new DrillWorkers({
       dir,
@@ -125,7 +132,7 @@ export async function runDrill(settings: DrillSettings, deps: DrillDeps): Promis
       log,
     });
     await workers.startAll();
-    await startRun(client, config);
+    await within(`the run ${config.runId} to start`, CALL_BOUND_MS, startRun(client, config));
     log.info({ runId: config.runId, workflowId: runWorkflowId(config.runId) }, 'run started');
 
     const where = async (): Promise<Where> => {
@@ -274,7 +281,12 @@ export async function runDrill(settings: DrillSettings, deps: DrillDeps): Promis
           continue;
         }
         await sleep(fault.at.afterMs);
-        const still = (await runningActivities(client, stepWorkflowId(config.runId, step))).find(
+        const running = await within(
+          `the pending activities of step ${step}`,
+          CALL_BOUND_MS,
+          runningActivities(client, stepWorkflowId(config.runId, step)),
+        );
+        const still = running.find(
           (activity) => activity.activityType === 'policyUpdate' && activity.attempt === seen.update!.attempt,
         );
         if (!still) {
@@ -301,7 +313,7 @@ export async function runDrill(settings: DrillSettings, deps: DrillDeps): Promis
     following = false;
     await follower;
 
-    const mongo = await connectMongo(endpoints);
+    const mongo = await within('MongoDB', CALL_BOUND_MS, connectMongo(endpoints));
     try {
       const evidence = await within(
         "the run's documents, audits and the optimizer's counter",
@@ -322,7 +334,11 @@ export async function runDrill(settings: DrillSettings, deps: DrillDeps): Promis
           !record.fault.duringPolicyUpdate
         )
           continue;
-        const history = await activityAttempts(client, stepWorkflowId(config.runId, record.step));
+        const history = await within(
+          `the history of step ${record.step}`,
+          CALL_BOUND_MS,
+          activityAttempts(client, stepWorkflowId(config.runId, record.step)),
+        );
         attempts.set(record.step, history.get('policyUpdate'));
       }
       summary.unexpectedWorkerExits = workers.unexpectedExits.length;

@@ -25,7 +25,8 @@ export async function waitFor<T>(
   let lastError: unknown;
   for (;;) {
     try {
-      const value = await check();
+      // A check that hangs (a call to a service that went away) counts against the same bound.
+      const value = await within(what, Math.max(1, deadline - Date.now()), check());
       if (value !== undefined) return value;
       lastError = undefined;
     } catch (error) {
