@@ -158,7 +158,7 @@ export async function runDrill(settings: DrillSettings, deps: DrillDeps): Promis
     const follower = (async () => {
       let last = '';
       while (following) {
-        const now = await where().catch(() => undefined);
+        const now = await within('the run progress', CALL_BOUND_MS, where()).catch(() => undefined);
         const key = now && (now.closed ? now.workflowStatus : `${now.step}/${now.stage}`);
         if (now && key !== last) {
           last = key!;
