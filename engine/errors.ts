@@ -53,6 +53,11 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
+/** The engine no longer knows the client's session (restarted without it, or expired it): SkyRL answers 404. */
+export function isSessionGone(error: unknown): error is EngineError {
+  return error instanceof EngineError && error.status === 404 && /\bsession not found\b/i.test(error.message);
+}
+
 /** The engine no longer holds the model: unknown (404) or known but not loaded (SkyRL answers 400). */
 export function isModelGone(error: unknown): error is EngineError {
   if (!(error instanceof EngineError)) return false;

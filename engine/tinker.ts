@@ -20,7 +20,7 @@ import {
   type SampleRequest,
   type Sequenced,
 } from './engine.js';
-import { describeError, isRetryableStatus } from './errors.js';
+import { describeError, isRetryableStatus, isSessionGone } from './errors.js';
 import type { LossReduction } from '../mel/objective.js';
 
 export interface TinkerClientOptions {
@@ -147,8 +147,24 @@ export class TinkerClient implements PolicyEngine {
   }
 
   async createTrainingModel(args: { baseModel: string; rank: number; seed?: number }): Promise<string> {
+    const session = this.sessionId();
+    try {
+      return await this.createModelIn(await session, args);
+    } catch (error) {
+      if (!isSessionGone(error)) throw error;
+      // The engine forgot the session this client created (an engine restarted on a fresh state, a session that
+      // expired). Its 404 proves it created no model, so ask again in a new session.
+      if (this.session === session) this.session = undefined;
+      return this.createModelIn(await this.sessionId(), args);
+    }
+  }
+
+  private async createModelIn(
+    sessionId: string,
+    args: { baseModel: string; rank: number; seed?: number },
+  ): Promise<string> {
     const future = await this.call<FutureHandle & { model_id: string }>('POST', '/create_model', {
-      session_id: await this.sessionId(),
+      session_id: sessionId,
       model_seq_id: 0,
       base_model: args.baseModel,
       lora_config: {

@@ -108,14 +108,18 @@ export class Stack {
     await this.writeState(state);
   }
 
-  /** Kills a service (SIGKILL, no clean shutdown) and starts it again on the same state: a crash and recovery. */
-  async crashAndRestart(name: ServiceName): Promise<void> {
+  /**
+   * Kills a service (SIGKILL, no clean shutdown), leaves it down for `downtimeMs`, and starts it again on the same
+   * state: a crash and recovery. Returns once it answers again (bounded by MEL_STACK_START_TIMEOUT_S).
+   */
+  async crashAndRestart(name: ServiceName, downtimeMs = 0): Promise<void> {
     const state = await this.readState();
     const entry = state[name];
     if (!entry) throw new Error(`${name} was not started by this stack`);
     await stopProcessGroup(entry.pid, 0, 'SIGKILL');
     delete state[name];
     await this.writeState(state);
+    if (downtimeMs > 0) await sleep(downtimeMs);
     const spec = this.spec(name);
     await this.startIfNeeded(spec);
     await this.waitForAll([spec], (it) => this.waitUntilReady(it));

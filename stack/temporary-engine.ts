@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,24 +13,13 @@ import type { Logger } from '../common/logger.js';
 import { TinkerClient } from '../engine/tinker.js';
 import { PrerequisiteError } from './prereqs.js';
 import { cachePaths } from './install.js';
-import { isAlive, spawnService, stopProcessGroup, tailOf } from './process.js';
+import { freePort, isAlive, spawnService, stopProcessGroup, tailOf } from './process.js';
 import { serviceSpecs, stateDir } from './services.js';
 
 export interface TemporaryEngine {
   engine: TinkerClient;
   engineUrl: string;
   checkpointsBase: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
 }
 
 /** Runs `work` while a fresh engine serves `modelDir`; stops it and removes its state afterwards. */

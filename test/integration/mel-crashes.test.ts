@@ -1,35 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, loadEnv } from '../../common/env.js';
+import { loadEnv } from '../../common/env.js';
 import { createLogger } from '../../common/logger.js';
 import { connectMongo, type MongoHandle } from '../../store/mongo.js';
 import { Stack } from '../../stack/stack.js';
 import type { StageName } from '../../temporal/contracts/run.js';
 import { currentProgress, followRun, startRun } from '../../temporal/client.js';
+import { signalProcessGroup, spawnWorkerProcess } from '../../workers/process.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';
 import { client, endpoints, startWorkers } from './support.js';
 
 const ENGINE_STAGES: StageName[] = ['rollout', 'summarize', 'validate', 'policy-update'];
 
 /** A worker in its own process (and process group), as `npm run worker` runs it. */
-function spawnWorkerProcess(name: string): ChildProcess {
-  const log = openSync(path.join(loadEnv().MEL_STACK_DIR, `${name}.log`), 'a');
-  return spawn(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['workers/main.ts'], {
-    cwd: REPO_ROOT,
-    detached: true,
-    stdio: ['ignore', log, log],
-  });
-}
-
-function killGroup(child: ChildProcess) {
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch {
-    // already gone
-  }
+function spawnWorker(name: string): ChildProcess {
+  return spawnWorkerProcess({ logFile: path.join(loadEnv().MEL_STACK_DIR, `${name}.log`) });
 }
 
 async function waitForStage(temporal: Client, runId: string, step: number, stages: StageName[]) {
@@ -68,18 +55,18 @@ describe('MEL training survives crashes', () => {
     { timeout: 600_000 },
     async () => {
       const config = shortRunConfig();
-      const first = spawnWorkerProcess('crash-worker-1');
+      const first = spawnWorker('crash-worker-1');
       let replacement: ChildProcess | undefined;
       try {
         await startRun(temporal, config);
         await waitForStage(temporal, config.runId, 1, ENGINE_STAGES);
-        killGroup(first);
-        replacement = spawnWorkerProcess('crash-worker-2');
+        signalProcessGroup(first);
+        replacement = spawnWorker('crash-worker-2');
         const status = await followRun(temporal, config.runId, () => undefined);
         expect(status.phase).toBe('completed');
         await expectCompleteRun(mongo.db, config, status.policy!);
       } finally {
-        for (const child of [first, replacement]) if (child) killGroup(child);
+        for (const child of [first, replacement]) if (child) signalProcessGroup(child);
       }
     },
   );

@@ -7,14 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { STALLED } from '../../activities/attempt.js';
 import { COLLECTIONS } from '../../store/mongo.js';
+import { activityAttempts } from '../../temporal/history.js';
 import { shortRunConfig, trainAndCheck } from './mel-support.js';
-import {
-  activityAttempts,
-  doubleOptimizerSteps,
-  useClientAndWorkers,
-  useEngineDouble,
-  useMongoFaults,
-} from './support.js';
+import { doubleOptimizerSteps, useClientAndWorkers, useEngineDouble, useMongoFaults } from './support.js';
 
 /** The activities' heartbeat timeout (workflows/activity-options.ts). */
 const HEARTBEAT_TIMEOUT_MS = 30_000;

@@ -8,15 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { STALLED } from '../../activities/attempt.js';
 import type { MetaExperienceDoc, StepDoc } from '../../store/documents.js';
 import { COLLECTIONS } from '../../store/mongo.js';
+import { activityAttempts } from '../../temporal/history.js';
 import { followRun, startRun } from '../../temporal/client.js';
 import { expectCompleteRun, shortRunConfig } from './mel-support.js';
-import {
-  activityAttempts,
-  doubleOptimizerSteps,
-  useClientAndWorkers,
-  useEngineDouble,
-  useMongoFaults,
-} from './support.js';
+import { doubleOptimizerSteps, useClientAndWorkers, useEngineDouble, useMongoFaults } from './support.js';
 
 const liveness = { stallTimeoutMs: 8_000, heartbeatEveryMs: 500 };
 

@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Db } from 'mongodb';
 import { expect } from 'vitest';
-import { loadEnv, REPO_ROOT } from '../../common/env.js';
+import { REPO_ROOT } from '../../common/env.js';
 import type { DatasetPin } from '../../mel/dataset.js';
 import { datasetPin, loadRunConfig, loadRunDataset } from '../../mel/node.js';
-import { cachePaths } from '../../stack/install.js';
+import { optimizerStepsIn } from '../../stack/engine-checkpoints.js';
 import type {
   DatumDoc,
   MetaExperienceDoc,
@@ -56,19 +54,6 @@ export async function dataPin(config: RunConfig): Promise<DatasetPin> {
 export async function demoRunConfig(): Promise<RunConfig> {
   const template = await loadRunConfig(path.join(REPO_ROOT, 'configs', 'demo.json'));
   return { ...template, runId: uniqueId('demo') };
-}
-
-/** Reads the optimizer's own step counter from a saved training state of the local SkyRL engine. */
-export async function optimizerStepsIn(statePath: string): Promise<number> {
-  const match = /^tinker:\/\/([^/]+)\/weights\/(.+)$/.exec(statePath);
-  if (!match) throw new Error(`not a training-state path: ${statePath}`);
-  const env = loadEnv();
-  const dir = path.join(env.MEL_STACK_DIR, 'engine', 'checkpoints', match[1]!, `${match[2]}.tar.gz`);
-  const script = path.join(import.meta.dirname, '..', '..', 'engine', 'python', 'checkpoint_info.py');
-  const { stdout } = await promisify(execFile)(cachePaths(env).venvPython, [script, dir], {
-    env: { ...process.env, JAX_PLATFORMS: 'cpu' },
-  });
-  return (JSON.parse(stdout) as { optimizer_steps: number }).optimizer_steps;
 }
 
 /**

@@ -109,39 +109,3 @@ export function useMongoFaults(rules: MongoFaultRule[]): { proxy: MongoFaultProx
   });
   return handle;
 }
-
-export interface ActivityAttempts {
-  /** The attempt that completed. */
-  attempt: number;
-  /** Why the attempt before it failed. */
-  lastFailure?: { message: string; type?: string };
-}
-
-/** Per activity type of a workflow: the attempt that completed and the failure of the one before. */
-export async function activityAttempts(
-  temporal: Client,
-  workflowId: string,
-): Promise<Map<string, ActivityAttempts>> {
-  const { events } = await temporal.workflow.getHandle(workflowId).fetchHistory();
-  const typeOf = new Map<string, string>();
-  const attempts = new Map<string, ActivityAttempts>();
-  for (const event of events ?? []) {
-    const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled) typeOf.set(String(event.eventId), scheduled.activityType?.name ?? '');
-    const started = event.activityTaskStartedEventAttributes;
-    if (!started) continue;
-    const failure = started.lastFailure;
-    attempts.set(typeOf.get(String(started.scheduledEventId)) ?? '', {
-      attempt: started.attempt ?? 1,
-      ...(failure
-        ? {
-            lastFailure: {
-              message: failure.message ?? '',
-              type: failure.applicationFailureInfo?.type ?? undefined,
-            },
-          }
-        : {}),
-    });
-  }
-  return attempts;
-}

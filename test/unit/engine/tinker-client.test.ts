@@ -227,3 +227,74 @@ describe('Tinker client wire behaviour', () => {
     });
   });
 });
+
+describe('Tinker client sessions', () => {
+  /** Sessions the engine knows; `forget()` is an engine restarted on a fresh state. */
+  const known = new Set<string>();
+  let sessions = 0;
+  /** An engine that forgets each session as soon as it created it. */
+  let forgetEverySession = false;
+  let server: Awaited<ReturnType<typeof startFakeServer>>;
+
+  beforeAll(async () => {
+    server = await startFakeServer((request, response) => {
+      const body = request.body as { session_id?: string; request_id?: string };
+      if (request.path === '/api/v1/create_session') {
+        const id = `session-${++sessions}`;
+        if (!forgetEverySession) known.add(id);
+        return json(response, 200, { session_id: id });
+      }
+      if (request.path === '/api/v1/create_model') {
+        if (!known.has(body.session_id!)) return json(response, 404, { detail: 'Session not found' });
+        return json(response, 200, { request_id: `model-in-${body.session_id}` });
+      }
+      if (request.path === '/api/v1/retrieve_future') {
+        return json(response, 200, { model_id: `model-of-${body.request_id}` });
+      }
+      json(response, 404, { detail: 'Not Found' });
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('creates one session and every model in it', async () => {
+    const client = new TinkerClient({ baseUrl: server.url, baseModel: 'base', retryBaseDelayMs: 1 });
+    const first = await client.createTrainingModel({ baseModel: 'base', rank: 8 });
+    const second = await client.createTrainingModel({ baseModel: 'base', rank: 8 });
+    expect([first, second]).toEqual([
+      `model-of-model-in-session-${sessions}`,
+      `model-of-model-in-session-${sessions}`,
+    ]);
+  });
+
+  it('creates a new session when the engine forgot its own, once for concurrent calls', async () => {
+    const client = new TinkerClient({ baseUrl: server.url, baseModel: 'base', retryBaseDelayMs: 1 });
+    await client.createTrainingModel({ baseModel: 'base', rank: 8 });
+    const before = sessions;
+    known.clear();
+    const models = await Promise.all([
+      client.createTrainingModel({ baseModel: 'base', rank: 8 }),
+      client.createTrainingModel({ baseModel: 'base', rank: 8 }),
+    ]);
+    expect(sessions).toBe(before + 1);
+    expect(models).toEqual([
+      `model-of-model-in-session-${sessions}`,
+      `model-of-model-in-session-${sessions}`,
+    ]);
+  });
+
+  it('gives up when the engine refuses the new session too', async () => {
+    const client = new TinkerClient({ baseUrl: server.url, baseModel: 'base', retryBaseDelayMs: 1 });
+    const before = sessions;
+    forgetEverySession = true;
+    try {
+      await expect(client.createTrainingModel({ baseModel: 'base', rank: 8 })).rejects.toThrow(
+        /404: Session not found/,
+      );
+      expect(sessions - before).toBe(2);
+    } finally {
+      forgetEverySession = false;
+    }
+  });
+});
