@@ -21,6 +21,8 @@ interface Reflection {
   validate: ValidateSummary;
 }
 
+const NO_ROLLOUT: RolloutSummary = { prompts: 0, trajectories: 0, truncated: 0 };
+
 /** What the GRPO baseline reports for the stages it skips. */
 const NO_REFLECTION: Reflection = {
   contrast: { pairs: 0 },
@@ -94,19 +96,27 @@ function samplingStages(ref: SamplingChunkRef, fanOut: StepFanOut | undefined) {
       validate: () => gpuInference.validate(ref),
     };
   }
+  // A stage without items (no mixed group, so no pair) runs no activity and sums to its zero.
   const inChunks = async <T extends object>(
     total: number,
     perChunk: number,
+    zero: T,
     activity: (input: SamplingChunkRef) => Promise<T>,
   ): Promise<T> => {
     const chunks = itemChunks(total, perChunk);
-    return sumCounts(await Promise.all(chunks.map((items: ItemRange) => activity({ ...ref, items }))));
+    return sumCounts([
+      zero,
+      ...(await Promise.all(chunks.map((items: ItemRange) => activity({ ...ref, items })))),
+    ]);
   };
+  const { prompts, promptsPerChunk, generationsPerChunk } = fanOut;
   return {
     rollout: async () =>
-      usableRollouts(ref, await inChunks(fanOut.prompts, fanOut.promptsPerChunk, gpuInference.rollout)),
-    summarize: (pairs: number) => inChunks(pairs, fanOut.generationsPerChunk, gpuInference.summarize),
-    validate: (candidates: number) => inChunks(candidates, fanOut.generationsPerChunk, gpuInference.validate),
+      usableRollouts(ref, await inChunks(prompts, promptsPerChunk, NO_ROLLOUT, gpuInference.rollout)),
+    summarize: (pairs: number) =>
+      inChunks(pairs, generationsPerChunk, NO_REFLECTION.summarize, gpuInference.summarize),
+    validate: (candidates: number) =>
+      inChunks(candidates, generationsPerChunk, NO_REFLECTION.validate, gpuInference.validate),
   };
 }
 

@@ -102,6 +102,15 @@ describe('the sampling stages of a step', () => {
     expect(events).toBeLessThanOrEqual(6 * 3 * MAX_CHUNKS_PER_STAGE + 60);
   });
 
+  it('run no summarize or validate activity for a step without pairs, and report zeros', async () => {
+    fake.pairsPerStep = 0;
+    const { result } = await runStep('fan-e', { prompts: 4, promptsPerChunk: 2, generationsPerChunk: 2 });
+    expect(fake.ranges.get(stageKey('fan-e', 0, 'summarize'))).toBeUndefined();
+    expect(result.summarize).toEqual({ candidates: 0, parsed: 0, leaking: 0 });
+    expect(result.validate).toEqual({ accepted: 0, rejected: 0 });
+    fake.pairsPerStep = 3;
+  });
+
   it('fail the step when no chunk gave a usable rollout', async () => {
     fake.usableRollouts = false;
     try {
