@@ -1,6 +1,4 @@
 /** `mel compare`: runs side by side in one HTML report with PNG charts, or as JSON. Reads MongoDB only. */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { evalsOfRuns, findRun, stepMetrics } from '../store/queries.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
@@ -13,8 +11,7 @@ import {
   type CompareInput,
   type Comparison,
 } from './report/compare.js';
-import { lineChartPng } from './report/png.js';
-import type { WrittenReport } from './report-command.js';
+import { writeChartsPage, type WrittenReport } from './report-command.js';
 
 export function registerCompareCommand(program: Command): void {
   program
@@ -67,22 +64,8 @@ async function loadInputs(context: CliContext, runIds: string[]): Promise<Compar
   }));
 }
 
-export async function writeComparison(comparison: Comparison, dir: string): Promise<WrittenReport> {
-  await mkdir(dir, { recursive: true });
-  const plots: WrittenReport['plots'] = [];
-  for (const [name, chart] of Object.entries(compareCharts(comparison))) {
-    const { png, width, height } = lineChartPng(chart);
-    const file = path.join(dir, name);
-    await writeFile(file, png);
-    plots.push({ file, width, height, bytes: png.length });
-  }
-  const html = path.join(dir, 'compare.html');
-  await writeFile(
-    html,
-    compareHtml(
-      comparison,
-      plots.map((plot) => path.basename(plot.file)),
-    ),
+export function writeComparison(comparison: Comparison, dir: string): Promise<WrittenReport> {
+  return writeChartsPage(dir, compareCharts(comparison), 'compare.html', (plots) =>
+    compareHtml(comparison, plots),
   );
-  return { html, plots };
 }

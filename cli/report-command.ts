@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { findRun, listMetaExperiences, stepMetrics } from '../store/queries.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import type { LineChart } from './report/chart.js';
 import { lineChartPng } from './report/png.js';
 import { reportCharts, reportHtml, type ReportData } from './report/html.js';
 import { loadStatus } from './run-state.js';
@@ -49,22 +50,26 @@ async function loadReportData(context: CliContext, runId: string): Promise<Repor
   return { runId, config: run.config, phase, metrics, accepted, generatedAt: new Date() };
 }
 
-export async function writeReport(data: ReportData, dir: string): Promise<WrittenReport> {
+export function writeReport(data: ReportData, dir: string): Promise<WrittenReport> {
+  return writeChartsPage(dir, reportCharts(data), 'index.html', (plots) => reportHtml(data, plots));
+}
+
+/** Writes each chart as a PNG named by its key, then the page `htmlName` that `render` makes of their file names. */
+export async function writeChartsPage(
+  dir: string,
+  charts: Record<string, LineChart>,
+  htmlName: string,
+  render: (plots: string[]) => string,
+): Promise<WrittenReport> {
   await mkdir(dir, { recursive: true });
   const plots: WrittenReport['plots'] = [];
-  for (const [name, chart] of Object.entries(reportCharts(data))) {
+  for (const [name, chart] of Object.entries(charts)) {
     const { png, width, height } = lineChartPng(chart);
     const file = path.join(dir, name);
     await writeFile(file, png);
     plots.push({ file, width, height, bytes: png.length });
   }
-  const html = path.join(dir, 'index.html');
-  await writeFile(
-    html,
-    reportHtml(
-      data,
-      plots.map((plot) => path.basename(plot.file)),
-    ),
-  );
+  const html = path.join(dir, htmlName);
+  await writeFile(html, render(plots.map((plot) => path.basename(plot.file))));
   return { html, plots };
 }

@@ -12,7 +12,7 @@ import type { EvalMetrics, EvalSettings } from '../../temporal/contracts/eval.js
 import { percent, timestamp } from '../format.js';
 import { escapeXml as escapeHtml, type LineChart } from './chart.js';
 import { diffConfigs, type DiffValue } from './config-diff.js';
-import { htmlTable } from './html.js';
+import { htmlPage, htmlTable, plotsDiv } from './html.js';
 
 /** What the command reads for one run. */
 export interface CompareInput {
@@ -284,29 +284,18 @@ function modeName(mode: RunMode): string {
 export function compareHtml(comparison: Comparison, plots: string[]): string {
   const runIds = comparison.runs.map((run) => run.runId);
   const title = `MEL runs compared: ${runIds.join(' vs ')}`;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-.plots img { width: 640px; max-width: 100%; margin: 0.5em 1em 0.5em 0; border: 1px solid #ddd; }
-.muted { color: #888; }
-pre { white-space: pre-wrap; margin: 0; }
-</style></head><body>
-<h1>${escapeHtml(title)}</h1>
-<p>generated ${escapeHtml(comparison.generatedAt)}</p>
+  return htmlPage(
+    title,
+    `<p>generated ${escapeHtml(comparison.generatedAt)}</p>
 <h2>Runs</h2>
 ${runsTable(comparison)}
 <h2>Curves</h2>
-<div class="plots">${plots.map((file) => `<img src="${escapeHtml(file)}" alt="${escapeHtml(file)}">`).join('\n')}</div>
+${plotsDiv(plots)}
 <h2>Held-out evals</h2>
 ${evalTables(comparison)}
 <h2>Configuration differences</h2>
-${differencesTable(comparison)}
-</body></html>
-`;
+${differencesTable(comparison)}`,
+  );
 }
 
 const runHeaders = (comparison: Comparison) => comparison.runs.map((run) => run.runId);

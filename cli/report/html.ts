@@ -72,6 +72,20 @@ function secondsOf(ms: number | undefined): number | null {
 
 export function reportHtml(data: ReportData, plots: string[]): string {
   const title = `MEL run ${data.runId}`;
+  return htmlPage(
+    title,
+    `<p>${escapeHtml(summaryLine(data))}</p>
+<h2>Curves</h2>
+${plotsDiv(plots)}
+<h2>Per step</h2>
+${metricsTable(data.metrics)}
+<h2>Accepted meta-experiences (${data.accepted.length})</h2>
+${acceptedTable(data.accepted)}`,
+  );
+}
+
+/** A report page: the shared head and style, the title as heading, then `body`. */
+export function htmlPage(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>
@@ -80,18 +94,18 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 .plots img { width: 640px; max-width: 100%; margin: 0.5em 1em 0.5em 0; border: 1px solid #ddd; }
+.muted { color: #888; }
 pre { white-space: pre-wrap; margin: 0; }
 </style></head><body>
 <h1>${escapeHtml(title)}</h1>
-<p>${escapeHtml(summaryLine(data))}</p>
-<h2>Curves</h2>
-<div class="plots">${plots.map((file) => `<img src="${escapeHtml(file)}" alt="${escapeHtml(file)}">`).join('\n')}</div>
-<h2>Per step</h2>
-${metricsTable(data.metrics)}
-<h2>Accepted meta-experiences (${data.accepted.length})</h2>
-${acceptedTable(data.accepted)}
+${body}
 </body></html>
 `;
+}
+
+/** The chart images, side by side. */
+export function plotsDiv(plots: readonly string[]): string {
+  return `<div class="plots">${plots.map((file) => `<img src="${escapeHtml(file)}" alt="${escapeHtml(file)}">`).join('\n')}</div>`;
 }
 
 function summaryLine(data: ReportData): string {
