@@ -2,6 +2,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { NON_RETRYABLE } from './error-types.js';
+import {
+  temporalSettings,
+  TemporalSettingsError,
+  type TemporalAccess,
+  type TemporalSettings,
+} from './temporal-env.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -14,7 +20,8 @@ const optionalText = z
 
 /**
  * Everything the project reads from the environment, validated once. Unset service addresses mean
- * "use the local stack that the project starts itself"; set ones point at an existing service.
+ * "use the local stack that the project starts itself"; set ones point at an existing service. Temporal's
+ * address, namespace and access come from its standard configuration (`temporal-env.ts`, beside this schema).
  */
 const envSchema = z.object({
   MEL_CACHE_DIR: z.string().default(path.join(REPO_ROOT, '.cache')),
@@ -23,8 +30,6 @@ const envSchema = z.object({
   /** Log lines: readable on a terminal and JSON when piped (auto), or always one of them. */
   MEL_LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
 
-  MEL_TEMPORAL_ADDRESS: optionalText,
-  MEL_TEMPORAL_NAMESPACE: z.string().default('default'),
   MEL_TEMPORAL_PORT: port.default(17_233),
   MEL_TEMPORAL_UI_PORT: port.default(18_233),
 
@@ -44,7 +49,7 @@ const envSchema = z.object({
   MEL_STACK_START_TIMEOUT_S: z.coerce.number().positive().default(180),
 });
 
-export type Env = z.infer<typeof envSchema>;
+export type Env = z.infer<typeof envSchema> & { temporal: TemporalSettings };
 
 export class ConfigError extends Error {
   override name = NON_RETRYABLE.config;
@@ -52,17 +57,28 @@ export class ConfigError extends Error {
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const parsed = envSchema.safeParse(source);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`invalid environment:\n${problems.join('\n')}`);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  let temporal: TemporalSettings | undefined;
+  try {
+    temporal = temporalSettings(source);
+  } catch (error) {
+    if (!(error instanceof TemporalSettingsError)) throw error;
+    problems.push(...error.problems);
   }
-  return parsed.data;
+  if (!parsed.success || temporal === undefined || problems.length > 0) {
+    throw new ConfigError(`invalid environment:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+  }
+  return { ...parsed.data, temporal };
 }
 
 /** Where each service is reached, whether the project started it or the user pointed at their own. */
 export interface Endpoints {
   temporalAddress: string;
   temporalNamespace: string;
+  /** TLS, API key, headers: unset for the local stack's Temporal. */
+  temporalAccess?: TemporalAccess;
   temporalUiUrl?: string;
   mongoUri: string;
   mongoDb: string;
@@ -82,9 +98,10 @@ export const WARM_MODEL_DIR = path.join(REPO_ROOT, 'tiny-model', 'artifact');
 export function resolveEndpoints(env: Env = loadEnv()): Endpoints {
   const loopback = '127.0.0.1';
   return {
-    temporalAddress: env.MEL_TEMPORAL_ADDRESS ?? `${loopback}:${env.MEL_TEMPORAL_PORT}`,
-    temporalNamespace: env.MEL_TEMPORAL_NAMESPACE,
-    temporalUiUrl: env.MEL_TEMPORAL_ADDRESS ? undefined : `http://${loopback}:${env.MEL_TEMPORAL_UI_PORT}`,
+    temporalAddress: env.temporal.address ?? `${loopback}:${env.MEL_TEMPORAL_PORT}`,
+    temporalNamespace: env.temporal.namespace,
+    temporalAccess: env.temporal.access,
+    temporalUiUrl: env.temporal.address ? undefined : `http://${loopback}:${env.MEL_TEMPORAL_UI_PORT}`,
     mongoUri: env.MONGODB_URI ?? `mongodb://${loopback}:${env.MEL_FERRETDB_PORT}/`,
     mongoDb: env.MEL_MONGODB_DB,
     engineUrl: env.MEL_ENGINE_URL ?? `http://${loopback}:${env.MEL_ENGINE_PORT}`,

@@ -43,7 +43,7 @@ export function cachePaths(env: Env) {
 /** Installs only what the configuration asks the project to run itself. */
 export async function installStack(env: Env, log: Logger): Promise<InstalledStack> {
   const installed: InstalledStack = {};
-  if (!env.MEL_TEMPORAL_ADDRESS) installed.temporalCli = await ensureTemporalCli(env, log);
+  if (!env.temporal.address) installed.temporalCli = await ensureTemporalCli(env, log);
   if (!env.MONGODB_URI) installed.ferretdb = await ensureFerretDb(env, log);
   if (!env.MEL_ENGINE_URL) {
     installed.python = await ensureEngineVenv(env, log);

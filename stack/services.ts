@@ -6,6 +6,7 @@ import type { Endpoints, Env } from '../common/env.js';
 import { REPO_ROOT } from '../common/env.js';
 import { redactCredentials } from '../common/redact.js';
 import { TinkerClient } from '../engine/tinker.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
 import { SEARCH_ATTRIBUTES } from '../temporal/contracts/common.js';
 import { childEnvironment } from '../common/child-env.js';
 import { OFFLINE_ENV, type InstalledStack } from './install.js';
@@ -75,7 +76,7 @@ export function serviceSpecs(env: Env, endpoints: Endpoints, installed: Installe
 }
 
 function temporalSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
-  const launch = launchUnlessExternal(installed.temporalCli, env.MEL_TEMPORAL_ADDRESS, {
+  const launch = launchUnlessExternal(installed.temporalCli, env.temporal.address, {
     args: [
       'server',
       'start-dev',
@@ -107,7 +108,7 @@ function temporalSpec(env: Env, endpoints: Endpoints, installed: InstalledStack)
 
 function temporalReady(endpoints: Endpoints): Promise<boolean> {
   return answers(
-    () => Connection.connect({ address: endpoints.temporalAddress, connectTimeout: 2_000 }),
+    () => Connection.connect({ ...temporalConnectionOptions(endpoints), connectTimeout: 2_000 }),
     (connection) => connection.workflowService.describeNamespace({ namespace: endpoints.temporalNamespace }),
     (connection) => connection.close(),
   );

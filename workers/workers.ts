@@ -2,6 +2,7 @@
  * Builds the workers for each role. One process can run every role (the local default) or a single one
  * (a GPU host runs only gpuInference/gpuTraining, a CPU host only cpu).
  */
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
@@ -106,6 +107,11 @@ async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRol
   return { cpu: mel.cpu, gpuInference: { ...smoke, ...mel.gpuInference }, gpuTraining: mel.gpuTraining };
 }
 
+/** `<role>/<pid>@<host>`: which process on which machine polled a task, as the Temporal UI shows it. */
+export function workerIdentity(role: TaskQueueRole): string {
+  return `${role}/${process.pid}@${hostname()}`;
+}
+
 export async function createWorkers(
   connection: NativeConnection,
   deps: ActivityDeps,
@@ -128,7 +134,7 @@ export async function createWorkers(
         connection,
         namespace: deps.endpoints.temporalNamespace,
         taskQueue: `${options.taskQueuePrefix ?? ''}${TASK_QUEUES[role]}`,
-        identity: `${role}@${process.pid}`,
+        identity: workerIdentity(role),
         ...(role === 'cpu' ? { workflowsPath: WORKFLOWS_PATH } : {}),
         ...(hasActivities ? { activities: activities[role] } : {}),
         interceptors: { activity: [engineRefusalInterceptors] },
