@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { resolveEndpoints, type Endpoints } from '../common/env.js';
-import { redactCredentials } from '../common/redact.js';
+import { redactCredentials, redactedMessage } from '../common/redact.js';
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { connectClient } from '../temporal/connection.js';
@@ -29,7 +29,9 @@ export class CliContext {
 
   client(): Promise<Client> {
     this.temporal ??= connectClient(this.endpoints).catch((error: unknown) => {
-      throw new CliError(`cannot reach Temporal at ${this.endpoints.temporalAddress}: ${String(error)}`);
+      throw new CliError(
+        `cannot reach Temporal at ${this.endpoints.temporalAddress}: ${redactedMessage(error)}`,
+      );
     });
     return this.temporal;
   }
