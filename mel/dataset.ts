@@ -6,6 +6,7 @@ import {
   type VerifierConfig,
 } from './config.js';
 import type { Problem } from './types.js';
+import { extractBoxed } from './answer-extraction.js';
 import { verifyTrustedSolution } from './verifier.js';
 
 // Math problems from JSONL or Parquet rows. Parsing is pure (rows in, problems and bad rows out); the
@@ -72,6 +73,19 @@ function asText(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Where the layouts of other trainers keep a problem's id and answer, tried after the configured (or default)
+ * fields, which keep precedence: verl's parquet (`reward_model.ground_truth`, `extra_info.index`), SkyRL's
+ * (`reward_spec.ground_truth`) and TRL's (`solution`). Their chat-list `prompt` is a default question field.
+ */
+export const FIELD_ALIASES = {
+  id: ['extra_info.index'],
+  answer: ['reward_model.ground_truth', 'reward_spec.ground_truth', 'solution'],
+} as const;
+
+/** TRL's `solution` may be a worked solution: its answer is then the last \boxed{…} in it. */
+const WORKED_SOLUTION_FIELDS: ReadonlySet<string> = new Set(['solution']);
+
 type FieldResult = { value: string; field: string } | { field: string; message: string };
 
 function firstTextField(row: Record<string, unknown>, fields: readonly string[], what: string): FieldResult {
@@ -80,19 +94,41 @@ function firstTextField(row: Record<string, unknown>, fields: readonly string[],
     if (value === undefined || value === null) continue;
     const text = asText(value);
     if (text === undefined) return { field, message: `${what} must be a non-empty string or a number` };
-    return { value: text, field };
+    return { value: WORKED_SOLUTION_FIELDS.has(field) ? (extractBoxed(text) ?? text) : text, field };
   }
-  return { field: fields.join('|'), message: `missing ${what} (looked for ${fields.join(', ')})` };
+  return { field: fields.join('|'), message: missingFieldMessage(row, fields, what) };
+}
+
+const SHOWN_ROW_FIELDS = 20;
+
+/** Says which fields were looked for and which the row has, so that an unrecognised layout shows itself. */
+function missingFieldMessage(row: Record<string, unknown>, fields: readonly string[], what: string): string {
+  const found = rowFieldPaths(row);
+  const shown = found.slice(0, SHOWN_ROW_FIELDS).join(', ') + (found.length > SHOWN_ROW_FIELDS ? ', …' : '');
+  return (
+    `missing ${what} (looked for ${fields.join(', ')}; the row has ${found.length > 0 ? shown : 'no fields'}; ` +
+    `a run's configuration can name its field in mel.dataset.${what}Fields)`
+  );
+}
+
+/** The row's fields as dotted paths, nested objects one level deep (`reward_model.ground_truth`). */
+function rowFieldPaths(row: Record<string, unknown>): string[] {
+  return Object.entries(row).flatMap(([name, value]): string[] => {
+    if (value === undefined || value === null) return [];
+    if (typeof value !== 'object' || Array.isArray(value) || Object.keys(value).length === 0) return [name];
+    return Object.keys(value).map((key) => `${name}.${key}`);
+  });
 }
 
 function idOf(row: Record<string, unknown>, config: DatasetConfig, fallback: string): FieldResult {
-  const value = fieldValue(row, config.idField);
-  if (value === undefined || value === null) return { value: fallback, field: config.idField };
+  const field = [config.idField, ...FIELD_ALIASES.id].find((path) => fieldValue(row, path) != null);
+  if (field === undefined) return { value: fallback, field: config.idField };
+  const value = fieldValue(row, field);
   const text =
     typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' ? String(value) : '';
   return text.trim() === ''
-    ? { field: config.idField, message: 'id must be a non-empty string or a number' }
-    : { value: text, field: config.idField };
+    ? { field, message: 'id must be a non-empty string or a number' }
+    : { value: text, field };
 }
 
 /**
@@ -123,13 +159,18 @@ function rowToProblem(
   const record = row as Record<string, unknown>;
   const id = idOf(record, config, fallbackId);
   const question = firstTextField(record, config.questionFields, 'question');
-  const answer = firstTextField(record, config.answerFields, 'answer');
+  const answer = firstTextField(record, withAliases(config.answerFields, FIELD_ALIASES.answer), 'answer');
   for (const result of [id, question, answer]) {
     if ('message' in result) return { field: result.field, message: result.message };
   }
   const unverifiable = unverifiableAnswer(valueOf(answer), verifier);
   if (unverifiable !== null) return { field: answer.field, message: unverifiable };
   return { id: valueOf(id), question: valueOf(question), answer: valueOf(answer) };
+}
+
+/** The configured fields, then the aliases they do not already name. */
+function withAliases(configured: readonly string[], aliases: readonly string[]): string[] {
+  return [...configured, ...aliases.filter((alias) => !configured.includes(alias))];
 }
 
 function valueOf(result: FieldResult): string {

@@ -35,7 +35,9 @@ describe('the data set as mel train reads it before starting the run', () => {
     expect(describeRunData(dataset).split('\n')).toEqual([
       `data:   ${path} (sha256 ${dataset.sha256.slice(0, 12)}), 1 problems; 2 bad rows skipped:`,
       `  ${path}:2: field "answer": the verifier cannot score answer "$": \\boxed{$} reads as "$", not as correct`,
-      `  ${path}:3: field "answer|ground_truth": missing answer (looked for answer, ground_truth)`,
+      expect.stringMatching(
+        new RegExp(`^  ${path}:3: field "answer\\|ground_truth\\|.*": missing answer \\(looked for`),
+      ),
     ]);
   });
 

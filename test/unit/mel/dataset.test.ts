@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -22,6 +23,14 @@ import { datasetPin, loadProblemsFile, loadRunDataset } from '../../../mel/node.
 import { parseRunConfig } from '../../../mel/run-config.js';
 
 const skip = DatasetConfigSchema.parse({ onBadRow: 'skip' });
+/** The default answer fields, then the aliases of verl, SkyRL and TRL. */
+const ANSWER_FIELDS = [
+  'answer',
+  'ground_truth',
+  'reward_model.ground_truth',
+  'reward_spec.ground_truth',
+  'solution',
+];
 const lines = (...rows: string[]) => rows.join('\n');
 
 describe('JSONL problems', () => {
@@ -74,7 +83,7 @@ describe('JSONL problems', () => {
     const result = parseJsonlProblems(text, 'data/train.jsonl', skip);
     expect(result.problems.map((p) => p.id)).toEqual(['ok']);
     expect(result.badRows.map((r) => [r.line, r.field])).toEqual([
-      [2, 'answer|ground_truth'],
+      [2, ANSWER_FIELDS.join('|')],
       [3, null],
       [4, 'question'],
       [5, null],
@@ -95,7 +104,59 @@ describe('JSONL problems', () => {
     );
     expect(() => parseJsonlProblems(text, 'train.jsonl')).toThrow(DatasetRowError);
     expect(() => parseJsonlProblems(text, 'train.jsonl')).toThrow(
-      'train.jsonl:2: field "answer|ground_truth": missing answer (looked for answer, ground_truth)',
+      `train.jsonl:2: field "${ANSWER_FIELDS.join('|')}": missing answer (looked for ${ANSWER_FIELDS.join(', ')}; ` +
+        "the row has id, question; a run's configuration can name its field in mel.dataset.answerFields)",
+    );
+  });
+});
+
+describe('the layouts of other trainers, by default (test/fixtures/data-formats/make.py writes the files)', () => {
+  const fixture = (name: string) =>
+    fileURLToPath(new URL(`../../fixtures/data-formats/${name}`, import.meta.url));
+  const GSM8K = [
+    ['Tom has 3 apples and buys 4 more. How many apples does he have?', '7'],
+    ['A box holds 6 eggs. How many eggs are in 5 boxes?', '30'],
+    ['Sara reads 12 pages a day. How many pages does she read in 3 days?', '36'],
+  ];
+  const VERL_INSTRUCTION = 'Let\'s think step by step and output the final answer after "####".';
+
+  it.each(['verl-gsm8k.parquet', 'skyrl-gsm8k.parquet'])(
+    '%s: the chat prompt as it stands, the ground truth, extra_info.index as the id',
+    async (name) => {
+      const { problems, badRows } = await loadProblemsFile(fixture(name));
+      expect(badRows).toEqual([]);
+      expect(problems).toEqual(
+        GSM8K.map(([question, answer], index) => ({
+          id: String(index),
+          question: `${question} ${VERL_INSTRUCTION}`,
+          answer,
+        })),
+      );
+    },
+  );
+
+  it("trl-math.parquet: the last user message, and the answer of TRL's solution (boxed, or alone)", async () => {
+    const path = fixture('trl-math.parquet');
+    expect((await loadProblemsFile(path)).problems).toEqual([
+      { id: `${path}#1`, question: 'What is the sum of the roots of x^2 - 5x + 6 = 0?', answer: '5' },
+      { id: `${path}#2`, question: 'Simplify 2/4.', answer: '\\frac{1}{2}' },
+    ]);
+  });
+
+  it('the configured fields keep precedence over the aliases', () => {
+    const aliased = { question: 'q', solution: '\\boxed{5}', extra_info: { index: 9 } };
+    const config = DatasetConfigSchema.parse({ idField: 'uid', answerFields: ['final'] });
+    const read = (row: object) => parseJsonlProblems(JSON.stringify(row), 'f.jsonl', config).problems;
+    expect(read({ ...aliased, uid: 'u1', final: '4' })).toEqual([{ id: 'u1', question: 'q', answer: '4' }]);
+    expect(read(aliased)).toEqual([{ id: '9', question: 'q', answer: '5' }]);
+  });
+
+  it('an unrecognised layout fails naming the fields looked for and the fields its rows have', () => {
+    const row = { input: 'What is 2+2?', target: { value: '4' }, tags: ['easy'] };
+    expect(() => parseJsonlProblems(JSON.stringify(row), 'odd.jsonl')).toThrow(
+      'odd.jsonl:1: field "question|prompt|problem": missing question (looked for question, prompt, problem; ' +
+        "the row has input, target.value, tags; a run's configuration can name its field in " +
+        'mel.dataset.questionFields)',
     );
   });
 });
@@ -186,8 +247,8 @@ describe('files (mel/node.ts)', () => {
       {
         source: path,
         line: 3,
-        field: 'answer|ground_truth',
-        message: 'missing answer (looked for answer, ground_truth)',
+        field: ANSWER_FIELDS.join('|'),
+        message: expect.stringMatching(/^missing answer \(looked for answer, .*; the row has id, problem;/),
       },
     ]);
   });
