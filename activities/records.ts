@@ -4,9 +4,11 @@ import { melCollections } from '../store/collections.js';
 import type { RecordStepInput, RegisterRunInput } from '../temporal/contracts/run.js';
 import { assertUnchanged } from '../mel/index.js';
 import { differentRunConfigMessage, parseRunConfig, sameRunConfig } from '../mel/run-config.js';
+import { stepMetrics as recordedStepMetrics } from '../store/queries.js';
+import { runMetricsPath, writeMetricsFile } from '../trackers/metrics-file.js';
 import { invalidInput, type MelActivityDeps } from './support.js';
 
-export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
+export function createRecordActivities({ db, baseModel, metricsDir }: MelActivityDeps) {
   const { runs, steps, stepMetrics, metaExperiences } = melCollections(db);
 
   /**
@@ -31,7 +33,10 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
     );
   }
 
-  /** Writes the step's metrics (per-step curve for reports) once its stages have all run. */
+  /**
+   * Writes the step's metrics (per-step curve for reports) once its stages have all run, then rewrites the run's
+   * metrics.jsonl from all that are recorded (with `metricsDir`).
+   */
   async function recordStep({ runId, result }: RecordStepInput): Promise<StepMetrics> {
     const candidates = await metaExperiences.countDocuments({ runId, step: result.step });
     const metrics: StepMetrics = {
@@ -54,6 +59,8 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
     const id = ids.step(runId, result.step);
     await stepMetrics.replaceOne({ _id: id }, { runId, step: result.step, ...metrics }, { upsert: true });
     await steps.updateOne({ _id: id }, { $set: { runId, step: result.step, metrics } }, { upsert: true });
+    if (metricsDir)
+      await writeMetricsFile(runMetricsPath(metricsDir, runId), await recordedStepMetrics(db, runId));
     return metrics;
   }
 

@@ -24,6 +24,8 @@ export interface MelActivityDeps {
   compareSymbolically: CompareSymbolically;
   /** The stall bound and heartbeat pace of every attempt (default: DEFAULT_LIVENESS). */
   liveness?: LivenessSettings;
+  /** Where `recordStep` keeps each run's metrics.jsonl (`<dir>/<runId>/`); unset: no file. */
+  metricsDir?: string;
 }
 
 export interface LoadedRun extends RunDoc {

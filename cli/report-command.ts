@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { findRun, listMetaExperiences, stepMetrics } from '../store/queries.js';
+import { METRICS_FILE, writeMetricsFile } from '../trackers/metrics-file.js';
 import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
 import type { LineChart } from './report/chart.js';
 import { lineChartPng } from './report/png.js';
@@ -21,16 +22,23 @@ export function registerReportCommand(program: Command): void {
       'write an HTML report with PNG plots: reward, pass rate, retention, losses, stage durations per step',
     )
     .argument('<run>', 'run id')
-    .option('--out <dir>', 'where to write index.html and the PNG files (default: reports/<run>)')
+    .option(
+      '--out <dir>',
+      'where to write index.html, the PNG files and metrics.jsonl (default: reports/<run>)',
+    )
     .option('--json', 'print JSON')
     .action(
       withContext(async (context, runId: string, options: OutputOptions & { out?: string }) => {
         const data = await loadReportData(context, runId);
-        const written = await writeReport(data, options.out ?? path.join('reports', runId));
+        const dir = options.out ?? path.join('reports', runId);
+        const metrics = path.join(dir, METRICS_FILE);
+        const written = { ...(await writeReport(data, dir)), metrics };
+        await writeMetricsFile(metrics, data.metrics);
         emit(options, written, (w) =>
           [
             `wrote ${w.html}`,
             ...w.plots.map((p) => `wrote ${p.file} (${p.width}x${p.height}, ${p.bytes} bytes)`),
+            `wrote ${w.metrics} (${data.metrics.length} steps)`,
           ].join('\n'),
         );
       }),

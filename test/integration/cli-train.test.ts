@@ -31,13 +31,20 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
   let mongo: MongoHandle;
   let experiences: ExperienceRow[] = [];
 
+  let metricsDir: string;
+  const savedMetricsDir = process.env.MEL_METRICS_DIR;
+
   beforeAll(async () => {
     file = await writeConfigFile(config);
     mongo = await connectMongo(endpoints);
+    metricsDir = await mkdtemp(path.join(tmpdir(), 'mel-metrics-'));
+    process.env.MEL_METRICS_DIR = metricsDir;
   });
 
   afterAll(async () => {
     await mongo?.close();
+    if (savedMetricsDir === undefined) delete process.env.MEL_METRICS_DIR;
+    else process.env.MEL_METRICS_DIR = savedMetricsDir;
   });
 
   it('train starts the run, and a second train attaches to it and follows it to completion', async () => {
@@ -50,6 +57,11 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
     expect(followed).toMatch(/step 1 \(2\/2\) \[.*\] +\d+% +\S+ \(\d\/7\)/);
     expect(followed).toContain(`run:    ${runId}: completed`);
     expect(followed).toMatch(/\nSTEP +PASS.*\n0 .*\n1 /);
+    // The workers' recordStep wrote the run's metrics.jsonl: a line per step.
+    const lines = (await readFile(path.join(metricsDir, runId, 'metrics.jsonl'), 'utf8'))
+      .trimEnd()
+      .split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { step: number }).step)).toEqual([0, 1]);
   });
 
   it('train refuses to restart a finished run or to attach with another configuration', async () => {
@@ -140,9 +152,12 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
     expect(text).toContain('not internalized (only accepted meta-experiences are)');
   });
 
-  it('report writes an HTML file and a PNG per curve, each a real 640x360 image', async () => {
+  it('report writes an HTML file, a PNG per curve (each a real 640x360 image) and the metrics.jsonl the workers wrote', async () => {
     const out = await mkdtemp(path.join(tmpdir(), 'mel-report-'));
-    const written = await melJson<WrittenReport>(['report', runId, '--out', out]);
+    const written = await melJson<WrittenReport & { metrics: string }>(['report', runId, '--out', out]);
+    expect(await readFile(written.metrics, 'utf8')).toBe(
+      await readFile(path.join(metricsDir, runId, 'metrics.jsonl'), 'utf8'),
+    );
     const html = await readFile(written.html, 'utf8');
     expect(html).toContain(`MEL run ${runId}`);
     expect(written.plots.map((p) => path.basename(p.file))).toEqual([

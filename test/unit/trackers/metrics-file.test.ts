@@ -1,0 +1,54 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StepMetricsRow } from '../../../store/queries.js';
+import { metricsJsonl, runMetricsPath, writeMetricsFile } from '../../../trackers/metrics-file.js';
+
+const row = (step: number, passRate = 0.5): StepMetricsRow => ({
+  runId: 'r',
+  step,
+  prompts: 4,
+  trajectories: 16,
+  passRate,
+  mixedGroups: 1,
+  pairs: 1,
+  candidates: 1,
+  parsedCandidates: 1,
+  accepted: 1,
+  rejected: 0,
+  retentionRatio: 1,
+  grpoLoss: 0.1,
+  nllLoss: null,
+  stageDurationsMs: { rollout: 10 },
+});
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'metrics-file-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('metrics.jsonl', () => {
+  it('is a JSON line per step, in step order, starting with the step and run', () => {
+    const lines = metricsJsonl([row(2), row(0), row(1)]).split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((line) => JSON.parse(line) as StepMetricsRow)).toEqual([row(0), row(1), row(2)]);
+    expect(lines[0]).toMatch(/^\{"step":0,"runId":"r",/);
+  });
+
+  it('holds a step once, however often it is given', () => {
+    expect(metricsJsonl([row(0, 0.1), row(0, 0.2)])).toBe(metricsJsonl([row(0, 0.2)]));
+  });
+
+  it('is replaced whole under <dir>/<run>/, leaving no partial file beside it', async () => {
+    const file = runMetricsPath(dir, 'r');
+    expect(file).toBe(path.join(dir, 'r', 'metrics.jsonl'));
+    await writeMetricsFile(file, [row(0), row(1)]);
+    await writeMetricsFile(file, [row(0)]);
+    expect(await readFile(file, 'utf8')).toBe(metricsJsonl([row(0)]));
+    expect(await readdir(path.dirname(file))).toEqual(['metrics.jsonl']);
+  });
+});
