@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { redactCredentials } from '../common/redact.js';
 import { registerCompareCommand } from './compare-command.js';
+import { ConfigError } from '../common/env.js';
 import { CliError } from './context.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerExperienceCommands } from './experience-commands.js';
@@ -32,9 +33,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof CliError) {
+    if (error instanceof CliError || error instanceof ConfigError) {
       process.stderr.write(`error: ${redactCredentials(error.message)}\n`);
-      return error.exitCode;
+      return error instanceof CliError ? error.exitCode : 1;
     }
     // Unexpected: the stack trace is what a bug report needs.
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
