@@ -20,12 +20,12 @@ export interface MelActivityDeps {
   reflection?: ReflectionEngine;
   tokenizer: ModelTokenizer;
   baseModel: string;
+  /** Where `recordStep` keeps each run's metrics.jsonl (`<dir>/<runId>/`); unset: no file. */
+  metricsDir?: string;
   /** Compares answers symbolically off the event loop, under the verifier's deadline (a VerifierPool's `compare`). */
   compareSymbolically: CompareSymbolically;
   /** The stall bound and heartbeat pace of every attempt (default: DEFAULT_LIVENESS). */
   liveness?: LivenessSettings;
-  /** Where `recordStep` keeps each run's metrics.jsonl (`<dir>/<runId>/`); unset: no file. */
-  metricsDir?: string;
 }
 
 export interface LoadedRun extends RunDoc {

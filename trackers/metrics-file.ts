@@ -6,9 +6,22 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
+import { REPO_ROOT } from '../common/env.js';
 import type { StepMetricsRow } from '../store/queries.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
+
+const settingsSchema = z.object({
+  /** Each run's metrics.jsonl goes to `<dir>/<runId>/` on the host whose cpu worker records the step; `off`: none. */
+  MEL_METRICS_DIR: z.string().trim().min(1).default(path.join(REPO_ROOT, 'runs')),
+});
+
+/** Where a worker keeps the runs' metrics files (MEL_METRICS_DIR, absolute), or undefined with `off`. */
+export function metricsDirFromEnv(source: NodeJS.ProcessEnv = process.env): string | undefined {
+  const { MEL_METRICS_DIR } = settingsSchema.parse(source);
+  return MEL_METRICS_DIR === 'off' ? undefined : path.resolve(MEL_METRICS_DIR);
+}
 
 /** The file's text: `{"step":n,"runId":…,…metrics}` per row, sorted by step, a step at most once. */
 export function metricsJsonl(rows: readonly StepMetricsRow[]): string {

@@ -3,7 +3,6 @@
  * (a GPU host runs only gpuInference/gpuTraining, a CPU host only cpu).
  */
 import { hostname } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
@@ -15,7 +14,7 @@ import {
   DEFAULT_LIVENESS,
   type LivenessSettings,
 } from '../activities/index.js';
-import { ConfigError, REPO_ROOT, type Endpoints } from '../common/env.js';
+import { ConfigError, type Endpoints } from '../common/env.js';
 import { createPolicyEngine, createReflectionEngine, reflectionEngineConfig } from '../engine/config.js';
 import type { PolicyEngine } from '../engine/engine.js';
 import { loadModelTokenizer } from '../engine/model-files.js';
@@ -24,6 +23,7 @@ import { VerifierPool, verifierPoolConfigFromEnv } from '../mel/verifier-pool.js
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { TASK_QUEUES, type TaskQueueRole } from '../temporal/contracts/common.js';
+import { metricsDirFromEnv } from '../trackers/metrics-file.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 export const ALL_ROLES = Object.keys(TASK_QUEUES) as TaskQueueRole[];
@@ -35,15 +35,7 @@ const workerEnvSchema = z.object({
   MEL_WORKER_CONCURRENCY_GPU_TRAINING: concurrency.default(1),
   MEL_WORKER_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(10),
   MEL_STALL_TIMEOUT_S: z.coerce.number().positive().optional(),
-  /** Each run's metrics.jsonl goes to `<dir>/<runId>/` on the host whose cpu worker records the step; `off`: none. */
-  MEL_METRICS_DIR: z.string().default(path.join(REPO_ROOT, 'runs')),
 });
-
-/** MEL_METRICS_DIR, unless `off`. */
-export function metricsDirFromEnv(source: NodeJS.ProcessEnv = process.env): string | undefined {
-  const { MEL_METRICS_DIR } = workerEnvSchema.parse(source);
-  return MEL_METRICS_DIR === 'off' ? undefined : path.resolve(MEL_METRICS_DIR);
-}
 
 export interface ActivityDeps {
   mongo: MongoHandle;
@@ -105,9 +97,9 @@ async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRol
     engine: deps.engine,
     tokenizer,
     baseModel: deps.endpoints.baseModel,
+    metricsDir: metricsDirFromEnv(),
     compareSymbolically: deps.verifierPool.compare,
     liveness: deps.liveness,
-    metricsDir: metricsDirFromEnv(),
     ...(reflectionConfig.kind === 'openai-compatible'
       ? { reflection: createReflectionEngine(reflectionConfig) }
       : {}),

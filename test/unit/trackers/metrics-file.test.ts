@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepMetricsRow } from '../../../store/queries.js';
-import { metricsJsonl, runMetricsPath, writeMetricsFile } from '../../../trackers/metrics-file.js';
+import { REPO_ROOT } from '../../../common/env.js';
+import {
+  metricsDirFromEnv,
+  metricsJsonl,
+  runMetricsPath,
+  writeMetricsFile,
+} from '../../../trackers/metrics-file.js';
 
 const row = (step: number, passRate = 0.5): StepMetricsRow => ({
   runId: 'r',
@@ -50,5 +56,11 @@ describe('metrics.jsonl', () => {
     await writeMetricsFile(file, [row(0)]);
     expect(await readFile(file, 'utf8')).toBe(metricsJsonl([row(0)]));
     expect(await readdir(path.dirname(file))).toEqual(['metrics.jsonl']);
+  });
+
+  it('lives under MEL_METRICS_DIR (absolute; default runs/ in the repository), or nowhere with off', () => {
+    expect(metricsDirFromEnv({})).toBe(path.join(REPO_ROOT, 'runs'));
+    expect(metricsDirFromEnv({ MEL_METRICS_DIR: 'off' })).toBeUndefined();
+    expect(metricsDirFromEnv({ MEL_METRICS_DIR: 'out/m' })).toBe(path.resolve('out/m'));
   });
 });
