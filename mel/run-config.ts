@@ -17,6 +17,9 @@ const SamplingSchema = z.object({
  * style needs: Appendix C asks for four analysed sections (a real model writes one to two thousand tokens), the
  * compact prompt for a few lines. Chained mode always uses Appendix C.
  */
+/** 'grpo' first: the baseline, then the method. */
+export const RUN_MODES = ['grpo', 'mel'] as const;
+
 export const REFLECTION_BUDGETS = {
   'appendix-c': { default: 2048, least: 1024 },
   compact: { default: 256, least: 128 },
@@ -39,7 +42,7 @@ export const RunConfigSchema = z
      * 'mel': the full MEL step. 'grpo': the GRPO baseline, the same step without contrast, summarize and validate
      * (so no meta-experience is internalized).
      */
-    mode: z.enum(['mel', 'grpo']).default('mel'),
+    mode: z.enum(RUN_MODES).default('mel'),
     steps: z.number().int().positive(),
     /** Prompts per step. */
     batchSize: z.number().int().positive(),
