@@ -6,7 +6,7 @@ import { assertUnchanged } from '../mel/index.js';
 import { differentRunConfigMessage, parseRunConfig, sameRunConfig } from '../mel/run-config.js';
 import { invalidInput, type MelActivityDeps } from './support.js';
 
-export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
+export function createRecordActivities({ db, baseModel, metrics: telemetry }: MelActivityDeps) {
   const { runs, steps, stepMetrics, metaExperiences } = melCollections(db);
 
   /**
@@ -54,6 +54,7 @@ export function createRecordActivities({ db, baseModel }: MelActivityDeps) {
     const id = ids.step(runId, result.step);
     await stepMetrics.replaceOne({ _id: id }, { runId, step: result.step, ...metrics }, { upsert: true });
     await steps.updateOne({ _id: id }, { $set: { runId, step: result.step, metrics } }, { upsert: true });
+    telemetry?.stepRecorded(runId, result.step, metrics);
     return metrics;
   }
 

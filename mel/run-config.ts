@@ -86,6 +86,21 @@ export const RunConfigSchema = z
       .prefault({}),
     mel: MelConfigSchema.prefault({}),
     /**
+     * Where the policy starts: absent, a fresh adapter on the base model; else a checkpoint some run recorded in this
+     * store (the policy after a step, or a run's initial policy), whose weights and optimizer state the run continues
+     * from (a fork). The adapter's rank must be the checkpoint's.
+     */
+    initialPolicy: z
+      .union([
+        z.object({ runId: z.string().min(1), step: z.number().int().nonnegative() }).strict(),
+        z
+          .object({
+            statePath: z.string().regex(/^tinker:\/\/\S+$/, 'a saved state, tinker://<model>/weights/<name>'),
+          })
+          .strict(),
+      ])
+      .optional(),
+    /**
      * How a step splits its sampling stages into activities that any inference worker takes: prompts per rollout
      * activity, reflections or replays per summarize or validate activity. Each activity samples its items at once,
      * so with W worker slots (MEL_WORKER_CONCURRENCY_GPU_INFERENCE) about W·promptsPerChunk·G sequences are in flight.
@@ -116,6 +131,7 @@ export const RunConfigSchema = z
   }));
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
+export type InitialPolicySpec = NonNullable<RunConfig['initialPolicy']>;
 export type RunMode = RunConfig['mode'];
 
 export class RunConfigError extends Error {
