@@ -11,37 +11,53 @@ import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { forkSource, ForkSourceError } from '../store/queries.js';
 import { setOnce } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
 import { RestoredSamplers } from './restored-samplers.js';
-import { loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
+import { invalidInput, loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
 import { accumulateStepObjective } from './step-objective.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
   const { runs, steps, datums, metaExperiences, writeOnce } = melCollections(db);
 
-  /** The run's starting policy: a fresh LoRA adapter, saved once and reused by every retry and replay. */
+  /**
+   * The run's starting policy, saved once and reused by every retry and replay: a fresh LoRA adapter, or a copy of
+   * the checkpoint the configuration forks from (`initialPolicy`: its weights and optimizer state).
+   */
   async function initPolicy({ runId }: InitPolicyInput): Promise<PolicyRef> {
     const run = await loadRun(db, runId);
     if (run.initialPolicy) return run.initialPolicy;
+    const { rank } = run.config.lora;
+    const source = run.config.initialPolicy
+      ? await forkSource(db, run.config.initialPolicy, rank).catch((error: unknown) => {
+          throw error instanceof ForkSourceError ? invalidInput(error.message) : error;
+        })
+      : null;
     const modelId = await engine.createTrainingModel({
       baseModel: deps.baseModel,
-      rank: run.config.lora.rank,
+      rank,
       seed: run.config.seed,
     });
+    if (source) await engine.loadState({ modelId, path: source.policy.statePath });
     const name = checkpointName(runId, 'init');
     const policy: PolicyRef = {
       modelId,
       statePath: await engine.saveState({ modelId, name }),
       samplerPath: await engine.saveWeightsForSampler({ modelId, name }),
-      updates: 0,
-      rank: run.config.lora.rank,
+      updates: source?.policy.updates ?? 0,
+      rank,
+    };
+    const forkedFrom = source && {
+      runId: source.runId,
+      step: source.step,
+      statePath: source.policy.statePath,
     };
     // Write-once: when another attempt's policy got there first (a stale attempt's late write too), it stands.
     const [stored] = await setOnce(writeOnce, runs, 'initialPolicy', [
-      { id: runId, fields: { initialPolicy: policy } },
+      { id: runId, fields: { initialPolicy: policy, ...(forkedFrom ? { forkedFrom } : {}) } },
     ]);
     if (stored!.initialPolicy.modelId !== modelId) await unloadModels([modelId]);
     return stored!.initialPolicy;

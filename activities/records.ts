@@ -8,7 +8,7 @@ import { stepMetrics as recordedStepMetrics } from '../store/queries.js';
 import { runMetricsPath, writeMetricsFile } from '../trackers/metrics-file.js';
 import { invalidInput, type MelActivityDeps } from './support.js';
 
-export function createRecordActivities({ db, baseModel, metricsDir }: MelActivityDeps) {
+export function createRecordActivities({ db, baseModel, metricsDir, metrics: telemetry }: MelActivityDeps) {
   const { runs, steps, stepMetrics, metaExperiences } = melCollections(db);
 
   /**
@@ -59,6 +59,7 @@ export function createRecordActivities({ db, baseModel, metricsDir }: MelActivit
     const id = ids.step(runId, result.step);
     await stepMetrics.replaceOne({ _id: id }, { runId, step: result.step, ...metrics }, { upsert: true });
     await steps.updateOne({ _id: id }, { $set: { runId, step: result.step, metrics } }, { upsert: true });
+    telemetry?.stepRecorded(runId, result.step, metrics);
     if (metricsDir)
       await writeMetricsFile(runMetricsPath(metricsDir, runId), await recordedStepMetrics(db, runId));
     return metrics;

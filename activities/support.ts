@@ -1,6 +1,7 @@
 /** What every MEL activity shares: its dependencies, the run it works for, and its Temporal origin. */
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { MelMetrics } from '../telemetry/mel-metrics.js';
 import type { Db } from 'mongodb';
 import { currentCallScope } from '../common/call-scope.js';
 import { NON_RETRYABLE } from '../common/error-types.js';
@@ -26,6 +27,8 @@ export interface MelActivityDeps {
   compareSymbolically: CompareSymbolically;
   /** The stall bound and heartbeat pace of every attempt (default: DEFAULT_LIVENESS). */
   liveness?: LivenessSettings;
+  /** Where recorded steps are reported as metrics (telemetry/); none by default. */
+  metrics?: Pick<MelMetrics, 'stepRecorded'>;
 }
 
 export interface LoadedRun extends RunDoc {

@@ -4,11 +4,11 @@
  * on a seeded schedule (schedule.ts); then the checks of checks.ts. Every wait is bounded (wait.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Env } from '../common/env.js';
+import { machineFacts, type MachineFacts } from '../common/machine.js';
 import type { Logger } from '../common/logger.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { Stack } from '../stack/stack.js';
@@ -33,7 +33,7 @@ export interface DrillSummary {
   engine: string;
   runId: string;
   run: { steps: number; batchSize: number; groupSize: number };
-  machine: { cpus: number; cpuModel: string; memoryGb: number; loadAverage: number[]; platform: string };
+  machine: MachineFacts;
   startedAt: string;
   durationS: number;
   plan: string[];
@@ -87,13 +87,7 @@ export async function runDrill(settings: DrillSettings, deps: DrillDeps): Promis
     engine: settings.engine,
     runId: config.runId,
     run: { steps: config.steps, batchSize: config.batchSize, groupSize: config.groupSize },
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      memoryGb: Math.round(os.totalmem() / 2 ** 30),
-      loadAverage: os.loadavg().map((load) => Math.round(load * 100) / 100),
-      platform: `${os.platform()} ${os.arch()}`,
-    },
+    machine: machineFacts(),
     startedAt: startedAt.toISOString(),
     durationS: 0,
     plan: plan.map(describeFault),

@@ -28,7 +28,7 @@ export function registerCompareCommand(program: Command): void {
     .option('--json', 'print the comparison as JSON instead of writing files')
     .action(
       withContext(async (context, runIds: string[], options: OutputOptions & { out?: string }) => {
-        const comparison = buildComparison(await loadInputs(context, runIds), new Date());
+        const comparison = buildComparison(await loadComparisonInputs(context, runIds), new Date());
         if (options.json) return emit(options, comparison, () => '');
         const written = await writeComparison(comparison, options.out ?? defaultCompareDir(runIds));
         process.stdout.write(
@@ -42,7 +42,7 @@ export function registerCompareCommand(program: Command): void {
     );
 }
 
-async function loadInputs(context: CliContext, runIds: string[]): Promise<CompareInput[]> {
+export async function loadComparisonInputs(context: CliContext, runIds: string[]): Promise<CompareInput[]> {
   if (runIds.length < 2) throw new CliError('compare needs at least two runs');
   const repeated = runIds.filter((id, i) => runIds.indexOf(id) !== i);
   if (repeated.length > 0) throw new CliError(`run ${repeated[0]} is given more than once`);

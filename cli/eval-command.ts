@@ -30,7 +30,7 @@ import { fields, percent, progressBar, table } from './format.js';
 import { linksOf } from './run-state.js';
 import { withCliWorkers } from './workers.js';
 
-interface EvalOptions extends OutputOptions {
+export interface EvalOptions extends OutputOptions {
   data: string;
   k: number;
   temperature: number;
@@ -76,10 +76,19 @@ export function registerEvalCommand(program: Command): void {
     )
     .option('--with-workers', 'run the workers in this process (else `npm run worker` must run)')
     .option('--json', 'print JSON')
-    .action(withContext(evaluate));
+    .action(
+      withContext(async (context, target: string, options: EvalOptions) =>
+        emit(options, await evaluate(context, target, options), renderEval),
+      ),
+    );
 }
 
-async function evaluate(context: CliContext, targetArg: string, options: EvalOptions): Promise<void> {
+/** Runs (or finds) the eval of `targetArg` as `mel eval` does, with its progress output; returns what it prints. */
+export async function evaluate(
+  context: CliContext,
+  targetArg: string,
+  options: EvalOptions,
+): Promise<EvalReport> {
   const settings = parseSettings(options);
   const { path: dataPath } = resolveEvalData(options.data);
   const file = await loadProblemsFile(dataPath).catch((error: unknown) => {
@@ -108,7 +117,7 @@ async function evaluate(context: CliContext, targetArg: string, options: EvalOpt
 
   const workflowId = evalWorkflowId(evalId);
   const progress = new ProgressOutput(options);
-  const report = await withCliWorkers(
+  return withCliWorkers(
     context,
     { withWorkers: options.withWorkers, command: 'eval' },
     async () => {
@@ -138,7 +147,6 @@ async function evaluate(context: CliContext, targetArg: string, options: EvalOpt
       };
     },
   );
-  emit(options, report, renderEval);
 }
 
 function parseSettings(options: EvalOptions): EvalSettings {

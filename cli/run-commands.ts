@@ -7,7 +7,7 @@ import {
 } from '@temporalio/client';
 import type { Command } from 'commander';
 import { StatusLine, writeAbove } from '../common/progress.js';
-import { findRun, stepMetrics } from '../store/queries.js';
+import { findRun, forkSource, ForkSourceError, stepMetrics } from '../store/queries.js';
 import {
   pauseUpdate,
   resumeUpdate,
@@ -184,6 +184,11 @@ export async function trainRun(
       `run ${config.runId} has already finished (${existing}); see \`mel status ${config.runId}\`, ` +
         'or choose a new runId to train again',
     );
+  }
+  if (config.initialPolicy && !stored) {
+    await forkSource(await context.db(), config.initialPolicy, config.lora.rank).catch((error: unknown) => {
+      throw error instanceof ForkSourceError ? new CliError(error.message) : error;
+    });
   }
   const dataset = await readRunData(config);
   if (stored?.data) checkSameData(config.runId, stored.data, dataset);

@@ -17,6 +17,9 @@ const SamplingSchema = z.object({
  * style needs: Appendix C asks for four analysed sections (a real model writes one to two thousand tokens), the
  * compact prompt for a few lines. Chained mode always uses Appendix C.
  */
+/** 'grpo' first: the baseline, then the method. */
+export const RUN_MODES = ['grpo', 'mel'] as const;
+
 export const REFLECTION_BUDGETS = {
   'appendix-c': { default: 2048, least: 1024 },
   compact: { default: 256, least: 128 },
@@ -39,7 +42,7 @@ export const RunConfigSchema = z
      * 'mel': the full MEL step. 'grpo': the GRPO baseline, the same step without contrast, summarize and validate
      * (so no meta-experience is internalized).
      */
-    mode: z.enum(['mel', 'grpo']).default('mel'),
+    mode: z.enum(RUN_MODES).default('mel'),
     steps: z.number().int().positive(),
     /** Prompts per step. */
     batchSize: z.number().int().positive(),
@@ -83,6 +86,21 @@ export const RunConfigSchema = z
       .prefault({}),
     mel: MelConfigSchema.prefault({}),
     /**
+     * Where the policy starts: absent, a fresh adapter on the base model; else a checkpoint some run recorded in this
+     * store (the policy after a step, or a run's initial policy), whose weights and optimizer state the run continues
+     * from (a fork). The adapter's rank must be the checkpoint's.
+     */
+    initialPolicy: z
+      .union([
+        z.object({ runId: z.string().min(1), step: z.number().int().nonnegative() }).strict(),
+        z
+          .object({
+            statePath: z.string().regex(/^tinker:\/\/\S+$/, 'a saved state, tinker://<model>/weights/<name>'),
+          })
+          .strict(),
+      ])
+      .optional(),
+    /**
      * How a step splits its sampling stages into activities that any inference worker takes: prompts per rollout
      * activity, reflections or replays per summarize or validate activity. Each activity samples its items at once,
      * so with W worker slots (MEL_WORKER_CONCURRENCY_GPU_INFERENCE) about W·promptsPerChunk·G sequences are in flight.
@@ -113,6 +131,7 @@ export const RunConfigSchema = z
   }));
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
+export type InitialPolicySpec = NonNullable<RunConfig['initialPolicy']>;
 export type RunMode = RunConfig['mode'];
 
 export class RunConfigError extends Error {

@@ -55,6 +55,8 @@ export interface RunDoc {
   baseModel: string;
   createdAt: Date;
   initialPolicy?: PolicyRef;
+  /** The checkpoint the run forked from (configuration `initialPolicy`), as initPolicy found it. */
+  forkedFrom?: { runId: string; step: number | null; statePath: string };
   workflowId: string;
 }
 

@@ -6,7 +6,7 @@ import type { StepEvidence } from './replay-diff.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDoc, MetaExperienceDoc, RunDoc } from './documents.js';
 import { ids } from './documents.js';
-import type { RunMode } from '../mel/run-config.js';
+import type { InitialPolicySpec, RunMode } from '../mel/run-config.js';
 
 export type StepMetricsRow = Omit<StepMetricsDoc, '_id'>;
 export type VerdictFilter = 'accepted' | 'rejected' | 'pending';
@@ -81,6 +81,39 @@ export async function findPolicyByStatePath(db: Db, statePath: string): Promise<
   if (step?.update) return { runId: step.runId, step: step.step, policy: step.update.policyAfter };
   const run = await runs.findOne({ 'initialPolicy.statePath': statePath });
   return run?.initialPolicy ? { runId: run._id, step: null, policy: run.initialPolicy } : null;
+}
+
+/** A run configuration's `initialPolicy` cannot start the run: not recorded here, or of another LoRA rank. */
+export class ForkSourceError extends Error {
+  override name = 'ForkSourceError';
+}
+
+export function describeInitialPolicy(spec: InitialPolicySpec): string {
+  return 'statePath' in spec ? spec.statePath : `run ${spec.runId} after step ${spec.step}`;
+}
+
+/** The recorded checkpoint a run forks from (`initialPolicy`), checked against the new run's LoRA rank. */
+export async function forkSource(db: Db, spec: InitialPolicySpec, rank: number): Promise<RecordedPolicy> {
+  const recorded =
+    'statePath' in spec
+      ? await findPolicyByStatePath(db, spec.statePath)
+      : await byId(melCollections(db).steps, ids.step(spec.runId, spec.step)).then((step) =>
+          step?.update ? { runId: spec.runId, step: spec.step, policy: step.update.policyAfter } : null,
+        );
+  const named = `initialPolicy (${describeInitialPolicy(spec)})`;
+  if (!recorded) {
+    throw new ForkSourceError(
+      `${named} is no checkpoint a run recorded in this store: give a run id and a step it completed, or the ` +
+        'statePath of a policy `mel status` or `mel train` printed',
+    );
+  }
+  if (recorded.policy.rank !== rank) {
+    throw new ForkSourceError(
+      `${named} is a LoRA adapter of rank ${recorded.policy.rank}, but lora.rank is ${rank}: a state can only be ` +
+        'restored into an adapter of the same rank',
+    );
+  }
+  return recorded;
 }
 
 export function findEval(db: Db, evalId: string): Promise<EvalDoc | null> {

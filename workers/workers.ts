@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import { Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
 import { engineRefusalInterceptors } from '../activities/engine-failures.js';
 import {
@@ -15,15 +15,20 @@ import {
   type LivenessSettings,
 } from '../activities/index.js';
 import { ConfigError, type Endpoints } from '../common/env.js';
+import { createLogger } from '../common/logger.js';
 import { createPolicyEngine, createReflectionEngine, reflectionEngineConfig } from '../engine/config.js';
 import type { PolicyEngine } from '../engine/engine.js';
 import { loadModelTokenizer } from '../engine/model-files.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../engine/tinker.js';
 import { VerifierPool, verifierPoolConfigFromEnv } from '../mel/verifier-pool.js';
 import { ensureIndexes } from '../store/indexes.js';
+import { melMetrics, type MelMetrics } from '../telemetry/mel-metrics.js';
+import { observedEngine } from '../telemetry/observed-engine.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { TASK_QUEUES, type TaskQueueRole } from '../temporal/contracts/common.js';
 import { metricsDirFromEnv } from '../trackers/metrics-file.js';
+
+const log = createLogger('worker');
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 export const ALL_ROLES = Object.keys(TASK_QUEUES) as TaskQueueRole[];
@@ -44,6 +49,8 @@ export interface ActivityDeps {
   /** The verifier's worker threads (MEL_VERIFIER_THREADS): closed with the workers. */
   verifierPool: VerifierPool;
   liveness: LivenessSettings;
+  /** MEL's metrics, through the worker runtime's meter (exported only when telemetry/settings.ts asks). */
+  metrics: MelMetrics;
 }
 
 /**
@@ -83,10 +90,17 @@ export async function connectActivityDeps(
   const mongo = await connectMongo(endpoints, { commandTimeoutMs });
   await ensureIndexes(mongo.db);
   const verifierPool = new VerifierPool(verifierPoolConfigFromEnv());
-  const engine = createPolicyEngine(endpoints, process.env, {
-    pollTimeoutMs: Math.min(60_000, liveness.stallTimeoutMs / 2),
-  });
-  return { mongo, engine, endpoints, verifierPool, liveness };
+  const metrics = melMetrics(
+    () => Runtime.instance().metricMeter,
+    (error) => log.warn({ err: error }, 'a metric could not be recorded'),
+  );
+  const engine = observedEngine(
+    createPolicyEngine(endpoints, process.env, {
+      pollTimeoutMs: Math.min(60_000, liveness.stallTimeoutMs / 2),
+    }),
+    metrics.engineCall,
+  );
+  return { mongo, engine, endpoints, verifierPool, liveness, metrics };
 }
 
 async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRole, object>> {
@@ -100,6 +114,7 @@ async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRol
     metricsDir: metricsDirFromEnv(),
     compareSymbolically: deps.verifierPool.compare,
     liveness: deps.liveness,
+    metrics: deps.metrics,
     ...(reflectionConfig.kind === 'openai-compatible'
       ? { reflection: createReflectionEngine(reflectionConfig) }
       : {}),

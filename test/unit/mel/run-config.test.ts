@@ -108,4 +108,16 @@ describe('run configuration', () => {
       sameRunConfig({ ...minimal, sampling: { rollout: { temperature: 0.5, maxTokens: 8 } } }, config),
     ).toBe(false);
   });
+
+  it('takes initialPolicy as a run and step or a saved state, nothing else', () => {
+    expect(parseRunConfig({ ...minimal, initialPolicy: { runId: 'a', step: 2 } }).initialPolicy).toEqual({
+      runId: 'a',
+      step: 2,
+    });
+    const statePath = 'tinker://model_1/weights/a-step-2';
+    expect(parseRunConfig({ ...minimal, initialPolicy: { statePath } }).initialPolicy).toEqual({ statePath });
+    expect(() => parseRunConfig({ ...minimal, initialPolicy: { statePath: '/tmp/x' } })).toThrow(/tinker:/);
+    expect(() => parseRunConfig({ ...minimal, initialPolicy: { runId: 'a' } })).toThrow();
+    expect(() => parseRunConfig({ ...minimal, initialPolicy: { runId: 'a', step: 1, statePath } })).toThrow();
+  });
 });
