@@ -117,36 +117,32 @@ export async function evaluate(
 
   const workflowId = evalWorkflowId(evalId);
   const progress = new ProgressOutput(options);
-  return withCliWorkers(
-    context,
-    { withWorkers: options.withWorkers, command: 'eval' },
-    async () => {
-      const client = await context.client();
-      const handle = await client.workflow.start(melEvalWorkflow, {
-        taskQueue: TASK_QUEUES.cpu,
-        workflowId,
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        args: [{ evalId, ...definition }],
-        typedSearchAttributes: [{ key: MelRunId, value: definition.target.runId }],
-      });
-      progress.line(`eval ${evalId} (workflow ${workflowId}): ${describeTarget(definition.target)}`);
-      const result = await followWorkflow(
-        handle.result(),
-        () => handle.query(evalProgressQuery),
-        (p) => `${p.phase}/${p.problemsSampled}/${p.problemsScored}`,
-        (p) => progress.update(p),
-      ).catch((error: unknown) => {
-        if (!(error instanceof WorkflowFailedError)) throw error;
-        throw new CliError(`eval ${evalId} failed: ${failureChain(error)}`);
-      });
-      progress.done();
-      return {
-        ...result,
-        stored: result.workflowRunId !== handle.firstExecutionRunId,
-        url: historyUrl(linksOf(context), { workflowId, workflowRunId: result.workflowRunId }),
-      };
-    },
-  );
+  return withCliWorkers(context, { withWorkers: options.withWorkers, command: 'eval' }, async () => {
+    const client = await context.client();
+    const handle = await client.workflow.start(melEvalWorkflow, {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      args: [{ evalId, ...definition }],
+      typedSearchAttributes: [{ key: MelRunId, value: definition.target.runId }],
+    });
+    progress.line(`eval ${evalId} (workflow ${workflowId}): ${describeTarget(definition.target)}`);
+    const result = await followWorkflow(
+      handle.result(),
+      () => handle.query(evalProgressQuery),
+      (p) => `${p.phase}/${p.problemsSampled}/${p.problemsScored}`,
+      (p) => progress.update(p),
+    ).catch((error: unknown) => {
+      if (!(error instanceof WorkflowFailedError)) throw error;
+      throw new CliError(`eval ${evalId} failed: ${failureChain(error)}`);
+    });
+    progress.done();
+    return {
+      ...result,
+      stored: result.workflowRunId !== handle.firstExecutionRunId,
+      url: historyUrl(linksOf(context), { workflowId, workflowRunId: result.workflowRunId }),
+    };
+  });
 }
 
 function parseSettings(options: EvalOptions): EvalSettings {
