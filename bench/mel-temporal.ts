@@ -3,6 +3,7 @@
  * stack's Temporal server and MongoDB (a database of its own), then the numbers read back from the step
  * histories, the double's timeline and the database.
  */
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
@@ -91,7 +92,7 @@ export async function startDoubles(
   env: BenchEnv,
   name: string,
 ): Promise<{ doubles: BenchProcess[]; urls: string[] }> {
-  const shared = config.engines > 1 ? ['--checkpoint-dir', path.join(env.logDir, `${name}.checkpoints`)] : [];
+  const shared = config.engines > 1 ? ['--checkpoint-dir', checkpointDir(env, name)] : [];
   const started = Array.from({ length: config.engines }, (_, index) => {
     const port = env.doublePort + index;
     const names = config.engines > 1 ? ['--name', `e${index}`, ...shared] : [];
@@ -114,6 +115,10 @@ export async function startDoubles(
     throw error;
   }
   return { doubles, urls: started.map((s) => s.url) };
+}
+
+function checkpointDir(env: BenchEnv, name: string): string {
+  return path.join(env.logDir, `${name}.checkpoints`);
 }
 
 /** One engine double (the cookbook's, and the stack's stand-in while it starts). */
@@ -197,6 +202,7 @@ export async function measureMelTemporal(
   } finally {
     await Promise.all(workers.map((worker) => worker.stop()));
     await Promise.all(doubles.map((double) => double.stop()));
+    await rm(checkpointDir(env, name), { recursive: true, force: true });
     await dropDatabase(env.endpoints, database).catch(() => undefined);
   }
 }

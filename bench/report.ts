@@ -75,6 +75,8 @@ export function engineScaling(configs: readonly ConfigResult[]): {
   engines: number;
   sequencesPerSecond: number | null;
   overOneEngine: number | null;
+  /** Where either side failed after some steps: its rate is over those steps. */
+  note: string | null;
 }[] {
   const sameButEngines = (a: ConfigResult, b: ConfigResult) =>
     configLabel({ ...a, engines: 1 }) === configLabel({ ...b, engines: 1 });
@@ -89,6 +91,7 @@ export function engineScaling(configs: readonly ConfigResult[]): {
         engines: c.engines,
         sequencesPerSecond: rate,
         overOneEngine: rate !== null && base !== null ? rate / base : null,
+        note: partialNote(c, one),
       };
     });
 }
@@ -108,7 +111,7 @@ function engineScalingSection(configs: readonly ConfigResult[]): string[] {
     '| --- | --: | --: | --: |',
     ...rows.map(
       (row) =>
-        `| \`${row.label}\` | ${row.engines} | ${row.sequencesPerSecond?.toFixed(2) ?? '–'} | ${ratio(row.overOneEngine)} |`,
+        `| \`${row.label}\` | ${row.engines} | ${row.sequencesPerSecond?.toFixed(2) ?? '–'} | ${withNote(row.overOneEngine, row.note)} |`,
     ),
     '',
   ];
