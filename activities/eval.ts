@@ -31,6 +31,7 @@ import {
   type SampleEvalChunkInput,
 } from '../temporal/contracts/eval.js';
 import { sampleOneWithPolicy } from './policy.js';
+import { sampledBy } from './sample-provenance.js';
 import { invalidInput, loadDataFile, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 
 /** Engine requests in flight per sampling activity: the local SkyRL engine batches up to 16 (sample_max_num_sequences). */
@@ -147,6 +148,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
             text,
             stopReason: sequence.stopReason,
             samplerPath,
+            sampledBy: sampledBy(deps.engineId, policy),
             origin: origin(),
           },
         ]);

@@ -11,7 +11,7 @@ import {
   singleCallNllExample,
   type NllExample,
 } from '../mel/index.js';
-import { ids, type DatumDoc, type MetaExperienceDoc } from '../store/documents.js';
+import { ids, type DatumDoc, type MetaExperienceDoc, type SampledBy } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { replaceAll } from '../store/writes.js';
 import type { InternalizeSummary, StepRef } from '../temporal/contracts/run.js';
@@ -67,6 +67,7 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
         index,
         datum,
         advantage: informative[index]!.advantage,
+        ...recorded(informative[index]!.trajectory.sampledBy),
         origin: source,
       })),
       ...nll.map((datum, index) => ({
@@ -77,6 +78,7 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
         sourceId: accepted[index]!._id,
         index,
         datum,
+        ...recorded(accepted[index]!.generation.sampledBy),
         origin: source,
       })),
     ];
@@ -86,6 +88,11 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
   }
 
   return { internalize };
+}
+
+/** The sample's engine and policy, on the datum that trains on it, where the sample has them. */
+function recorded(sampledBy: SampledBy | undefined): Pick<DatumDoc, 'sampledBy'> {
+  return sampledBy ? { sampledBy } : {};
 }
 
 function nllExampleOf(doc: MetaExperienceDoc): NllExample {

@@ -16,6 +16,7 @@ import { setOnce } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
 import { RestoredSamplers } from './restored-samplers.js';
+import { assertSampledFrom } from './sample-provenance.js';
 import { invalidInput, loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
 import { accumulateStepObjective } from './step-objective.js';
 
@@ -49,6 +50,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       samplerPath: await engine.saveWeightsForSampler({ modelId, name }),
       updates: source?.policy.updates ?? 0,
       rank,
+      engine: deps.engineId,
     };
     const forkedFrom = source && {
       runId: source.runId,
@@ -102,6 +104,11 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     await engine.loadState({ modelId, path: policy.statePath });
     const grpo = await datums.find({ runId, step, kind: 'grpo' }).sort({ index: 1 }).toArray();
     const nll = await datums.find({ runId, step, kind: 'nll' }).sort({ index: 1 }).toArray();
+    assertSampledFrom(
+      [...grpo, ...nll].map((d) => ({ _id: d.sourceId, sampledBy: d.sampledBy })),
+      policy,
+      `the policy update of step ${step}`,
+    );
     phase('forward-backward');
     const { grpoLoss, nllPerDatum } = await accumulateStepObjective(
       engine,
@@ -119,6 +126,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       samplerPath: await engine.saveWeightsForSampler({ modelId, name }),
       updates: policy.updates + 1,
       rank: policy.rank,
+      engine: deps.engineId,
     };
     return {
       policyBefore: policy,
@@ -175,7 +183,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       modelId,
       name: checkpointName(name, 'restored'),
     });
-    return { ...policy, modelId, samplerPath };
+    return { ...policy, modelId, samplerPath, engine: deps.engineId };
   }
 
   /** Frees the engine slot of a finished run's final policy; its saved state stays and can be restored. */
@@ -186,13 +194,15 @@ export function createPolicyActivities(deps: MelActivityDeps) {
   return { initPolicy, policyUpdate, releasePolicy, restorePolicy };
 }
 
-/**
- * Samples with the policy's weights. After an engine restart its model is gone from memory; the policy is then
- * restored from its saved training state into a new engine model (same weights), and sampling goes on.
- */
 /** What an activity asks of the policy; the sampler and the stop token come from the policy and its tokenizer. */
 export type PolicySampleRequest = Omit<SampleRequest, 'sampler' | 'stopTokens'>;
 
+/**
+ * Samples with the policy's weights on the worker's own engine. A policy saved on another engine (another inference
+ * engine of the run) is restored here from its saved training state, which the engines share (their checkpoint
+ * store). After an engine restart the policy's model is gone from memory; it is then restored the same way (same
+ * weights), and sampling goes on.
+ */
 export async function sampleWithPolicy(
   deps: MelActivityDeps,
   policy: PolicyRef,
@@ -200,17 +210,34 @@ export async function sampleWithPolicy(
 ): Promise<{ sequences: SampledSequence[]; samplerPath: string }> {
   const sample = (sampler: string) =>
     deps.engine.sample({ ...request, sampler, stopTokens: [deps.tokenizer.eosTokenId] });
-  const known = await restoredSamplers.known(policy);
+  const samplers = restoredSamplersOn(deps.engineId);
+  const restoreHere = () => restoreOnEngine(deps, samplers, policy);
+  const elsewhere = policy.engine !== undefined && policy.engine !== deps.engineId;
+  const local = (await samplers.known(policy)) ?? (elsewhere ? await restoreHere() : policy.samplerPath);
   try {
-    const samplerPath = known ?? policy.samplerPath;
-    return { sequences: await sample(samplerPath), samplerPath };
+    return { sequences: await sample(local), samplerPath: local };
   } catch (error) {
     if (!isModelGone(error)) throw error;
     log.warn('policy sampler unavailable; restoring it from its saved state', { error: error.message });
-    if (known) restoredSamplers.forget(policy);
-    const restored = await restoredSamplers.restore(deps.engine, deps.baseModel, policy);
+    if (local !== policy.samplerPath) samplers.forget(policy);
+    const restored = await restoreHere();
     return { sequences: await sample(restored), samplerPath: restored };
   }
+}
+
+/** The policy restored on the worker's engine; an engine that cannot read the saved state says whose it is. */
+async function restoreOnEngine(
+  deps: MelActivityDeps,
+  samplers: RestoredSamplers,
+  policy: PolicyRef,
+): Promise<string> {
+  return samplers.restore(deps.engine, deps.baseModel, policy).catch((error: unknown) => {
+    if (!isModelGone(error) || policy.engine === undefined || policy.engine === deps.engineId) throw error;
+    error.message =
+      `engine ${deps.engineId} cannot load ${policy.statePath}, saved by engine ${policy.engine}: the engines ` +
+      `of a run must share their checkpoint store (${error.message})`;
+    throw error;
+  });
 }
 
 /** One completion from the policy, with its text; an engine that returns none fails the attempt. */
@@ -229,9 +256,19 @@ export async function sampleOneWithPolicy(
   };
 }
 
-const restoredSamplers = new RestoredSamplers(2, (error) =>
-  log.warn('could not unload a restored policy', { error: String(error) }),
-);
+/** Restored copies per engine (a process may run workers on several engines, as tests do). */
+const restoredSamplers = new Map<string, RestoredSamplers>();
+
+function restoredSamplersOn(engineId: string): RestoredSamplers {
+  let samplers = restoredSamplers.get(engineId);
+  if (!samplers) {
+    samplers = new RestoredSamplers(2, (error) =>
+      log.warn('could not unload a restored policy', { engine: engineId, error: String(error) }),
+    );
+    restoredSamplers.set(engineId, samplers);
+  }
+  return samplers;
+}
 
 function checkpointName(runId: string, label: string): string {
   return `${runId}-${label}`.replace(/[^A-Za-z0-9_-]/g, '_');

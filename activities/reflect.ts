@@ -46,6 +46,7 @@ import type {
 import type { RunConfig } from '../mel/run-config.js';
 import { pairSamplingSeed, samplingSeed } from '../mel/schedule.js';
 import { isolateItem, sampleOneItem, type ItemOutcome } from './isolation.js';
+import { sampledBy } from './sample-provenance.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 
 /** One sampled turn of a reflection, and the sampler that wrote it (none for an external reflector). */
@@ -121,7 +122,9 @@ export function createReflectActivities(deps: MelActivityDeps) {
     };
     const seed = samplingSeed(config.seed, pair.step, 'summarize', ids.withinRun(pair.runId, pair._id));
     const { turns, samplerPath, failure } = await generateTurns(config, policy, input, seed);
-    const reflector = deps.reflection ? { reflector: deps.reflection.name } : {};
+    const author = deps.reflection
+      ? { reflector: deps.reflection.name }
+      : { sampledBy: sampledBy(deps.engineId, policy) };
     const parse = failure ? notSampled(failure) : parseTurns(config, turns);
     const stored = parse.ok ? parse : { ok: false as const, reason: parse.reason };
     // The leakage check reads what the replay will see; a candidate its gate keeps from replay has none.
@@ -135,7 +138,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
       pairId: pair._id,
       problemId: pair.problemId,
       mode: config.mel.metaExperience.mode,
-      generation: { turns, seed, samplerPath, ...reflector, ...(failure ? { failure } : {}) },
+      generation: { turns, seed, samplerPath, ...author, ...(failure ? { failure } : {}) },
       parse: stored,
       ...(leakage ? { leakage } : {}),
       origin: { summarize: origin() },
@@ -321,6 +324,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
         groundTruth: problem.answer,
         correct: check.correct,
         verifierReason: check.reason,
+        sampledBy: sampledBy(deps.engineId, policy),
       });
     }
     const decision = decideReplays(replays, minCorrect, problem.answer);

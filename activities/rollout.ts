@@ -24,6 +24,7 @@ import { problemsForStep, samplingSeed } from '../mel/schedule.js';
 import { describeCounts } from '../mel/fan-out.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 import { sampleItem } from './isolation.js';
+import { sampledBy } from './sample-provenance.js';
 
 const PROMPTS_IN_FLIGHT = 4;
 
@@ -94,6 +95,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       text: completionText(tokenizer, sample.tokens, [tokenizer.eosTokenId]),
       stopReason: sample.stopReason,
       samplerPath,
+      sampledBy: sampledBy(deps.engineId, policy),
     }));
     // Trajectories are write-once: a retry adds what its earlier attempt could not use, and a stale attempt's late
     // write changes none that verify may have scored. Exclusions then name only what is still missing.

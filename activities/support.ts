@@ -17,6 +17,8 @@ import type { LivenessSettings } from './attempt.js';
 export interface MelActivityDeps {
   db: Db;
   engine: PolicyEngine;
+  /** The engine's name in sample records (`engineIdOf`): workers on one engine share it. */
+  engineId: string;
   /** Set when meta-experiences are written by another model than the policy (MEL_REFLECTION_ENGINE). */
   reflection?: ReflectionEngine;
   tokenizer: ModelTokenizer;

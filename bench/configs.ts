@@ -10,7 +10,12 @@ export interface BenchConfig {
   mode: BenchMode;
   /** 'zero' or a named latency profile of the engine double. */
   latencyModel: string;
+  /** Inference engines (doubles sharing a checkpoint directory), an inference worker next to each. */
   engines: number;
+  /** Sequence slots of each engine, instead of the latency model's (absent: the model's). */
+  engineSlots?: number;
+  /** fanOut.promptsPerChunk of the run (absent: the run configuration's default). */
+  promptsPerChunk?: number;
   batchSize: number;
   groupSize: number;
   meanRolloutTokens: number;
@@ -33,9 +38,13 @@ export function configLabel(config: BenchConfig): string {
     config.meanRolloutTokens % 1000 === 0
       ? `${config.meanRolloutTokens / 1000}k`
       : `${config.meanRolloutTokens}`;
+  const engines =
+    config.engines > 1 || config.engineSlots !== undefined
+      ? `-e${config.engines}${config.engineSlots === undefined ? '' : `x${config.engineSlots}slots`}`
+      : '';
   return (
     `${config.system}/${config.mode}/${config.latencyModel}/` +
-    `b${config.batchSize}-g${config.groupSize}-t${tokens}${pairs}-${config.steps}st`
+    `b${config.batchSize}-g${config.groupSize}-t${tokens}${pairs}${engines}-${config.steps}st`
   );
 }
 
@@ -87,6 +96,31 @@ export function quickSweep({ profile }: SweepOptions): BenchConfig[] {
   );
 }
 
+/** Inference engines whose slots this sweep fills before the next engine helps (below a real engine's 256). */
+export const ENGINE_SWEEP_SLOTS = 32;
+
+/**
+ * Sampling throughput with 1, 2 and 4 inference engines of the same latency model: GRPO steps of 32 × 8 short
+ * rollouts, 2 prompts per chunk, each engine with 32 slots. One engine samples the step's 256 sequences in 8 waves of
+ * its slots, four in 2; an inference worker keeps more chunks in flight than its engine has slots, so the engines
+ * bound the rate, not the workers.
+ */
+export function enginesSweep({ profile }: SweepOptions): BenchConfig[] {
+  return [1, 2, 4].map((engines) =>
+    melTemporal({
+      mode: 'grpo',
+      pairsCap: null,
+      latencyModel: profile,
+      batchSize: 32,
+      meanRolloutTokens: 128,
+      steps: 2,
+      engines,
+      engineSlots: ENGINE_SWEEP_SLOTS,
+      promptsPerChunk: 2,
+    }),
+  );
+}
+
 /**
  * Whether `smaller` asks for no more work than `larger` in every size (batch, rollout length, pairs, steps) on the
  * same system, mode and latency model: if `smaller` failed, `larger` is not worth an hour to fail too.
@@ -97,6 +131,7 @@ export function noLargerThan(smaller: BenchConfig, larger: BenchConfig): boolean
     smaller.system === larger.system &&
     smaller.mode === larger.mode &&
     smaller.latencyModel === larger.latencyModel &&
+    smaller.engines === larger.engines &&
     smaller.groupSize === larger.groupSize &&
     smaller.batchSize <= larger.batchSize &&
     smaller.meanRolloutTokens <= larger.meanRolloutTokens &&

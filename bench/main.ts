@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only <text>] [--profile h100-8b] [--budget-min 15] [--out docs] [--list]`:
+ * `npm run bench [-- --quick | --engines] [--only <text>] [--double-port 18143] [--profile h100-8b] [--budget-min 15] [--out docs] [--list]`:
  * measures real MEL (and GRPO) steps through the real stack against the engine double, and tinker-cookbook's RL
  * loop against the same double; writes docs/benchmarks.md and docs/benchmarks.json (after every configuration,
  * so an interrupted sweep keeps what it measured).
@@ -16,7 +16,14 @@ import { redactedMessage } from '../common/redact.js';
 import { LATENCY_PROFILES } from '../engine-double/latency-profiles.js';
 import { Stack } from '../stack/stack.js';
 import { connectClient } from '../temporal/connection.js';
-import { configLabel, defaultSweep, noLargerThan, quickSweep, type BenchConfig } from './configs.js';
+import {
+  configLabel,
+  defaultSweep,
+  enginesSweep,
+  noLargerThan,
+  quickSweep,
+  type BenchConfig,
+} from './configs.js';
 import { measureCookbook } from './cookbook-run.js';
 import { measureMelTemporal, startDouble, type BenchEnv } from './mel-temporal.js';
 import { stopAllProcesses } from './processes.js';
@@ -24,7 +31,7 @@ import { writeReport, type BenchReport } from './report.js';
 import { summarise, type ConfigResult, type Measured } from './results.js';
 
 const USAGE =
-  'npm run bench -- [--quick] [--only <text>] [--profile <latency profile>] [--budget-min <minutes>] ' +
+  'npm run bench -- [--quick | --engines] [--only <text>] [--double-port <port>] [--profile <latency profile>] [--budget-min <minutes>] ' +
   '[--out <dir>] [--list] [--render <benchmarks.json>]';
 
 /** The benchmark's own stack: its own state folder and ports, so it never mixes with the demo's data. */
@@ -34,10 +41,14 @@ const BENCH_ENV = {
   MEL_TEMPORAL_UI_PORT: '18253',
   MEL_FERRETDB_PORT: '27237',
 };
+/** The first engine double's port; a configuration with several engines takes the next ones too. */
 const DOUBLE_PORT = 18_143;
 
 interface Options {
   quick: boolean;
+  /** The sweep of 1, 2 and 4 inference engines instead. */
+  engines: boolean;
+  doublePort: number;
   only?: string;
   profile: string;
   budgetMs: number;
@@ -52,6 +63,8 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      engines: { type: 'boolean', default: false },
+      'double-port': { type: 'string', default: String(DOUBLE_PORT) },
       only: { type: 'string' },
       profile: { type: 'string', default: 'h100-8b' },
       'budget-min': { type: 'string', default: '15' },
@@ -68,8 +81,13 @@ function parseOptions(argv: string[]): Options {
       `--profile: unknown latency profile ${values.profile}; known: ${Object.keys(LATENCY_PROFILES).join(', ')}`,
     );
   }
+  const doublePort = Number(values['double-port']);
+  if (!Number.isInteger(doublePort) || doublePort < 1 || doublePort > 65_535 - 4)
+    throw new Error(`--double-port: a port number, not ${values['double-port']}\n${USAGE}`);
   return {
     quick: values.quick!,
+    engines: values.engines!,
+    doublePort,
     only: values.only,
     profile: values.profile!,
     budgetMs: budget * 60_000,
@@ -80,7 +98,9 @@ function parseOptions(argv: string[]): Options {
 }
 
 function selectedConfigs(options: Options): BenchConfig[] {
-  const sweep = (options.quick ? quickSweep : defaultSweep)({ profile: options.profile });
+  const sweep = (options.engines ? enginesSweep : options.quick ? quickSweep : defaultSweep)({
+    profile: options.profile,
+  });
   return options.only ? sweep.filter((config) => configLabel(config).includes(options.only!)) : sweep;
 }
 
@@ -117,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
     return configs.length === 0 ? 2 : 0;
   }
   for (const [name, value] of Object.entries(BENCH_ENV)) process.env[name] ??= value;
-  process.env.MEL_ENGINE_URL = `http://127.0.0.1:${DOUBLE_PORT}`;
+  process.env.MEL_ENGINE_URL = `http://127.0.0.1:${options.doublePort}`;
   const log = createLogger('bench');
   const logDir = path.join(process.env.MEL_STACK_DIR!, 'logs');
   await mkdir(logDir, { recursive: true });
@@ -125,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
   const stack = await Stack.prepare(log);
   const env: Omit<BenchEnv, 'client'> = {
     endpoints: stack.endpoints,
-    doublePort: DOUBLE_PORT,
+    doublePort: options.doublePort,
     tokenizerDir: WARM_MODEL_DIR,
     logDir,
     budgetMs: options.budgetMs,

@@ -3,6 +3,7 @@
  * stack's Temporal server and MongoDB (a database of its own), then the numbers read back from the step
  * histories, the double's timeline and the database.
  */
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
@@ -20,7 +21,7 @@ import { answersHttp, logContains, startTsProcess, waitUntilReady, type BenchPro
 export interface BenchEnv {
   client: Client;
   endpoints: Endpoints;
-  /** The port every configuration's engine double listens on (the stack was told MEL_ENGINE_URL for it). */
+  /** The port every configuration's (first) engine double listens on (the stack was told MEL_ENGINE_URL for it); the others take the next ones. */
   doublePort: number;
   tokenizerDir: string;
   logDir: string;
@@ -59,6 +60,7 @@ export function runConfigFor(config: BenchConfig, runId: string): RunConfig {
       validation: { temperature: 1, maxTokens },
     },
     mel: { pairs: config.pairsCap === null ? {} : { maxPairsPerGroup: config.pairsCap } },
+    ...(config.promptsPerChunk === undefined ? {} : { fanOut: { promptsPerChunk: config.promptsPerChunk } }),
   });
 }
 
@@ -68,30 +70,101 @@ export function datasetSize(config: BenchConfig): number {
 
 /** The engine double's flags for a configuration: its data set, rollout lengths and latency model. */
 export function doubleArgs(config: BenchConfig, port: number, tokenizerDir: string): string[] {
+  const latency =
+    config.engineSlots === undefined
+      ? config.latencyModel
+      : JSON.stringify({ profile: config.latencyModel, maxConcurrentSequences: config.engineSlots });
   return [
     ...['--port', String(port), '--seed', '1', '--tokenizer', tokenizerDir],
     ...['--mean-tokens', String(config.meanRolloutTokens)],
     ...['--reflection-mean-tokens', String(REFLECTION_MEAN_TOKENS)],
     ...['--builtin-count', String(Math.max(1000, datasetSize(config)))],
-    ...['--latency', config.latencyModel],
+    ...['--latency', latency],
   ];
 }
 
+/**
+ * The configuration's engine doubles, one per engine on consecutive ports; several share a checkpoint directory
+ * (each restores the policy the first one's training saved) and put their index in their model ids.
+ */
+export async function startDoubles(
+  config: BenchConfig,
+  env: BenchEnv,
+  name: string,
+): Promise<{ doubles: BenchProcess[]; urls: string[] }> {
+  const shared = config.engines > 1 ? ['--checkpoint-dir', checkpointDir(env, name)] : [];
+  const started = Array.from({ length: config.engines }, (_, index) => {
+    const port = env.doublePort + index;
+    const names = config.engines > 1 ? ['--name', `e${index}`, ...shared] : [];
+    const double = startTsProcess(
+      `engine double ${index}`,
+      'engine-double/main.ts',
+      [...doubleArgs(config, port, env.tokenizerDir), ...names],
+      path.join(env.logDir, `${name}.double${config.engines > 1 ? index : ''}.log`),
+      process.env,
+    );
+    return { double, url: `http://127.0.0.1:${port}` };
+  });
+  const doubles = started.map((s) => s.double);
+  try {
+    for (const { double, url } of started) {
+      await waitUntilReady(double, () => answersHttp(`${url}/api/v1/healthz`));
+    }
+  } catch (error) {
+    await Promise.all(doubles.map((double) => double.stop()));
+    throw error;
+  }
+  return { doubles, urls: started.map((s) => s.url) };
+}
+
+function checkpointDir(env: BenchEnv, name: string): string {
+  return path.join(env.logDir, `${name}.checkpoints`);
+}
+
+/** One engine double (the cookbook's, and the stack's stand-in while it starts). */
 export async function startDouble(
   config: BenchConfig,
   env: BenchEnv,
   name: string,
 ): Promise<{ double: BenchProcess; url: string }> {
-  const url = `http://127.0.0.1:${env.doublePort}`;
-  const double = startTsProcess(
-    'engine double',
-    'engine-double/main.ts',
-    doubleArgs(config, env.doublePort, env.tokenizerDir),
-    path.join(env.logDir, `${name}.double.log`),
-    process.env,
+  const { doubles, urls } = await startDoubles({ ...config, engines: 1 }, env, name);
+  return { double: doubles[0]!, url: urls[0]! };
+}
+
+/**
+ * The worker processes: every role next to the first engine, an inference worker next to each other one. With
+ * several engines each inference worker keeps twice as many chunks in flight as its engine has slots for.
+ */
+function startWorkerProcesses(
+  config: BenchConfig,
+  urls: string[],
+  name: string,
+  env: BenchEnv,
+  database: string,
+) {
+  const inflight =
+    config.engineSlots === undefined || config.promptsPerChunk === undefined
+      ? {}
+      : {
+          MEL_WORKER_CONCURRENCY_GPU_INFERENCE: String(
+            Math.ceil((2 * config.engineSlots) / (config.promptsPerChunk * config.groupSize)),
+          ),
+        };
+  return urls.map((url, index) =>
+    startTsProcess(
+      `workers ${index}`,
+      'workers/main.ts',
+      index === 0 ? [] : ['--roles', 'gpuInference'],
+      path.join(env.logDir, `${name}.workers${index === 0 ? '' : index}.log`),
+      {
+        ...process.env,
+        ...inflight,
+        MEL_ENGINE_URL: url,
+        MEL_MONGODB_DB: database,
+        MEL_LOG_FORMAT: 'json',
+      },
+    ),
   );
-  await waitUntilReady(double, () => answersHttp(`${url}/api/v1/healthz`));
-  return { double, url };
 }
 
 export async function measureMelTemporal(
@@ -101,24 +174,20 @@ export async function measureMelTemporal(
 ): Promise<RunMeasurement> {
   const name = benchName(config);
   const database = name.replace(/-/g, '_');
-  const { double, url } = await startDouble(config, env, name);
-  let workers: BenchProcess | undefined;
+  const { doubles, urls } = await startDoubles(config, env, name);
+  let workers: BenchProcess[] = [];
   try {
-    workers = startTsProcess('workers', 'workers/main.ts', [], path.join(env.logDir, `${name}.workers.log`), {
-      ...process.env,
-      MEL_ENGINE_URL: url,
-      MEL_MONGODB_DB: database,
-      MEL_LOG_FORMAT: 'json',
-    });
-    const log = workers.log;
-    await waitUntilReady(workers, () => logContains(log, 'workers running'), 120_000);
+    workers = startWorkerProcesses(config, urls, name, env, database);
+    for (const worker of workers) {
+      await waitUntilReady(worker, () => logContains(worker.log, 'workers running'), 120_000);
+    }
     const runConfig = runConfigFor(config, name);
     const outcome = await runWithBudget(env, runConfig, onProgress);
-    const workerPeakRssMb = await workers.peakRssMb();
+    const workerPeakRssMb = await workers[0]!.peakRssMb();
     onProgress('reading histories, timeline and database size');
     const spans = await stepSpans(env.client, name, outcome.completedSteps);
     const runHistory = await historySize(env.client, runWorkflowId(name));
-    const { intervals, maxSlots } = await fetchTimeline(url);
+    const { intervals, maxSlots } = await fetchTimelines(urls);
     const steps = spans.map((span) => measureStep(span, intervals, maxSlots));
     return {
       ok: outcome.error === null,
@@ -131,8 +200,9 @@ export async function measureMelTemporal(
       maxSlots,
     };
   } finally {
-    await workers?.stop();
-    await double.stop();
+    await Promise.all(workers.map((worker) => worker.stop()));
+    await Promise.all(doubles.map((double) => double.stop()));
+    await rm(checkpointDir(env, name), { recursive: true, force: true });
     await dropDatabase(env.endpoints, database).catch(() => undefined);
   }
 }
@@ -256,6 +326,15 @@ async function historySize(client: Client, workflowId: string): Promise<{ events
   return {
     events: history.events?.length ?? 0,
     bytes: historyProto.v1.History.encode(history).finish().byteLength,
+  };
+}
+
+/** Every engine's intervals together, and their slots summed: several engines as one larger one. */
+async function fetchTimelines(urls: string[]): Promise<{ intervals: EngineInterval[]; maxSlots: number }> {
+  const timelines = await Promise.all(urls.map(fetchTimeline));
+  return {
+    intervals: timelines.flatMap((timeline) => timeline.intervals),
+    maxSlots: sum(timelines.map((timeline) => timeline.maxSlots)),
   };
 }
 

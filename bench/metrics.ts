@@ -34,6 +34,8 @@ export interface StepMeasure {
   overheadSeconds: number;
   /** Busy slot-seconds over available slot-seconds during the sampling stages; null without a slot limit. */
   samplingSlotUtilisation: number | null;
+  /** Sequences the engines sampled in the sampling stages, and those stages' wall seconds (each from its first activity scheduled to its last closed). */
+  sampling: { sequences: number; seconds: number };
   stages: Partial<Record<StageName, StageMeasure>>;
 }
 
@@ -81,8 +83,34 @@ export function measureStep(
     overheadSeconds: wallSeconds - engineBusySeconds,
     samplingSlotUtilisation:
       maxSlots > 0 && availableSlotSeconds > 0 ? slotSeconds / availableSlotSeconds : null,
+    sampling: samplingWork(spans.activities, timeline),
     stages: orderedStages(stages),
   };
+}
+
+/**
+ * What the sampling stages sampled and how long they took: a stage's chunks run side by side, so its time is the
+ * window from its first chunk scheduled to its last closed; its sequences are the `asample` calls started in it.
+ */
+export function samplingWork(
+  activities: readonly ActivitySpan[],
+  timeline: readonly EngineInterval[],
+): { sequences: number; seconds: number } {
+  let sequences = 0;
+  let seconds = 0;
+  for (const stage of SAMPLING_STAGES) {
+    const spans = activities.filter((span) => STAGE_OF_ACTIVITY[span.activity] === stage);
+    if (spans.length === 0) continue;
+    const from = Math.min(...spans.map((span) => span.scheduledMs));
+    const to = Math.max(...spans.map((span) => span.closedMs));
+    seconds += (to - from) / 1000;
+    for (const interval of timeline) {
+      if (interval.route === 'asample' && interval.startMs >= from && interval.startMs <= to) {
+        sequences += interval.sequences;
+      }
+    }
+  }
+  return { sequences, seconds };
 }
 
 function orderedStages(

@@ -66,6 +66,57 @@ export function durabilityCost(configs: readonly ConfigResult[]): {
     }));
 }
 
+/**
+ * Sampling throughput with several inference engines over the same configuration with one: per configuration of
+ * more than one engine, or of one whose slots were set (the sweep's baseline).
+ */
+export function engineScaling(configs: readonly ConfigResult[]): {
+  label: string;
+  engines: number;
+  sequencesPerSecond: number | null;
+  overOneEngine: number | null;
+  /** Where either side failed after some steps: its rate is over those steps. */
+  note: string | null;
+}[] {
+  const sameButEngines = (a: ConfigResult, b: ConfigResult) =>
+    configLabel({ ...a, engines: 1 }) === configLabel({ ...b, engines: 1 });
+  return configs
+    .filter((c) => c.engines > 1 || c.engineSlots !== undefined)
+    .map((c) => {
+      const one = configs.find((other) => other.engines === 1 && sameButEngines(other, c));
+      const rate = c.samplingSequencesPerSecond ?? null;
+      const base = one?.samplingSequencesPerSecond ?? null;
+      return {
+        label: configLabel(c),
+        engines: c.engines,
+        sequencesPerSecond: rate,
+        overOneEngine: rate !== null && base !== null ? rate / base : null,
+        note: partialNote(c, one),
+      };
+    });
+}
+
+function engineScalingSection(configs: readonly ConfigResult[]): string[] {
+  const rows = engineScaling(configs);
+  if (rows.length === 0) return [];
+  return [
+    '## Several inference engines',
+    '',
+    "Sampling throughput: sequences the engines sampled in rollout, summarize and validate, over those stages' " +
+      'wall seconds (each from its first chunk scheduled to its last closed; the restores of the policy on each ' +
+      'engine included), over all steps; each engine is a double with its own inference worker, the doubles share ' +
+      'a checkpoint directory.',
+    '',
+    '| configuration | engines | sequences/s | × one engine |',
+    '| --- | --: | --: | --: |',
+    ...rows.map(
+      (row) =>
+        `| \`${row.label}\` | ${row.engines} | ${row.sequencesPerSecond?.toFixed(2) ?? '–'} | ${withNote(row.overOneEngine, row.note)} |`,
+    ),
+    '',
+  ];
+}
+
 function partialNote(...sides: (ConfigResult | undefined)[]): string | null {
   const partial = sides.filter((side) => side && !side.ok && side.stepsCompleted > 0);
   return partial.length === 0
@@ -101,6 +152,7 @@ export function benchmarksMarkdown(report: BenchReport, plots: string[]): string
     '',
     ...reading(report.configs),
     '',
+    ...engineScalingSection(report.configs),
     '## Every configuration',
     '',
     'overhead = step wall time minus engine-busy time; ratio = overhead ÷ engine-busy (– at zero latency); slots = ' +

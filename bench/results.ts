@@ -16,6 +16,8 @@ export interface ConfigResult extends BenchConfig {
   /** overheadSeconds / engineBusySeconds; null at zero latency (no engine time to compare with). */
   overheadRatio: number | null;
   engineSlotUtilisation: number | null;
+  /** Sequences sampled per wall second of the sampling stages, over all steps (absent in older reports). */
+  samplingSequencesPerSecond?: number | null;
   historyEventsPerStep: number | null;
   historyBytesPerStep: number | null;
   mongoBytesPerStep: number | null;
@@ -41,6 +43,12 @@ export interface Measured {
 /** Engine-busy time below this (per step) makes a ratio meaningless noise: reported as null. */
 const MIN_ENGINE_SECONDS_FOR_RATIO = 0.05;
 
+function samplingRate(steps: readonly StepMeasure[]): number | null {
+  const sequences = steps.reduce((total, step) => total + step.sampling.sequences, 0);
+  const seconds = steps.reduce((total, step) => total + step.sampling.seconds, 0);
+  return seconds > 0 && sequences > 0 ? sequences / seconds : null;
+}
+
 export function summarise(config: BenchConfig, measured: Measured, wallSeconds: number): ConfigResult {
   const { steps } = measured;
   const perStep = (total: number | null | undefined) =>
@@ -65,6 +73,7 @@ export function summarise(config: BenchConfig, measured: Measured, wallSeconds: 
         ? overheadSeconds / engineBusySeconds
         : null,
     engineSlotUtilisation: median(utilisations),
+    samplingSequencesPerSecond: samplingRate(steps),
     historyEventsPerStep: perStep(measured.historyEvents),
     historyBytesPerStep: perStep(measured.historyBytes),
     mongoBytesPerStep: perStep(measured.mongoBytes),

@@ -1,7 +1,7 @@
 /** The readable evidence chain of one meta-experience (`mel audit`). */
 import type { AnswerSpanTally } from '../mel/index.js';
 import type { AuditRecord, BifurcationMark } from '../store/audit.js';
-import type { MetaExperienceDoc, ReplayRecord } from '../store/documents.js';
+import type { MetaExperienceDoc, ReplayRecord, SampledBy } from '../store/documents.js';
 import { decimal, fields, indent, section, table } from './format.js';
 
 export const MARK_START = '⟦s*▸';
@@ -14,6 +14,17 @@ export function markBifurcation(text: string, mark: BifurcationMark | null): str
   if (mark.method === 'first-divergence')
     return `${text.slice(0, mark.start)}${MARK_POINT}${text.slice(mark.start)}`;
   return `${text.slice(0, mark.start)}${MARK_START}${text.slice(mark.start, mark.end)}${MARK_END}${text.slice(mark.end)}`;
+}
+
+/** The engine and policy version a sample records (none on samples stored before they were recorded). */
+function sampledOn(sampledBy: SampledBy | undefined): string | undefined {
+  if (!sampledBy) return undefined;
+  const { engine, policy } = sampledBy;
+  return `on engine ${engine} by policy ${policy.statePath} (${policy.updates} updates)`;
+}
+
+function sampledClause(sampledBy: SampledBy | undefined): string {
+  return sampledBy ? `, sampled ${sampledOn(sampledBy)}` : '';
 }
 
 function endedBy(stopReason: 'stop' | 'length'): string {
@@ -57,7 +68,7 @@ function question(audit: AuditRecord): string {
 function trajectories(audit: AuditRecord): string {
   const describe = (t: NonNullable<AuditRecord['correct']>) =>
     `${t.id}: reward ${t.reward ?? '?'}, extracted answer ${t.extractedAnswer ?? '(none)'}` +
-    `${t.extractionMethod ? ` via ${t.extractionMethod}` : ''}, ${t.tokens} tokens ended by ${endedBy(t.stopReason)}, seed ${t.seed}`;
+    `${t.extractionMethod ? ` via ${t.extractionMethod}` : ''}, ${t.tokens} tokens ended by ${endedBy(t.stopReason)}, seed ${t.seed}${sampledClause(t.sampledBy)}`;
   const correct = audit.correct
     ? section(`2. CORRECT TRAJECTORY  ${describe(audit.correct)}`, audit.correct.text)
     : section('2. CORRECT TRAJECTORY', '(missing)');
@@ -78,7 +89,7 @@ function trajectories(audit: AuditRecord): string {
 }
 
 function reflection(audit: AuditRecord): string {
-  const generation = `generated with seed ${audit.generation.seed} by ${audit.generation.reflector ?? audit.generation.samplerPath}, ${audit.generation.turns.length} turn(s)`;
+  const generation = `generated with seed ${audit.generation.seed} by ${audit.generation.reflector ?? audit.generation.samplerPath}${sampledClause(audit.generation.sampledBy)}, ${audit.generation.turns.length} turn(s)`;
   const { failure } = audit.generation;
   if (failure) {
     return section(
@@ -150,6 +161,7 @@ function replayBody(replay: ReplayRecord): string {
     fields([
       ['seed', String(replay.seed)],
       ['ended by', endedBy(replay.stopReason)],
+      ['sampled', sampledOn(replay.sampledBy)],
       [
         'verification',
         `extracted ${replay.extractedAnswer ?? '(no answer)'} vs ground truth ${replay.groundTruth}: ${replay.correct ? 'correct' : 'wrong'}`,

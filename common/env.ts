@@ -41,6 +41,8 @@ const envSchema = z.object({
   MEL_FERRETDB_PORT: port.default(27_217),
 
   MEL_ENGINE_URL: optionalText,
+  /** What samples record as the engine that made them; default: the host and port of the engine URL. */
+  MEL_ENGINE_NAME: optionalText,
   MEL_ENGINE_PORT: port.default(18_123),
   /** Base model the engine serves: a local directory for SkyRL, a model name for hosted Tinker. */
   MEL_BASE_MODEL: optionalText,
@@ -83,6 +85,8 @@ export interface Endpoints {
   mongoUri: string;
   mongoDb: string;
   engineUrl: string;
+  /** MEL_ENGINE_NAME: the engine's name in sample records, when not its URL's host and port. */
+  engineName?: string;
   baseModel: string;
   engineApiKeyEnv: string;
 }
@@ -105,7 +109,16 @@ export function resolveEndpoints(env: Env = loadEnv()): Endpoints {
     mongoUri: env.MONGODB_URI ?? `mongodb://${loopback}:${env.MEL_FERRETDB_PORT}/`,
     mongoDb: env.MEL_MONGODB_DB,
     engineUrl: env.MEL_ENGINE_URL ?? `http://${loopback}:${env.MEL_ENGINE_PORT}`,
+    ...(env.MEL_ENGINE_NAME ? { engineName: env.MEL_ENGINE_NAME } : {}),
     baseModel: env.MEL_BASE_MODEL ?? WARM_MODEL_DIR,
     engineApiKeyEnv: env.MEL_ENGINE_API_KEY_ENV,
   };
+}
+
+/**
+ * The engine a worker samples on, as sample records name it: its configured name, else its URL's host and port
+ * (never the URL's credentials or path). Workers on the same engine share it; workers on different engines differ.
+ */
+export function engineIdOf(endpoints: Pick<Endpoints, 'engineUrl' | 'engineName'>): string {
+  return endpoints.engineName ?? new URL(endpoints.engineUrl).host;
 }

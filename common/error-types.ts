@@ -12,6 +12,8 @@ export const NON_RETRYABLE = {
   dataset: 'DatasetError',
   /** The engine refused the request itself (a 4xx that is no timeout, rate limit or lost model). */
   engineRefused: 'EngineRefused',
+  /** The policy update found samples made by another policy than the one it starts from. */
+  offPolicySamples: 'OffPolicySamples',
 } as const;
 
 export const NON_RETRYABLE_ERROR_TYPES: string[] = Object.values(NON_RETRYABLE);

@@ -10,6 +10,7 @@ const FLAGS = {
   host: { type: 'string' },
   port: { type: 'string' },
   seed: { type: 'string' },
+  name: { type: 'string' },
   tokenizer: { type: 'string' },
   'base-model': { type: 'string' },
   'p-correct': { type: 'string' },
@@ -34,7 +35,7 @@ const FLAGS = {
 } as const;
 
 export const USAGE = `npm run engine-double -- [options]
-  --port 18124 --host 127.0.0.1 --seed 1 --tokenizer <model dir> --base-model <name>
+  --port 18124 --host 127.0.0.1 --seed 1 --name <letters, digits: in model ids> --tokenizer <model dir> --base-model <name>
   --p-correct 0.5 --p-replay-correct 0.5 --p-unparseable 0.1 --p-truncated 0.05 --p-states-answer 0
   --mean-tokens 0 --reflection-mean-tokens 0 (0: natural length)
   --builtin-seed 0 --builtin-count 1000 --problems <file.jsonl|.parquet>
@@ -89,6 +90,7 @@ export function parseCli(argv: readonly string[]): EngineDoubleOptions | 'help' 
       host: values.host,
       port: number(values.port) ?? (base.port === undefined ? 18_124 : undefined),
       seed: number(values.seed),
+      name: values.name,
       tokenizerDir: values.tokenizer,
       baseModel: values['base-model'],
       pCorrect: number(values['p-correct']),

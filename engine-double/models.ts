@@ -52,13 +52,14 @@ export class ModelRegistry {
   private readonly lastStepByModel = new Map<string, OptimStepRecord>();
 
   constructor(
-    private readonly options: { seed: number; reduction: Reduction; maxLoadedModels: number },
+    private readonly options: { seed: number; name: string; reduction: Reduction; maxLoadedModels: number },
     private readonly checkpoints: CheckpointStore,
   ) {}
 
   /** create_model's submission: the id exists at once (SkyRL writes the row), the weights once it executes. */
   register(args: { sessionId: string; baseModel: string; rank: number; loraSeed: number }): ModelState {
-    const id = `model_${mixInts(this.options.seed, ++this.created).toString(16).padStart(8, '0')}`;
+    const hex = mixInts(this.options.seed, ++this.created).toString(16).padStart(8, '0');
+    const id = this.options.name ? `model_${this.options.name}_${hex}` : `model_${hex}`;
     const model: ModelState = {
       id,
       ...args,

@@ -55,6 +55,14 @@ export const EngineDoubleOptionsSchema = z.strictObject({
   /** 0: any free port. */
   port: z.number().int().min(0).max(65_535).default(0),
   seed: z.number().int().default(0),
+  /**
+   * Put into its model ids (`model_<name>_<hex>`): doubles that share a checkpoint directory (several inference
+   * engines of a run) never give two models one id. Letters and digits.
+   */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9]*$/, 'letters and digits only')
+    .default(''),
   /** Folder with tokenizer.json and tokenizer_config.json; default: the tiny model's. */
   tokenizerDir: z.string().optional(),
   /** The model the double says it serves; default: the project's configured base model. */
@@ -79,7 +87,7 @@ export const EngineDoubleOptionsSchema = z.strictObject({
   maxContextTokens: z.number().int().nonnegative().default(0),
   /** LoRA slots; creating one more evicts the least recently used model. 0: no limit. */
   maxLoadedModels: z.number().int().nonnegative().default(0),
-  /** Also keep checkpoints as JSON files here, so they survive a restart. */
+  /** Also keep checkpoints as JSON files here, so they survive a restart; doubles with one directory share them. */
   checkpointDir: z.string().optional(),
   latency: LatencySchema.prefault({}),
   faults: z.array(FaultRuleSchema).default([]),

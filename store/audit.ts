@@ -13,6 +13,7 @@ import {
   type ReplayRecord,
   type RewardDoc,
   type RunDoc,
+  type SampledBy,
   type StepDoc,
   type TemporalOrigin,
   type TrajectoryDoc,
@@ -46,6 +47,7 @@ export interface TrajectoryView {
   stopReason: 'stop' | 'length';
   seed: number;
   tokens: number;
+  sampledBy?: SampledBy;
 }
 
 export interface OriginView extends TemporalOrigin {
@@ -69,6 +71,7 @@ export interface AuditRecord {
     seed: number;
     samplerPath: string;
     reflector?: string;
+    sampledBy?: SampledBy;
     turns: { text: string; stopReason: 'stop' | 'length' }[];
     /** Why the engine could not give the reflection (docs/mel.md, "Bad items"). */
     failure?: Exclusion;
@@ -121,6 +124,7 @@ export function assembleAudit(evidence: AuditEvidence, links: TemporalLinks): Au
       seed: me.generation.seed,
       samplerPath: me.generation.samplerPath,
       ...(me.generation.reflector ? { reflector: me.generation.reflector } : {}),
+      ...(me.generation.sampledBy ? { sampledBy: me.generation.sampledBy } : {}),
       turns: me.generation.turns.map(({ text, stopReason }) => ({ text, stopReason })),
       ...(me.generation.failure ? { failure: me.generation.failure } : {}),
     },
@@ -156,6 +160,7 @@ function trajectoryView(doc: TrajectoryDoc, reward: RewardDoc | null): Trajector
     stopReason: doc.stopReason,
     seed: doc.seed,
     tokens: doc.tokens.length,
+    ...(doc.sampledBy ? { sampledBy: doc.sampledBy } : {}),
   };
 }
 

@@ -71,6 +71,12 @@ export interface PromptDoc {
   origin: TemporalOrigin;
 }
 
+/** Which engine sampled, and from which policy version (its saved state, its sampler, the updates behind it). */
+export interface SampledBy {
+  engine: string;
+  policy: Pick<PolicyRef, 'statePath' | 'samplerPath' | 'updates'>;
+}
+
 /** One answer sampled for a problem, verbatim from the sampler, with the seed and weights that produced it. */
 export interface SampledAnswer {
   problemId: string;
@@ -82,6 +88,8 @@ export interface SampledAnswer {
   text: string;
   stopReason: 'stop' | 'length';
   samplerPath: string;
+  /** Absent on samples stored before engines and policy versions were recorded. */
+  sampledBy?: SampledBy;
   origin: TemporalOrigin;
 }
 
@@ -154,6 +162,8 @@ export interface ReplayRecord {
   correct: boolean;
   /** Why the verifier scored the replay so (absent on replays verified before the reason was recorded). */
   verifierReason?: VerificationReason;
+  /** Absent on replays stored before engines and policy versions were recorded. */
+  sampledBy?: SampledBy;
 }
 
 /** Every replay of a candidate, in order (replay 0 first); empty when it was not replayed. */
@@ -177,6 +187,8 @@ export interface MetaExperienceDoc {
     samplerPath: string;
     /** An external reflection engine that wrote the turns instead of the policy. */
     reflector?: string;
+    /** The policy's engine and version when the policy wrote the turns (absent with a reflector, and on older ones). */
+    sampledBy?: SampledBy;
     /** Why a turn could not be sampled; `turns` holds the ones before it. */
     failure?: Exclusion;
   };
@@ -221,6 +233,8 @@ export interface DatumDoc {
   index: number;
   datum: Datum;
   advantage?: number;
+  /** Copied from the sample it trains on, for the policy update's check that it came from the policy it updates. */
+  sampledBy?: SampledBy;
   origin: TemporalOrigin;
 }
 

@@ -14,7 +14,7 @@ import {
   DEFAULT_LIVENESS,
   type LivenessSettings,
 } from '../activities/index.js';
-import { ConfigError, type Endpoints } from '../common/env.js';
+import { ConfigError, engineIdOf, type Endpoints } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { createPolicyEngine, createReflectionEngine, reflectionEngineConfig } from '../engine/config.js';
 import type { PolicyEngine } from '../engine/engine.js';
@@ -109,6 +109,7 @@ async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRol
   const shared = {
     db: deps.mongo.db,
     engine: deps.engine,
+    engineId: engineIdOf(deps.endpoints),
     tokenizer,
     baseModel: deps.endpoints.baseModel,
     metricsDir: metricsDirFromEnv(),

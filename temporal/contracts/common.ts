@@ -32,6 +32,11 @@ export interface PolicyRef {
   updates: number;
   /** LoRA rank of the adapter: a state can only be restored into an adapter of the same rank. */
   rank: number;
+  /**
+   * The engine that holds `modelId` and the sampler (`engineIdOf`); a worker on another engine samples a copy
+   * restored there from `statePath`. Absent on references made before engines were named: every worker's own.
+   */
+  engine?: string;
 }
 
 // ---- policy lifecycle activities (gpu-training), used by the run, replay and eval workflows ----

@@ -1,15 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineInterval } from '../../../engine-double/timeline.js';
-import { measureStep, median, medianStages, type StepSpans } from '../../../bench/metrics.js';
+import {
+  measureStep,
+  median,
+  medianStages,
+  samplingWork,
+  type StepSpans,
+  type StepMeasure,
+} from '../../../bench/metrics.js';
 import { summarise } from '../../../bench/results.js';
 import {
   configLabel,
   defaultSweep,
+  enginesSweep,
   noLargerThan,
   quickSweep,
   type BenchConfig,
 } from '../../../bench/configs.js';
-import { durabilityCost, reading } from '../../../bench/report.js';
+import { durabilityCost, engineScaling, reading } from '../../../bench/report.js';
 
 const T0 = 1_700_000_000_000;
 const at = (seconds: number) => T0 + seconds * 1000;
@@ -152,6 +160,48 @@ describe('the sweeps', () => {
       'mel-temporal/mel/h100-8b',
     ]);
     expect(sweep.every((c) => c.batchSize === 16 && c.steps === 2 && c.meanRolloutTokens === 256)).toBe(true);
+  });
+});
+
+describe('several inference engines', () => {
+  it('samplingWork: the sequences sampled in each sampling stage over its window, chunks side by side', () => {
+    const chunks = [
+      { activity: 'rollout', scheduledMs: at(0), closedMs: at(3) },
+      { activity: 'rollout', scheduledMs: at(0), closedMs: at(4) },
+      { activity: 'verify', scheduledMs: at(4), closedMs: at(5) },
+      { activity: 'validate', scheduledMs: at(6), closedMs: at(8) },
+    ];
+    const timeline = [
+      interval('asample', 0.5, 2, 16),
+      interval('asample', 1, 4, 16),
+      interval('asample', 6.5, 7, 4),
+      interval('forward_backward', 1, 2),
+      interval('asample', 9, 10, 8), // outside every sampling stage
+    ];
+    expect(samplingWork(chunks, timeline)).toEqual({ sequences: 36, seconds: 6 });
+  });
+
+  it('the engines sweep: 1, 2 and 4 engines, otherwise the same configuration', () => {
+    const sweep = enginesSweep({ profile: 'h100-8b' });
+    expect(sweep.map((c) => c.engines)).toEqual([1, 2, 4]);
+    expect(new Set(sweep.map((c) => configLabel({ ...c, engines: 1 }))).size).toBe(1);
+    expect(configLabel(sweep[2]!)).toBe('mel-temporal/grpo/h100-8b/b32-g8-t128-e4x32slots-2st');
+  });
+
+  it('engineScaling divides each sampling rate by the one-engine rate of the same configuration', () => {
+    const step = (sequences: number, seconds: number): StepMeasure => ({
+      ...measureStep(STEP, [], 0),
+      sampling: { sequences, seconds },
+    });
+    const [one, two, four] = enginesSweep({ profile: 'h100-8b' }).map((c, i) =>
+      summarise(c, { ok: true, error: null, steps: [step(256, 40 / 2 ** i), step(256, 40 / 2 ** i)] }, 1),
+    );
+    const rows = engineScaling([one!, two!, four!]);
+    expect(rows.map((r) => [r.engines, r.sequencesPerSecond, r.overOneEngine])).toEqual([
+      [1, 6.4, 1],
+      [2, 12.8, 2],
+      [4, 25.6, 4],
+    ]);
   });
 });
 

@@ -389,6 +389,25 @@ describe('renderAudit', () => {
   });
 });
 
+describe('the engine and policy of each sample', () => {
+  it('shows on which engine and from which policy the trajectories, reflection and replay were sampled', () => {
+    const policy = { statePath: 'tinker://m/weights/init', samplerPath: 'tinker://m/init', updates: 0 };
+    const on = (engine: string) => ({ engine, policy });
+    const base = evidence();
+    const sampled = evidence({
+      generation: { ...base.metaExperience.generation, sampledBy: on('gpu-2:8000') },
+      validation: { ...base.metaExperience.validation!, sampledBy: on('gpu-3:8000') },
+    });
+    sampled.negative = { ...sampled.negative!, sampledBy: on('gpu-1:8000') };
+    const text = renderAudit(assembleAudit(sampled, links));
+    const clause = (engine: string) => `on engine ${engine} by policy tinker://m/weights/init (0 updates)`;
+    expect(text).toContain(`seed 99, sampled ${clause('gpu-1:8000')}`);
+    expect(text).toContain(`by tinker://m/s, sampled ${clause('gpu-2:8000')}`);
+    expect(text).toMatch(new RegExp(`sampled:\\s+${clause('gpu-3:8000').replace(/[()]/g, '\\$&')}`));
+    expect(renderAudit(assembleAudit(base, links))).not.toContain('on engine');
+  });
+});
+
 describe('markBifurcation', () => {
   it('brackets a span, or inserts a point marker', () => {
     expect(markBifurcation('abcdef', { start: 1, end: 3, method: 'quoted-by-critique' })).toBe(

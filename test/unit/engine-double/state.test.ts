@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineDouble } from '../../../engine-double/server.js';
 import type { TimelineReport } from '../../../engine-double/latency.js';
@@ -71,6 +74,34 @@ describe('engine double model state', () => {
     await client.loadState({ modelId: copy, path: state });
     const copySampler = await client.saveWeightsForSampler({ modelId: copy, name: 'restored' });
     expect(await sampleOnce(client, copySampler)).toEqual(first);
+  });
+
+  it('doubles that share a checkpoint directory: one restores what another saved, under model ids of its own', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'double-checkpoints-'));
+    const other = await startDouble({ name: 'b', checkpointDir: dir });
+    try {
+      const { client } = await setUp({ name: 'a', checkpointDir: dir });
+      const modelId = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8, seed: 2 });
+      await trainOnce(client, modelId);
+      const state = await client.saveState({ modelId, name: 'trained' });
+      const first = await sampleOnce(
+        client,
+        await client.saveWeightsForSampler({ modelId, name: 'trained' }),
+      );
+
+      const elsewhere = clientFor(other);
+      const copy = await elsewhere.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 });
+      expect([modelId, copy]).toEqual([
+        expect.stringMatching(/^model_a_/),
+        expect.stringMatching(/^model_b_/),
+      ]);
+      await elsewhere.loadState({ modelId: copy, path: state });
+      const copySampler = await elsewhere.saveWeightsForSampler({ modelId: copy, name: 'restored' });
+      expect(await sampleOnce(elsewhere, copySampler)).toEqual(first);
+    } finally {
+      await other.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('records the effective weights of the last step: skyrl normalises per datum and averages', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadEnv, resolveEndpoints } from '../../../common/env.js';
+import { ConfigError, engineIdOf, loadEnv, resolveEndpoints } from '../../../common/env.js';
 import { temporalSearchAttributeArgs } from '../../../stack/services.js';
 
 describe('environment configuration', () => {
@@ -27,6 +27,14 @@ describe('environment configuration', () => {
       engineUrl: 'http://gpu-box:8000',
       baseModel: 'Qwen/Qwen3-4B-Base',
     });
+  });
+
+  it('names the engine by MEL_ENGINE_NAME, else by its URL’s host and port (no credentials, no path)', () => {
+    expect(
+      engineIdOf(resolveEndpoints(loadEnv({ MEL_ENGINE_URL: 'http://user:secret@gpu-3:8000/v1' }))),
+    ).toBe('gpu-3:8000');
+    expect(engineIdOf(resolveEndpoints(loadEnv({ MEL_ENGINE_NAME: 'gpu-3' })))).toBe('gpu-3');
+    expect(engineIdOf(resolveEndpoints(loadEnv({})))).toBe('127.0.0.1:18123');
   });
 
   it('rejects bad values with the variable name', () => {
