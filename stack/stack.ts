@@ -1,5 +1,5 @@
 /**
- * Starts, checks and stops the local stack (Temporal dev server, FerretDB, SkyRL engine) on loopback.
+ * Starts, checks and stops the local stack (Temporal dev server, PostgreSQL, FerretDB, SkyRL engine) on loopback.
  * Pids live in MEL_STACK_DIR/state.json, so `up` in one process and `down` in another see the same stack.
  */
 import { existsSync } from 'node:fs';
@@ -54,6 +54,7 @@ export class Stack {
     await checkWarmModel(this.env, this.log);
     const started: ServiceName[] = [];
     for (const spec of this.specs) {
+      if (spec.after) await this.waitUntilReady(this.spec(spec.after));
       if (await this.startIfNeeded(spec)) started.push(spec.name);
     }
     await this.waitForAll(this.specs, async (spec) => {
@@ -163,8 +164,10 @@ export class Stack {
     }
     for (const { port, envVar } of spec.launch.ports) await requireFreePort(port, spec.name, envVar);
     await mkdir(stateDir(this.env, spec.name), { recursive: true });
+    await spec.launch.prepare?.(this.log);
     const log = this.logFile(spec.name);
-    const pid = spawnService(spec.launch.command, spec.launch.args, log, spec.launch.env);
+    const { command, args, env, runAs } = spec.launch;
+    const pid = spawnService(command, args, log, env, runAs);
     this.log.info({ service: spec.name, pid, log }, `starting ${spec.describe}`);
     state[spec.name] = { pid, log, startedAt: new Date().toISOString() };
     await this.writeState(state);
