@@ -17,6 +17,8 @@ import {
   type TrajectoryDoc,
 } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { stepReads } from '../store/step-reads.js';
+import { encodeLogprobs, encodeTokens } from '../store/token-codec.js';
 import { insertAbsent, replaceAll } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { RolloutSummary, SamplingChunkRef, StepRef, VerifySummary } from '../temporal/contracts/run.js';
@@ -38,6 +40,7 @@ interface PromptItem {
 export function createRolloutActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
   const { prompts, trajectories, rewards, exclusions } = melCollections(db);
+  const reads = stepReads(db);
 
   /**
    * Samples G answers for each prompt of the step in `items` (all prompts when absent), all of a chunk's prompts at
@@ -53,7 +56,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const inFlight = items ? chunk.length : PROMPTS_IN_FLIGHT;
     await mapWithProgress('rollout', chunk, inFlight, async (problem, offset) => {
       const promptIndex = start + offset;
-      const stored = await trajectories.countDocuments({ promptId: ids.prompt(runId, step, promptIndex) });
+      const stored = await reads.storedSampleCount(ids.prompt(runId, step, promptIndex));
       if (stored !== groupSize) await sampleGroup(run.config, policy, { runId, step, promptIndex, problem });
     });
     if (!items) return rolloutSummary(runId, step, problems.length);
@@ -89,8 +92,8 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       problemId: problem.id,
       sampleIndex,
       seed,
-      tokens: sample.tokens,
-      logprobs: sample.logprobs,
+      tokens: encodeTokens(sample.tokens),
+      logprobs: encodeLogprobs(sample.logprobs),
       text: completionText(tokenizer, sample.tokens, [tokenizer.eosTokenId]),
       stopReason: sample.stopReason,
       samplerPath,
@@ -98,9 +101,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     // Trajectories are write-once: a retry adds what its earlier attempt could not use, and a stale attempt's late
     // write changes none that verify may have scored. Exclusions then name only what is still missing.
     await insertAbsent(trajectories, trajectoryDocs);
-    const kept = new Set(
-      (await trajectories.find({ promptId }, { projection: { _id: 1 } }).toArray()).map((t) => t._id),
-    );
+    const kept = new Set(await reads.storedSampleIds(promptId));
     const stillMissing = (doc: ExclusionDoc) =>
       !kept.has(doc._id) && !(doc._id === promptId && kept.size > 0);
     await replaceAll(exclusions, { promptId }, exclusionDocs.filter(stillMissing));
@@ -112,7 +113,15 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const { runId, step, promptIndex, problem } = item;
     await prompts.replaceOne(
       { _id: promptId },
-      { runId, step, promptIndex, problem, promptText, promptTokens, origin: source },
+      {
+        runId,
+        step,
+        promptIndex,
+        problem,
+        promptText,
+        promptTokens: encodeTokens(promptTokens),
+        origin: source,
+      },
       { upsert: true },
     );
     return promptTokens;
@@ -166,14 +175,9 @@ export function createRolloutActivities(deps: MelActivityDeps) {
    */
   async function verify({ runId, step }: StepRef): Promise<VerifySummary> {
     const run = await loadRun(db, runId);
-    const problemByPrompt = new Map(
-      (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem]),
-    );
-    const scoredIds = new Set(
-      (await rewards.find({ runId, step }, { projection: { _id: 1 } }).toArray()).map((r) => r._id),
-    );
-    const answers = trajectories.find({ runId, step }, { projection: { tokens: 0, logprobs: 0 } });
-    const unscored = (await answers.toArray()).filter((t) => !scoredIds.has(t._id));
+    const problemByPrompt = await reads.problems(runId, step);
+    const scoredIds = await reads.scoredIds(runId, step);
+    const unscored = (await reads.answersToScore(runId, step)).filter((t) => !scoredIds.has(t._id));
     const source = origin();
     // All at once: the verifier pool queues them for its threads.
     const scored: RewardDoc[] = await mapWithProgress(
@@ -195,7 +199,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       },
     );
     await insertAbsent(rewards, scored);
-    return summariseRewards(await rewards.find({ runId, step }).toArray());
+    return summariseRewards(await reads.rewards(runId, step));
   }
 
   return { rollout, verify };

@@ -1,0 +1,61 @@
+/**
+ * What the step's stages read from the store, each with only the fields its stage uses. Every filter is an equality
+ * on fields with an index (store/indexes.ts), which FerretDB on PostgreSQL pushes down to the index and MongoDB
+ * answers from it; an `_id` range would be scanned by FerretDB v1 (docs/architecture.md, "What the store pushes
+ * down"). `bench/store.ts` times exactly these reads.
+ */
+import type { Db } from 'mongodb';
+import { melCollections } from './collections.js';
+import type { PromptDoc, RewardDoc, TrajectoryDoc } from './documents.js';
+import { decodeLogprobs, decodeTokens } from './token-codec.js';
+
+/** A trajectory as verify scores it: everything but its tokens and logprobs. */
+export type AnswerToScore = Omit<TrajectoryDoc, 'tokens' | 'logprobs'>;
+/** A trajectory as the policy update trains on it. */
+export interface AnswerToTrain {
+  _id: string;
+  promptId: string;
+  tokens: number[];
+  logprobs: number[];
+}
+
+const NO_TOKENS = { tokens: 0, logprobs: 0 } as const;
+const TRAINING_FIELDS = { promptId: 1, tokens: 1, logprobs: 1 } as const;
+
+export function stepReads(db: Db) {
+  const { prompts, trajectories, rewards } = melCollections(db);
+  return {
+    /** How many samples of a prompt are stored (rollout resumes a prompt whose group is whole). */
+    storedSampleCount: (promptId: string) => trajectories.countDocuments({ promptId }),
+    storedSampleIds: async (promptId: string) =>
+      (await trajectories.find({ promptId }, { projection: { _id: 1 } }).toArray()).map((t) => t._id),
+    problems: async (runId: string, step: number) =>
+      new Map(
+        (await prompts.find({ runId, step }, { projection: { problem: 1 } }).toArray()).map((p) => [
+          p._id,
+          p.problem as PromptDoc['problem'],
+        ]),
+      ),
+    promptTokens: async (runId: string, step: number) =>
+      new Map(
+        (await prompts.find({ runId, step }, { projection: { promptTokens: 1 } }).toArray()).map((p) => [
+          p._id,
+          decodeTokens(p.promptTokens, `prompts ${p._id} promptTokens`),
+        ]),
+      ),
+    scoredIds: async (runId: string, step: number) =>
+      new Set((await rewards.find({ runId, step }, { projection: { _id: 1 } }).toArray()).map((r) => r._id)),
+    rewards: (runId: string, step: number): Promise<RewardDoc[]> => rewards.find({ runId, step }).toArray(),
+    answersToScore: (runId: string, step: number) =>
+      trajectories.find({ runId, step }, { projection: NO_TOKENS }).toArray() as Promise<AnswerToScore[]>,
+    answersToTrain: async (runId: string, step: number): Promise<AnswerToTrain[]> =>
+      (await trajectories.find({ runId, step }, { projection: TRAINING_FIELDS }).toArray()).map((t) => ({
+        _id: t._id,
+        promptId: t.promptId,
+        tokens: decodeTokens(t.tokens, `trajectories ${t._id} tokens`),
+        logprobs: decodeLogprobs(t.logprobs, `trajectories ${t._id} logprobs`),
+      })),
+  };
+}
+
+export type StepReads = ReturnType<typeof stepReads>;
