@@ -132,7 +132,7 @@ async function requireTemporalCliVersion(binary: string): Promise<void> {
   }
 }
 
-async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
+export async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
   const paths = cachePaths(env);
   const key = await hashFiles([
     path.join(FERRETDB_SOURCE_DIR, 'go.mod'),

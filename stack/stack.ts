@@ -49,15 +49,19 @@ export class Stack {
     return resolveEndpoints(this.env);
   }
 
-  /** Starts every service the project runs itself and waits for all of them; returns those it started. */
-  async up(): Promise<ServiceName[]> {
-    await checkWarmModel(this.env, this.log);
+  /**
+   * Starts every service the project runs itself (or those of `only`) and waits for them; returns those it
+   * started.
+   */
+  async up(only?: readonly ServiceName[]): Promise<ServiceName[]> {
+    const specs = only ? this.specs.filter((spec) => only.includes(spec.name)) : this.specs;
+    if (specs.some((spec) => spec.name === 'engine')) await checkWarmModel(this.env, this.log);
     const started: ServiceName[] = [];
-    for (const spec of this.specs) {
+    for (const spec of specs) {
       if (spec.after) await this.waitUntilReady(this.spec(spec.after));
       if (await this.startIfNeeded(spec)) started.push(spec.name);
     }
-    await this.waitForAll(this.specs, async (spec) => {
+    await this.waitForAll(specs, async (spec) => {
       try {
         await this.waitUntilReady(spec);
       } catch (error) {
