@@ -54,17 +54,32 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const { start, end } = items ?? { start: 0, end: problems.length };
     const chunk = problems.slice(start, end);
     const inFlight = items ? chunk.length : PROMPTS_IN_FLIGHT;
+    const storedBefore = sampleIdsByPrompt(await reads.storedSamples(runId, step));
     await mapWithProgress('rollout', chunk, inFlight, async (problem, offset) => {
       const promptIndex = start + offset;
-      const stored = await reads.storedSampleCount(ids.prompt(runId, step, promptIndex));
-      if (stored !== groupSize) await sampleGroup(run.config, policy, { runId, step, promptIndex, problem });
+      const stored = storedBefore.get(ids.prompt(runId, step, promptIndex)) ?? [];
+      if (stored.length !== groupSize) {
+        await sampleGroup(run.config, policy, { runId, step, promptIndex, problem }, stored);
+      }
     });
     if (!items) return rolloutSummary(runId, step, problems.length);
-    return chunkSummary(chunk.map((_, offset) => ids.prompt(runId, step, start + offset)));
+    return chunkSummary(
+      runId,
+      step,
+      chunk.map((_, offset) => ids.prompt(runId, step, start + offset)),
+    );
   }
 
-  /** Samples one prompt's group; stores the usable trajectories not yet stored, and exclusions for what is still missing. */
-  async function sampleGroup(config: RunConfig, policy: PolicyRef, item: PromptItem) {
+  /**
+   * Samples one prompt's group; stores the usable trajectories not yet stored, and exclusions for what is still
+   * missing (`storedBefore`: the ids of its samples stored by earlier attempts).
+   */
+  async function sampleGroup(
+    config: RunConfig,
+    policy: PolicyRef,
+    item: PromptItem,
+    storedBefore: readonly string[],
+  ) {
     const { runId, step, promptIndex, problem } = item;
     const promptId = ids.prompt(runId, step, promptIndex);
     const source = origin();
@@ -100,8 +115,9 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     }));
     // Trajectories are write-once: a retry adds what its earlier attempt could not use, and a stale attempt's late
     // write changes none that verify may have scored. Exclusions then name only what is still missing.
+    // After it, each of them is stored: inserted now or by an earlier attempt.
     await insertAbsent(trajectories, trajectoryDocs);
-    const kept = new Set(await reads.storedSampleIds(promptId));
+    const kept = new Set([...storedBefore, ...trajectoryDocs.map((doc) => doc._id)]);
     const stillMissing = (doc: ExclusionDoc) =>
       !kept.has(doc._id) && !(doc._id === promptId && kept.size > 0);
     await replaceAll(exclusions, { promptId }, exclusionDocs.filter(stillMissing));
@@ -128,14 +144,17 @@ export function createRolloutActivities(deps: MelActivityDeps) {
   }
 
   /** What a chunk's rollouts left stored; whether any of the step's is usable is the step workflow's check. */
-  async function chunkSummary(promptIds: string[]): Promise<RolloutSummary> {
-    const inChunk = { promptId: { $in: promptIds } };
-    const [usable, excluded] = await Promise.all([
-      trajectories.find(inChunk, { projection: { stopReason: 1 } }).toArray(),
+  async function chunkSummary(runId: string, step: number, promptIds: string[]): Promise<RolloutSummary> {
+    // By step, then by prompt here: FerretDB v1 pushes equalities down, never `$in`.
+    const inChunk = (doc: { promptId: string }) => promptIds.includes(doc.promptId);
+    const [stored, stepExcluded] = await Promise.all([
+      reads.storedSamples(runId, step),
       exclusions
-        .find({ ...inChunk, stage: 'rollout' }, { projection: { sampleIndex: 1, reason: 1 } })
+        .find({ runId, step, stage: 'rollout' }, { projection: { promptId: 1, sampleIndex: 1, reason: 1 } })
         .toArray(),
     ]);
+    const usable = stored.filter(inChunk);
+    const excluded = stepExcluded.filter(inChunk);
     const excludedPrompts = excluded.filter((e) => e.sampleIndex === undefined).length;
     return {
       prompts: promptIds.length,
@@ -149,11 +168,12 @@ export function createRolloutActivities(deps: MelActivityDeps) {
 
   /** What the step's rollouts left stored. None usable is the engine failing, not an item: that fails the stage. */
   async function rolloutSummary(runId: string, step: number, promptCount: number): Promise<RolloutSummary> {
-    const [usable, truncated, excluded] = await Promise.all([
-      trajectories.countDocuments({ runId, step }),
-      trajectories.countDocuments({ runId, step, stopReason: 'length' }),
+    const [stored, excluded] = await Promise.all([
+      reads.storedSamples(runId, step),
       exclusions.find({ runId, step, stage: 'rollout' }).toArray(),
     ]);
+    const usable = stored.length;
+    const truncated = stored.filter((t) => t.stopReason === 'length').length;
     if (usable === 0) {
       throw new Error(
         `no rollout of step ${step} is usable (${describeCounts(reasonCounts(excluded))}): the engine fails them all`,
@@ -210,4 +230,10 @@ function reasonCounts(excluded: readonly Pick<ExclusionDoc, 'reason'>[]): Record
   const counts: Record<string, number> = {};
   for (const { reason } of excluded) counts[reason] = (counts[reason] ?? 0) + 1;
   return counts;
+}
+
+function sampleIdsByPrompt(samples: readonly { _id: string; promptId: string }[]): Map<string, string[]> {
+  const byPrompt = new Map<string, string[]>();
+  for (const { _id, promptId } of samples) byPrompt.set(promptId, [...(byPrompt.get(promptId) ?? []), _id]);
+  return byPrompt;
 }

@@ -5,13 +5,14 @@
  * and verify do, and times the reads the stages make (store/step-reads.ts): rollout's per-prompt checks, verify's
  * and internalize's reads of the step. Prints one row per step and backend, and a Markdown table at the end.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadEnv } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { mapLimited } from '../common/map-limited.js';
+import { DEFAULT_FAN_OUT } from '../mel/fan-out.js';
 import { ensureFerretDb } from '../stack/install.js';
 import { requirePostgresBinaries } from '../stack/postgres.js';
 import { freePort } from '../stack/process.js';
@@ -59,14 +60,21 @@ function parseOptions(argv: string[]): Shape & { backends: Backend[] } {
   });
   const count = (name: keyof typeof values) => {
     const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: a positive integer, not ${values[name]}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`--${name}: a positive integer, not ${values[name]}`);
     return value;
   };
   const backends = values.backends!.split(',') as Backend[];
   for (const backend of backends) {
     if (backend !== 'postgresql' && backend !== 'sqlite') throw new Error(`--backends: unknown ${backend}`);
   }
-  return { steps: count('steps'), prompts: count('prompts'), group: count('group'), tokens: count('tokens'), backends };
+  return {
+    steps: count('steps'),
+    prompts: count('prompts'),
+    group: count('group'),
+    tokens: count('tokens'),
+    backends,
+  };
 }
 
 /** A step's documents as rollout and verify write them, with pseudo-random tokens of the given length. */
@@ -123,6 +131,12 @@ function stepDocuments(step: number, shape: Shape) {
   return { prompts, trajectories, rewards };
 }
 
+function chunksOf<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
+    items.slice(i * size, (i + 1) * size),
+  );
+}
+
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
@@ -132,6 +146,8 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 async function measureBackend(backend: Backend, shape: Shape, onStep: (row: StepTiming) => void) {
   const log = createLogger('store-bench');
   const dir = await mkdtemp(path.join(os.tmpdir(), `mel-store-bench-${backend}-`));
+  // Passable by others, so that as root PostgreSQL's cluster lives in it too (stack/postgres.ts) and goes with it.
+  await chmod(dir, 0o755);
   const env = loadEnv({
     ...process.env,
     MONGODB_URI: '',
@@ -159,10 +175,11 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
         await insertAbsent(collections.trajectories, docs.trajectories);
         await insertAbsent(collections.rewards, docs.rewards);
       });
+      // Each rollout chunk reads the step's stored samples when it starts and for its summary.
       const rolloutReadsS = await timed(() =>
-        mapLimited(docs.prompts, 16, async (prompt) => {
-          await reads.storedSampleCount(prompt._id);
-          await reads.storedSampleIds(prompt._id);
+        mapLimited(chunksOf(docs.prompts, DEFAULT_FAN_OUT.promptsPerChunk), 4, async () => {
+          await reads.storedSamples(RUN, step);
+          await reads.storedSamples(RUN, step);
         }),
       );
       const verifyReadsS = await timed(() =>
@@ -174,7 +191,11 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
         ]),
       );
       const internalizeReadsS = await timed(() =>
-        Promise.all([reads.promptTokens(RUN, step), reads.rewards(RUN, step), reads.answersToTrain(RUN, step)]),
+        Promise.all([
+          reads.promptTokens(RUN, step),
+          reads.rewards(RUN, step),
+          reads.answersToTrain(RUN, step),
+        ]),
       );
       const stored = (step + 1) * shape.prompts * shape.group;
       onStep({ backend, step, stored, writeS, rolloutReadsS, verifyReadsS, internalizeReadsS });
@@ -197,7 +218,9 @@ function markdownTable(rows: StepTiming[]): string {
     ...header,
     ...rows.map((row) => {
       const reads = row.rolloutReadsS + row.verifyReadsS + row.internalizeReadsS;
-      const cells = [row.writeS, row.rolloutReadsS, row.verifyReadsS, row.internalizeReadsS, reads].map(seconds);
+      const cells = [row.writeS, row.rolloutReadsS, row.verifyReadsS, row.internalizeReadsS, reads].map(
+        seconds,
+      );
       return `| ${row.backend} | ${row.step} | ${row.stored} | ${cells.join(' | ')} |`;
     }),
   ].join('\n');

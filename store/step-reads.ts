@@ -19,16 +19,18 @@ export interface AnswerToTrain {
   logprobs: number[];
 }
 
+export type StoredSample = Pick<TrajectoryDoc, '_id' | 'promptId' | 'stopReason'>;
+
+const SAMPLE_KEYS = { promptId: 1, stopReason: 1 } as const;
 const NO_TOKENS = { tokens: 0, logprobs: 0 } as const;
 const TRAINING_FIELDS = { promptId: 1, tokens: 1, logprobs: 1 } as const;
 
 export function stepReads(db: Db) {
   const { prompts, trajectories, rewards } = melCollections(db);
   return {
-    /** How many samples of a prompt are stored (rollout resumes a prompt whose group is whole). */
-    storedSampleCount: (promptId: string) => trajectories.countDocuments({ promptId }),
-    storedSampleIds: async (promptId: string) =>
-      (await trajectories.find({ promptId }, { projection: { _id: 1 } }).toArray()).map((t) => t._id),
+    /** The step's stored samples, without their content: rollout's resumption and summaries, one read a chunk. */
+    storedSamples: (runId: string, step: number) =>
+      trajectories.find({ runId, step }, { projection: SAMPLE_KEYS }).toArray() as Promise<StoredSample[]>,
     problems: async (runId: string, step: number) =>
       new Map(
         (await prompts.find({ runId, step }, { projection: { problem: 1 } }).toArray()).map((p) => [
