@@ -1,11 +1,14 @@
 /**
- * `tsx bench/store.ts [--steps 20] [--prompts 16] [--group 8] [--tokens 1000] [--backends postgresql,sqlite]`:
+ * `tsx bench/store.ts [--steps 20] [--prompts 16] [--group 8] [--tokens 1000] [--backends postgresql,sqlite]
+ * [--out docs]`:
  * the embedded store's cost over a run. For each backend it starts FerretDB (and PostgreSQL) of its own in a
  * temporary stack directory, then, step after step, writes a step's prompts, trajectories and rewards as rollout
  * and verify do, and times the reads the stages make (store/step-reads.ts): rollout's per-prompt checks, verify's
- * and internalize's reads of the step. Prints one row per step and backend, and a Markdown table at the end.
+ * and internalize's reads of the step. Prints one row per step and backend, and a Markdown table at the end; with
+ * `--out`, writes it as `benchmarks-store.md` there and as the last section of `benchmarks.md`.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +16,7 @@ import { loadEnv } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { mapLimited } from '../common/map-limited.js';
 import { DEFAULT_FAN_OUT } from '../mel/fan-out.js';
+import { STORE_BENCHMARK_FILE } from './report.js';
 import { ensureFerretDb } from '../stack/install.js';
 import { requirePostgresBinaries } from '../stack/postgres.js';
 import { freePort } from '../stack/process.js';
@@ -47,7 +51,7 @@ interface StepTiming {
   internalizeReadsS: number;
 }
 
-function parseOptions(argv: string[]): Shape & { backends: Backend[] } {
+function parseOptions(argv: string[]): Shape & { backends: Backend[]; out?: string } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -56,6 +60,7 @@ function parseOptions(argv: string[]): Shape & { backends: Backend[] } {
       group: { type: 'string', default: '8' },
       tokens: { type: 'string', default: '1000' },
       backends: { type: 'string', default: 'postgresql,sqlite' },
+      out: { type: 'string' },
     },
   });
   const count = (name: keyof typeof values) => {
@@ -74,6 +79,7 @@ function parseOptions(argv: string[]): Shape & { backends: Backend[] } {
     group: count('group'),
     tokens: count('tokens'),
     backends,
+    out: values.out,
   };
 }
 
@@ -226,8 +232,37 @@ function markdownTable(rows: StepTiming[]): string {
   ].join('\n');
 }
 
+const SECTION_TITLE = '## The store over a run';
+
+function storeSection(rows: StepTiming[], argv: string[], shape: Shape): string {
+  const load = os.loadavg()[0]!.toFixed(1);
+  return [
+    SECTION_TITLE,
+    '',
+    `Measured by \`tsx bench/store.ts ${argv.join(' ')}\` on ${new Date().toISOString().slice(0, 10)}, on ` +
+      `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'} (shared; load average ${load} at the ` +
+      'end). Generated: edit bench/store.ts, not this section. Each step writes ' +
+      `${shape.prompts} prompts × ${shape.group} trajectories of ${shape.tokens} tokens (token ids and logprobs ` +
+      'through store/token-codec.ts) and their rewards, then times the reads the stages make ' +
+      "(store/step-reads.ts): rollout (each chunk reads the step's stored samples when it starts and for its " +
+      'summary), verify and internalize. Per-step store time that grows with the step number is cost that grows ' +
+      'with the run.',
+    '',
+    markdownTable(rows),
+    '',
+  ].join('\n');
+}
+
+async function writeSection(out: string, section: string): Promise<void> {
+  await writeFile(path.join(out, STORE_BENCHMARK_FILE), section);
+  const page = path.join(out, 'benchmarks.md');
+  const current = existsSync(page) ? await readFile(page, 'utf8') : '# Benchmarks\n';
+  const before = current.split(`\n${SECTION_TITLE}\n`)[0]!.trimEnd();
+  await writeFile(page, `${before}\n\n${section}`);
+}
+
 async function main(argv: string[]): Promise<void> {
-  const { backends, ...shape } = parseOptions(argv);
+  const { backends, out, ...shape } = parseOptions(argv);
   const rows: StepTiming[] = [];
   for (const backend of backends) {
     await measureBackend(backend, shape, (row) => {
@@ -236,6 +271,7 @@ async function main(argv: string[]): Promise<void> {
     });
   }
   console.log(`\n${markdownTable(rows)}`);
+  if (out) await writeSection(out, storeSection(rows, argv, shape));
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
