@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Document } from 'mongodb';
 import type { Endpoints, Env } from '../common/env.js';
 import { REPO_ROOT } from '../common/env.js';
 import { redactCredentials } from '../common/redact.js';
@@ -187,7 +187,7 @@ function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): S
     launch,
     after: onPostgres ? 'postgres' : undefined,
     describe: `MongoDB protocol at ${redactCredentials(endpoints.mongoUri)}${launch ? ` (FerretDB, ${backend})` : ''}`,
-    ready: () => mongoReady(endpoints.mongoUri),
+    ready: () => mongoReady(endpoints.mongoUri, launch ? { listDatabases: 1, nameOnly: true } : { ping: 1 }),
   };
 }
 
@@ -211,11 +211,11 @@ function safeList(dir: string): string[] {
   }
 }
 
-/** Ready once it lists databases: FerretDB answers a ping before its backend does. */
-function mongoReady(uri: string): Promise<boolean> {
+/** Ready once it answers `command`: our FerretDB lists databases (it answers a ping before its backend does). */
+function mongoReady(uri: string, command: Document): Promise<boolean> {
   return answers(
     () => new MongoClient(uri, { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 2_000 }),
-    async (client) => (await client.connect()).db('admin').command({ listDatabases: 1, nameOnly: true }),
+    async (client) => (await client.connect()).db('admin').command(command),
     (client) => client.close(),
   );
 }

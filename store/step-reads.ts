@@ -1,8 +1,8 @@
 /**
  * What the step's stages read from the store, each with only the fields its stage uses. Every filter is an equality
- * on fields with an index (store/indexes.ts), which FerretDB on PostgreSQL pushes down to the index and MongoDB
- * answers from it; an `_id` range would be scanned by FerretDB v1 (docs/architecture.md, "What the store pushes
- * down"). `bench/store.ts` times exactly these reads.
+ * on fields with an index (store/indexes.ts): MongoDB answers it from the index, FerretDB v1 hands it to
+ * PostgreSQL, where `$in` or an `_id` range would make it decode the whole collection (docs/architecture.md, "What
+ * the store pushes down"). `bench/store.ts` times exactly these reads.
  */
 import type { Db } from 'mongodb';
 import { melCollections } from './collections.js';
