@@ -49,9 +49,11 @@ interface StepTiming {
   rolloutReadsS: number;
   verifyReadsS: number;
   internalizeReadsS: number;
+  /** The machine's load average (1 min) after the step. */
+  load?: number;
 }
 
-function parseOptions(argv: string[]): Shape & { backends: Backend[]; out?: string } {
+function parseOptions(argv: string[]): Shape & { backends: Backend[]; out?: string; rows?: string } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -61,6 +63,8 @@ function parseOptions(argv: string[]): Shape & { backends: Backend[]; out?: stri
       tokens: { type: 'string', default: '1000' },
       backends: { type: 'string', default: 'postgresql,sqlite' },
       out: { type: 'string' },
+      /** Render the rows a former run printed (one JSON line each) instead of measuring. */
+      rows: { type: 'string' },
     },
   });
   const count = (name: keyof typeof values) => {
@@ -80,6 +84,7 @@ function parseOptions(argv: string[]): Shape & { backends: Backend[]; out?: stri
     tokens: count('tokens'),
     backends,
     out: values.out,
+    rows: values.rows,
   };
 }
 
@@ -204,7 +209,8 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
         ]),
       );
       const stored = (step + 1) * shape.prompts * shape.group;
-      onStep({ backend, step, stored, writeS, rolloutReadsS, verifyReadsS, internalizeReadsS });
+      const load = os.loadavg()[0]!;
+      onStep({ backend, step, stored, writeS, rolloutReadsS, verifyReadsS, internalizeReadsS, load });
     }
   } finally {
     await mongo.close();
@@ -223,10 +229,13 @@ function markdownTable(rows: StepTiming[]): string {
   return [
     ...header,
     ...rows.map((row) => {
-      const reads = row.rolloutReadsS + row.verifyReadsS + row.internalizeReadsS;
-      const cells = [row.writeS, row.rolloutReadsS, row.verifyReadsS, row.internalizeReadsS, reads].map(
-        seconds,
-      );
+      const cells = [
+        row.writeS,
+        row.rolloutReadsS,
+        row.verifyReadsS,
+        row.internalizeReadsS,
+        readsOf(row),
+      ].map(seconds);
       return `| ${row.backend} | ${row.step} | ${row.stored} | ${cells.join(' | ')} |`;
     }),
   ].join('\n');
@@ -235,22 +244,44 @@ function markdownTable(rows: StepTiming[]): string {
 const SECTION_TITLE = '## The store over a run';
 
 function storeSection(rows: StepTiming[], argv: string[], shape: Shape): string {
-  const load = os.loadavg()[0]!.toFixed(1);
+  const loads = rows.flatMap((row) => (row.load === undefined ? [] : [row.load]));
+  const load =
+    loads.length > 0
+      ? `load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the run`
+      : 'load average not recorded';
   return [
     SECTION_TITLE,
     '',
     `Measured by \`tsx bench/store.ts ${argv.join(' ')}\` on ${new Date().toISOString().slice(0, 10)}, on ` +
-      `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'} (shared; load average ${load} at the ` +
-      'end). Generated: edit bench/store.ts, not this section. Each step writes ' +
+      `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'} (shared; ${load}).` +
+      ' Generated: edit bench/store.ts, not this section. Each step writes ' +
       `${shape.prompts} prompts × ${shape.group} trajectories of ${shape.tokens} tokens (token ids and logprobs ` +
       'through store/token-codec.ts) and their rewards, then times the reads the stages make ' +
       "(store/step-reads.ts): rollout (each chunk reads the step's stored samples when it starts and for its " +
       'summary), verify and internalize. Per-step store time that grows with the step number is cost that grows ' +
       'with the run.',
     '',
+    ...reading(rows),
+    '',
     markdownTable(rows),
     '',
   ].join('\n');
+}
+
+const readsOf = (row: StepTiming) => row.rolloutReadsS + row.verifyReadsS + row.internalizeReadsS;
+
+/** Per backend: the mean reads of a step over the first five steps and over the last five. */
+function reading(rows: StepTiming[]): string[] {
+  const mean = (some: StepTiming[]) => some.reduce((sum, row) => sum + readsOf(row), 0) / some.length;
+  return [...new Set(rows.map((row) => row.backend))].map((backend) => {
+    const own = rows.filter((row) => row.backend === backend);
+    const [first, last] = [own.slice(0, 5), own.slice(-5)];
+    return (
+      `- ${backend}: a step's reads take ${seconds(mean(first))} s over steps ${first[0]!.step}–${first.at(-1)!.step} ` +
+      `and ${seconds(mean(last))} s over steps ${last[0]!.step}–${last.at(-1)!.step} ` +
+      `(${(mean(last) / mean(first)).toFixed(1)}×, with ${(last.at(-1)!.stored / first[0]!.stored).toFixed(0)}× the trajectories stored).`
+    );
+  });
 }
 
 async function writeSection(out: string, section: string): Promise<void> {
@@ -262,7 +293,16 @@ async function writeSection(out: string, section: string): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { backends, out, ...shape } = parseOptions(argv);
+  const { backends, out, rows: saved, ...shape } = parseOptions(argv);
+  if (saved) {
+    const rows = (await readFile(saved, 'utf8'))
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as StepTiming);
+    const command = argv.filter((arg, i) => arg !== '--rows' && argv[i - 1] !== '--rows');
+    if (out) await writeSection(out, storeSection(rows, command, shape));
+    return;
+  }
   const rows: StepTiming[] = [];
   for (const backend of backends) {
     await measureBackend(backend, shape, (row) => {
