@@ -21,6 +21,7 @@ import {
 import { ids, type EvalProblemDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
+import { decodeTokens, encodeLogprobs, encodeTokens } from '../store/token-codec.js';
 import {
   evalIdentity,
   type EvalChunk,
@@ -81,7 +82,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
         problemIndex,
         problem,
         promptText,
-        promptTokens: tokenizer.encode(promptText),
+        promptTokens: encodeTokens(tokenizer.encode(promptText)),
         origin: source,
       };
     });
@@ -127,7 +128,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
         const seed = evalSampleSeed(settings.seed, problem.problemIndex, key);
         const temperature = key.kind === 'greedy' ? 0 : settings.temperature;
         const { sequence, text, samplerPath } = await sampleOneWithPolicy(deps, policy, {
-          promptTokens: problem.promptTokens,
+          promptTokens: decodeTokens(problem.promptTokens, `eval_problems ${problem._id} promptTokens`),
           maxTokens: settings.maxTokens,
           temperature,
           seed,
@@ -143,8 +144,8 @@ export function createEvalActivities(deps: MelActivityDeps) {
             sampleIndex: key.kind === 'greedy' ? 0 : key.index,
             seed,
             temperature,
-            tokens: sequence.tokens,
-            logprobs: sequence.logprobs,
+            tokens: encodeTokens(sequence.tokens),
+            logprobs: encodeLogprobs(sequence.logprobs),
             text,
             stopReason: sequence.stopReason,
             samplerPath,

@@ -13,21 +13,21 @@ import {
 } from '../mel/index.js';
 import { ids, type DatumDoc, type MetaExperienceDoc, type SampledBy } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { stepReads } from '../store/step-reads.js';
 import { replaceAll } from '../store/writes.js';
 import type { InternalizeSummary, StepRef } from '../temporal/contracts/run.js';
 import { loadRun, origin, type MelActivityDeps } from './support.js';
 
 export function createInternalizeActivities({ db }: MelActivityDeps) {
-  const { prompts, trajectories, rewards, metaExperiences, datums } = melCollections(db);
+  const { metaExperiences, datums } = melCollections(db);
+  const reads = stepReads(db);
 
   async function internalize({ runId, step }: StepRef): Promise<InternalizeSummary> {
     const run = await loadRun(db, runId);
     const source = origin();
-    const promptTokens = new Map(
-      (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.promptTokens]),
-    );
-    const scored = await rewards.find({ runId, step }).toArray();
-    const byId = new Map((await trajectories.find({ runId, step }).toArray()).map((t) => [t._id, t]));
+    const promptTokens = await reads.promptTokens(runId, step);
+    const scored = await reads.rewards(runId, step);
+    const byId = new Map((await reads.answersToTrain(runId, step)).map((t) => [t._id, t]));
     const trained = sampleAdvantages(scored, run.config.mel.advantage).map(({ sample, advantage }) => ({
       trajectory: byId.get(sample._id)!,
       advantage,

@@ -34,6 +34,7 @@ import {
 } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
 import { melCollections } from '../store/collections.js';
+import { stepReads } from '../store/step-reads.js';
 import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type {
@@ -59,15 +60,14 @@ const GENERATIONS_IN_FLIGHT = 4;
 
 export function createReflectActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
-  const { prompts, trajectories, rewards, pairs, metaExperiences, writeOnce } = melCollections(db);
+  const { prompts, trajectories, pairs, metaExperiences, writeOnce } = melCollections(db);
+  const reads = stepReads(db);
 
   /** (correct, incorrect) pairs of every mixed group, all or a seeded sample (paper §3.2). */
   async function contrast({ runId, step }: StepRef): Promise<ContrastSummary> {
     const run = await loadRun(db, runId);
-    const problemIds = new Map(
-      (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem.id]),
-    );
-    const groups = groupSamples(await rewards.find({ runId, step }).toArray());
+    const problems = await reads.problems(runId, step);
+    const groups = groupSamples(await reads.rewards(runId, step));
     const source = origin();
     const docs: PairDoc[] = [...groups].flatMap(([promptId, samples]) =>
       selectSamplePairs(samples, ids.withinRun(runId, promptId), {
@@ -78,7 +78,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
         runId,
         step,
         promptId,
-        problemId: problemIds.get(promptId) ?? '',
+        problemId: problems.get(promptId)?.id ?? '',
         positiveTrajectoryId: ids.trajectory(promptId, pair.positiveIndex),
         negativeTrajectoryId: ids.trajectory(promptId, pair.negativeIndex),
         origin: source,

@@ -17,6 +17,8 @@ import {
   type TrajectoryDoc,
 } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { stepReads } from '../store/step-reads.js';
+import { encodeLogprobs, encodeTokens } from '../store/token-codec.js';
 import { insertAbsent, replaceAll } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { RolloutSummary, SamplingChunkRef, StepRef, VerifySummary } from '../temporal/contracts/run.js';
@@ -39,6 +41,7 @@ interface PromptItem {
 export function createRolloutActivities(deps: MelActivityDeps) {
   const { db, tokenizer } = deps;
   const { prompts, trajectories, rewards, exclusions } = melCollections(db);
+  const reads = stepReads(db);
 
   /**
    * Samples G answers for each prompt of the step in `items` (all prompts when absent), all of a chunk's prompts at
@@ -52,17 +55,32 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const { start, end } = items ?? { start: 0, end: problems.length };
     const chunk = problems.slice(start, end);
     const inFlight = items ? chunk.length : PROMPTS_IN_FLIGHT;
+    const storedBefore = sampleIdsByPrompt(await reads.storedSamples(runId, step));
     await mapWithProgress('rollout', chunk, inFlight, async (problem, offset) => {
       const promptIndex = start + offset;
-      const stored = await trajectories.countDocuments({ promptId: ids.prompt(runId, step, promptIndex) });
-      if (stored !== groupSize) await sampleGroup(run.config, policy, { runId, step, promptIndex, problem });
+      const stored = storedBefore.get(ids.prompt(runId, step, promptIndex)) ?? [];
+      if (stored.length !== groupSize) {
+        await sampleGroup(run.config, policy, { runId, step, promptIndex, problem }, stored);
+      }
     });
     if (!items) return rolloutSummary(runId, step, problems.length);
-    return chunkSummary(chunk.map((_, offset) => ids.prompt(runId, step, start + offset)));
+    return chunkSummary(
+      runId,
+      step,
+      chunk.map((_, offset) => ids.prompt(runId, step, start + offset)),
+    );
   }
 
-  /** Samples one prompt's group; stores the usable trajectories not yet stored, and exclusions for what is still missing. */
-  async function sampleGroup(config: RunConfig, policy: PolicyRef, item: PromptItem) {
+  /**
+   * Samples one prompt's group; stores the usable trajectories not yet stored, and exclusions for what is still
+   * missing (`storedBefore`: the ids of its samples stored by earlier attempts).
+   */
+  async function sampleGroup(
+    config: RunConfig,
+    policy: PolicyRef,
+    item: PromptItem,
+    storedBefore: readonly string[],
+  ) {
     const { runId, step, promptIndex, problem } = item;
     const promptId = ids.prompt(runId, step, promptIndex);
     const source = origin();
@@ -90,8 +108,8 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       problemId: problem.id,
       sampleIndex,
       seed,
-      tokens: sample.tokens,
-      logprobs: sample.logprobs,
+      tokens: encodeTokens(sample.tokens),
+      logprobs: encodeLogprobs(sample.logprobs),
       text: completionText(tokenizer, sample.tokens, [tokenizer.eosTokenId]),
       stopReason: sample.stopReason,
       samplerPath,
@@ -99,10 +117,9 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     }));
     // Trajectories are write-once: a retry adds what its earlier attempt could not use, and a stale attempt's late
     // write changes none that verify may have scored. Exclusions then name only what is still missing.
+    // After it, each of them is stored: inserted now or by an earlier attempt.
     await insertAbsent(trajectories, trajectoryDocs);
-    const kept = new Set(
-      (await trajectories.find({ promptId }, { projection: { _id: 1 } }).toArray()).map((t) => t._id),
-    );
+    const kept = new Set([...storedBefore, ...trajectoryDocs.map((doc) => doc._id)]);
     const stillMissing = (doc: ExclusionDoc) =>
       !kept.has(doc._id) && !(doc._id === promptId && kept.size > 0);
     await replaceAll(exclusions, { promptId }, exclusionDocs.filter(stillMissing));
@@ -114,21 +131,32 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const { runId, step, promptIndex, problem } = item;
     await prompts.replaceOne(
       { _id: promptId },
-      { runId, step, promptIndex, problem, promptText, promptTokens, origin: source },
+      {
+        runId,
+        step,
+        promptIndex,
+        problem,
+        promptText,
+        promptTokens: encodeTokens(promptTokens),
+        origin: source,
+      },
       { upsert: true },
     );
     return promptTokens;
   }
 
   /** What a chunk's rollouts left stored; whether any of the step's is usable is the step workflow's check. */
-  async function chunkSummary(promptIds: string[]): Promise<RolloutSummary> {
-    const inChunk = { promptId: { $in: promptIds } };
-    const [usable, excluded] = await Promise.all([
-      trajectories.find(inChunk, { projection: { stopReason: 1 } }).toArray(),
+  async function chunkSummary(runId: string, step: number, promptIds: string[]): Promise<RolloutSummary> {
+    // By step, then by prompt here: FerretDB v1 pushes equalities down, never `$in`.
+    const inChunk = (doc: { promptId: string }) => promptIds.includes(doc.promptId);
+    const [stored, stepExcluded] = await Promise.all([
+      reads.storedSamples(runId, step),
       exclusions
-        .find({ ...inChunk, stage: 'rollout' }, { projection: { sampleIndex: 1, reason: 1 } })
+        .find({ runId, step, stage: 'rollout' }, { projection: { promptId: 1, sampleIndex: 1, reason: 1 } })
         .toArray(),
     ]);
+    const usable = stored.filter(inChunk);
+    const excluded = stepExcluded.filter(inChunk);
     const excludedPrompts = excluded.filter((e) => e.sampleIndex === undefined).length;
     return {
       prompts: promptIds.length,
@@ -142,11 +170,12 @@ export function createRolloutActivities(deps: MelActivityDeps) {
 
   /** What the step's rollouts left stored. None usable is the engine failing, not an item: that fails the stage. */
   async function rolloutSummary(runId: string, step: number, promptCount: number): Promise<RolloutSummary> {
-    const [usable, truncated, excluded] = await Promise.all([
-      trajectories.countDocuments({ runId, step }),
-      trajectories.countDocuments({ runId, step, stopReason: 'length' }),
+    const [stored, excluded] = await Promise.all([
+      reads.storedSamples(runId, step),
       exclusions.find({ runId, step, stage: 'rollout' }).toArray(),
     ]);
+    const usable = stored.length;
+    const truncated = stored.filter((t) => t.stopReason === 'length').length;
     if (usable === 0) {
       throw new Error(
         `no rollout of step ${step} is usable (${describeCounts(reasonCounts(excluded))}): the engine fails them all`,
@@ -168,14 +197,9 @@ export function createRolloutActivities(deps: MelActivityDeps) {
    */
   async function verify({ runId, step }: StepRef): Promise<VerifySummary> {
     const run = await loadRun(db, runId);
-    const problemByPrompt = new Map(
-      (await prompts.find({ runId, step }).toArray()).map((p) => [p._id, p.problem]),
-    );
-    const scoredIds = new Set(
-      (await rewards.find({ runId, step }, { projection: { _id: 1 } }).toArray()).map((r) => r._id),
-    );
-    const answers = trajectories.find({ runId, step }, { projection: { tokens: 0, logprobs: 0 } });
-    const unscored = (await answers.toArray()).filter((t) => !scoredIds.has(t._id));
+    const problemByPrompt = await reads.problems(runId, step);
+    const scoredIds = await reads.scoredIds(runId, step);
+    const unscored = (await reads.answersToScore(runId, step)).filter((t) => !scoredIds.has(t._id));
     const source = origin();
     // All at once: the verifier pool queues them for its threads.
     const scored: RewardDoc[] = await mapWithProgress(
@@ -197,7 +221,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       },
     );
     await insertAbsent(rewards, scored);
-    return summariseRewards(await rewards.find({ runId, step }).toArray());
+    return summariseRewards(await reads.rewards(runId, step));
   }
 
   return { rollout, verify };
@@ -208,4 +232,10 @@ function reasonCounts(excluded: readonly Pick<ExclusionDoc, 'reason'>[]): Record
   const counts: Record<string, number> = {};
   for (const { reason } of excluded) counts[reason] = (counts[reason] ?? 0) + 1;
   return counts;
+}
+
+function sampleIdsByPrompt(samples: readonly { _id: string; promptId: string }[]): Map<string, string[]> {
+  const byPrompt = new Map<string, string[]>();
+  for (const { _id, promptId } of samples) byPrompt.set(promptId, [...(byPrompt.get(promptId) ?? []), _id]);
+  return byPrompt;
 }

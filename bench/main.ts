@@ -40,6 +40,7 @@ const BENCH_ENV = {
   MEL_TEMPORAL_PORT: '17253',
   MEL_TEMPORAL_UI_PORT: '18253',
   MEL_FERRETDB_PORT: '27237',
+  MEL_POSTGRES_PORT: '27238',
 };
 /** The first engine double's port; a configuration with several engines takes the next ones too. */
 const DOUBLE_PORT = 18_143;

@@ -2,7 +2,8 @@
  * docs/benchmarks.json and docs/benchmarks.md (tables, plots, a reading derived from the numbers) from the
  * configurations measured. The Markdown and the charts are pure; `writeReport` writes the files.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LineChart } from '../cli/report/chart.js';
 import { lineChartPng } from '../cli/report/png.js';
@@ -297,6 +298,8 @@ export function benchmarkCharts(configs: readonly ConfigResult[]): Record<string
   return charts;
 }
 
+export const STORE_BENCHMARK_FILE = 'benchmarks-store.md';
+
 export async function writeReport(
   report: BenchReport,
   dir: string,
@@ -310,6 +313,12 @@ export async function writeReport(
   const json = path.join(dir, 'benchmarks.json');
   const markdown = path.join(dir, 'benchmarks.md');
   await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(markdown, benchmarksMarkdown(report, plots));
+  await writeFile(markdown, `${benchmarksMarkdown(report, plots)}${await storeSection(dir)}`);
   return { markdown, json };
+}
+
+/** The store's measurement over a run (`bench/store.ts --out`), kept when the sweep rewrites the page. */
+async function storeSection(dir: string): Promise<string> {
+  const file = path.join(dir, STORE_BENCHMARK_FILE);
+  return existsSync(file) ? `\n${await readFile(file, 'utf8')}` : '';
 }

@@ -39,6 +39,9 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
     .default('mel'),
   MEL_FERRETDB_PORT: port.default(27_217),
+  /** The embedded store's backend: FerretDB on the stack's own PostgreSQL, or on SQLite (scans all but `_id`). */
+  MEL_FERRETDB_BACKEND: z.enum(['postgresql', 'sqlite']).default('postgresql'),
+  MEL_POSTGRES_PORT: port.default(27_218),
 
   MEL_ENGINE_URL: optionalText,
   /** What samples record as the engine that made them; default: the host and port of the engine URL. */

@@ -1,6 +1,6 @@
 /**
  * `npm run stack -- <command>`: install | up | down | status | restart <service>
- * Manages the local Temporal dev server, FerretDB and SkyRL engine (ports and paths: README).
+ * Manages the local Temporal dev server, PostgreSQL, FerretDB and SkyRL engine (ports and paths: README).
  */
 import { createLogger } from '../common/logger.js';
 import { redactCredentials, redactedMessage } from '../common/redact.js';
@@ -8,7 +8,9 @@ import { Stack } from '../stack/stack.js';
 import type { ServiceName } from '../stack/services.js';
 
 const log = createLogger('stack');
-const USAGE = 'usage: npm run stack -- install | up | down | status | restart <temporal|mongodb|engine>';
+const RESTARTABLE: readonly string[] = ['temporal', 'postgres', 'mongodb', 'engine'] satisfies ServiceName[];
+const USAGE =
+  'usage: npm run stack -- install | up | down | status | restart <temporal|postgres|mongodb|engine>';
 
 async function main(command: string | undefined, arg: string | undefined): Promise<number> {
   switch (command) {
@@ -35,7 +37,7 @@ async function main(command: string | undefined, arg: string | undefined): Promi
       return rows.every((row) => row.ready) ? 0 : 1;
     }
     case 'restart': {
-      if (arg !== 'temporal' && arg !== 'mongodb' && arg !== 'engine') break;
+      if (!RESTARTABLE.includes(arg as ServiceName)) break;
       await (await Stack.prepare(log)).crashAndRestart(arg as ServiceName);
       return 0;
     }

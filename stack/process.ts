@@ -5,16 +5,17 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redactCredentials } from '../common/redact.js';
 
-/** Starts a long-lived service in its own process group, output appended to `logFile`. */
+/** Starts a long-lived service in its own process group, output appended to `logFile`; `runAs` as root only. */
 export function spawnService(
   command: string,
   args: string[],
   logFile: string,
   env: NodeJS.ProcessEnv,
+  runAs?: { uid: number; gid: number },
 ): number {
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env });
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env, ...runAs });
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     child.unref();
     return child.pid;

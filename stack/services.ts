@@ -1,7 +1,8 @@
-/** The three services of the local stack: how each is started and how we know it is ready. */
+/** The services of the local stack: how each is started and how we know it is ready. */
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Document } from 'mongodb';
 import type { Endpoints, Env } from '../common/env.js';
 import { REPO_ROOT } from '../common/env.js';
 import { redactCredentials } from '../common/redact.js';
@@ -9,7 +10,10 @@ import { TinkerClient } from '../engine/tinker.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
 import { SEARCH_ATTRIBUTES } from '../temporal/contracts/common.js';
 import { childEnvironment } from '../common/child-env.js';
+import type { Logger } from '../common/logger.js';
 import { OFFLINE_ENV, type InstalledStack } from './install.js';
+import { postgresAccepts, postgresLayout, postgresUrl, preparePostgres } from './postgres.js';
+import { PrerequisiteError } from './prereqs.js';
 
 /** What the SkyRL engine's runtime reads: JAX and XLA, CUDA, Python, Hugging Face's offline switches, libraries. */
 const ENGINE_ENV = {
@@ -17,7 +21,7 @@ const ENGINE_ENV = {
   prefixes: ['JAX_', 'XLA_', 'CUDA_', 'NVIDIA_', 'HF_', 'TRANSFORMERS_', 'TOKENIZERS_', 'SKYRL_'],
 };
 
-export type ServiceName = 'temporal' | 'mongodb' | 'engine';
+export type ServiceName = 'temporal' | 'postgres' | 'mongodb' | 'engine';
 
 export interface ServiceSpec {
   name: ServiceName;
@@ -27,7 +31,13 @@ export interface ServiceSpec {
     args: string[];
     env: NodeJS.ProcessEnv;
     ports: { port: number; envVar: string }[];
+    /** Set as root for a service that refuses to run as root. */
+    runAs?: { uid: number; gid: number };
+    /** Runs before every start: one-time set-up, checks of the state it will run on. */
+    prepare?(log: Logger): void | Promise<void>;
   };
+  /** A service of the stack that must answer before this one starts. */
+  after?: ServiceName;
   /** Resolves true once the service answers real requests. */
   ready(): Promise<boolean>;
   /** Once ready: throws if the service is not the one the configuration expects. */
@@ -70,6 +80,7 @@ function launchUnlessExternal(
 export function serviceSpecs(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec[] {
   return [
     temporalSpec(env, endpoints, installed),
+    ...(installed.postgres && !env.MONGODB_URI ? [postgresSpec(env, installed.postgres)] : []),
     mongoSpec(env, endpoints, installed),
     engineSpec(env, endpoints, installed),
   ];
@@ -132,31 +143,80 @@ async function answers<Client>(
   }
 }
 
-function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
-  const launch = launchUnlessExternal(installed.ferretdb, env.MONGODB_URI, {
-    args: [
-      '--listen-addr',
-      `127.0.0.1:${env.MEL_FERRETDB_PORT}`,
-      '--sqlite-dir',
-      path.join(stateDir(env, 'mongodb'), 'data'),
-      '--log-level',
-      'error',
-    ],
-    env: childEnvironment(process.env, { prefixes: ['FERRETDB_'] }),
-    ports: [{ port: env.MEL_FERRETDB_PORT, envVar: 'MEL_FERRETDB_PORT' }],
-  });
+function postgresSpec(env: Env, binaries: NonNullable<InstalledStack['postgres']>): ServiceSpec {
+  const home = stateDir(env, 'postgres');
+  const layout = postgresLayout(home, binaries);
   return {
-    name: 'mongodb',
-    launch,
-    describe: `MongoDB protocol at ${redactCredentials(endpoints.mongoUri)}${launch ? ' (FerretDB, SQLite)' : ''}`,
-    ready: () => mongoReady(endpoints.mongoUri),
+    name: 'postgres',
+    launch: {
+      command: path.join(layout.bin, 'postgres'),
+      args: [
+        '-D',
+        layout.data,
+        '-p',
+        String(env.MEL_POSTGRES_PORT),
+        '-h',
+        '127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+      ],
+      env: childEnvironment(process.env, { names: ['PGTZ'] }),
+      ports: [{ port: env.MEL_POSTGRES_PORT, envVar: 'MEL_POSTGRES_PORT' }],
+      runAs: layout.runAs,
+      prepare: (log) => preparePostgres(home, layout, binaries, log),
+    },
+    describe: `PostgreSQL ${binaries.version.split('-')[0]} at 127.0.0.1:${env.MEL_POSTGRES_PORT} (FerretDB's backend; data in ${layout.data})`,
+    ready: () => Promise.resolve(postgresAccepts(layout.data)),
   };
 }
 
-function mongoReady(uri: string): Promise<boolean> {
+function mongoSpec(env: Env, endpoints: Endpoints, installed: InstalledStack): ServiceSpec {
+  const sqliteDir = path.join(stateDir(env, 'mongodb'), 'data');
+  const onPostgres = Boolean(installed.postgres);
+  const backendArgs = onPostgres
+    ? ['--handler', 'postgresql', '--postgresql-url', postgresUrl(env)]
+    : ['--handler', 'sqlite', '--sqlite-dir', sqliteDir];
+  const launch = launchUnlessExternal(installed.ferretdb, env.MONGODB_URI, {
+    args: ['--listen-addr', `127.0.0.1:${env.MEL_FERRETDB_PORT}`, ...backendArgs, '--log-level', 'error'],
+    env: childEnvironment(process.env, { prefixes: ['FERRETDB_'] }),
+    ports: [{ port: env.MEL_FERRETDB_PORT, envVar: 'MEL_FERRETDB_PORT' }],
+    prepare: onPostgres ? () => refuseSqliteStore(sqliteDir) : undefined,
+  });
+  const backend = onPostgres ? 'PostgreSQL' : 'SQLite';
+  return {
+    name: 'mongodb',
+    launch,
+    after: onPostgres ? 'postgres' : undefined,
+    describe: `MongoDB protocol at ${redactCredentials(endpoints.mongoUri)}${launch ? ` (FerretDB, ${backend})` : ''}`,
+    ready: () => mongoReady(endpoints.mongoUri, launch ? { listDatabases: 1, nameOnly: true } : { ping: 1 }),
+  };
+}
+
+/** A stack directory from before the PostgreSQL backend holds its data in SQLite files, which it would not see. */
+export function refuseSqliteStore(sqliteDir: string): void {
+  const files = safeList(sqliteDir).filter((name) => name.endsWith('.sqlite'));
+  if (files.length === 0) return;
+  throw new PrerequisiteError(
+    `${sqliteDir} holds a store of an earlier version on SQLite (${files.join(', ')}); the local store is now ` +
+      'FerretDB on PostgreSQL, which would start empty beside it.',
+    `keep using it with MEL_FERRETDB_BACKEND=sqlite (every query but by _id scans its collection), or move it ` +
+      `away (mv ${sqliteDir} ${sqliteDir}.old) to start on PostgreSQL with an empty store`,
+  );
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Ready once it answers `command`: our FerretDB lists databases (it answers a ping before its backend does). */
+function mongoReady(uri: string, command: Document): Promise<boolean> {
   return answers(
     () => new MongoClient(uri, { serverSelectionTimeoutMS: 2_000, connectTimeoutMS: 2_000 }),
-    async (client) => (await client.connect()).db('admin').command({ ping: 1 }),
+    async (client) => (await client.connect()).db('admin').command(command),
     (client) => client.close(),
   );
 }

@@ -1,5 +1,5 @@
 /**
- * Starts, checks and stops the local stack (Temporal dev server, FerretDB, SkyRL engine) on loopback.
+ * Starts, checks and stops the local stack (Temporal dev server, PostgreSQL, FerretDB, SkyRL engine) on loopback.
  * Pids live in MEL_STACK_DIR/state.json, so `up` in one process and `down` in another see the same stack.
  */
 import { existsSync } from 'node:fs';
@@ -49,14 +49,19 @@ export class Stack {
     return resolveEndpoints(this.env);
   }
 
-  /** Starts every service the project runs itself and waits for all of them; returns those it started. */
-  async up(): Promise<ServiceName[]> {
-    await checkWarmModel(this.env, this.log);
+  /**
+   * Starts every service the project runs itself (or those of `only`) and waits for them; returns those it
+   * started.
+   */
+  async up(only?: readonly ServiceName[]): Promise<ServiceName[]> {
+    const specs = only ? this.specs.filter((spec) => only.includes(spec.name)) : this.specs;
+    if (specs.some((spec) => spec.name === 'engine')) await checkWarmModel(this.env, this.log);
     const started: ServiceName[] = [];
-    for (const spec of this.specs) {
+    for (const spec of specs) {
+      if (spec.after) await this.waitUntilReady(this.spec(spec.after));
       if (await this.startIfNeeded(spec)) started.push(spec.name);
     }
-    await this.waitForAll(this.specs, async (spec) => {
+    await this.waitForAll(specs, async (spec) => {
       try {
         await this.waitUntilReady(spec);
       } catch (error) {
@@ -163,8 +168,10 @@ export class Stack {
     }
     for (const { port, envVar } of spec.launch.ports) await requireFreePort(port, spec.name, envVar);
     await mkdir(stateDir(this.env, spec.name), { recursive: true });
+    await spec.launch.prepare?.(this.log);
     const log = this.logFile(spec.name);
-    const pid = spawnService(spec.launch.command, spec.launch.args, log, spec.launch.env);
+    const { command, args, env, runAs } = spec.launch;
+    const pid = spawnService(command, args, log, env, runAs);
     this.log.info({ service: spec.name, pid, log }, `starting ${spec.describe}`);
     state[spec.name] = { pid, log, startedAt: new Date().toISOString() };
     await this.writeState(state);

@@ -5,6 +5,7 @@
 import type { Exclusion } from '../mel/index.js';
 import type { StageName } from '../temporal/contracts/run.js';
 import { historyUrl, type TemporalLinks } from '../temporal/ui.js';
+import { decodeTokens } from './token-codec.js';
 import {
   replaysOf,
   type MetaExperienceDoc,
@@ -159,7 +160,7 @@ function trajectoryView(doc: TrajectoryDoc, reward: RewardDoc | null): Trajector
     extractionMethod: reward?.extractionMethod ?? null,
     stopReason: doc.stopReason,
     seed: doc.seed,
-    tokens: doc.tokens.length,
+    tokens: decodeTokens(doc.tokens, `trajectories ${doc._id} tokens`).length,
     ...(doc.sampledBy ? { sampledBy: doc.sampledBy } : {}),
   };
 }

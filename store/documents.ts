@@ -17,6 +17,7 @@ import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDefinition, EvalResult } from '../temporal/contracts/eval.js';
 import type { StageName } from '../temporal/contracts/run.js';
+import type { StoredLogprobs, StoredTokens } from './token-codec.js';
 
 /** Where a record came from in Temporal: enough to open the raw history. The attempt is for audit only. */
 export interface TemporalOrigin {
@@ -67,7 +68,8 @@ export interface PromptDoc {
   promptIndex: number;
   problem: Problem;
   promptText: string;
-  promptTokens: number[];
+  /** Through store/token-codec.ts. */
+  promptTokens: StoredTokens;
   origin: TemporalOrigin;
 }
 
@@ -82,9 +84,9 @@ export interface SampledAnswer {
   problemId: string;
   sampleIndex: number;
   seed: number;
-  /** Exactly the sampled ids and their logprobs, never re-encoded from the text. */
-  tokens: number[];
-  logprobs: number[];
+  /** Exactly the sampled ids and their logprobs, never re-encoded from the text; through store/token-codec.ts. */
+  tokens: StoredTokens;
+  logprobs: StoredLogprobs;
   text: string;
   stopReason: 'stop' | 'length';
   samplerPath: string;
@@ -308,7 +310,7 @@ export interface EvalProblemDoc {
   problemIndex: number;
   problem: Problem;
   promptText: string;
-  promptTokens: number[];
+  promptTokens: StoredTokens;
   origin: TemporalOrigin;
 }
 

@@ -11,6 +11,7 @@ import {
   type StepDoc,
   type TrajectoryDoc,
 } from './documents.js';
+import { decodeTokens } from './token-codec.js';
 
 export interface StepEvidence {
   runId: string;
@@ -67,11 +68,11 @@ export function compareSteps(original: StepEvidence, replay: StepEvidence): Repl
     replay: { runId: replay.runId, step: replay.step },
     prompts: compare(
       (e) => e.prompts,
-      (p) => p.promptTokens,
+      (p) => decodeTokens(p.promptTokens, `prompts ${p._id} promptTokens`),
     ),
     trajectories: compare(
       (e) => e.trajectories,
-      (t) => t.tokens,
+      (t) => decodeTokens(t.tokens, `trajectories ${t._id} tokens`),
     ),
     rewards: compare(
       (e) => e.rewards,

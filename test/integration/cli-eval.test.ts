@@ -17,6 +17,7 @@ import { melEvalWorkflow } from '../../workflows/index.js';
 import { mel, melJson, writeConfigFile } from './cli-support.js';
 import { shortRunConfig } from './mel-support.js';
 import { client as connectTemporal, endpoints, startWorkers, uniqueId } from './support.js';
+import { decodeLogprobs, decodeTokens } from '../../store/token-codec.js';
 
 const K = 3;
 const PROBLEMS = 5;
@@ -74,8 +75,9 @@ describe('mel eval on the policy of a real run', () => {
     for (const sample of samples) {
       expect(sample.verification, sample._id).toBeDefined();
       expect(sample.temperature).toBe(sample.kind === 'greedy' ? 0 : 1);
-      expect(sample.tokens.length).toBeLessThanOrEqual(64);
-      expect(sample.logprobs).toHaveLength(sample.tokens.length);
+      const tokens = decodeTokens(sample.tokens, sample._id);
+      expect(tokens.length).toBeLessThanOrEqual(64);
+      expect(decodeLogprobs(sample.logprobs, sample._id)).toHaveLength(tokens.length);
     }
     expect(new Set(samples.map((s) => s.seed)).size).toBe(samples.length);
 

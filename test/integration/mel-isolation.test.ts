@@ -16,6 +16,7 @@ import { currentProgress, followRun, startRun } from '../../temporal/client.js';
 import { runWorkflowId } from '../../temporal/contracts/run.js';
 import { expectConsistentVerdict, shortRunConfig } from './mel-support.js';
 import { useClientAndWorkers, useEngineDouble } from './support.js';
+import { decodeTokens } from '../../store/token-codec.js';
 
 const BATCH = 4;
 const GROUP = 4;
@@ -152,7 +153,7 @@ describe('one bad item does not fail the step', () => {
     expect(reasons(step.exclusions)).toEqual([[0, 'empty-sample']]);
     expect(step.trajectories).toHaveLength(BATCH * GROUP - 1);
     // The double's garbage is byte tokens (ids 3…258); the model's own text always has longer tokens.
-    const garbage = step.trajectories.filter((t) => t.tokens.every((id) => id < 259));
+    const garbage = step.trajectories.filter((t) => decodeTokens(t.tokens, t._id).every((id) => id < 259));
     expect(garbage).toHaveLength(GROUP);
     const garbageRewards = step.rewards.filter((r) => r.promptId === garbage[0]!.promptId);
     expect(garbageRewards.map((r) => r.reward)).toEqual([0, 0, 0, 0]);

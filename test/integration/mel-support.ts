@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Db } from 'mongodb';
+import { Binary, type Db } from 'mongodb';
 import { expect } from 'vitest';
 import { REPO_ROOT } from '../../common/env.js';
 import type { DatasetPin } from '../../mel/dataset.js';
@@ -21,6 +21,7 @@ import type { Client } from '@temporalio/client';
 import { followRun, startRun } from '../../temporal/client.js';
 import type { InProcessWorkers } from '../../workers/in-process.js';
 import { uniqueId } from './support.js';
+import { decodeLogprobs, decodeTokens } from '../../store/token-codec.js';
 
 /** A short run that still exercises every stage: small batches, short generations. */
 export function shortRunConfig(overrides: Partial<RunConfig> = {}): RunConfig {
@@ -83,7 +84,11 @@ export async function expectCompleteRun(
   expect(trajectories).toHaveLength(steps * batchSize * groupSize);
   expect(new Set(trajectories.map((t) => t._id)).size).toBe(trajectories.length);
   expect(rewards.map((r) => r._id).sort()).toEqual(trajectories.map((t) => t._id).sort());
-  for (const t of trajectories) expect(t.logprobs).toHaveLength(t.tokens.length);
+  for (const t of trajectories) {
+    // Stored compactly (store/token-codec.ts), as many logprobs as tokens.
+    expect(t.tokens, t._id).toBeInstanceOf(Binary);
+    expect(decodeLogprobs(t.logprobs, t._id)).toHaveLength(decodeTokens(t.tokens, t._id).length);
+  }
 
   const pairs = await db.collection<PairDoc>(COLLECTIONS.pairs).find({ runId }).toArray();
   const candidates = await db

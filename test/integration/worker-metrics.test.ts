@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../common/env.js';
 import { freePort } from '../../stack/process.js';
 import { melCollections } from '../../store/collections.js';
+import { decodeTokens } from '../../store/token-codec.js';
 import { connectMongo, type MongoHandle } from '../../store/mongo.js';
 import { parsePrometheusText, type PrometheusSample } from '../../telemetry/prometheus-text.js';
 import { followRun, startRun } from '../../temporal/client.js';
@@ -83,7 +84,7 @@ describe('worker metrics', () => {
       const trajectories = await melCollections(mongo.db)
         .trajectories.find({ runId: config.runId }, { projection: { tokens: 1 } })
         .toArray();
-      const rolloutTokens = trajectories.reduce((sum, t) => sum + t.tokens.length, 0);
+      const rolloutTokens = trajectories.reduce((sum, t) => sum + decodeTokens(t.tokens, t._id).length, 0);
       expect(count('mel_engine_sampled_tokens', { operation: 'sample' })).toBeGreaterThanOrEqual(
         rolloutTokens,
       );

@@ -17,6 +17,7 @@ import { VerifierPool } from '../../../mel/verifier-pool.js';
 import type { DatumDoc, GenerationTurn, MetaExperienceDoc } from '../../../store/documents.js';
 import { COLLECTIONS } from '../../../store/mongo.js';
 import { inMemoryDb, type Doc } from './in-memory-db.js';
+import { encodeLogprobs, encodeTokens } from '../../../store/token-codec.js';
 
 const runId = 'replay-gate';
 const problem = { id: 'p0', question: 'Compute 2/3 + 5/8.', answer: '31/24' };
@@ -59,6 +60,8 @@ const UNSTRUCTURED =
 const TRUNCATED = `## 1. ${SECTION_TITLES.failure}\n**Failure Point:** I added the denominators.\n## 2. ${SECTION_TITLES.success}\nThe second solution used a`;
 
 const RIGHT = 'Over 24: 16/24 + 15/24. The answer is \\boxed{31/24}.';
+/** A trajectory's stored tokens and logprobs (store/token-codec.ts). */
+const sampled = { tokens: encodeTokens([4, 5]), logprobs: encodeLogprobs([-1, -2]) };
 const wrong = (answer: string) => `The answer is \\boxed{${answer}}.`;
 
 type Gate = 'strict' | 'replay-only';
@@ -162,8 +165,8 @@ function world(
       },
     ],
     [COLLECTIONS.trajectories]: [
-      { _id: `${promptId}/s0`, runId, step: 0, promptId, text: 'The answer is \\boxed{7/11}.' },
-      { _id: `${promptId}/s1`, runId, step: 0, promptId, text: RIGHT },
+      { _id: `${promptId}/s0`, runId, step: 0, promptId, ...sampled, text: 'The answer is \\boxed{7/11}.' },
+      { _id: `${promptId}/s1`, runId, step: 0, promptId, ...sampled, text: RIGHT },
     ],
     [COLLECTIONS.metaExperiences]: metaExperience ? [metaExperience] : [],
   };

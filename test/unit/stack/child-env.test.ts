@@ -24,14 +24,15 @@ describe('the environment of the services the stack starts', () => {
     });
   });
 
-  it('gives Temporal, FerretDB and the engine none of the secrets in the environment', () => {
+  it('gives Temporal, PostgreSQL, FerretDB and the engine none of the secrets in the environment', () => {
     for (const [name, value] of Object.entries({ ...SECRETS, PATH: '/usr/bin:/bin', XLA_FLAGS: '--x' })) {
       vi.stubEnv(name, value);
     }
-    const installed = { temporalCli: '/t', ferretdb: '/f', python: '/p', modelDir: '/m' };
+    const postgres = { dir: '/pg', version: '17.10.0' };
+    const installed = { temporalCli: '/t', ferretdb: '/f', postgres, python: '/p', modelDir: '/m' };
     const env = loadEnv({});
     const specs = serviceSpecs(env, resolveEndpoints(env), installed);
-    expect(specs.map((spec) => spec.name)).toEqual(['temporal', 'mongodb', 'engine']);
+    expect(specs.map((spec) => spec.name)).toEqual(['temporal', 'postgres', 'mongodb', 'engine']);
     for (const spec of specs) {
       const childEnv = spec.launch!.env;
       for (const secret of Object.keys(SECRETS)) expect(childEnv).not.toHaveProperty(secret);

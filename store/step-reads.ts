@@ -1,0 +1,65 @@
+/**
+ * What the step's stages read from the store, each with only the fields its stage uses. Every filter is an equality
+ * on fields with an index (store/indexes.ts): MongoDB answers it from the index, FerretDB v1 hands it to
+ * PostgreSQL, where `$in` or an `_id` range would make it decode the whole collection (docs/architecture.md, "What
+ * the store pushes down"). `bench/store.ts` times exactly these reads.
+ */
+import type { Db } from 'mongodb';
+import { melCollections } from './collections.js';
+import type { PromptDoc, RewardDoc, TrajectoryDoc } from './documents.js';
+import { decodeLogprobs, decodeTokens } from './token-codec.js';
+
+/** A trajectory as verify scores it: everything but its tokens and logprobs. */
+export type AnswerToScore = Omit<TrajectoryDoc, 'tokens' | 'logprobs'>;
+/** A trajectory as the policy update trains on it, with the engine and policy that sampled it where recorded. */
+export interface AnswerToTrain {
+  _id: string;
+  promptId: string;
+  tokens: number[];
+  logprobs: number[];
+  sampledBy?: TrajectoryDoc['sampledBy'];
+}
+
+export type StoredSample = Pick<TrajectoryDoc, '_id' | 'promptId' | 'stopReason'>;
+
+const SAMPLE_KEYS = { promptId: 1, stopReason: 1 } as const;
+const NO_TOKENS = { tokens: 0, logprobs: 0 } as const;
+const TRAINING_FIELDS = { promptId: 1, tokens: 1, logprobs: 1, sampledBy: 1 } as const;
+
+export function stepReads(db: Db) {
+  const { prompts, trajectories, rewards } = melCollections(db);
+  return {
+    /** The step's stored samples, without their content: rollout's resumption and summaries, one read a chunk. */
+    storedSamples: (runId: string, step: number) =>
+      trajectories.find({ runId, step }, { projection: SAMPLE_KEYS }).toArray() as Promise<StoredSample[]>,
+    problems: async (runId: string, step: number) =>
+      new Map(
+        (await prompts.find({ runId, step }, { projection: { problem: 1 } }).toArray()).map((p) => [
+          p._id,
+          p.problem as PromptDoc['problem'],
+        ]),
+      ),
+    promptTokens: async (runId: string, step: number) =>
+      new Map(
+        (await prompts.find({ runId, step }, { projection: { promptTokens: 1 } }).toArray()).map((p) => [
+          p._id,
+          decodeTokens(p.promptTokens, `prompts ${p._id} promptTokens`),
+        ]),
+      ),
+    scoredIds: async (runId: string, step: number) =>
+      new Set((await rewards.find({ runId, step }, { projection: { _id: 1 } }).toArray()).map((r) => r._id)),
+    rewards: (runId: string, step: number): Promise<RewardDoc[]> => rewards.find({ runId, step }).toArray(),
+    answersToScore: (runId: string, step: number) =>
+      trajectories.find({ runId, step }, { projection: NO_TOKENS }).toArray() as Promise<AnswerToScore[]>,
+    answersToTrain: async (runId: string, step: number): Promise<AnswerToTrain[]> =>
+      (await trajectories.find({ runId, step }, { projection: TRAINING_FIELDS }).toArray()).map((t) => ({
+        _id: t._id,
+        promptId: t.promptId,
+        tokens: decodeTokens(t.tokens, `trajectories ${t._id} tokens`),
+        logprobs: decodeLogprobs(t.logprobs, `trajectories ${t._id} logprobs`),
+        ...(t.sampledBy ? { sampledBy: t.sampledBy } : {}),
+      })),
+  };
+}
+
+export type StepReads = ReturnType<typeof stepReads>;

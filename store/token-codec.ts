@@ -1,0 +1,77 @@
+/**
+ * How token ids and logprobs are stored: BSON binary, little-endian, one subtype each (user-defined range), so a
+ * field of the wrong kind or a truncated one is refused instead of read as numbers. Token ids are Int32 (4 bytes,
+ * against about 10 as a BSON number array, and a few hundred bytes per kilotoken in FerretDB's JSON). Logprobs are
+ * Float64: what the sampler returned, exactly, since the policy update's importance ratio exp(logp_new − logp_old)
+ * and the exactly-once checks compare them with the engine's; Float32 would halve them again but change the
+ * stored values (relative error up to 6e-8). Documents written before the codec hold number arrays; they are read
+ * as they are.
+ */
+import { Binary } from 'mongodb';
+
+const TOKEN_IDS = { subtype: 0x80, bytes: 4, what: 'token ids (Int32 LE)' } as const;
+const LOGPROBS = { subtype: 0x81, bytes: 8, what: 'logprobs (Float64 LE)' } as const;
+type Kind = typeof TOKEN_IDS | typeof LOGPROBS;
+
+/** Token ids as stored: binary, or a number array in documents written before the codec. */
+export type StoredTokens = Binary | number[];
+export type StoredLogprobs = Binary | number[];
+
+export class StoredArrayError extends Error {
+  override name = 'StoredArrayError';
+}
+
+export function encodeTokens(tokens: readonly number[]): Binary {
+  const buffer = Buffer.alloc(tokens.length * TOKEN_IDS.bytes);
+  tokens.forEach((token, i) => {
+    if (!Number.isInteger(token) || token < -(2 ** 31) || token >= 2 ** 31) {
+      throw new StoredArrayError(`token id ${token} at ${i} is not a 32-bit integer`);
+    }
+    buffer.writeInt32LE(token, i * TOKEN_IDS.bytes);
+  });
+  return new Binary(buffer, TOKEN_IDS.subtype);
+}
+
+export function encodeLogprobs(logprobs: readonly number[]): Binary {
+  const buffer = Buffer.alloc(logprobs.length * LOGPROBS.bytes);
+  logprobs.forEach((logprob, i) => buffer.writeDoubleLE(logprob, i * LOGPROBS.bytes));
+  return new Binary(buffer, LOGPROBS.subtype);
+}
+
+/** `field` names the value in the error, e.g. `trajectories r/step-0/p0/s1 tokens`. */
+export function decodeTokens(stored: unknown, field: string): number[] {
+  return decode(stored, field, TOKEN_IDS, (buffer, offset) => buffer.readInt32LE(offset));
+}
+
+export function decodeLogprobs(stored: unknown, field: string): number[] {
+  return decode(stored, field, LOGPROBS, (buffer, offset) => buffer.readDoubleLE(offset));
+}
+
+function decode(
+  stored: unknown,
+  field: string,
+  kind: Kind,
+  read: (buffer: Buffer, offset: number) => number,
+): number[] {
+  if (Array.isArray(stored) && stored.every((value) => typeof value === 'number')) return stored;
+  if (!(stored instanceof Binary)) {
+    throw new StoredArrayError(`${field}: expected ${kind.what} as BSON binary, found ${describe(stored)}`);
+  }
+  if (stored.sub_type !== kind.subtype) {
+    throw new StoredArrayError(
+      `${field}: expected BSON binary subtype 0x${kind.subtype.toString(16)} (${kind.what}), found subtype 0x${stored.sub_type.toString(16)}`,
+    );
+  }
+  const buffer = Buffer.from(stored.buffer.buffer, stored.buffer.byteOffset, stored.position);
+  if (buffer.length % kind.bytes !== 0) {
+    throw new StoredArrayError(
+      `${field}: ${buffer.length} bytes is not a whole number of ${kind.what} (${kind.bytes} bytes each)`,
+    );
+  }
+  return Array.from({ length: buffer.length / kind.bytes }, (_, i) => read(buffer, i * kind.bytes));
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array with non-numbers';
+  return value === null ? 'null' : typeof value;
+}

@@ -1,0 +1,52 @@
+import { Binary, BSON } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeLogprobs,
+  decodeTokens,
+  encodeLogprobs,
+  encodeTokens,
+  StoredArrayError,
+} from '../../../store/token-codec.js';
+
+describe('the token codec', () => {
+  it('round-trips token ids and logprobs exactly, also through BSON', () => {
+    const tokens = [0, 1, 151_643, 2 ** 31 - 1, -(2 ** 31)];
+    const logprobs = [0, -1e-12, -0.6931471805599453, -23.025850929940457, Number.MIN_VALUE];
+    const stored = BSON.deserialize(
+      BSON.serialize({ tokens: encodeTokens(tokens), logprobs: encodeLogprobs(logprobs) }),
+    );
+    expect(decodeTokens(stored.tokens, 't')).toEqual(tokens);
+    expect(decodeLogprobs(stored.logprobs, 'l')).toEqual(logprobs);
+    expect(decodeTokens(encodeTokens([]), 'empty')).toEqual([]);
+  });
+
+  it('stores 4 bytes per token id and 8 per logprob', () => {
+    expect(encodeTokens([1, 2, 3]).length()).toBe(12);
+    expect(encodeLogprobs([-1, -2]).length()).toBe(16);
+  });
+
+  it('reads the number arrays of documents written before it', () => {
+    expect(decodeTokens([5, 6], 't')).toEqual([5, 6]);
+    expect(decodeLogprobs([-0.5], 'l')).toEqual([-0.5]);
+  });
+
+  it('refuses a field of the other kind, a truncated one, or something else, naming the field', () => {
+    expect(() => decodeTokens(encodeLogprobs([-1]), 'trajectories x tokens')).toThrow(
+      /trajectories x tokens: expected BSON binary subtype 0x80 .*found subtype 0x81/,
+    );
+    expect(() => decodeLogprobs(encodeTokens([1]), 'l')).toThrow(/subtype 0x81.*found subtype 0x80/);
+    expect(() => decodeTokens(new Binary(Buffer.alloc(6), 0x80), 't')).toThrow(
+      /6 bytes is not a whole number of token ids/,
+    );
+    expect(() => decodeLogprobs(new Binary(Buffer.alloc(12), 0x81), 'l')).toThrow(/12 bytes/);
+    expect(() => decodeTokens(new Binary(Buffer.alloc(4), 0), 't')).toThrow(/found subtype 0x0/);
+    expect(() => decodeTokens('1,2', 't')).toThrow(StoredArrayError);
+    expect(() => decodeTokens([1, '2'], 't')).toThrow(/non-numbers/);
+    expect(() => decodeTokens(null, 't')).toThrow(/found null/);
+  });
+
+  it('refuses to store what is not a 32-bit token id', () => {
+    expect(() => encodeTokens([1.5])).toThrow(/not a 32-bit integer/);
+    expect(() => encodeTokens([2 ** 31])).toThrow(StoredArrayError);
+  });
+});
