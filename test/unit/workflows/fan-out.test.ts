@@ -3,7 +3,8 @@
  * cover its items exactly once, the summaries are summed, the number of activities per stage is capped whatever the
  * batch, and so is the step's history; a step without a usable rollout fails.
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeCounts,
@@ -123,6 +124,18 @@ describe('the sampling stages of a step', () => {
     } finally {
       fake.usableRollouts = true;
     }
+  });
+
+  it('fail the step for good, instead of retrying its workflow task, when its fanOut cannot split a stage', async () => {
+    const started = Date.now();
+    const failure = await runStep('fan-f', { prompts: 20, promptsPerChunk: 0, generationsPerChunk: 8 }).catch(
+      (error: unknown) => error as Error,
+    );
+    expect(failureChain(failure)).toMatch(/cannot fan out the stage: chunks of 0 items/);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(((failure as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidInput');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(fake.ranges.get(stageKey('fan-f', 0, 'rollout'))).toBeUndefined();
   });
 
   it('run one activity per stage for a step started without fanOut (as before the fan-out)', async () => {
