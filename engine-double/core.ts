@@ -87,7 +87,12 @@ export class DoubleCore {
     const { options } = deps;
     this.checkpoints = new CheckpointStore(options.checkpointDir);
     this.models = new ModelRegistry(
-      { seed: options.seed, reduction: options.reduction, maxLoadedModels: options.maxLoadedModels },
+      {
+        seed: options.seed,
+        reduction: options.reduction,
+        maxLoadedModels: options.maxLoadedModels,
+        incarnation: this.checkpoints.startIncarnation(),
+      },
       this.checkpoints,
     );
     this.latency = new LatencyModel(options.latency);

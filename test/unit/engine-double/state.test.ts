@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineDouble } from '../../../engine-double/server.js';
 import type { TimelineReport } from '../../../engine-double/latency.js';
@@ -52,6 +55,26 @@ describe('engine double model state', () => {
     const after = await steps(double);
     expect(after.models[restored]).toMatchObject({ optimizerSteps: 3, optimStepCalls: 1 });
     expect(after.totalOptimStepCalls).toBe(3);
+  });
+
+  it('never gives a model id of a double that ran before on the same checkpoint store to another model', async () => {
+    const checkpointDir = await mkdtemp(path.join(os.tmpdir(), 'double-incarnations-'));
+    const firstIds = async () => {
+      const { double, client } = await setUp({ checkpointDir });
+      const ids = [
+        await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 }),
+        await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 }),
+      ];
+      await double.close();
+      return ids;
+    };
+    try {
+      const before = await firstIds();
+      const after = await firstIds();
+      expect(after.filter((id) => before.includes(id))).toEqual([]);
+    } finally {
+      await rm(checkpointDir, { recursive: true, force: true });
+    }
   });
 
   it('samples from a saved sampler path as the model did when saved, and a restored copy samples the same', async () => {
