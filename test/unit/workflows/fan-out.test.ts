@@ -18,7 +18,7 @@ import type { StepFanOut, StepResult } from '../../../temporal/contracts/run.js'
 import { failureChain } from '../../../temporal/errors.js';
 import type { melStepWorkflow } from '../../../workflows/step.js';
 import { FakeMel, fakePolicy, stageKey } from './fake-activities.js';
-import { startWorkflowTestEnv, type WorkflowTestEnv } from './support.js';
+import { eventually, startWorkflowTestEnv, type WorkflowTestEnv } from './support.js';
 
 const fake = new FakeMel();
 let testEnv: WorkflowTestEnv;
@@ -143,5 +143,30 @@ describe('the sampling stages of a step', () => {
     await runStep('fan-c', undefined);
     expect(fake.ranges.get(stageKey('fan-c', 0, 'rollout'))).toEqual([undefined]);
     expect(fake.ranges.get(stageKey('fan-c', 0, 'validate'))).toEqual([undefined]);
+  });
+});
+
+describe('the datums of a MEL step', () => {
+  it('are built for GRPO while the reflection stages run, and for NLL after validate', async () => {
+    const release = fake.hold(stageKey('over-a', 0, 'contrast'));
+    const running = runStep('over-a', { prompts: 4, promptsPerChunk: 2, generationsPerChunk: 2 });
+    try {
+      await fake.called(stageKey('over-a', 0, 'contrast'));
+      await eventually(
+        async () => fake.internalized.filter((call) => call.runId === 'over-a'),
+        (calls) => calls.length > 0,
+      );
+      expect(fake.internalized.filter((call) => call.runId === 'over-a')).toEqual([
+        { runId: 'over-a', step: 0, datums: 'grpo' },
+      ]);
+    } finally {
+      release();
+    }
+    const { result } = await running;
+    expect(fake.internalized.filter((call) => call.runId === 'over-a').map((call) => call.datums)).toEqual([
+      'grpo',
+      'nll',
+    ]);
+    expect(result.internalize).toEqual({ grpoDatums: 8, nllDatums: 2 });
   });
 });
