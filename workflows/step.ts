@@ -1,6 +1,5 @@
 import { ApplicationFailure, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { NON_RETRYABLE } from '../common/error-types.js';
-import { describeCounts, itemChunks, sumCounts, type ItemRange } from '../mel/fan-out.js';
+import { describeCounts, sumCounts, type ItemRange } from '../mel/fan-out.js';
 import { MelPhase } from '../temporal/contracts/common.js';
 import {
   stageQuery,
@@ -15,6 +14,7 @@ import {
   type ValidateSummary,
 } from '../temporal/contracts/run.js';
 import { cpu, gpuInference, gpuTraining } from './activity-options.js';
+import { workflowChunks } from './chunks.js';
 
 interface Reflection {
   contrast: ContrastSummary;
@@ -115,7 +115,7 @@ function samplingStages(ref: SamplingChunkRef, fanOut: StepFanOut | undefined) {
     zero: T,
     activity: (input: SamplingChunkRef) => Promise<T>,
   ): Promise<T> => {
-    const chunks = stageChunks(total, perChunk);
+    const chunks = workflowChunks(total, perChunk);
     return sumCounts([
       zero,
       ...(await Promise.all(chunks.map((items: ItemRange) => activity({ ...ref, items })))),
@@ -130,22 +130,6 @@ function samplingStages(ref: SamplingChunkRef, fanOut: StepFanOut | undefined) {
     validate: (candidates: number) =>
       inChunks(candidates, generationsPerChunk, NO_REFLECTION.validate, gpuInference.validate),
   };
-}
-
-/**
- * `itemChunks` for a stage, where a split it refuses (a `fanOut` that is not a positive integer, in an input that
- * bypassed the run configuration's schema) fails the workflow for good: thrown as a plain error inside workflow
- * code, it would fail the workflow task and retry it forever.
- */
-function stageChunks(total: number, perChunk: number): ItemRange[] {
-  try {
-    return itemChunks(total, perChunk);
-  } catch (error) {
-    throw ApplicationFailure.nonRetryable(
-      `cannot fan out the stage: ${(error as Error).message}`,
-      NON_RETRYABLE.invalidInput,
-    );
-  }
 }
 
 /** A rollout where no prompt gave a usable sample is the engine failing, not an item: the step fails. */
