@@ -11,20 +11,42 @@ import {
   singleCallNllExample,
   type NllExample,
 } from '../mel/index.js';
-import { ids, type DatumDoc, type MetaExperienceDoc, type SampledBy } from '../store/documents.js';
+import {
+  ids,
+  type DatumDoc,
+  type MetaExperienceDoc,
+  type SampledBy,
+  type TemporalOrigin,
+} from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { stepReads } from '../store/step-reads.js';
 import { replaceAll } from '../store/writes.js';
-import type { InternalizeSummary, StepRef } from '../temporal/contracts/run.js';
-import { loadRun, origin, type MelActivityDeps } from './support.js';
+import type { InternalizeRef, InternalizeSummary } from '../temporal/contracts/run.js';
+import { loadRun, origin, type LoadedRun, type MelActivityDeps } from './support.js';
 
 export function createInternalizeActivities({ db }: MelActivityDeps) {
   const { metaExperiences, datums } = melCollections(db);
   const reads = stepReads(db);
 
-  async function internalize({ runId, step }: StepRef): Promise<InternalizeSummary> {
+  /**
+   * The step's datums of one kind (`datums`), or of both when absent. The GRPO datums depend only on rollout and
+   * verify, so the step builds them while the reflection stages sample; the NLL datums need the verdicts.
+   */
+  async function internalize({ runId, step, datums: kind }: InternalizeRef): Promise<InternalizeSummary> {
     const run = await loadRun(db, runId);
     const source = origin();
+    const grpo = kind === 'nll' ? [] : await grpoDocs(run, step, source);
+    const nll = kind === 'grpo' ? [] : await nllDocs(run, step, source);
+    await replaceAll(datums, kind ? { runId, step, kind } : { runId, step }, [...grpo, ...nll]);
+    if (kind !== 'grpo') {
+      await metaExperiences.updateMany({ runId, step }, { $set: { 'origin.internalize': source } });
+    }
+    return { grpoDatums: grpo.length, nllDatums: nll.length };
+  }
+
+  /** GRPO datums for the step's rollouts, with their group advantages (Eq. 10). */
+  async function grpoDocs(run: LoadedRun, step: number, source: TemporalOrigin): Promise<DatumDoc[]> {
+    const { runId } = run.config;
     const promptTokens = await reads.promptTokens(runId, step);
     const scored = await reads.rewards(runId, step);
     const byId = new Map((await reads.answersToTrain(runId, step)).map((t) => [t._id, t]));
@@ -49,42 +71,40 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
       run.config.mel.loss.grpoAggregation,
       batch,
     );
+    return grpo.map((datum, index) => ({
+      _id: ids.datum(runId, step, 'grpo', informative[index]!.trajectory._id),
+      runId,
+      step,
+      kind: 'grpo' as const,
+      sourceId: informative[index]!.trajectory._id,
+      index,
+      datum,
+      advantage: informative[index]!.advantage,
+      ...recorded(informative[index]!.trajectory.sampledBy),
+      origin: source,
+    }));
+  }
 
+  /** NLL datums for the step's accepted meta-experiences, conditioned on the exact analysis prompt (Eq. 7). */
+  async function nllDocs(run: LoadedRun, step: number, source: TemporalOrigin): Promise<DatumDoc[]> {
+    const { runId } = run.config;
     const accepted = await metaExperiences
       .find({ runId, step, 'verdict.accepted': true })
       .sort({ _id: 1 })
       .toArray();
     const { nllNormalisation, nllCoefficient } = run.config.mel.loss;
     const nll = nllDatums(accepted.map(nllExampleOf), nllNormalisation, nllCoefficient);
-
-    const docs: DatumDoc[] = [
-      ...grpo.map((datum, index) => ({
-        _id: ids.datum(runId, step, 'grpo', informative[index]!.trajectory._id),
-        runId,
-        step,
-        kind: 'grpo' as const,
-        sourceId: informative[index]!.trajectory._id,
-        index,
-        datum,
-        advantage: informative[index]!.advantage,
-        ...recorded(informative[index]!.trajectory.sampledBy),
-        origin: source,
-      })),
-      ...nll.map((datum, index) => ({
-        _id: ids.datum(runId, step, 'nll', accepted[index]!._id),
-        runId,
-        step,
-        kind: 'nll' as const,
-        sourceId: accepted[index]!._id,
-        index,
-        datum,
-        ...recorded(accepted[index]!.generation.sampledBy),
-        origin: source,
-      })),
-    ];
-    await replaceAll(datums, { runId, step }, docs);
-    await metaExperiences.updateMany({ runId, step }, { $set: { 'origin.internalize': source } });
-    return { grpoDatums: grpo.length, nllDatums: nll.length };
+    return nll.map((datum, index) => ({
+      _id: ids.datum(runId, step, 'nll', accepted[index]!._id),
+      runId,
+      step,
+      kind: 'nll' as const,
+      sourceId: accepted[index]!._id,
+      index,
+      datum,
+      ...recorded(accepted[index]!.generation.sampledBy),
+      origin: source,
+    }));
   }
 
   return { internalize };

@@ -1,7 +1,8 @@
 /**
- * The policy on the engine. Every update starts from the previous step's saved training state in a fresh engine
- * model, so a retried update can never apply the optimizer twice: whatever a crashed attempt did to its own model
- * is discarded, and the step's result is recorded once in MongoDB before the activity returns.
+ * The policy on the engine. An update continues on the model that recorded the previous one when this worker kept
+ * it (nothing went wrong since), and otherwise starts from the previous step's saved training state in a fresh
+ * engine model; either way a retried update can never apply the optimizer twice: whatever a crashed attempt did to
+ * its model is discarded, and the step's result is recorded once in MongoDB before the activity returns.
  */
 import { log } from '@temporalio/activity';
 import type { SampledSequence, SampleRequest } from '../engine/engine.js';
@@ -14,7 +15,13 @@ import { melCollections } from '../store/collections.js';
 import { forkSource, ForkSourceError } from '../store/queries.js';
 import { setOnce } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
-import type { InitPolicyInput, PolicyStepRef, PolicyUpdateSummary } from '../temporal/contracts/run.js';
+import type {
+  InitPolicyInput,
+  PolicyStepRef,
+  PolicyUpdateSummary,
+  StepRef,
+} from '../temporal/contracts/run.js';
+import { KeptModels } from './kept-models.js';
 import { RestoredSamplers } from './restored-samplers.js';
 import { assertSampledFrom } from './sample-provenance.js';
 import { invalidInput, loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
@@ -23,6 +30,7 @@ import { accumulateStepObjective } from './step-objective.js';
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
   const { runs, steps, datums, metaExperiences, writeOnce } = melCollections(db);
+  const keptModels = new KeptModels();
 
   /**
    * The run's starting policy, saved once and reused by every retry and replay: a fresh LoRA adapter, or a copy of
@@ -61,47 +69,88 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     const [stored] = await setOnce(writeOnce, runs, 'initialPolicy', [
       { id: runId, fields: { initialPolicy: policy, ...(forkedFrom ? { forkedFrom } : {}) } },
     ]);
-    if (stored!.initialPolicy.modelId !== modelId) await unloadModels([modelId]);
-    return stored!.initialPolicy;
+    const recorded = stored!.initialPolicy;
+    if (recorded.modelId === modelId) keptModels.keep(runId, recorded);
+    else await unloadModels([modelId]);
+    return recorded;
   }
 
-  /** One optimizer step on GRPO + NLL datums of the step, from the previous policy's saved state. */
+  /**
+   * One optimizer step on GRPO + NLL datums of the step: on the model this worker kept from the previous update
+   * (`KeptModels`), or else on a fresh model restored from the previous policy's saved state.
+   */
   async function policyUpdate({ runId, step, policy }: PolicyStepRef): Promise<PolicyUpdateSummary> {
     const stepId = ids.step(runId, step);
     const done = await steps.findOne({ _id: stepId });
     if (done?.update) return finishUpdate(done.update, step);
+    const kept = keptModels.take(runId, policy);
     await unloadModels(done?.engineModels ?? []);
 
     const run = await loadRun(db, runId);
-    const modelId = await engine.createTrainingModel({
-      baseModel: deps.baseModel,
-      rank: policy.rank,
-      seed: run.config.seed,
-    });
-    await steps.updateOne(
-      { _id: stepId },
-      { $set: { runId, step }, $addToSet: { engineModels: modelId } },
-      { upsert: true },
-    );
-    const record = await trainOneStep(run.config, { runId, step, policy }, modelId);
+    const ref = { runId, step, policy };
+    const onKept = kept ? await trainOnKeptModel(run.config, ref, kept) : undefined;
+    const { record, modelId } = onKept ?? (await trainOnFreshModel(run.config, ref));
     // Write-once: the step's first recorded update stands, even when it is a stale attempt's late write.
     const [stored] = await setOnce(writeOnce, steps, 'update', [{ id: stepId, fields: { update: record } }]);
     const recorded = stored!.update;
+    if (recorded.engineModelId === modelId) keptModels.keep(runId, recorded.policyAfter);
     await unloadModels(
-      [policy.modelId, modelId, ...(done?.engineModels ?? [])].filter((id) => id !== recorded.engineModelId),
+      [policy.modelId, modelId, kept, ...(done?.engineModels ?? [])].filter(
+        (id): id is string => id !== undefined && id !== recorded.engineModelId,
+      ),
     );
     return finishUpdate(recorded, step);
   }
 
-  /** The update on a fresh engine model restored from the previous policy's state: what the step records. */
+  /** Claims an engine model for the step, before anything touches it: a retry of the step frees it first. */
+  async function claimForStep({ runId, step }: StepRef, modelId: string) {
+    await steps.updateOne(
+      { _id: ids.step(runId, step) },
+      { $set: { runId, step }, $addToSet: { engineModels: modelId } },
+      { upsert: true },
+    );
+  }
+
+  async function trainOnFreshModel(config: RunConfig, ref: PolicyStepRef) {
+    const modelId = await engine.createTrainingModel({
+      baseModel: deps.baseModel,
+      rank: ref.policy.rank,
+      seed: config.seed,
+    });
+    await claimForStep(ref, modelId);
+    return { modelId, record: await trainOneStep(config, ref, modelId, 'saved-state') };
+  }
+
+  /**
+   * The update on the kept model, or undefined when the engine no longer holds it (restarted, or evicted it): a
+   * model the engine lost carries no gradient, so the update then starts over on a fresh model.
+   */
+  async function trainOnKeptModel(config: RunConfig, ref: PolicyStepRef, modelId: string) {
+    await claimForStep(ref, modelId);
+    try {
+      return { modelId, record: await trainOneStep(config, ref, modelId, 'kept-model') };
+    } catch (error) {
+      if (!isModelGone(error)) throw error;
+      log.warn('the kept training model is gone; restoring the saved state into a fresh model', {
+        modelId,
+        error: error.message,
+      });
+      return undefined;
+    }
+  }
+
+  /** The update on `modelId`, which holds the previous policy's state or gets it restored: what the step records. */
   async function trainOneStep(
     config: RunConfig,
     { runId, step, policy }: PolicyStepRef,
     modelId: string,
+    startedFrom: PolicyUpdateRecord['startedFrom'],
   ): Promise<PolicyUpdateRecord> {
     const phase = (name: string) => showProgress({ stage: 'policy-update', phase: name, modelId });
-    phase('restoring');
-    await engine.loadState({ modelId, path: policy.statePath });
+    if (startedFrom === 'saved-state') {
+      phase('restoring');
+      await engine.loadState({ modelId, path: policy.statePath });
+    }
     const grpo = await datums.find({ runId, step, kind: 'grpo' }).sort({ index: 1 }).toArray();
     const nll = await datums.find({ runId, step, kind: 'nll' }).sort({ index: 1 }).toArray();
     assertSampledFrom(
@@ -144,6 +193,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       })),
       optimizerMetrics,
       engineModelId: modelId,
+      startedFrom,
       origin: origin(),
     };
   }
@@ -188,6 +238,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
 
   /** Frees the engine slot of a finished run's final policy; its saved state stays and can be restored. */
   async function releasePolicy({ policy }: ReleasePolicyInput): Promise<void> {
+    keptModels.forgetModel(policy.modelId);
     await unloadModels([policy.modelId]);
   }
 

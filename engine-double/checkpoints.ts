@@ -77,4 +77,17 @@ export class CheckpointStore {
   get size(): number {
     return this.saved.size;
   }
+
+  /**
+   * How many doubles started on this directory before this one (counted in it; 0 without a directory). A restarted
+   * double mixes it into its model ids, so that, like SkyRL's random ids, no id names two models of one store.
+   */
+  startIncarnation(): number {
+    if (!this.dir) return 0;
+    const file = path.join(this.dir, 'incarnations');
+    const before = existsSync(file) ? Number(readFileSync(file, 'utf8')) || 0 : 0;
+    mkdirSync(this.dir, { recursive: true });
+    writeFileSync(file, String(before + 1));
+    return before;
+  }
 }

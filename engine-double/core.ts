@@ -92,6 +92,7 @@ export class DoubleCore {
         name: options.name,
         reduction: options.reduction,
         maxLoadedModels: options.maxLoadedModels,
+        incarnation: this.checkpoints.startIncarnation(),
       },
       this.checkpoints,
     );

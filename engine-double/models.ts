@@ -52,14 +52,24 @@ export class ModelRegistry {
   private readonly lastStepByModel = new Map<string, OptimStepRecord>();
 
   constructor(
-    private readonly options: { seed: number; name: string; reduction: Reduction; maxLoadedModels: number },
+    private readonly options: {
+      seed: number;
+      name: string;
+      reduction: Reduction;
+      maxLoadedModels: number;
+      /** Doubles started on the same checkpoint store before this one (CheckpointStore.startIncarnation). */
+      incarnation: number;
+    },
     private readonly checkpoints: CheckpointStore,
   ) {}
 
   /** create_model's submission: the id exists at once (SkyRL writes the row), the weights once it executes. */
   register(args: { sessionId: string; baseModel: string; rank: number; loraSeed: number }): ModelState {
-    const hex = mixInts(this.options.seed, ++this.created).toString(16).padStart(8, '0');
-    const id = this.options.name ? `model_${this.options.name}_${hex}` : `model_${hex}`;
+    const { seed, name, incarnation } = this.options;
+    const counter = ++this.created;
+    const hash = incarnation === 0 ? mixInts(seed, counter) : mixInts(seed, counter, incarnation);
+    const hex = hash.toString(16).padStart(8, '0');
+    const id = name ? `model_${name}_${hex}` : `model_${hex}`;
     const model: ModelState = {
       id,
       ...args,

@@ -31,7 +31,7 @@ export interface TinkerClientOptions {
   baseModel?: string;
   /** How the server reduces a step's loss: SkyRL's per-datum mean (the default) or hosted Tinker's sum. */
   lossReduction?: LossReduction;
-  /** Per HTTP request; the long-poll uses `pollTimeoutMs` instead. */
+  /** Per HTTP request, plus a second per MB of its body (`requestTimeoutMs()`); the long-poll uses `pollTimeoutMs`. */
   requestTimeoutMs?: number;
   /**
    * Client-side hold on one retrieve_future call; below SkyRL's 300 s server hold so we re-poll, not hang. A poll
@@ -45,8 +45,21 @@ export interface TinkerClientOptions {
   retryBaseDelayMs?: number;
 }
 
-/** How long one request (other than a long-poll) may take by default. */
+/** How long one request (other than a long-poll) without a body may take by default. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * The slowest rate at which a request's body is assumed to be taken in: it travels, and the engine stores it before
+ * answering with a future (SkyRL writes each request into its database). 1 MB/s is far below either on any machine
+ * an engine runs on, so a large request (a forward_backward of up to about 5 MB) gets its time, and a hung engine is
+ * still noticed within a few seconds of its size.
+ */
+export const MIN_BODY_BYTES_PER_S = 1_000_000;
+
+/** One request's timeout: `baseMs` plus its body's time at MIN_BODY_BYTES_PER_S (one more second per MB). */
+export function requestTimeoutMs(baseMs: number, bodyBytes: number): number {
+  return baseMs + Math.ceil((bodyBytes * 1000) / MIN_BODY_BYTES_PER_S);
+}
 
 /** Losses this client sends; SkyRL's JAX backend implements exactly these (hosted Tinker also has `dro`). */
 export const TINKER_LOSSES: Loss['fn'][] = ['cross_entropy', 'importance_sampling', 'ppo', 'cispo'];
@@ -387,14 +400,18 @@ export class TinkerClient implements PolicyEngine {
     scope?.signal.throwIfAborted();
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.config.apiKey) headers['x-api-key'] = this.config.apiKey;
-    const deadline = AbortSignal.timeout(opts.timeoutMs ?? this.options.requestTimeoutMs);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const deadline = AbortSignal.timeout(
+      opts.timeoutMs ??
+        requestTimeoutMs(this.options.requestTimeoutMs, payload ? Buffer.byteLength(payload) : 0),
+    );
     let response: Response;
     let text: string;
     try {
       response = await fetch(`${this.baseUrl}/api/v1${route}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: payload,
         signal: scope ? AbortSignal.any([scope.signal, deadline]) : deadline,
       });
       text = await response.text();

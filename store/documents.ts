@@ -257,6 +257,11 @@ export interface PolicyUpdateRecord {
   }[];
   optimizerMetrics: Record<string, number>;
   engineModelId: string;
+  /**
+   * Where the update started: the model the worker kept loaded from the previous update, or the previous policy's
+   * saved state restored into a fresh model (absent on records written before models were kept).
+   */
+  startedFrom?: 'kept-model' | 'saved-state';
   origin: TemporalOrigin;
 }
 

@@ -1,7 +1,15 @@
-import { CancellationScope, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  patched,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { NON_RETRYABLE } from '../common/error-types.js';
 import { MelPhase, MelRunId } from '../temporal/contracts/common.js';
 import {
-  EVAL_CHUNK_PROBLEMS,
+  DEFAULT_EVAL_FAN_OUT,
   evalProgressQuery,
   type EvalChunk,
   type EvalInput,
@@ -11,9 +19,7 @@ import {
 } from '../temporal/contracts/eval.js';
 import { mapLimited } from '../common/map-limited.js';
 import { cpu, gpuInference, gpuTraining } from './activity-options.js';
-
-/** Chunks sampled at once: one per default GPU-inference worker slot. */
-const CHUNKS_IN_FLIGHT = 2;
+import { workflowChunks } from './chunks.js';
 
 /**
  * `mel eval`: Pass@1, Avg@k and Pass@k of a saved policy on a held-out data file. The problems are loaded into
@@ -47,14 +53,18 @@ export async function melEvalWorkflow(input: EvalInput): Promise<EvalResult> {
     return prepared.stored;
   }
 
+  const { problemsPerChunk, chunksInFlight } = { ...DEFAULT_EVAL_FAN_OUT, ...input.fanOut };
+  const chunks = evalChunks(evalId, prepared.problems, problemsPerChunk);
+  if (!Number.isInteger(chunksInFlight) || chunksInFlight < 1) {
+    throw ApplicationFailure.nonRetryable(
+      `fanOut.chunksInFlight: a positive integer, not ${chunksInFlight}`,
+      NON_RETRYABLE.invalidInput,
+    );
+  }
   enter('sampling');
   const policy = await gpuTraining.restorePolicy({ policy: input.target.policy, name: evalId });
   try {
-    const chunks: EvalChunk[] = [];
-    for (let first = 0; first < prepared.problems; first += EVAL_CHUNK_PROBLEMS) {
-      chunks.push({ evalId, first, count: Math.min(EVAL_CHUNK_PROBLEMS, prepared.problems - first) });
-    }
-    await mapLimited(chunks, CHUNKS_IN_FLIGHT, async (chunk) => {
+    await mapLimited(chunks, chunksInFlight, async (chunk) => {
       await gpuInference.sampleEvalChunk({ ...chunk, policy });
       progress.problemsSampled += chunk.count;
       await cpu.scoreEvalChunk(chunk);
@@ -69,4 +79,23 @@ export async function melEvalWorkflow(input: EvalInput): Promise<EvalResult> {
   const result = await cpu.finishEval({ evalId, workflowRunId });
   enter('completed');
   return result;
+}
+
+/**
+ * The eval's problems in chunks of `perChunk`, as the step splits its stages (at most MAX_CHUNKS_PER_STAGE, chunks
+ * growing beyond); histories recorded before split into chunks of exactly `perChunk`.
+ */
+function evalChunks(evalId: string, problems: number, perChunk: number): EvalChunk[] {
+  if (!patched('eval-fan-out')) {
+    const chunks: EvalChunk[] = [];
+    for (let first = 0; first < problems; first += perChunk) {
+      chunks.push({ evalId, first, count: Math.min(perChunk, problems - first) });
+    }
+    return chunks;
+  }
+  return workflowChunks(problems, perChunk).map(({ start, end }) => ({
+    evalId,
+    first: start,
+    count: end - start,
+  }));
 }

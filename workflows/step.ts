@@ -1,5 +1,5 @@
 import { ApplicationFailure, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { describeCounts, itemChunks, sumCounts, type ItemRange } from '../mel/fan-out.js';
+import { describeCounts, sumCounts, type ItemRange } from '../mel/fan-out.js';
 import { MelPhase } from '../temporal/contracts/common.js';
 import {
   stageQuery,
@@ -14,6 +14,7 @@ import {
   type ValidateSummary,
 } from '../temporal/contracts/run.js';
 import { cpu, gpuInference, gpuTraining } from './activity-options.js';
+import { workflowChunks } from './chunks.js';
 
 interface Reflection {
   contrast: ContrastSummary;
@@ -33,7 +34,8 @@ const NO_REFLECTION: Reflection = {
 /**
  * One MEL training step: rollout → verify → contrast → summarize → validate → internalize → policy update.
  * Each stage is an activity that reads its inputs from MongoDB and writes its outputs there; only ids and counts
- * pass through this workflow's history. In `grpo` mode the three reflection stages are skipped.
+ * pass through this workflow's history. In `grpo` mode the three reflection stages are skipped; in `mel` mode the
+ * GRPO half of internalize runs beside them, and the stage's duration is what remains after validate.
  */
 export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: StepInput): Promise<StepResult> {
   let current: StageName | undefined;
@@ -60,8 +62,16 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
     const validate = await stage('validate', () => sampling.validate(summarize.candidates));
     return { contrast, summarize, validate };
   };
+  let internalizeRest = () => cpu.internalize(ref);
+  if (mode !== 'grpo' && patched(OVERLAP_PATCH)) {
+    // The GRPO datums depend only on rollout and verify: built while the reflection stages run.
+    const grpoDatums = cpu.internalize({ ...ref, datums: 'grpo' });
+    grpoDatums.catch(() => undefined); // awaited below; a failure fails the step there, not as unhandled
+    internalizeRest = async () =>
+      sumCounts([await cpu.internalize({ ...ref, datums: 'nll' }), await grpoDatums]);
+  }
   const { contrast, summarize, validate } = mode === 'grpo' ? NO_REFLECTION : await reflect();
-  const internalize = await stage('internalize', () => cpu.internalize(ref));
+  const internalize = await stage('internalize', internalizeRest);
   const update = await stage('policy-update', () => gpuTraining.policyUpdate(withPolicy));
   current = undefined;
   upsertSearchAttributes([{ key: MelPhase, value: 'done' }]);
@@ -83,6 +93,8 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
 }
 
 const FAN_OUT_PATCH = 'sampling-fan-out';
+/** MEL steps build their GRPO datums while reflecting; histories recorded before build all datums after. */
+const OVERLAP_PATCH = 'grpo-datums-while-reflecting';
 
 /**
  * The sampling stages, each split into activities that any inference worker takes (`fanOut`), their summaries
@@ -103,7 +115,7 @@ function samplingStages(ref: SamplingChunkRef, fanOut: StepFanOut | undefined) {
     zero: T,
     activity: (input: SamplingChunkRef) => Promise<T>,
   ): Promise<T> => {
-    const chunks = itemChunks(total, perChunk);
+    const chunks = workflowChunks(total, perChunk);
     return sumCounts([
       zero,
       ...(await Promise.all(chunks.map((items: ItemRange) => activity({ ...ref, items })))),

@@ -38,6 +38,8 @@ export function evalIdentity({ target, data, settings }: EvalDefinition) {
 /** `melEvalWorkflow`'s input. */
 export interface EvalInput extends EvalDefinition {
   evalId: string;
+  /** Absent: DEFAULT_EVAL_FAN_OUT. Not part of the eval's identity: the same eval however it is split. */
+  fanOut?: Partial<EvalFanOut>;
 }
 
 export interface EvalResult {
@@ -66,8 +68,16 @@ export interface EvalProgress {
 
 export const evalProgressQuery = defineQuery<EvalProgress>('evalProgress');
 
-/** Problems per sampling (and scoring) activity, so that no single activity runs for long. */
-export const EVAL_CHUNK_PROBLEMS = 8;
+/**
+ * How an eval splits its problems: `problemsPerChunk` per sampling (and scoring) activity, so that no single
+ * activity runs for long, and `chunksInFlight` at once (one per default GPU-inference worker slot).
+ */
+export interface EvalFanOut {
+  problemsPerChunk: number;
+  chunksInFlight: number;
+}
+
+export const DEFAULT_EVAL_FAN_OUT: EvalFanOut = { problemsPerChunk: 8, chunksInFlight: 2 };
 
 // ---- activities ----
 

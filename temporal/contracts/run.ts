@@ -108,6 +108,11 @@ export interface StepRef {
   step: number;
 }
 
+/** internalize's input: the step's datums of one kind, or of both when absent (histories recorded before). */
+export interface InternalizeRef extends StepRef {
+  datums?: 'grpo' | 'nll';
+}
+
 /** The input of the stages that sample with or update the policy. */
 export interface PolicyStepRef extends StepRef {
   policy: PolicyRef;

@@ -57,6 +57,26 @@ describe('engine double model state', () => {
     expect(after.totalOptimStepCalls).toBe(3);
   });
 
+  it('never gives a model id of a double that ran before on the same checkpoint store to another model', async () => {
+    const checkpointDir = await mkdtemp(path.join(os.tmpdir(), 'double-incarnations-'));
+    const firstIds = async () => {
+      const { double, client } = await setUp({ checkpointDir });
+      const ids = [
+        await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 }),
+        await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8 }),
+      ];
+      await double.close();
+      return ids;
+    };
+    try {
+      const before = await firstIds();
+      const after = await firstIds();
+      expect(after.filter((id) => before.includes(id))).toEqual([]);
+    } finally {
+      await rm(checkpointDir, { recursive: true, force: true });
+    }
+  });
+
   it('samples from a saved sampler path as the model did when saved, and a restored copy samples the same', async () => {
     const { client } = await setUp();
     const modelId = await client.createTrainingModel({ baseModel: BASE_MODEL, rank: 8, seed: 2 });

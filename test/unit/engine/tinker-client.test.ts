@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runInCallScope, type CallScope } from '../../../common/call-scope.js';
-import { TinkerClient } from '../../../engine/tinker.js';
+import { requestTimeoutMs, TinkerClient } from '../../../engine/tinker.js';
 import { json, startFakeServer, type RecordedRequest } from './fake-http.js';
 
 const API_KEY = 'tml-secret-key-456';
@@ -14,6 +14,8 @@ const script = {
   unansweredPolls: 0,
   /** Submits left without an answer, like a hung engine. */
   hangSubmits: false,
+  /** Submits answered only after this many ms, like an engine storing a large request. */
+  submitDelayMs: 0,
   futureFails: false,
 };
 let nextFuture = 0;
@@ -39,6 +41,10 @@ function answer(request: RecordedRequest, response: ServerResponse): void {
     });
   }
   if (script.hangSubmits) return;
+  if (script.submitDelayMs > 0) {
+    setTimeout(() => json(response, 200, { request_id: String(++nextFuture) }), script.submitDelayMs);
+    return;
+  }
   const status = script.submitStatuses.shift() ?? 200;
   if (status !== 200) return json(response, status, { detail: `failure ${status}` });
   json(response, 200, { request_id: String(++nextFuture) });
@@ -58,6 +64,7 @@ describe('Tinker client wire behaviour', () => {
       pendingPolls: 0,
       unansweredPolls: 0,
       hangSubmits: false,
+      submitDelayMs: 0,
       futureFails: false,
     });
     server.requests.length = 0;
@@ -82,6 +89,26 @@ describe('Tinker client wire behaviour', () => {
       model_id: 'm',
       adam_params: { learning_rate: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0 },
     });
+  });
+
+  it('gives a request one more second per MB of its body beyond the base timeout', () => {
+    expect(requestTimeoutMs(30_000, 0)).toBe(30_000);
+    expect(requestTimeoutMs(30_000, 5_000_000)).toBe(35_000);
+    expect(requestTimeoutMs(30_000, 400_000_000)).toBe(430_000);
+    expect(requestTimeoutMs(100, 1)).toBe(101);
+  });
+
+  it('waits for a large request as long as its size allows, and no longer for a small one', async () => {
+    const quick = new TinkerClient({ baseUrl: server.url, requestTimeoutMs: 200, maxRetries: 0 });
+    script.submitDelayMs = 600;
+    const datum = (tokens: number) => ({
+      model_input: { chunks: [{ type: 'encoded_text' as const, tokens: Array<number>(tokens).fill(7) }] },
+      loss_fn_inputs: { target_tokens: { data: [7], dtype: 'int64' as const } },
+    });
+    const forward = (tokens: number) => quick.forward({ modelId: 'm', data: [datum(tokens)] });
+    await expect(forward(1)).rejects.toThrow(/forward failed/);
+    // About 1 MB of body: 200 ms + about a second.
+    await expect(forward(500_000)).resolves.toBeDefined();
   });
 
   it('re-sends an optimizer step only when the engine refused it (429), never after a 503 or a 400', async () => {

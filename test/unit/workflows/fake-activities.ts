@@ -20,6 +20,7 @@ import type {
 import type {
   ContrastSummary,
   InitPolicyInput,
+  InternalizeRef,
   InternalizeSummary,
   PolicyStepRef,
   PolicyUpdateSummary,
@@ -79,6 +80,8 @@ export class FakeMel {
   readonly released: PolicyRef[] = [];
   /** The item range of every sampling activity call (absent: the whole stage), by stage key. */
   readonly ranges = new Map<CallKey, (ItemRange | undefined)[]>();
+  /** Every internalize call's input, in order. */
+  readonly internalized: InternalizeRef[] = [];
   /** How many pairs contrast reports (summarize and validate then cover as many candidates). */
   pairsPerStep = 3;
   /** Whether rollout chunks report usable trajectories (false: an engine that fails every item). */
@@ -180,9 +183,11 @@ export class FakeMel {
       const accepted = Math.round((judged * 2) / 3);
       return { accepted, rejected: judged - accepted };
     },
-    internalize: async ({ runId, step }: StepRef): Promise<InternalizeSummary> => {
+    /** 8 GRPO and 2 NLL datums, or those of the kind asked for. */
+    internalize: async ({ runId, step, datums }: InternalizeRef): Promise<InternalizeSummary> => {
       await this.enter(stageKey(runId, step, 'internalize'));
-      return { grpoDatums: 8, nllDatums: 2 };
+      this.internalized.push({ runId, step, datums });
+      return { grpoDatums: datums === 'nll' ? 0 : 8, nllDatums: datums === 'grpo' ? 0 : 2 };
     },
     policyUpdate: async ({ runId, step, policy }: PolicyStepRef): Promise<PolicyUpdateSummary> => {
       await this.enter(stageKey(runId, step, 'policy-update'));

@@ -3,7 +3,8 @@
  * cover its items exactly once, the summaries are summed, the number of activities per stage is capped whatever the
  * batch, and so is the step's history; a step without a usable rollout fails.
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeCounts,
@@ -17,7 +18,7 @@ import type { StepFanOut, StepResult } from '../../../temporal/contracts/run.js'
 import { failureChain } from '../../../temporal/errors.js';
 import type { melStepWorkflow } from '../../../workflows/step.js';
 import { FakeMel, fakePolicy, stageKey } from './fake-activities.js';
-import { startWorkflowTestEnv, type WorkflowTestEnv } from './support.js';
+import { eventually, startWorkflowTestEnv, type WorkflowTestEnv } from './support.js';
 
 const fake = new FakeMel();
 let testEnv: WorkflowTestEnv;
@@ -125,10 +126,47 @@ describe('the sampling stages of a step', () => {
     }
   });
 
+  it('fail the step for good, instead of retrying its workflow task, when its fanOut cannot split a stage', async () => {
+    const started = Date.now();
+    const failure = await runStep('fan-f', { prompts: 20, promptsPerChunk: 0, generationsPerChunk: 8 }).catch(
+      (error: unknown) => error as Error,
+    );
+    expect(failureChain(failure)).toMatch(/cannot fan out the stage: chunks of 0 items/);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(((failure as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidInput');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(fake.ranges.get(stageKey('fan-f', 0, 'rollout'))).toBeUndefined();
+  });
+
   it('run one activity per stage for a step started without fanOut (as before the fan-out)', async () => {
     fake.pairsPerStep = 3;
     await runStep('fan-c', undefined);
     expect(fake.ranges.get(stageKey('fan-c', 0, 'rollout'))).toEqual([undefined]);
     expect(fake.ranges.get(stageKey('fan-c', 0, 'validate'))).toEqual([undefined]);
+  });
+});
+
+describe('the datums of a MEL step', () => {
+  it('are built for GRPO while the reflection stages run, and for NLL after validate', async () => {
+    const release = fake.hold(stageKey('over-a', 0, 'contrast'));
+    const running = runStep('over-a', { prompts: 4, promptsPerChunk: 2, generationsPerChunk: 2 });
+    try {
+      await fake.called(stageKey('over-a', 0, 'contrast'));
+      await eventually(
+        async () => fake.internalized.filter((call) => call.runId === 'over-a'),
+        (calls) => calls.length > 0,
+      );
+      expect(fake.internalized.filter((call) => call.runId === 'over-a')).toEqual([
+        { runId: 'over-a', step: 0, datums: 'grpo' },
+      ]);
+    } finally {
+      release();
+    }
+    const { result } = await running;
+    expect(fake.internalized.filter((call) => call.runId === 'over-a').map((call) => call.datums)).toEqual([
+      'grpo',
+      'nll',
+    ]);
+    expect(result.internalize).toEqual({ grpoDatums: 8, nllDatums: 2 });
   });
 });
