@@ -139,7 +139,11 @@ describe('mel eval on the policy of a real run', () => {
     );
     const refused = await mel(evalArgs(bad));
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`${bad}:2: field "answer|ground_truth": missing answer`);
+    expect(refused.stderr).toContain(
+      `${bad}:2: field "answer|ground_truth|reward_model.ground_truth|reward_spec.ground_truth|solution": ` +
+        'missing answer (looked for answer, ground_truth, reward_model.ground_truth, reward_spec.ground_truth, ' +
+        'solution; the row has id, question;',
+    );
 
     const missing = await mel(['eval', `${runId}-nope`, '--data', data]);
     expect(missing.code).toBe(1);

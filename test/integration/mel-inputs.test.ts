@@ -78,7 +78,11 @@ describe('inputs a run refuses', () => {
       `data:   ${file} (sha256 ${pin.sha256.slice(0, 12)}), 6 problems; 2 bad rows skipped:\n` +
         `  ${file}:7: field "answer": the verifier cannot score answer "$"`,
     );
-    expect(trained).toContain(`  ${file}:8: field "answer|ground_truth": missing answer`);
+    expect(trained).toContain(
+      `  ${file}:8: field "answer|ground_truth|reward_model.ground_truth|reward_spec.ground_truth|solution": ` +
+        'missing answer (looked for answer, ground_truth, reward_model.ground_truth, reward_spec.ground_truth, ' +
+        'solution; the row has id, question;',
+    );
     expect(trained).toContain(`run:    ${lenient.runId}: completed`);
     const run = await stack.workers.deps.mongo.db
       .collection<RunDoc>(COLLECTIONS.runs)
