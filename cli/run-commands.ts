@@ -228,7 +228,8 @@ export async function trainRun(
   }
 }
 
-async function existingExecution(client: Client, runId: string): Promise<string | null> {
+/** The status of the run's workflow (RUNNING, COMPLETED, …), or null when it was never started. */
+export async function existingExecution(client: Client, runId: string): Promise<string | null> {
   try {
     return (await client.workflow.getHandle(runWorkflowId(runId)).describe()).status.name;
   } catch (error) {

@@ -6,7 +6,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { REPO_ROOT } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { machineFacts } from '../common/machine.js';
@@ -15,11 +14,10 @@ import { loadComparisonInputs, writeComparison } from '../cli/compare-command.js
 import { CliContext } from '../cli/context.js';
 import { evaluate } from '../cli/eval-command.js';
 import { buildComparison } from '../cli/report/compare.js';
-import { trainRun } from '../cli/run-commands.js';
+import { existingExecution, trainRun } from '../cli/run-commands.js';
 import { loadRunConfig } from '../mel/node.js';
 import { Stack } from '../stack/stack.js';
 import { stepMetrics } from '../store/queries.js';
-import { runWorkflowId } from '../temporal/contracts/run.js';
 import { parseStudyArgs, StudyOptionsError, USAGE, type StudySettings } from '../study/options.js';
 import { studyEvalSets, studyRuns, type StudyEvalSet, type StudyRun } from '../study/plan.js';
 import { evalSetEntries, studyMarkdown, type StudyRecord } from '../study/report.js';
@@ -97,16 +95,7 @@ async function writeEvalFiles(dir: string, sets: readonly StudyEvalSet[]): Promi
 
 /** Trains the run unless it already completed. */
 async function trainOnce(context: CliContext, run: StudyRun): Promise<void> {
-  const client = await context.client();
-  const status = await client.workflow
-    .getHandle(runWorkflowId(run.runId))
-    .describe()
-    .then((description) => description.status.name)
-    .catch((error: unknown) => {
-      if (error instanceof WorkflowNotFoundError) return null;
-      throw error;
-    });
-  if (status === 'COMPLETED') {
+  if ((await existingExecution(await context.client(), run.runId)) === 'COMPLETED') {
     log.info(`${run.runId} completed before: reused`);
     return;
   }
