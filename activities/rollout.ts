@@ -19,7 +19,7 @@ import {
 import { melCollections } from '../store/collections.js';
 import { stepReads } from '../store/step-reads.js';
 import { encodeLogprobs, encodeTokens } from '../store/token-codec.js';
-import { insertAbsent, replaceAll } from '../store/writes.js';
+import { insertAbsent, replaceAll, upsertAll } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { RolloutSummary, SamplingChunkRef, StepRef, VerifySummary } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
@@ -129,9 +129,9 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const promptText = renderGenerationPrompt(rolloutMessages(item.problem));
     const promptTokens = tokenizer.encode(promptText);
     const { runId, step, promptIndex, problem } = item;
-    await prompts.replaceOne(
-      { _id: promptId },
+    await upsertAll(prompts, [
       {
+        _id: promptId,
         runId,
         step,
         promptIndex,
@@ -140,8 +140,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
         promptTokens: encodeTokens(promptTokens),
         origin: source,
       },
-      { upsert: true },
-    );
+    ]);
     return promptTokens;
   }
 

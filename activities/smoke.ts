@@ -3,6 +3,7 @@ import type { Db } from 'mongodb';
 import type { ModelTokenizer } from '../engine/model-files.js';
 import type { PolicyEngine, SampledSequence } from '../engine/engine.js';
 import { COLLECTIONS } from '../store/mongo.js';
+import { storable } from '../store/storable.js';
 import type { SmokeInput, SmokeResult } from '../temporal/contracts/smoke.js';
 
 export interface SmokeDeps {
@@ -72,7 +73,7 @@ export function createSmokeActivities({ db, engine, tokenizer, baseModel }: Smok
     await records.updateOne(
       { _id: input.smokeId },
       {
-        $set: {
+        $set: storable({
           phase: 'sampled',
           modelId,
           samplerPath,
@@ -80,7 +81,7 @@ export function createSmokeActivities({ db, engine, tokenizer, baseModel }: Smok
           sampledLogprobs: sequence.logprobs,
           sampledText: tokenizer.decode(sequence.tokens),
           updatedAt: new Date(),
-        },
+        }),
       },
     );
     log.info('smoke probe sampled', { modelId, tokens: sequence.tokens.length });

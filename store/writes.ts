@@ -6,6 +6,7 @@ import {
   type UpdateFilter,
 } from 'mongodb';
 import type { WriteOnceDoc } from './documents.js';
+import { storable } from './storable.js';
 
 /**
  * Documents per write command. FerretDB on SQLite takes tens of milliseconds per 1k-token document, so a step's
@@ -24,7 +25,7 @@ export async function upsertAll<T extends { _id: string }>(
       chunk.map((doc) => ({
         replaceOne: {
           filter: { _id: doc._id } as Filter<T>,
-          replacement: doc as OptionalUnlessRequiredId<T>,
+          replacement: storable(doc) as OptionalUnlessRequiredId<T>,
           upsert: true,
         },
       })),
@@ -43,7 +44,9 @@ export async function insertAbsent<T extends { _id: string }>(
   const inserted = new Set<string>();
   for (const chunk of commandChunks(docs)) {
     try {
-      const result = await collection.insertMany(chunk as OptionalUnlessRequiredId<T>[], { ordered: false });
+      const result = await collection.insertMany(chunk.map(storable) as OptionalUnlessRequiredId<T>[], {
+        ordered: false,
+      });
       for (const id of Object.values(result.insertedIds)) inserted.add(String(id));
     } catch (error) {
       if (!onlyDuplicateKeys(error)) throw error;
@@ -65,8 +68,9 @@ export async function setOnce<T extends { _id: string }, F extends Record<string
   fences: Collection<WriteOnceDoc>,
   target: Collection<T>,
   key: string,
-  entries: readonly { id: string; fields: F }[],
+  unsafeEntries: readonly { id: string; fields: F }[],
 ): Promise<F[]> {
+  const entries = unsafeEntries.map(({ id, fields }) => ({ id, fields: storable(fields) }));
   const fenceId = (id: string) => `${target.collectionName}/${id}/${key}`;
   // Field paths such as 'origin.validate' are stored as values: stored field names keep no dots.
   const asSet = (fields: F) => Object.entries(fields).map(([path, value]) => ({ path, value }));

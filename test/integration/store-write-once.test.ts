@@ -1,18 +1,20 @@
 /**
- * The write-once primitives on the stack's MongoDB (FerretDB v1 on SQLite by default): the first write wins, and a
- * later one, a stale attempt's included, changes nothing and learns what is stored.
+ * The write primitives on the stack's MongoDB (FerretDB v1 on PostgreSQL by default): the first write wins, and a
+ * later one, a stale attempt's included, changes nothing and learns what is stored; text the store would refuse is
+ * written in a form it accepts.
  */
 import type { Collection } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WriteOnceDoc } from '../../store/documents.js';
 import { connectMongo, type MongoHandle } from '../../store/mongo.js';
-import { insertAbsent, setOnce } from '../../store/writes.js';
+import { insertAbsent, setOnce, upsertAll } from '../../store/writes.js';
 import { endpoints, uniqueId } from './support.js';
 
 interface Doc {
   _id: string;
   n: number;
   verdict?: string;
+  text?: string;
   laterReplays?: { seed: number; tokens: number[]; correct: boolean }[];
   origin?: { summarize?: string; validate?: string };
 }
@@ -75,5 +77,23 @@ describe('write-once documents and fields', () => {
     const late = { verdict: 'rejected', laterReplays: replays(false) };
     expect(await setOnce(fences, docs, 'verdict', [{ id: 'd2', fields: late }])).toEqual([first]);
     expect(await docs.findOne({ _id: 'd2' })).toMatchObject(first);
+  });
+
+  // FerretDB's PostgreSQL backend refuses U+0000 in jsonb; the tiny model samples it now and then.
+  it('writes sampled text containing NUL characters with each NUL as U+FFFD, by every write primitive', async () => {
+    const text = 'the answer\u0000 is \u0000\u00004';
+    const written = 'the answer\uFFFD is \uFFFD\uFFFD4';
+    await insertAbsent(docs, [{ _id: 'nul-insert', n: 1, text }]);
+    await upsertAll(docs, [{ _id: 'nul-upsert', n: 1, text }]);
+    expect(await setOnce(fences, docs, 'text', [{ id: 'nul-upsert', fields: { verdict: text } }])).toEqual([
+      { verdict: written },
+    ]);
+    expect(await docs.findOne({ _id: 'nul-insert' })).toEqual({ _id: 'nul-insert', n: 1, text: written });
+    expect(await docs.findOne({ _id: 'nul-upsert' })).toEqual({
+      _id: 'nul-upsert',
+      n: 1,
+      text: written,
+      verdict: written,
+    });
   });
 });
