@@ -1,8 +1,9 @@
 /**
  * `npm run study`: MEL against the GRPO baseline on the local stack (study/): for each seed a GRPO run and a MEL run
- * of the same configuration, each trained as `mel train --with-workers` does, then evaluated by `mel eval` on
- * held-out problems and on its training problems; writes the summary, the JSON record and `mel compare`'s charts.
- * Runs and evals already stored are reused, so the same command resumes a study or rebuilds its files.
+ * of the same configuration, each trained as `mel train` does, then evaluated by `mel eval` on held-out problems
+ * and on its training problems; writes the summary, the JSON record and `mel compare`'s charts. One set of workers
+ * in this process serves the whole study. Runs and evals already stored are reused (a run left unfinished is
+ * attached to), so the same command resumes a study or rebuilds its files.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { CliContext } from '../cli/context.js';
 import { evaluate } from '../cli/eval-command.js';
 import { buildComparison } from '../cli/report/compare.js';
 import { existingExecution, trainRun } from '../cli/run-commands.js';
+import { startCliWorkers } from '../cli/workers.js';
 import { loadRunConfig } from '../mel/node.js';
 import { Stack } from '../stack/stack.js';
 import { stepMetrics } from '../store/queries.js';
@@ -41,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
   await mkdir(settings.outDir, { recursive: true });
   const files = await writeEvalFiles(settings.outDir, sets);
   const context = new CliContext();
+  const workers = await startCliWorkers(context);
   try {
     const results = [];
     for (const [i, run] of runs.entries()) {
@@ -51,13 +54,10 @@ async function main(argv: string[]): Promise<number> {
       const evals: StudyRecord['runs'][number]['evals'] = {};
       for (const set of sets) {
         log.info(`eval of ${run.runId} on ${set.name}`);
-        const report = await evaluate(context, run.runId, {
-          data: files.get(set.name)!,
-          k: settings.k,
-          ...EVAL_SAMPLING,
-          seed: 0,
-          withWorkers: true,
-        });
+        const options = { data: files.get(set.name)!, k: settings.k, ...EVAL_SAMPLING, seed: 0 };
+        const report = await withOneRetry(`eval of ${run.runId} on ${set.name}`, () =>
+          evaluate(context, run.runId, options),
+        );
         evals[set.name] = report.metrics;
       }
       const metrics = await stepMetrics(await context.db(), run.runId);
@@ -78,7 +78,21 @@ async function main(argv: string[]): Promise<number> {
     console.log(`\n${studyTable(record.summary)}\n\nwrote ${path.relative(process.cwd(), settings.outDir)}/`);
     return 0;
   } finally {
+    await workers.stop();
     await context.close();
+  }
+}
+
+/**
+ * An eval that failed is started once more: it resumes from what it stored (its documents are keyed by eval id),
+ * and a one-off failure (an activity that timed out on a busy CPU engine) does not end hours of study.
+ */
+async function withOneRetry<T>(what: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    log.warn(`${what} failed, trying once more: ${redactedMessage(error)}`);
+    return body();
   }
 }
 
@@ -99,7 +113,7 @@ async function trainOnce(context: CliContext, run: StudyRun): Promise<void> {
     log.info(`${run.runId} completed before: reused`);
     return;
   }
-  await trainRun(context, run.config, { withWorkers: true });
+  await trainRun(context, run.config, {});
 }
 
 async function writeRecord(context: CliContext, settings: StudySettings, record: StudyRecord): Promise<void> {

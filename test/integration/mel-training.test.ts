@@ -9,8 +9,8 @@ describe('MEL training on the real stack', () => {
 
   // The demo's configuration on the committed warm model. What the model samples differs between machines (and
   // between runs: the engine batches requests), so this asserts what the code guarantees on any sample; the
-  // verdict paths themselves are pinned on the engine double (mel-verdicts.test.ts). About 3–4 minutes on an idle
-  // 2-core machine; the limit leaves room for a busy one.
+  // verdict paths themselves are pinned on the engine double (mel-verdicts.test.ts). About 2 minutes on an idle
+  // 2-core machine (105 s on 2026-12-02); the limit leaves room for a busy one.
   it(
     'runs the demo configuration through every stage, every candidate judged once with its evidence, one update per step',
     { timeout: 600_000 },
