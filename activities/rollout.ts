@@ -21,9 +21,14 @@ import { stepReads } from '../store/step-reads.js';
 import { encodeLogprobs, encodeTokens } from '../store/token-codec.js';
 import { insertAbsent, replaceAll, upsertAll } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
-import type { RolloutSummary, SamplingChunkRef, StepRef, VerifySummary } from '../temporal/contracts/run.js';
+import type {
+  RolloutSummary,
+  SamplingChunkRef,
+  StepChunkRef,
+  VerifySummary,
+} from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
-import { describeCounts } from '../mel/fan-out.js';
+import { describeCounts, type ItemRange } from '../mel/fan-out.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 import { sampleItem } from './isolation.js';
 import { sampledBy } from './sample-provenance.js';
@@ -64,11 +69,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       }
     });
     if (!items) return rolloutSummary(runId, step, problems.length);
-    return chunkSummary(
-      runId,
-      step,
-      chunk.map((_, offset) => ids.prompt(runId, step, start + offset)),
-    );
+    return chunkSummary(runId, step, promptIdsIn(runId, step, { start, end }));
   }
 
   /**
@@ -191,14 +192,17 @@ export function createRolloutActivities(deps: MelActivityDeps) {
   }
 
   /**
-   * Scores every trajectory of the step 0/1 against its ground truth (paper Eq. 1). A reward once stored stands (a
-   * retry scores only the rest), so contrast and internalize see the rewards the summary reports.
+   * Scores every trajectory of the step's prompts in `items` (all prompts when absent) 0/1 against its ground truth
+   * (paper Eq. 1). A reward once stored stands (a retry scores only the rest), so contrast and internalize see the
+   * rewards the summary reports.
    */
-  async function verify({ runId, step }: StepRef): Promise<VerifySummary> {
+  async function verify({ runId, step, items }: StepChunkRef): Promise<VerifySummary> {
     const run = await loadRun(db, runId);
     const problemByPrompt = await reads.problems(runId, step);
     const scoredIds = await reads.scoredIds(runId, step);
-    const unscored = (await reads.answersToScore(runId, step)).filter((t) => !scoredIds.has(t._id));
+    const promptIds = items && promptIdsIn(runId, step, items);
+    const answers = promptIds ? reads.answersToScoreOf(promptIds) : reads.answersToScore(runId, step);
+    const unscored = (await answers).filter((t) => !scoredIds.has(t._id));
     const source = origin();
     // All at once: the verifier pool queues them for its threads.
     const scored: RewardDoc[] = await mapWithProgress(
@@ -220,10 +224,17 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       },
     );
     await insertAbsent(rewards, scored);
-    return summariseRewards(await reads.rewards(runId, step));
+    const stepRewards = await reads.rewards(runId, step);
+    const inChunk = promptIds && new Set(promptIds);
+    return summariseRewards(inChunk ? stepRewards.filter((r) => inChunk.has(r.promptId)) : stepRewards);
   }
 
   return { rollout, verify };
+}
+
+/** The ids of the step's prompts in `items`. */
+function promptIdsIn(runId: string, step: number, { start, end }: ItemRange): string[] {
+  return Array.from({ length: end - start }, (_, offset) => ids.prompt(runId, step, start + offset));
 }
 
 /** How many of `excluded` each reason accounts for. */

@@ -1,4 +1,5 @@
-// How a step splits a sampling stage into activities (the step workflow imports this: keep it pure and free of I/O).
+// How a step splits a stage into activities (the step workflow imports this: keep it pure and free of I/O).
+import type { RewardSummary } from './groups.js';
 
 /** Items [start, end) of a stage, in the stage's own order (prompt index; pairs and candidates by id). */
 export interface ItemRange {
@@ -22,9 +23,9 @@ export function stepFanOut(config: {
 }
 
 /**
- * At most this many activities per sampling stage, whatever the batch: chunks grow instead. A step's history then
- * stays below about 6 events per activity (scheduled, started, completed, and a workflow task) times 3 sampling
- * stages of MAX_CHUNKS_PER_STAGE, plus the other stages' few dozen events.
+ * At most this many activities per fanned-out stage, whatever the batch: chunks grow instead. A step's history then
+ * stays below about 6 events per activity (scheduled, started, completed, and a workflow task) times 4 stages
+ * (rollout, verify, summarize, validate) of MAX_CHUNKS_PER_STAGE, plus the other stages' few dozen events.
  */
 export const MAX_CHUNKS_PER_STAGE = 64;
 
@@ -53,6 +54,13 @@ function addCounts(total: Counts, part: Counts): void {
     if (typeof value === 'number') total[key] = ((total[key] as number | undefined) ?? 0) + value;
     else if (value && typeof value === 'object') addCounts((total[key] ??= {}) as Counts, value);
   }
+}
+
+/** Verification summaries of disjoint sets of groups (a stage's chunks) as one: counts summed, the rate recomputed. */
+export function combineRewardSummaries(parts: readonly RewardSummary[]): RewardSummary {
+  const zero: RewardSummary = { passRate: 0, rollouts: 0, correct: 0, mixedGroups: 0 };
+  const { rollouts, correct, mixedGroups } = sumCounts([zero, ...parts]);
+  return { passRate: rollouts ? correct / rollouts : 0, mixedGroups, rollouts, correct };
 }
 
 /** "missing-logprobs ×12, engine-rejected ×1", or "nothing excluded". */

@@ -35,15 +35,24 @@ export function sampleAdvantages<T extends ScoredSample>(
   return groups.flatMap((group, g) => group.map((sample, i) => ({ sample, advantage: advantages[g]![i]! })));
 }
 
-/** A step's verification in two numbers: the fraction of correct rollouts and the groups MEL can contrast. */
-export function summariseRewards(samples: readonly ScoredSample[]): {
-  passRate: number;
-  mixedGroups: number;
-} {
+/**
+ * A step's (or a chunk's) verification: the fraction of correct rollouts and the groups MEL can contrast, with the
+ * counts that combine chunks' summaries (mel/fan-out.ts).
+ */
+export function summariseRewards(samples: readonly ScoredSample[]): RewardSummary {
   const correct = samples.filter((sample) => sample.reward === 1).length;
   const groups = [...groupSamples(samples).values()].map((group) => group.map((s) => s.reward));
   return {
     passRate: samples.length ? correct / samples.length : 0,
     mixedGroups: groups.filter(isMixedGroup).length,
+    rollouts: samples.length,
+    correct,
   };
+}
+
+export interface RewardSummary {
+  passRate: number;
+  mixedGroups: number;
+  rollouts: number;
+  correct: number;
 }

@@ -42,7 +42,7 @@ export {
   isMixedGroup,
   MIN_GROUP_SIZE,
 } from './advantages.js';
-export { groupSamples, sampleAdvantages, summariseRewards } from './groups.js';
+export { groupSamples, sampleAdvantages, summariseRewards, type RewardSummary } from './groups.js';
 export type { ScoredSample } from './groups.js';
 export { allContrastivePairs, selectContrastivePairs, selectSamplePairs } from './pairs.js';
 export { sampleDefect, screenSamples } from './screening.js';

@@ -51,6 +51,13 @@ export function stepReads(db: Db) {
     rewards: (runId: string, step: number): Promise<RewardDoc[]> => rewards.find({ runId, step }).toArray(),
     answersToScore: (runId: string, step: number) =>
       trajectories.find({ runId, step }, { projection: NO_TOKENS }).toArray() as Promise<AnswerToScore[]>,
+    /** The answers of the given prompts (a chunk of the step's), one read each by the prompt's indexed id. */
+    answersToScoreOf: async (promptIds: readonly string[]) =>
+      (
+        await Promise.all(
+          promptIds.map((promptId) => trajectories.find({ promptId }, { projection: NO_TOKENS }).toArray()),
+        )
+      ).flat() as AnswerToScore[],
     answersToTrain: async (runId: string, step: number): Promise<AnswerToTrain[]> =>
       (await trajectories.find({ runId, step }, { projection: TRAINING_FIELDS }).toArray()).map((t) => ({
         _id: t._id,

@@ -1,5 +1,5 @@
 import { ApplicationFailure, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { describeCounts, sumCounts, type ItemRange } from '../mel/fan-out.js';
+import { combineRewardSummaries, describeCounts, sumCounts, type ItemRange } from '../mel/fan-out.js';
 import { MelPhase } from '../temporal/contracts/common.js';
 import {
   stageQuery,
@@ -9,9 +9,11 @@ import {
   type StageName,
   type StepFanOut,
   type StepInput,
+  type StepRef,
   type StepResult,
   type SummarizeSummary,
   type ValidateSummary,
+  type VerifySummary,
 } from '../temporal/contracts/run.js';
 import { cpu, gpuInference, gpuTraining } from './activity-options.js';
 import { workflowChunks } from './chunks.js';
@@ -55,7 +57,7 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
   const withPolicy = { ...ref, policy };
   const sampling = samplingStages(withPolicy, fanOut);
   const rollout = await stage('rollout', sampling.rollout);
-  const verify = await stage('verify', () => cpu.verify(ref));
+  const verify = await stage('verify', () => verifyStage(ref, fanOut));
   const reflect = async (): Promise<Reflection> => {
     const contrast = await stage('contrast', () => cpu.contrast(ref));
     const summarize = await stage('summarize', () => sampling.summarize(contrast.pairs));
@@ -130,6 +132,26 @@ function samplingStages(ref: SamplingChunkRef, fanOut: StepFanOut | undefined) {
     validate: (candidates: number) =>
       inChunks(candidates, generationsPerChunk, NO_REFLECTION.validate, gpuInference.validate),
   };
+}
+
+const VERIFY_FAN_OUT_PATCH = 'verify-fan-out';
+
+/**
+ * verify in the rollout's prompt chunks, which any CPU worker takes; histories recorded before, and steps started
+ * without `fanOut`, verify the whole step in one activity.
+ */
+async function verifyStage(ref: StepRef, fanOut: StepFanOut | undefined): Promise<VerifySummary> {
+  if (!fanOut || !patched(VERIFY_FAN_OUT_PATCH)) return cpu.verify(ref);
+  const chunks = workflowChunks(fanOut.prompts, fanOut.promptsPerChunk);
+  const parts = await Promise.all(chunks.map((items) => cpu.verify({ ...ref, items })));
+  return combineRewardSummaries(
+    parts.map(({ passRate, mixedGroups, rollouts = 0, correct = 0 }) => ({
+      passRate,
+      mixedGroups,
+      rollouts,
+      correct,
+    })),
+  );
 }
 
 /** A rollout where no prompt gave a usable sample is the engine failing, not an item: the step fails. */

@@ -118,6 +118,11 @@ export interface PolicyStepRef extends StepRef {
   policy: PolicyRef;
 }
 
+/** A CPU stage's input: the step's prompts in `items`, or all of them when absent. */
+export interface StepChunkRef extends StepRef {
+  items?: ItemRange;
+}
+
 /** A sampling stage's input: the step's items in `items`, or all of them when absent. */
 export interface SamplingChunkRef extends PolicyStepRef {
   items?: ItemRange;
@@ -156,6 +161,9 @@ export interface VerifySummary {
   /** Fraction of rollouts with reward 1: with 0/1 rewards, also the mean reward. */
   passRate: number;
   mixedGroups: number;
+  /** The scored rollouts and the correct ones, from which chunks' summaries combine; absent in older histories. */
+  rollouts?: number;
+  correct?: number;
 }
 export interface ContrastSummary {
   pairs: number;

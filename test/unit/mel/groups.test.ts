@@ -42,11 +42,13 @@ describe('reward groups', () => {
     expect(summariseRewards(scored({ p0: [1, 0], p1: [1, 1], p2: [0, 0] }))).toEqual({
       passRate: 0.5,
       mixedGroups: 1,
+      rollouts: 6,
+      correct: 3,
     });
   });
 
   it('summarises an empty step as zero', () => {
-    expect(summariseRewards([])).toEqual({ passRate: 0, mixedGroups: 0 });
+    expect(summariseRewards([])).toEqual({ passRate: 0, mixedGroups: 0, rollouts: 0, correct: 0 });
   });
 });
 

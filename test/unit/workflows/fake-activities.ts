@@ -29,6 +29,7 @@ import type {
   RegisterRunInput,
   RolloutSummary,
   StageName,
+  StepChunkRef,
   StepRef,
   SummarizeSummary,
   ValidateSummary,
@@ -141,7 +142,7 @@ export class FakeMel {
   }
 
   /** Enters a sampling stage's call and returns the size of its chunk, or `whole` for the whole stage. */
-  private async enterChunk(ref: SamplingChunkRef, stage: StageName, whole: number): Promise<number> {
+  private async enterChunk(ref: StepChunkRef, stage: StageName, whole: number): Promise<number> {
     const key = stageKey(ref.runId, ref.step, stage);
     this.ranges.set(key, [...(this.ranges.get(key) ?? []), ref.items]);
     await this.enter(key);
@@ -165,9 +166,10 @@ export class FakeMel {
       }
       return { prompts, trajectories: 4 * prompts, truncated: 0 };
     },
-    verify: async ({ runId, step }: StepRef): Promise<VerifySummary> => {
-      await this.enter(stageKey(runId, step, 'verify'));
-      return { passRate: 0.5, mixedGroups: 2 };
+    /** Each prompt's 4 rollouts have one correct: every group mixed, a pass rate of 1/4. */
+    verify: async (ref: StepChunkRef): Promise<VerifySummary> => {
+      const prompts = await this.enterChunk(ref, 'verify', 2);
+      return { passRate: 0.25, mixedGroups: prompts, rollouts: 4 * prompts, correct: prompts };
     },
     contrast: async ({ runId, step }: StepRef): Promise<ContrastSummary> => {
       await this.enter(stageKey(runId, step, 'contrast'));

@@ -1,12 +1,13 @@
 /**
- * The step workflow's fan-out of its sampling stages, with fake activities: each stage is split into chunks that
- * cover its items exactly once, the summaries are summed, the number of activities per stage is capped whatever the
- * batch, and so is the step's history; a step without a usable rollout fails.
+ * The step workflow's fan-out of its sampling stages and of verify, with fake activities: each stage is split into
+ * chunks that cover its items exactly once, the summaries are combined, the number of activities per stage is capped
+ * whatever the batch, and so is the step's history; a step without a usable rollout fails.
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  combineRewardSummaries,
   describeCounts,
   itemChunks,
   MAX_CHUNKS_PER_STAGE,
@@ -76,20 +77,36 @@ describe('itemChunks', () => {
     expect(describeCounts({ a: 3, b: 1 })).toBe('a ×3, b ×1');
     expect(describeCounts({})).toBe('nothing excluded');
   });
+
+  it("combines verify's chunk summaries by their counts, not by averaging their rates", () => {
+    const chunk = (rollouts: number, correct: number, mixedGroups: number) => ({
+      passRate: rollouts ? correct / rollouts : 0,
+      rollouts,
+      correct,
+      mixedGroups,
+    });
+    expect(combineRewardSummaries([chunk(8, 8, 0), chunk(24, 0, 1), chunk(0, 0, 0)])).toEqual(
+      chunk(32, 8, 1),
+    );
+    expect(combineRewardSummaries([])).toEqual(chunk(0, 0, 0));
+  });
 });
 
 describe('the sampling stages of a step', () => {
   it('go in chunks that cover every prompt, pair and candidate once, with the summaries summed', async () => {
     fake.pairsPerStep = 37;
     const { result } = await runStep('fan-a', { prompts: 50, promptsPerChunk: 16, generationsPerChunk: 10 });
-    const ranges = (stage: 'rollout' | 'summarize' | 'validate') =>
+    const ranges = (stage: 'rollout' | 'verify' | 'summarize' | 'validate') =>
       fake.ranges.get(stageKey('fan-a', 0, stage))!;
     expect(ranges('rollout')).toHaveLength(4);
     expectCover(ranges('rollout'), 50);
+    expect(ranges('verify')).toHaveLength(4);
+    expectCover(ranges('verify'), 50);
     expect(ranges('summarize')).toHaveLength(4);
     expectCover(ranges('summarize'), 37);
     expectCover(ranges('validate'), 37);
     expect(result.rollout).toEqual({ prompts: 50, trajectories: 200, truncated: 0 });
+    expect(result.verify).toEqual({ passRate: 0.25, mixedGroups: 50, rollouts: 200, correct: 50 });
     expect(result.summarize).toEqual({ candidates: 37, parsed: 37, leaking: 0 });
     expect(result.validate.accepted + result.validate.rejected).toBe(37);
   });
@@ -97,10 +114,10 @@ describe('the sampling stages of a step', () => {
   it('keep a 512-prompt step with 8,000 pairs within MAX_CHUNKS_PER_STAGE activities per stage and a bounded history', async () => {
     fake.pairsPerStep = 8_000;
     const { events } = await runStep('fan-b', { prompts: 512, promptsPerChunk: 1, generationsPerChunk: 1 });
-    for (const stage of ['rollout', 'summarize', 'validate'] as const) {
+    for (const stage of ['rollout', 'verify', 'summarize', 'validate'] as const) {
       expect(fake.ranges.get(stageKey('fan-b', 0, stage))).toHaveLength(MAX_CHUNKS_PER_STAGE);
     }
-    expect(events).toBeLessThanOrEqual(6 * 3 * MAX_CHUNKS_PER_STAGE + 60);
+    expect(events).toBeLessThanOrEqual(6 * 4 * MAX_CHUNKS_PER_STAGE + 60);
   });
 
   it('run no summarize or validate activity for a step without pairs, and report zeros', async () => {
@@ -142,6 +159,7 @@ describe('the sampling stages of a step', () => {
     fake.pairsPerStep = 3;
     await runStep('fan-c', undefined);
     expect(fake.ranges.get(stageKey('fan-c', 0, 'rollout'))).toEqual([undefined]);
+    expect(fake.ranges.get(stageKey('fan-c', 0, 'verify'))).toEqual([undefined]);
     expect(fake.ranges.get(stageKey('fan-c', 0, 'validate'))).toEqual([undefined]);
   });
 });
