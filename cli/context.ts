@@ -6,6 +6,7 @@ import { redactCredentials, redactedMessage } from '../common/redact.js';
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { connectClient } from '../temporal/connection.js';
+import { processTracing } from '../telemetry/tracing.js';
 
 /** An error meant for the user: printed as one message, without a stack trace. */
 export class CliError extends Error {
@@ -55,6 +56,7 @@ export class CliContext {
     const [temporal, mongo] = await Promise.allSettled([this.temporal, this.mongo]);
     if (temporal.status === 'fulfilled') await temporal.value?.connection.close();
     if (mongo.status === 'fulfilled') await mongo.value?.close();
+    await processTracing()?.flush();
   }
 }
 

@@ -1,11 +1,18 @@
 /**
- * An engine whose every method call is timed and reported (telemetry/mel-metrics.ts), without changing what it
- * does: the call's result or error passes through untouched. `observe` must not throw (melMetrics' never does).
+ * An engine whose every method call is timed and reported (telemetry/mel-metrics.ts), and traced as a span
+ * `engine <method>` when a tracer is given (telemetry/tracing.ts), without changing what it does: the call's result
+ * or error passes through untouched. `observe` must not throw (melMetrics' never does).
  */
+import type { Tracer } from '@opentelemetry/api';
 import type { SampledSequence } from '../engine/engine.js';
 import type { EngineCall } from './mel-metrics.js';
+import { inSpan } from './tracing.js';
 
-export function observedEngine<T extends object>(engine: T, observe: (call: EngineCall) => void): T {
+export function observedEngine<T extends object>(
+  engine: T,
+  observe: (call: EngineCall) => void,
+  tracer?: Tracer,
+): T {
   return new Proxy(engine, {
     get(target, key, receiver) {
       const value: unknown = Reflect.get(target, key, receiver);
@@ -19,7 +26,8 @@ export function observedEngine<T extends object>(engine: T, observe: (call: Engi
             ok,
             ...(ok && key === 'sample' ? { sampledTokens: sampledTokens(result) } : {}),
           });
-        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        const call = () => (value as (...a: unknown[]) => unknown).apply(target, args);
+        const result: unknown = tracer ? inSpan(tracer, `engine ${key}`, call) : call();
         if (!(result instanceof Promise)) return result;
         return result.then(
           (resolved: unknown) => {

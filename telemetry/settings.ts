@@ -1,7 +1,8 @@
 /**
  * Where a worker's metrics go: a Prometheus endpoint it serves (`MEL_METRICS_PROMETHEUS=127.0.0.1:9464`, scraped at
- * `/metrics`), and/or an OpenTelemetry collector it pushes to (`MEL_METRICS_OTLP_URL=http://collector:4317`). Neither
- * is set by default: a worker exports no metrics unless asked.
+ * `/metrics`), or an OpenTelemetry collector it pushes to (`MEL_METRICS_OTLP_URL=http://collector:4317`); and where
+ * its traces go: an OTLP/HTTP traces endpoint (`MEL_TRACES_OTLP_URL=http://collector:4318/v1/traces`,
+ * telemetry/tracing.ts). None is set by default: a worker exports nothing unless asked.
  */
 import type { TelemetryOptions } from '@temporalio/worker';
 import { z } from 'zod';
@@ -15,6 +16,7 @@ const TelemetryEnvSchema = z.object({
     .regex(HOST_PORT, 'a bind address, host:port (for example 127.0.0.1:9464)')
     .optional(),
   MEL_METRICS_OTLP_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MEL_TRACES_OTLP_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export type TelemetrySettings = z.infer<typeof TelemetryEnvSchema>;

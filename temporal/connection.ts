@@ -2,6 +2,7 @@ import tls from 'node:tls';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Endpoints } from '../common/env.js';
+import { processTracing } from '../telemetry/tracing.js';
 
 /** The address and its access (TLS, API key, headers), for a client's or a worker's connection alike. */
 export function temporalConnectionOptions(endpoints: Endpoints) {
@@ -14,7 +15,13 @@ export async function connectClient(endpoints: Endpoints): Promise<Client> {
       throw await withTlsDiagnosis(endpoints, error);
     },
   );
-  return new Client({ connection, namespace: endpoints.temporalNamespace });
+  // With tracing on, a run's trace starts where the client starts its workflow (telemetry/tracing.ts).
+  const tracing = processTracing();
+  return new Client({
+    connection,
+    namespace: endpoints.temporalNamespace,
+    ...(tracing ? { plugins: [tracing.plugin] } : {}),
+  });
 }
 
 export async function connectWorker(endpoints: Endpoints): Promise<NativeConnection> {

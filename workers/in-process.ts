@@ -25,6 +25,7 @@ export async function startWorkersInProcess(
     async stop() {
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await Promise.all(running);
+      await deps.tracing?.flush();
       await deps.verifierPool.close();
       await connection.close();
       await deps.mongo.close();

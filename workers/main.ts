@@ -37,6 +37,7 @@ async function main() {
   try {
     await Promise.all(workers.map((worker) => worker.run()));
   } finally {
+    await deps.tracing?.flush();
     await deps.verifierPool.close();
     await connection.close();
     await deps.mongo.close();

@@ -24,6 +24,7 @@ import { VerifierPool, verifierPoolConfigFromEnv } from '../mel/verifier-pool.js
 import { ensureIndexes } from '../store/indexes.js';
 import { melMetrics, type MelMetrics } from '../telemetry/mel-metrics.js';
 import { observedEngine } from '../telemetry/observed-engine.js';
+import { processTracing, traceMongoCommands, type Tracing } from '../telemetry/tracing.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { TASK_QUEUES, type TaskQueueRole } from '../temporal/contracts/common.js';
 import { metricsDirFromEnv } from '../trackers/metrics-file.js';
@@ -51,6 +52,8 @@ export interface ActivityDeps {
   liveness: LivenessSettings;
   /** MEL's metrics, through the worker runtime's meter (exported only when telemetry/settings.ts asks). */
   metrics: MelMetrics;
+  /** Traces of workflows, activities, engine calls and MongoDB commands, when telemetry/settings.ts asks. */
+  tracing?: Tracing;
 }
 
 /**
@@ -89,6 +92,8 @@ export async function connectActivityDeps(
   const commandTimeoutMs = Math.max(liveness.stallTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
   const mongo = await connectMongo(endpoints, { commandTimeoutMs });
   await ensureIndexes(mongo.db);
+  const tracing = processTracing();
+  if (tracing) traceMongoCommands(mongo.client, tracing.tracer);
   const verifierPool = new VerifierPool(verifierPoolConfigFromEnv());
   const metrics = melMetrics(
     () => Runtime.instance().metricMeter,
@@ -99,8 +104,9 @@ export async function connectActivityDeps(
       pollTimeoutMs: Math.min(60_000, liveness.stallTimeoutMs / 2),
     }),
     metrics.engineCall,
+    tracing?.tracer,
   );
-  return { mongo, engine, endpoints, verifierPool, liveness, metrics };
+  return { mongo, engine, endpoints, verifierPool, liveness, metrics, ...(tracing ? { tracing } : {}) };
 }
 
 async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRole, object>> {
@@ -156,6 +162,7 @@ export async function createWorkers(
         ...(role === 'cpu' ? { workflowsPath: WORKFLOWS_PATH } : {}),
         ...(hasActivities ? { activities: activities[role] } : {}),
         interceptors: { activity: [engineRefusalInterceptors] },
+        ...(deps.tracing ? { plugins: [deps.tracing.plugin] } : {}),
         maxConcurrentActivityTaskExecutions: maxConcurrent[role],
         shutdownGraceTime: `${settings.MEL_WORKER_SHUTDOWN_GRACE_S}s`,
       }),

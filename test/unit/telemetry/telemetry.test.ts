@@ -1,3 +1,9 @@
+import { SpanStatusCode } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../common/env.js';
@@ -122,6 +128,20 @@ describe('observedEngine', () => {
       { operation: 'optimStep', ok: false },
     ]);
   });
+
+  it('traces each call as a span, ended with its outcome, when given a tracer', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const engine = observedEngine(new Engine(), () => undefined, provider.getTracer('test'));
+    expect(await engine.sample()).toHaveLength(2);
+    await expect(engine.optimStep()).rejects.toThrow('engine down');
+    expect(engine.lossReduction).toBe('skyrl');
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((span) => [span.name, span.status.code, span.status.message])).toEqual([
+      ['engine sample', SpanStatusCode.UNSET, undefined],
+      ['engine optimStep', SpanStatusCode.ERROR, 'engine down'],
+    ]);
+  });
 });
 
 describe('parsePrometheusText', () => {
@@ -159,5 +179,9 @@ describe('telemetry settings', () => {
       ),
     ).toThrow(ConfigError);
     expect(() => telemetrySettings({ MEL_METRICS_PROMETHEUS: '9464' })).toThrow(/MEL_METRICS_PROMETHEUS/);
+    expect(telemetrySettings({ MEL_TRACES_OTLP_URL: 'http://c:4318/v1/traces' }).MEL_TRACES_OTLP_URL).toBe(
+      'http://c:4318/v1/traces',
+    );
+    expect(() => telemetrySettings({ MEL_TRACES_OTLP_URL: 'collector:4318' })).toThrow(/MEL_TRACES_OTLP_URL/);
   });
 });
