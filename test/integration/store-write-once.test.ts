@@ -96,4 +96,18 @@ describe('write-once documents and fields', () => {
       verdict: written,
     });
   });
+
+  // FerretDB v1.24.2 kept every update statement's PostgreSQL connection until its command ended, and deadlocked
+  // for good once more statements than its pool (50) were in flight; the stack builds it fixed (stack/ferretdb-fix.ts).
+  it(
+    'replaces more stored documents at once than FerretDB has PostgreSQL connections',
+    { timeout: 90_000 },
+    async () => {
+      const batches = (n: number) =>
+        [0, 1, 2, 3].map((b) => Array.from({ length: 64 }, (_, i) => ({ _id: `many-${b}-${i}`, n })));
+      await insertAbsent(docs, batches(10).flat());
+      await Promise.all(batches(11).map((batch) => upsertAll(docs, batch)));
+      expect(await docs.countDocuments({ n: 11 })).toBe(256);
+    },
+  );
 });
