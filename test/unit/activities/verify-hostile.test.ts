@@ -64,7 +64,7 @@ it(
     const beatsWithoutProgress = { stallTimeoutMs: 60_000, heartbeatEveryMs: HEARTBEAT_EVERY_MS };
     await neighbour.run(() => runAttempt(beatsWithoutProgress, () => verifying));
 
-    expect(await verifying).toEqual({ passRate: 0.5, mixedGroups: 1 });
+    expect(await verifying).toEqual({ passRate: 0.5, mixedGroups: 1, rollouts: 4, correct: 2 });
     const rewards = contents[COLLECTIONS.rewards] as unknown as RewardDoc[];
     expect(rewards.map(({ reward, reason }) => [reward, reason])).toEqual([
       [1, 'equivalent'],
