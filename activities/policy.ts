@@ -13,7 +13,7 @@ import type { PolicyUpdateRecord } from '../store/documents.js';
 import { ids } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { forkSource, ForkSourceError } from '../store/queries.js';
-import { setOnce } from '../store/writes.js';
+import { setFields, setOnce } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type {
   InitPolicyInput,
@@ -203,13 +203,12 @@ export function createPolicyActivities(deps: MelActivityDeps) {
    * attempt writes them, and again on a retry after a crash between the record and these writes.
    */
   async function finishUpdate(record: PolicyUpdateRecord, step: number): Promise<PolicyUpdateSummary> {
-    await Promise.all(
-      (record.internalized ?? []).map(({ metaExperienceId, ...entry }) =>
-        metaExperiences.updateOne(
-          { _id: metaExperienceId },
-          { $set: { internalization: { step, ...entry } } },
-        ),
-      ),
+    await setFields(
+      metaExperiences,
+      (record.internalized ?? []).map(({ metaExperienceId, ...entry }) => ({
+        id: metaExperienceId,
+        fields: { internalization: { step, ...entry } },
+      })),
     );
     return { policy: record.policyAfter, grpoLoss: record.grpoLoss, nllLoss: record.nllLoss };
   }

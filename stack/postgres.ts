@@ -61,8 +61,19 @@ export function requirePostgresBinaries(): PostgresBinaries {
   }
 }
 
+/**
+ * FerretDB's pool of PostgreSQL connections, and what the cluster accepts. FerretDB v1 holds two connections at once
+ * for each update statement it runs (the query that finds the document, then the transaction that writes it), and
+ * waits for ever for the second when the pool is empty: with the default pool of 50, 50 concurrent updates deadlock
+ * it. One client process sends at most 100 commands at once (the MongoDB driver's pool), so 250 leave room for one
+ * busy process and a few quiet ones (the CLI, a second worker); a fleet of busy workers belongs on MongoDB.
+ */
+export const FERRETDB_POOL_CONNECTIONS = 250;
+export const POSTGRES_MAX_CONNECTIONS = FERRETDB_POOL_CONNECTIONS + 20;
+
+/** FerretDB's PostgreSQL URL, with its pool size. */
 export function postgresUrl(env: Env): string {
-  return `postgres://${SUPERUSER}@127.0.0.1:${env.MEL_POSTGRES_PORT}/postgres`;
+  return `postgres://${SUPERUSER}@127.0.0.1:${env.MEL_POSTGRES_PORT}/postgres?pool_max_conns=${FERRETDB_POOL_CONNECTIONS}`;
 }
 
 /** Where the cluster of the stack directory `home` lives, and as whom it runs. */

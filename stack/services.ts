@@ -12,7 +12,13 @@ import { SEARCH_ATTRIBUTES } from '../temporal/contracts/common.js';
 import { childEnvironment } from '../common/child-env.js';
 import type { Logger } from '../common/logger.js';
 import { OFFLINE_ENV, type InstalledStack } from './install.js';
-import { postgresAccepts, postgresLayout, postgresUrl, preparePostgres } from './postgres.js';
+import {
+  POSTGRES_MAX_CONNECTIONS,
+  postgresAccepts,
+  postgresLayout,
+  postgresUrl,
+  preparePostgres,
+} from './postgres.js';
 import { PrerequisiteError } from './prereqs.js';
 
 /** What the SkyRL engine's runtime reads: JAX and XLA, CUDA, Python, Hugging Face's offline switches, libraries. */
@@ -159,6 +165,8 @@ function postgresSpec(env: Env, binaries: NonNullable<InstalledStack['postgres']
         '127.0.0.1',
         '-c',
         'unix_socket_directories=',
+        '-c',
+        `max_connections=${POSTGRES_MAX_CONNECTIONS}`,
       ],
       env: childEnvironment(process.env, { names: ['PGTZ'] }),
       ports: [{ port: env.MEL_POSTGRES_PORT, envVar: 'MEL_POSTGRES_PORT' }],

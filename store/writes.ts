@@ -85,15 +85,29 @@ export async function setOnce<T extends { _id: string }, F extends Record<string
       return Object.fromEntries(fence!.set.map(({ path, value }) => [path, value])) as F;
     }),
   );
-  const updates = entries.map(({ id }, i) => ({ id, fields: winners[i]! }));
-  for (const chunk of commandChunks(updates)) {
+  await setFields(
+    target,
+    entries.map(({ id }, i) => ({ id, fields: winners[i]! })),
+  );
+  return winners;
+}
+
+/**
+ * Sets `fields` on each existing document `id`, a few dozen per write command and one command at a time: however
+ * many entries, the store sees one update command in flight (FerretDB on PostgreSQL holds two pool connections per
+ * update in flight, stack/postgres.ts). Idempotent.
+ */
+export async function setFields<T extends { _id: string }>(
+  target: Collection<T>,
+  entries: readonly { id: string; fields: Record<string, unknown> }[],
+): Promise<void> {
+  for (const chunk of commandChunks(entries.map(({ id, fields }) => ({ id, fields: storable(fields) })))) {
     await target.bulkWrite(
       chunk.map(({ id, fields }) => ({
         updateOne: { filter: { _id: id } as Filter<T>, update: { $set: fields } as UpdateFilter<T> },
       })),
     );
   }
-  return winners;
 }
 
 /**
@@ -120,7 +134,7 @@ function onlyDuplicateKeys(error: unknown): error is MongoBulkWriteError {
 }
 
 /** `items` in runs of at most DOCS_PER_COMMAND, one write command each. */
-function commandChunks<T>(items: T[]): T[][] {
+function commandChunks<T>(items: readonly T[]): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += DOCS_PER_COMMAND) chunks.push(items.slice(i, i + DOCS_PER_COMMAND));
   return chunks;
