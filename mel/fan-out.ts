@@ -56,10 +56,13 @@ function addCounts(total: Counts, part: Counts): void {
   }
 }
 
-/** Verification summaries of disjoint sets of groups (a stage's chunks) as one: counts summed, the rate recomputed. */
-export function combineRewardSummaries(parts: readonly RewardSummary[]): RewardSummary {
+/**
+ * Verification summaries of disjoint sets of groups (a stage's chunks) as one: counts summed (a count a summary lacks
+ * adds nothing), the rate recomputed.
+ */
+export function combineRewardSummaries(parts: readonly Partial<RewardSummary>[]): RewardSummary {
   const zero: RewardSummary = { passRate: 0, rollouts: 0, correct: 0, mixedGroups: 0 };
-  const { rollouts, correct, mixedGroups } = sumCounts([zero, ...parts]);
+  const { rollouts, correct, mixedGroups } = sumCounts<RewardSummary>([zero, ...(parts as RewardSummary[])]);
   return { passRate: rollouts ? correct / rollouts : 0, mixedGroups, rollouts, correct };
 }
 

@@ -1,6 +1,6 @@
 /**
- * A fix applied to FerretDB v1.24.2 when the stack builds it (`go build -overlay`, stack/install.ts), written here
- * as an edit of the module's own file rather than a copy of it.
+ * A fix applied to FerretDB v1.24.2 when the stack builds it (stack/install.ts builds a copy of the module with
+ * this edit, through `go build -modfile`), written here as an edit of the module's own file rather than a copy of it.
  *
  * The bug: `update` runs its statements in a loop whose per-statement query iterator is closed by a `defer`, that
  * is only when the whole command returns. On PostgreSQL each open iterator holds one connection of FerretDB's pool

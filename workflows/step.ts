@@ -144,14 +144,7 @@ async function verifyStage(ref: StepRef, fanOut: StepFanOut | undefined): Promis
   if (!fanOut || !patched(VERIFY_FAN_OUT_PATCH)) return cpu.verify(ref);
   const chunks = workflowChunks(fanOut.prompts, fanOut.promptsPerChunk);
   const parts = await Promise.all(chunks.map((items) => cpu.verify({ ...ref, items })));
-  return combineRewardSummaries(
-    parts.map(({ passRate, mixedGroups, rollouts = 0, correct = 0 }) => ({
-      passRate,
-      mixedGroups,
-      rollouts,
-      correct,
-    })),
-  );
+  return combineRewardSummaries(parts);
 }
 
 /** A rollout where no prompt gave a usable sample is the engine failing, not an item: the step fails. */
