@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { REPO_ROOT, tinyModelDir, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
 import { requirePostgresBinaries, type PostgresBinaries } from './postgres.js';
-import { fixUpdateHandler, UPDATE_HANDLER_FILE } from './ferretdb-fix.js';
+import { FERRETDB_FIXES } from './ferretdb-fix.js';
 import { requireGo, requirePython, versionOf } from './prereqs.js';
 
 import { installLogFile, runInstallTask } from './steps.js';
@@ -148,9 +148,7 @@ export async function ensureFerretDb(env: Env, log: Logger): Promise<string> {
   // A new name since the PostgreSQL backend: an older checkout sharing the cache keeps its own build.
   return cached(env, 'ferretdb-v2', key, paths.ferretdb, log, async () => {
     await requireGo('FerretDB');
-    log.info(
-      'downloading the FerretDB v1.24.2 module and fixing its update handler (stack/ferretdb-fix.ts)…',
-    );
+    log.info('downloading the FerretDB v1.24.2 module and applying stack/ferretdb-fix.ts…');
     const modFile = await prepareFixedFerretDb(path.join(env.MEL_CACHE_DIR, 'ferretdb-fixed'));
     await runInstallTask(env, log, {
       name: 'ferretdb',
@@ -183,8 +181,10 @@ async function prepareFixedFerretDb(dir: string): Promise<string> {
   await cp(moduleDir, fixedModule, { recursive: true });
   // The module cache's files are read-only, and so are their copies.
   await execFileAsync('chmod', ['-R', 'u+w', fixedModule]);
-  const handler = path.join(fixedModule, UPDATE_HANDLER_FILE);
-  await writeFile(handler, fixUpdateHandler(await readFile(handler, 'utf8')));
+  for (const fix of FERRETDB_FIXES) {
+    const file = path.join(fixedModule, fix.file);
+    await writeFile(file, fix.apply(await readFile(file, 'utf8')));
+  }
   const modFile = path.join(dir, 'go.mod');
   const goMod = await readFile(path.join(FERRETDB_SOURCE_DIR, 'go.mod'), 'utf8');
   await writeFile(modFile, `${goMod}\nreplace github.com/FerretDB/FerretDB => ${fixedModule}\n`);
