@@ -18,7 +18,7 @@ import {
   verificationRecord,
   type EvalSampleKey,
 } from '../mel/index.js';
-import { ids, type EvalProblemDoc } from '../store/documents.js';
+import { ids, idsUnder, type EvalProblemDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
 import { decodeTokens, encodeLogprobs, encodeTokens } from '../store/token-codec.js';
@@ -86,7 +86,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
         origin: source,
       };
     });
-    await replaceAll(evalProblems, { evalId }, docs);
+    await replaceAll(evalProblems, { evalId, _id: idsUnder(evalId) }, docs);
     // The status is set on insert only: a stale attempt's late write cannot turn a completed eval back to running.
     await evals.updateOne(
       { _id: evalId },
@@ -188,7 +188,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
     if (doc.status === 'completed' && doc.result) return doc.result;
     const { settings, target, data } = doc.definition;
     const samples = await evalSamples
-      .find({ evalId }, { projection: { tokens: 0, logprobs: 0, text: 0 } })
+      .find({ evalId, _id: idsUnder(evalId) }, { projection: { tokens: 0, logprobs: 0, text: 0 } })
       .toArray();
     const outcomes = problemOutcomes(
       samples.map((s) => ({ ...s, correct: s.verification?.correct })),
@@ -221,6 +221,7 @@ export function createEvalActivities(deps: MelActivityDeps) {
   return { prepareEval, sampleEvalChunk, scoreEvalChunk, finishEval };
 }
 
+/** The chunk's problems or answers: the eval's `_id` range, which the store answers from its index, then the indices. */
 function chunkFilter({ evalId, first, count }: EvalChunk) {
-  return { evalId, problemIndex: { $gte: first, $lt: first + count } };
+  return { evalId, _id: idsUnder(evalId), problemIndex: { $gte: first, $lt: first + count } };
 }

@@ -13,6 +13,7 @@ import {
 } from '../mel/index.js';
 import {
   ids,
+  stepScope,
   type DatumDoc,
   type MetaExperienceDoc,
   type SampledBy,
@@ -37,9 +38,12 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
     const source = origin();
     const grpo = kind === 'nll' ? [] : await grpoDocs(run, step, source);
     const nll = kind === 'grpo' ? [] : await nllDocs(run, step, source);
-    await replaceAll(datums, kind ? { runId, step, kind } : { runId, step }, [...grpo, ...nll]);
+    await replaceAll(datums, kind ? { ...stepScope(runId, step), kind } : stepScope(runId, step), [
+      ...grpo,
+      ...nll,
+    ]);
     if (kind !== 'grpo') {
-      await metaExperiences.updateMany({ runId, step }, { $set: { 'origin.internalize': source } });
+      await metaExperiences.updateMany(stepScope(runId, step), { $set: { 'origin.internalize': source } });
     }
     return { grpoDatums: grpo.length, nllDatums: nll.length };
   }
@@ -89,7 +93,7 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
   async function nllDocs(run: LoadedRun, step: number, source: TemporalOrigin): Promise<DatumDoc[]> {
     const { runId } = run.config;
     const accepted = await metaExperiences
-      .find({ runId, step, 'verdict.accepted': true })
+      .find({ ...stepScope(runId, step), 'verdict.accepted': true })
       .sort({ _id: 1 })
       .toArray();
     const { nllNormalisation, nllCoefficient } = run.config.mel.loss;

@@ -10,7 +10,7 @@ import { isModelGone } from '../engine/errors.js';
 import { completionText } from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyUpdateRecord } from '../store/documents.js';
-import { ids } from '../store/documents.js';
+import { ids, stepScope } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { forkSource, ForkSourceError } from '../store/queries.js';
 import { setFields, setOnce } from '../store/writes.js';
@@ -151,8 +151,14 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       phase('restoring');
       await engine.loadState({ modelId, path: policy.statePath });
     }
-    const grpo = await datums.find({ runId, step, kind: 'grpo' }).sort({ index: 1 }).toArray();
-    const nll = await datums.find({ runId, step, kind: 'nll' }).sort({ index: 1 }).toArray();
+    const grpo = await datums
+      .find({ ...stepScope(runId, step), kind: 'grpo' })
+      .sort({ index: 1 })
+      .toArray();
+    const nll = await datums
+      .find({ ...stepScope(runId, step), kind: 'nll' })
+      .sort({ index: 1 })
+      .toArray();
     assertSampledFrom(
       [...grpo, ...nll].map((d) => ({ _id: d.sourceId, sampledBy: d.sampledBy })),
       policy,

@@ -1,5 +1,5 @@
 /** Run registration and per-step metrics: the bookkeeping the audit and reports read. */
-import { ids, type StepMetrics } from '../store/documents.js';
+import { ids, stepScope, type StepMetrics } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import type { RecordStepInput, RegisterRunInput } from '../temporal/contracts/run.js';
 import { assertUnchanged } from '../mel/index.js';
@@ -38,7 +38,7 @@ export function createRecordActivities({ db, baseModel, metricsDir, metrics: tel
    * metrics.jsonl from all that are recorded (with `metricsDir`).
    */
   async function recordStep({ runId, result }: RecordStepInput): Promise<StepMetrics> {
-    const candidates = await metaExperiences.countDocuments({ runId, step: result.step });
+    const candidates = await metaExperiences.countDocuments(stepScope(runId, result.step));
     const metrics: StepMetrics = {
       prompts: result.rollout.prompts,
       trajectories: result.rollout.trajectories,

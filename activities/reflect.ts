@@ -26,6 +26,7 @@ import {
 } from '../mel/index.js';
 import {
   ids,
+  stepScope,
   type GenerationTurn,
   type LeakageRecord,
   type MetaExperienceDoc,
@@ -84,14 +85,14 @@ export function createReflectActivities(deps: MelActivityDeps) {
         origin: source,
       })),
     );
-    await replaceAll(pairs, { runId, step }, docs);
+    await replaceAll(pairs, stepScope(runId, step), docs);
     return { pairs: docs.length };
   }
 
   /** The policy writes a meta-experience for each pair; it is parsed and checked for leakage. */
   async function summarize({ runId, step, policy, items }: SamplingChunkRef): Promise<SummarizeSummary> {
     const run = await loadRun(db, runId);
-    const stepPairs = await inRange(pairs.find({ runId, step }).sort({ _id: 1 }), items).toArray();
+    const stepPairs = await inRange(pairs.find(stepScope(runId, step)).sort({ _id: 1 }), items).toArray();
     const inFlight = items ? stepPairs.length : GENERATIONS_IN_FLIGHT;
     const results = await mapWithProgress('summarize', stepPairs, inFlight, async (pair) => {
       const id = ids.metaExperience(pair._id);
@@ -258,7 +259,10 @@ export function createReflectActivities(deps: MelActivityDeps) {
   /** Replay: the policy re-solves the question with the meta-experience in context; kept iff that verifies (Eq. 6). */
   async function validate({ runId, step, policy, items }: SamplingChunkRef): Promise<ValidateSummary> {
     const run = await loadRun(db, runId);
-    const candidates = await inRange(metaExperiences.find({ runId, step }).sort({ _id: 1 }), items).toArray();
+    const candidates = await inRange(
+      metaExperiences.find(stepScope(runId, step)).sort({ _id: 1 }),
+      items,
+    ).toArray();
     const verdicts = await mapWithProgress(
       'validate',
       candidates,

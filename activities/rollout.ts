@@ -11,6 +11,8 @@ import {
 import type { RunConfig } from '../mel/run-config.js';
 import {
   ids,
+  idsUnder,
+  stepScope,
   type ExclusionDoc,
   type RewardDoc,
   type TemporalOrigin,
@@ -123,7 +125,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const kept = new Set([...storedBefore, ...trajectoryDocs.map((doc) => doc._id)]);
     const stillMissing = (doc: ExclusionDoc) =>
       !kept.has(doc._id) && !(doc._id === promptId && kept.size > 0);
-    await replaceAll(exclusions, { promptId }, exclusionDocs.filter(stillMissing));
+    await replaceAll(exclusions, { promptId, _id: idsUnder(promptId) }, exclusionDocs.filter(stillMissing));
   }
 
   async function storePrompt(item: PromptItem, promptId: string, source: TemporalOrigin): Promise<number[]> {
@@ -152,7 +154,10 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const [stored, stepExcluded] = await Promise.all([
       reads.storedSamples(runId, step),
       exclusions
-        .find({ runId, step, stage: 'rollout' }, { projection: { promptId: 1, sampleIndex: 1, reason: 1 } })
+        .find(
+          { ...stepScope(runId, step), stage: 'rollout' },
+          { projection: { promptId: 1, sampleIndex: 1, reason: 1 } },
+        )
         .toArray(),
     ]);
     const usable = stored.filter(inChunk);
@@ -172,7 +177,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
   async function rolloutSummary(runId: string, step: number, promptCount: number): Promise<RolloutSummary> {
     const [stored, excluded] = await Promise.all([
       reads.storedSamples(runId, step),
-      exclusions.find({ runId, step, stage: 'rollout' }).toArray(),
+      exclusions.find({ ...stepScope(runId, step), stage: 'rollout' }).toArray(),
     ]);
     const usable = stored.length;
     const truncated = stored.filter((t) => t.stopReason === 'length').length;

@@ -48,6 +48,25 @@ export const ids = {
     `${evalProblemId}/${sample.kind === 'greedy' ? 'greedy' : `s${sample.index}`}`,
 };
 
+export interface IdRange {
+  $gte: string;
+  $lt: string;
+}
+
+/**
+ * A filter on `_id` matching exactly the ids under `parentId` (`<parentId>/…`): `/` is the separator of every id
+ * level, and `0` the character right after it, so the range holds every id that starts with `<parentId>/` and
+ * nothing else. MongoDB and the stack's FerretDB both answer it from the `_id` index (stack/ferretdb-fix.ts).
+ */
+export function idsUnder(parentId: string): IdRange {
+  return { $gte: `${parentId}/`, $lt: `${parentId}0` };
+}
+
+/** The documents of one step of a run (prompts, trajectories, rewards, pairs, meta-experiences, datums, exclusions). */
+export function stepScope(runId: string, step: number) {
+  return { runId, step, _id: idsUnder(ids.step(runId, step)) };
+}
+
 export interface RunDoc {
   _id: string;
   config: RunConfig;

@@ -5,8 +5,9 @@ import { COLLECTIONS } from './mongo.js';
  * An index for every query and sort other than by `_id`: the stages' reads (store/step-reads.ts: by run and step,
  * by prompt), the sorted reads of summarize, validate, internalize and the policy update (`_id` or `index` within
  * a step, so MongoDB sorts from the index instead of in memory), and the operator surface (`mel status`,
- * `experiences`, `audit`, `report`, `compare`, `eval`). FerretDB on PostgreSQL builds the same indexes and uses
- * them for the equalities it pushes down.
+ * `experiences`, `audit`, `report`, `compare`, `eval`). FerretDB on PostgreSQL builds them too but cannot use
+ * them (it compares other fields by jsonb containment), so the stages' filters also name an `_id` range
+ * (store/documents.ts, `idsUnder`), which it answers from the `_id` index.
  */
 const INDEXES: Record<string, IndexSpecification[]> = {
   [COLLECTIONS.runs]: [{ createdAt: -1 }, { 'initialPolicy.statePath': 1 }],

@@ -5,7 +5,7 @@ import { melCollections, type StepMetricsDoc } from './collections.js';
 import type { StepEvidence } from './replay-diff.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDoc, MetaExperienceDoc, RunDoc } from './documents.js';
-import { ids } from './documents.js';
+import { ids, stepScope } from './documents.js';
 import type { InitialPolicySpec, RunMode } from '../mel/run-config.js';
 
 export type StepMetricsRow = Omit<StepMetricsDoc, '_id'>;
@@ -179,7 +179,7 @@ export async function loadAuditEvidence(db: Db, metaExperienceId: string): Promi
 
 /** A step's documents, for comparing it with its replay. */
 export async function loadStepEvidence(db: Db, runId: string, step: number): Promise<StepEvidence> {
-  const scope = { runId, step };
+  const scope = stepScope(runId, step);
   const collections = melCollections(db);
   const [prompts, trajectories, rewards, pairs, candidates, stepDoc] = await Promise.all([
     collections.prompts.find(scope).toArray(),

@@ -1,12 +1,13 @@
 /**
- * What the step's stages read from the store, each with only the fields its stage uses. Every filter is an equality
- * on fields with an index (store/indexes.ts): MongoDB answers it from the index, FerretDB v1 hands it to
- * PostgreSQL, where `$in` or an `_id` range would make it decode the whole collection (docs/architecture.md, "What
- * the store pushes down"). `bench/store.ts` times exactly these reads.
+ * What the step's stages read from the store, each with only the fields its stage uses. Every filter names the
+ * `_id` range of the step's (or the prompt's) documents beside its equalities: MongoDB answers it from an index,
+ * FerretDB v1 on PostgreSQL from the `_id` index (stack/ferretdb-fix.ts), so the cost of a read follows the
+ * step's documents, not the collection's (docs/architecture.md, "What the store pushes down"). `bench/store.ts`
+ * times exactly these reads.
  */
 import type { Db } from 'mongodb';
 import { melCollections } from './collections.js';
-import type { PromptDoc, RewardDoc, TrajectoryDoc } from './documents.js';
+import { idsUnder, stepScope, type PromptDoc, type RewardDoc, type TrajectoryDoc } from './documents.js';
 import { decodeLogprobs, decodeTokens } from './token-codec.js';
 
 /** A trajectory as verify scores it: everything but its tokens and logprobs. */
@@ -31,41 +32,51 @@ export function stepReads(db: Db) {
   return {
     /** The step's stored samples, without their content: rollout's resumption and summaries, one read a chunk. */
     storedSamples: (runId: string, step: number) =>
-      trajectories.find({ runId, step }, { projection: SAMPLE_KEYS }).toArray() as Promise<StoredSample[]>,
+      trajectories.find(stepScope(runId, step), { projection: SAMPLE_KEYS }).toArray() as Promise<
+        StoredSample[]
+      >,
     problems: async (runId: string, step: number) =>
       new Map(
-        (await prompts.find({ runId, step }, { projection: { problem: 1 } }).toArray()).map((p) => [
+        (await prompts.find(stepScope(runId, step), { projection: { problem: 1 } }).toArray()).map((p) => [
           p._id,
           p.problem as PromptDoc['problem'],
         ]),
       ),
     promptTokens: async (runId: string, step: number) =>
       new Map(
-        (await prompts.find({ runId, step }, { projection: { promptTokens: 1 } }).toArray()).map((p) => [
-          p._id,
-          decodeTokens(p.promptTokens, `prompts ${p._id} promptTokens`),
-        ]),
+        (await prompts.find(stepScope(runId, step), { projection: { promptTokens: 1 } }).toArray()).map(
+          (p) => [p._id, decodeTokens(p.promptTokens, `prompts ${p._id} promptTokens`)],
+        ),
       ),
     scoredIds: async (runId: string, step: number) =>
-      new Set((await rewards.find({ runId, step }, { projection: { _id: 1 } }).toArray()).map((r) => r._id)),
-    rewards: (runId: string, step: number): Promise<RewardDoc[]> => rewards.find({ runId, step }).toArray(),
+      new Set(
+        (await rewards.find(stepScope(runId, step), { projection: { _id: 1 } }).toArray()).map((r) => r._id),
+      ),
+    rewards: (runId: string, step: number): Promise<RewardDoc[]> =>
+      rewards.find(stepScope(runId, step)).toArray(),
     answersToScore: (runId: string, step: number) =>
-      trajectories.find({ runId, step }, { projection: NO_TOKENS }).toArray() as Promise<AnswerToScore[]>,
+      trajectories.find(stepScope(runId, step), { projection: NO_TOKENS }).toArray() as Promise<
+        AnswerToScore[]
+      >,
     /** The answers of the given prompts (a chunk of the step's), one read each by the prompt's indexed id. */
     answersToScoreOf: async (promptIds: readonly string[]) =>
       (
         await Promise.all(
-          promptIds.map((promptId) => trajectories.find({ promptId }, { projection: NO_TOKENS }).toArray()),
+          promptIds.map((promptId) =>
+            trajectories.find({ promptId, _id: idsUnder(promptId) }, { projection: NO_TOKENS }).toArray(),
+          ),
         )
       ).flat() as AnswerToScore[],
     answersToTrain: async (runId: string, step: number): Promise<AnswerToTrain[]> =>
-      (await trajectories.find({ runId, step }, { projection: TRAINING_FIELDS }).toArray()).map((t) => ({
-        _id: t._id,
-        promptId: t.promptId,
-        tokens: decodeTokens(t.tokens, `trajectories ${t._id} tokens`),
-        logprobs: decodeLogprobs(t.logprobs, `trajectories ${t._id} logprobs`),
-        ...(t.sampledBy ? { sampledBy: t.sampledBy } : {}),
-      })),
+      (await trajectories.find(stepScope(runId, step), { projection: TRAINING_FIELDS }).toArray()).map(
+        (t) => ({
+          _id: t._id,
+          promptId: t.promptId,
+          tokens: decodeTokens(t.tokens, `trajectories ${t._id} tokens`),
+          logprobs: decodeLogprobs(t.logprobs, `trajectories ${t._id} logprobs`),
+          ...(t.sampledBy ? { sampledBy: t.sampledBy } : {}),
+        }),
+      ),
   };
 }
 

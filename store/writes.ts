@@ -5,7 +5,7 @@ import {
   type OptionalUnlessRequiredId,
   type UpdateFilter,
 } from 'mongodb';
-import type { WriteOnceDoc } from './documents.js';
+import type { IdRange, WriteOnceDoc } from './documents.js';
 import { storable } from './storable.js';
 
 /**
@@ -113,15 +113,16 @@ export async function setFields<T extends { _id: string }>(
 /**
  * Makes the documents of one scope in `collection` (a run's step, an eval) exactly `docs`: upserts each by its
  * business key and deletes any other document of that scope (left by an earlier attempt that computed something
- * else). Idempotent.
+ * else). Idempotent. The scope names its id range (`idsUnder`), which the store answers from the `_id` index.
  */
 export async function replaceAll<T extends { _id: string }>(
   collection: Collection<T>,
-  scope: Filter<T>,
+  scope: { _id: IdRange } & Record<string, unknown>,
   docs: T[],
 ): Promise<void> {
   await upsertAll(collection, docs);
-  await collection.deleteMany({ ...scope, _id: { $nin: docs.map((doc) => doc._id) } } as Filter<T>);
+  const others = { ...scope._id, $nin: docs.map((doc) => doc._id) };
+  await collection.deleteMany({ ...scope, _id: others } as Filter<T>);
 }
 
 const DUPLICATE_KEY = 11000;

@@ -1,21 +1,36 @@
 import type { Db } from 'mongodb';
 
-// The few MongoDB operations the activities under test use, on plain arrays: equality filters (dotted paths, and `$nin`), find
-// (with sort by _id) / findOne, insertMany of absent ids (a taken id is left as it is, as insertAbsent does with
-// MongoDB's duplicate-key errors), bulkWrite's replaceOne, updateOne's and updateMany's $set (dotted paths
-// included), and deleteMany.
+// The few MongoDB operations the activities under test use, on plain arrays: filters of equalities and of the
+// operators below (dotted paths included), find (with sort by _id) / findOne, insertMany of absent ids (a taken id is
+// left as it is, as insertAbsent does with MongoDB's duplicate-key errors), bulkWrite's replaceOne, updateOne's and
+// updateMany's $set (dotted paths included), and deleteMany. Strings compare in UTF-16 order, which is MongoDB's
+// byte order for the ids the tests use.
 
 export type Doc = { _id: string } & Record<string, unknown>;
 
 const getPath = (doc: Record<string, unknown>, path: string): unknown =>
   path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], doc);
 
+type Bound = string | number;
+const OPERATORS: Record<string, (value: unknown, operand: unknown) => boolean> = {
+  $nin: (value, operand) => !(operand as unknown[]).includes(value),
+  $gte: (value, operand) => typeof value === typeof operand && (value as Bound) >= (operand as Bound),
+  $lt: (value, operand) => typeof value === typeof operand && (value as Bound) < (operand as Bound),
+};
+
+const isOperatorFilter = (value: unknown): value is Record<string, unknown> =>
+  !!value && typeof value === 'object' && Object.keys(value).every((key) => key.startsWith('$'));
+
 const matches = (filter: Record<string, unknown>) => (doc: Doc) =>
-  Object.entries(filter).every(([path, value]) =>
-    value && typeof value === 'object' && '$nin' in value
-      ? !(value.$nin as unknown[]).includes(getPath(doc, path))
-      : getPath(doc, path) === value,
-  );
+  Object.entries(filter).every(([path, condition]) => {
+    const value = getPath(doc, path);
+    if (!isOperatorFilter(condition)) return value === condition;
+    return Object.entries(condition).every(([operator, operand]) => {
+      const test = OPERATORS[operator];
+      if (!test) throw new Error(`in-memory db: ${operator} is not supported`);
+      return test(value, operand);
+    });
+  });
 
 function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
