@@ -20,6 +20,7 @@ import {
   type TemporalOrigin,
 } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { encodeDatum } from '../store/datum-codec.js';
 import { stepReads } from '../store/step-reads.js';
 import { replaceAll } from '../store/writes.js';
 import type { InternalizeRef, InternalizeSummary } from '../temporal/contracts/run.js';
@@ -82,7 +83,7 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
       kind: 'grpo' as const,
       sourceId: informative[index]!.trajectory._id,
       index,
-      datum,
+      datum: encodeDatum(datum),
       advantage: informative[index]!.advantage,
       ...recorded(informative[index]!.trajectory.sampledBy),
       origin: source,
@@ -105,7 +106,7 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
       kind: 'nll' as const,
       sourceId: accepted[index]!._id,
       index,
-      datum,
+      datum: encodeDatum(datum),
       ...recorded(accepted[index]!.generation.sampledBy),
       origin: source,
     }));

@@ -12,6 +12,7 @@ import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyUpdateRecord } from '../store/documents.js';
 import { ids, stepScope } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { datumOf } from '../store/datum-codec.js';
 import { forkSource, ForkSourceError } from '../store/queries.js';
 import { setFields, setOnce } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
@@ -168,7 +169,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     const { grpoLoss, nllPerDatum } = await accumulateStepObjective(
       engine,
       modelId,
-      { grpo: grpo.map((d) => d.datum), nll: nll.map((d) => d.datum) },
+      { grpo: grpo.map(datumOf), nll: nll.map(datumOf) },
       config.grpo,
     );
     phase('optim-step');

@@ -3,7 +3,6 @@
  * from an attempt), so a retried or replayed activity overwrites its own documents instead of adding new ones.
  */
 import type {
-  Datum,
   DatasetPin,
   EvalSampleKey,
   Exclusion,
@@ -17,6 +16,7 @@ import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDefinition, EvalResult } from '../temporal/contracts/eval.js';
 import type { StageName } from '../temporal/contracts/run.js';
+import type { StoredDatum } from './datum-codec.js';
 import type { StoredLogprobs, StoredTokens } from './token-codec.js';
 
 /** Where a record came from in Temporal: enough to open the raw history. The attempt is for audit only. */
@@ -252,7 +252,8 @@ export interface DatumDoc {
   /** The trajectory (grpo) or meta-experience (nll) this datum trains on. */
   sourceId: string;
   index: number;
-  datum: Datum;
+  /** Through store/datum-codec.ts. */
+  datum: StoredDatum;
   advantage?: number;
   /** Copied from the sample it trains on, for the policy update's check that it came from the policy it updates. */
   sampledBy?: SampledBy;

@@ -4,18 +4,22 @@
  * against about 10 as a BSON number array, and a few hundred bytes per kilotoken in FerretDB's JSON). Logprobs are
  * Float64: what the sampler returned, exactly, since the policy update's importance ratio exp(logp_new − logp_old)
  * and the exactly-once checks compare them with the engine's; Float32 would halve them again but change the
- * stored values (relative error up to 6e-8). Documents written before the codec hold number arrays; they are read
- * as they are.
+ * stored values (relative error up to 6e-8). Other real values (a datum's weights and advantages) are Float64
+ * too, exactly as computed, under a subtype of their own. Documents written before the codec hold number arrays;
+ * they are read as they are.
  */
 import { Binary } from 'mongodb';
 
 const TOKEN_IDS = { subtype: 0x80, bytes: 4, what: 'token ids (Int32 LE)' } as const;
 const LOGPROBS = { subtype: 0x81, bytes: 8, what: 'logprobs (Float64 LE)' } as const;
-type Kind = typeof TOKEN_IDS | typeof LOGPROBS;
+const FLOATS = { subtype: 0x82, bytes: 8, what: 'float64 values (LE)' } as const;
+type Kind = typeof TOKEN_IDS | typeof LOGPROBS | typeof FLOATS;
+type FloatKind = typeof LOGPROBS | typeof FLOATS;
 
 /** Token ids as stored: binary, or a number array in documents written before the codec. */
 export type StoredTokens = Binary | number[];
 export type StoredLogprobs = Binary | number[];
+export type StoredFloats = Binary | number[];
 
 export class StoredArrayError extends Error {
   override name = 'StoredArrayError';
@@ -33,9 +37,17 @@ export function encodeTokens(tokens: readonly number[]): Binary {
 }
 
 export function encodeLogprobs(logprobs: readonly number[]): Binary {
-  const buffer = Buffer.alloc(logprobs.length * LOGPROBS.bytes);
-  logprobs.forEach((logprob, i) => buffer.writeDoubleLE(logprob, i * LOGPROBS.bytes));
-  return new Binary(buffer, LOGPROBS.subtype);
+  return encodeDoubles(logprobs, LOGPROBS);
+}
+
+export function encodeFloats(values: readonly number[]): Binary {
+  return encodeDoubles(values, FLOATS);
+}
+
+function encodeDoubles(values: readonly number[], kind: FloatKind): Binary {
+  const buffer = Buffer.alloc(values.length * kind.bytes);
+  values.forEach((value, i) => buffer.writeDoubleLE(value, i * kind.bytes));
+  return new Binary(buffer, kind.subtype);
 }
 
 /** `field` names the value in the error, e.g. `trajectories r/step-0/p0/s1 tokens`. */
@@ -44,7 +56,15 @@ export function decodeTokens(stored: unknown, field: string): number[] {
 }
 
 export function decodeLogprobs(stored: unknown, field: string): number[] {
-  return decode(stored, field, LOGPROBS, (buffer, offset) => buffer.readDoubleLE(offset));
+  return decode(stored, field, LOGPROBS, readDouble);
+}
+
+export function decodeFloats(stored: unknown, field: string): number[] {
+  return decode(stored, field, FLOATS, readDouble);
+}
+
+function readDouble(buffer: Buffer, offset: number): number {
+  return buffer.readDoubleLE(offset);
 }
 
 function decode(

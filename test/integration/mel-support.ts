@@ -21,6 +21,7 @@ import type { Client } from '@temporalio/client';
 import { followRun, startRun } from '../../temporal/client.js';
 import type { InProcessWorkers } from '../../workers/in-process.js';
 import { uniqueId } from './support.js';
+import { datumOf } from '../../store/datum-codec.js';
 import { decodeLogprobs, decodeTokens } from '../../store/token-codec.js';
 
 /** A short run that still exercises every stage: small batches, short generations. */
@@ -99,7 +100,15 @@ export async function expectCompleteRun(
   expect(new Set(candidates.map((c) => c._id)).size).toBe(candidates.length);
   for (const candidate of candidates) expectConsistentVerdict(candidate);
   const accepted = candidates.filter((c) => c.verdict!.accepted);
-  const nllDatums = await db.collection<DatumDoc>(COLLECTIONS.datums).find({ runId, kind: 'nll' }).toArray();
+  const datums = await db.collection<DatumDoc>(COLLECTIONS.datums).find({ runId }).toArray();
+  for (const d of datums) {
+    // Stored compactly (store/datum-codec.ts), one weight per target token.
+    expect(d.datum.loss_fn_inputs.target_tokens.data, d._id).toBeInstanceOf(Binary);
+    expect(d.datum.loss_fn_inputs.weights!.data, d._id).toBeInstanceOf(Binary);
+    const { target_tokens, weights } = datumOf(d).loss_fn_inputs;
+    expect(weights!.data, d._id).toHaveLength(target_tokens.data.length);
+  }
+  const nllDatums = datums.filter((d) => d.kind === 'nll');
   expect(nllDatums.map((d) => d.sourceId).sort()).toEqual(accepted.map((c) => c._id).sort());
 
   expect(finalPolicy.updates).toBe(steps);

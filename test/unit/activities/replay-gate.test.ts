@@ -6,6 +6,7 @@
  * request; the tokenizer maps characters to code points; MongoDB is in memory (in-memory-db.ts).
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { Binary } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createInternalizeActivities } from '../../../activities/internalize.js';
 import { createReflectActivities } from '../../../activities/reflect.js';
@@ -14,6 +15,7 @@ import { SECTION_TITLES } from '../../../mel/index.js';
 import { parseRunConfig } from '../../../mel/run-config.js';
 import { samplingSeed } from '../../../mel/schedule.js';
 import { VerifierPool } from '../../../mel/verifier-pool.js';
+import { datumOf } from '../../../store/datum-codec.js';
 import type { DatumDoc, GenerationTurn, MetaExperienceDoc } from '../../../store/documents.js';
 import { COLLECTIONS } from '../../../store/mongo.js';
 import { inMemoryDb, type Doc } from './in-memory-db.js';
@@ -351,11 +353,13 @@ describe('the gate before replay', () => {
     );
     await w.validate();
     expect(w.judged().verdict!.accepted).toBe(true);
-    const [datum] = (await w.internalize()).filter((d) => d.kind === 'nll');
-    const { target_tokens, weights } = datum!.datum.loss_fn_inputs;
+    const [stored] = (await w.internalize()).filter((d) => d.kind === 'nll');
+    expect(stored!.datum.loss_fn_inputs.target_tokens.data).toBeInstanceOf(Binary);
+    const datum = datumOf(stored!);
+    const { target_tokens, weights } = datum.loss_fn_inputs;
     const trained = target_tokens.data.filter((_, i) => weights!.data[i]! > 0);
     expect(trained).toEqual(reflection.outputTokens);
-    expect(datum!.datum.model_input.chunks.flatMap((c) => c.tokens).slice(0, 4)).toEqual([11, 12, 13, 14]);
+    expect(datum.model_input.chunks.flatMap((c) => c.tokens).slice(0, 4)).toEqual([11, 12, 13, 14]);
   });
 
   it('chained, replay-only: a chain cut in its second turn is replayed with both turns and internalized on both', async () => {
@@ -374,8 +378,8 @@ describe('the gate before replay', () => {
     expect(replayPrompts(w.requests)[0]).toContain(
       `\n\n${first.text}\n\n${second.text}\n\nNow fully internalise`,
     );
-    const [datum] = (await w.internalize()).filter((d) => d.kind === 'nll');
-    const { target_tokens, weights } = datum!.datum.loss_fn_inputs;
+    const [stored] = (await w.internalize()).filter((d) => d.kind === 'nll');
+    const { target_tokens, weights } = datumOf(stored!).loss_fn_inputs;
     expect(target_tokens.data.filter((_, i) => weights!.data[i]! > 0)).toEqual([
       ...first.outputTokens,
       ...second.outputTokens,

@@ -1,8 +1,10 @@
 import { Binary, BSON } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import {
+  decodeFloats,
   decodeLogprobs,
   decodeTokens,
+  encodeFloats,
   encodeLogprobs,
   encodeTokens,
   StoredArrayError,
@@ -18,6 +20,15 @@ describe('the token codec', () => {
     expect(decodeTokens(stored.tokens, 't')).toEqual(tokens);
     expect(decodeLogprobs(stored.logprobs, 'l')).toEqual(logprobs);
     expect(decodeTokens(encodeTokens([]), 'empty')).toEqual([]);
+  });
+
+  it('round-trips other real values exactly, also through BSON', () => {
+    const values = [0, -0, 1, -1.5e-300, 0.1 + 0.2, -Number.MAX_VALUE, Number.MAX_VALUE, 1 / 3];
+    const stored = BSON.deserialize(BSON.serialize({ values: encodeFloats(values) }));
+    expect(decodeFloats(stored.values, 'v')).toEqual(values);
+    expect(encodeFloats(values).length()).toBe(8 * values.length);
+    expect(decodeFloats(encodeFloats([]), 'empty')).toEqual([]);
+    expect(decodeFloats([0.25, -2], 'v')).toEqual([0.25, -2]);
   });
 
   it('stores 4 bytes per token id and 8 per logprob', () => {
@@ -39,6 +50,11 @@ describe('the token codec', () => {
       /6 bytes is not a whole number of token ids/,
     );
     expect(() => decodeLogprobs(new Binary(Buffer.alloc(12), 0x81), 'l')).toThrow(/12 bytes/);
+    expect(() => decodeFloats(encodeLogprobs([-1]), 'v')).toThrow(/v: .*subtype 0x82 .*found subtype 0x81/);
+    expect(() => decodeLogprobs(encodeFloats([-1]), 'l')).toThrow(/subtype 0x81.*found subtype 0x82/);
+    expect(() => decodeFloats(new Binary(Buffer.alloc(9), 0x82), 'v')).toThrow(
+      /9 bytes is not a whole number/,
+    );
     expect(() => decodeTokens(new Binary(Buffer.alloc(4), 0), 't')).toThrow(/found subtype 0x0/);
     expect(() => decodeTokens('1,2', 't')).toThrow(StoredArrayError);
     expect(() => decodeTokens([1, '2'], 't')).toThrow(/non-numbers/);
