@@ -4,7 +4,8 @@
  * the embedded store's cost over a run. For each backend it starts FerretDB (and PostgreSQL) of its own in a
  * temporary stack directory, then, step after step, writes a step's prompts, trajectories and rewards as rollout
  * and verify do, and times the reads the stages make (store/step-reads.ts): rollout's per-prompt checks, verify's
- * and internalize's reads of the step. Prints one row per step and backend, and a Markdown table at the end; with
+ * and internalize's reads of the step; then internalize's write of the step's datums (twice, the second as a
+ * retried attempt's) and the policy update's read of them. Prints one row per step and backend, and a Markdown table at the end; with
  * `--out`, writes it as `benchmarks-store.md` there and as the last section of `benchmarks.md`.
  */
 import { existsSync } from 'node:fs';
@@ -16,18 +17,27 @@ import { loadEnv } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { mapLimited } from '../common/map-limited.js';
 import { DEFAULT_FAN_OUT } from '../mel/fan-out.js';
+import { rolloutDatums } from '../mel/index.js';
 import { STORE_BENCHMARK_FILE } from './report.js';
 import { ensureFerretDb } from '../stack/install.js';
 import { requirePostgresBinaries } from '../stack/postgres.js';
 import { freePort } from '../stack/process.js';
 import { Stack } from '../stack/stack.js';
 import { melCollections } from '../store/collections.js';
-import { ids, type PromptDoc, type RewardDoc, type TrajectoryDoc } from '../store/documents.js';
+import { datumOf, encodeDatum } from '../store/datum-codec.js';
+import {
+  ids,
+  stepScope,
+  type DatumDoc,
+  type PromptDoc,
+  type RewardDoc,
+  type TrajectoryDoc,
+} from '../store/documents.js';
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo } from '../store/mongo.js';
 import { stepReads } from '../store/step-reads.js';
-import { encodeLogprobs, encodeTokens } from '../store/token-codec.js';
-import { insertAbsent } from '../store/writes.js';
+import { decodeLogprobs, decodeTokens, encodeLogprobs, encodeTokens } from '../store/token-codec.js';
+import { insertAbsent, replaceAll } from '../store/writes.js';
 
 type Backend = 'postgresql' | 'sqlite';
 const RUN = 'store-bench';
@@ -49,6 +59,10 @@ interface StepTiming {
   rolloutReadsS: number;
   verifyReadsS: number;
   internalizeReadsS: number;
+  /** Internalize's write of the step's datums, then the same write again as a retried attempt makes it. */
+  datumWritesS: number;
+  /** The policy update's read of the step's datums, decoded. */
+  datumReadsS: number;
   /** The machine's load average (1 min) after the step. */
   load?: number;
 }
@@ -139,7 +153,29 @@ function stepDocuments(step: number, shape: Shape) {
       });
     }
   }
-  return { prompts, trajectories, rewards };
+  return { prompts, trajectories, rewards, datums: datumDocuments(step, prompts, trajectories) };
+}
+
+/** The step's GRPO datums as internalize stores them: one per trajectory, through the datum codec. */
+function datumDocuments(step: number, prompts: PromptDoc[], trajectories: TrajectoryDoc[]): DatumDoc[] {
+  const promptTokens = new Map(prompts.map((p) => [p._id, decodeTokens(p.promptTokens, p._id)]));
+  const samples = trajectories.map((t) => ({
+    promptTokens: promptTokens.get(t.promptId)!,
+    completionTokens: decodeTokens(t.tokens, t._id),
+    completionLogprobs: decodeLogprobs(t.logprobs, t._id),
+    advantage: t.sampleIndex % 2 === 0 ? 0.5 : -0.5,
+  }));
+  return rolloutDatums(samples).map((datum, index) => ({
+    _id: ids.datum(RUN, step, 'grpo', trajectories[index]!._id),
+    runId: RUN,
+    step,
+    kind: 'grpo' as const,
+    sourceId: trajectories[index]!._id,
+    index,
+    datum: encodeDatum(datum),
+    advantage: samples[index]!.advantage,
+    origin: ORIGIN,
+  }));
 }
 
 function chunksOf<T>(items: T[], size: number): T[][] {
@@ -208,9 +244,32 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
           reads.answersToTrain(RUN, step),
         ]),
       );
+      const datumWritesS = await timed(async () => {
+        await replaceAll(collections.datums, stepScope(RUN, step), docs.datums);
+        await replaceAll(collections.datums, stepScope(RUN, step), docs.datums);
+      });
+      const datumReadsS = await timed(async () =>
+        (
+          await collections.datums
+            .find({ ...stepScope(RUN, step), kind: 'grpo' })
+            .sort({ index: 1 })
+            .toArray()
+        ).map(datumOf),
+      );
       const stored = (step + 1) * shape.prompts * shape.group;
       const load = os.loadavg()[0]!;
-      onStep({ backend, step, stored, writeS, rolloutReadsS, verifyReadsS, internalizeReadsS, load });
+      onStep({
+        backend,
+        step,
+        stored,
+        writeS,
+        rolloutReadsS,
+        verifyReadsS,
+        internalizeReadsS,
+        datumWritesS,
+        datumReadsS,
+        load,
+      });
     }
   } finally {
     await mongo.close();
@@ -223,8 +282,8 @@ const seconds = (value: number) => value.toFixed(2);
 
 function markdownTable(rows: StepTiming[]): string {
   const header = [
-    '| backend | step | trajectories stored | write s | rollout reads s | verify reads s | internalize reads s | reads s |',
-    '| --- | --: | --: | --: | --: | --: | --: | --: |',
+    '| backend | step | trajectories stored | write s | rollout reads s | verify reads s | internalize reads s | reads s | datum writes s | datum reads s | store s |',
+    '| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |',
   ];
   return [
     ...header,
@@ -235,6 +294,9 @@ function markdownTable(rows: StepTiming[]): string {
         row.verifyReadsS,
         row.internalizeReadsS,
         readsOf(row),
+        row.datumWritesS,
+        row.datumReadsS,
+        storeTimeOf(row),
       ].map(seconds);
       return `| ${row.backend} | ${row.step} | ${row.stored} | ${cells.join(' | ')} |`;
     }),
@@ -258,7 +320,9 @@ function storeSection(rows: StepTiming[], argv: string[], shape: Shape): string 
       `${shape.prompts} prompts × ${shape.group} trajectories of ${shape.tokens} tokens (token ids and logprobs ` +
       'through store/token-codec.ts) and their rewards, then times the reads the stages make ' +
       "(store/step-reads.ts): rollout (each chunk reads the step's stored samples when it starts and for its " +
-      'summary), verify and internalize. Per-step store time that grows with the step number is cost that grows ' +
+      "summary), verify and internalize; then internalize's write of the step's GRPO datums (through " +
+      "store/datum-codec.ts, twice: the second as a retried attempt's) and the policy update's read of them. " +
+      'Per-step store time that grows with the step number is cost that grows ' +
       'with the run.',
     '',
     ...reading(rows),
@@ -269,15 +333,17 @@ function storeSection(rows: StepTiming[], argv: string[], shape: Shape): string 
 }
 
 const readsOf = (row: StepTiming) => row.rolloutReadsS + row.verifyReadsS + row.internalizeReadsS;
+/** Everything the step spends in the store. */
+const storeTimeOf = (row: StepTiming) => row.writeS + readsOf(row) + row.datumWritesS + row.datumReadsS;
 
-/** Per backend: the mean reads of a step over the first five steps and over the last five. */
+/** Per backend: the mean store time of a step over the first five steps and over the last five. */
 function reading(rows: StepTiming[]): string[] {
-  const mean = (some: StepTiming[]) => some.reduce((sum, row) => sum + readsOf(row), 0) / some.length;
+  const mean = (some: StepTiming[]) => some.reduce((sum, row) => sum + storeTimeOf(row), 0) / some.length;
   return [...new Set(rows.map((row) => row.backend))].map((backend) => {
     const own = rows.filter((row) => row.backend === backend);
     const [first, last] = [own.slice(0, 5), own.slice(-5)];
     return (
-      `- ${backend}: a step's reads take ${seconds(mean(first))} s over steps ${first[0]!.step}–${first.at(-1)!.step} ` +
+      `- ${backend}: a step's store time (writes and reads) is ${seconds(mean(first))} s over steps ${first[0]!.step}–${first.at(-1)!.step} ` +
       `and ${seconds(mean(last))} s over steps ${last[0]!.step}–${last.at(-1)!.step} ` +
       `(${(mean(last) / mean(first)).toFixed(1)}×, with ${(last.at(-1)!.stored / first[0]!.stored).toFixed(0)}× the trajectories stored).`
     );
