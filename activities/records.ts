@@ -57,7 +57,11 @@ export function createRecordActivities({ db, baseModel, metricsDir, metrics: tel
       stageDurationsMs: result.stageDurationsMs,
     };
     const id = ids.step(runId, result.step);
-    await stepMetrics.replaceOne({ _id: id }, { runId, step: result.step, ...metrics }, { upsert: true });
+    await stepMetrics.updateOne(
+      { _id: id },
+      { $set: { runId, step: result.step, ...metrics }, $setOnInsert: { recordedAt: new Date() } },
+      { upsert: true },
+    );
     await steps.updateOne({ _id: id }, { $set: { runId, step: result.step, metrics } }, { upsert: true });
     telemetry?.stepRecorded(runId, result.step, metrics);
     if (metricsDir)

@@ -57,13 +57,17 @@ describe('metrics.jsonl from recordStep', () => {
     await recordStep({ runId, result: stepResult(0, 0.25) });
     await recordStep({ runId, result: stepResult(1, 0.5) });
     const afterTwo = await readFile(file, 'utf8');
+    const [, firstRecorded] = await stepMetrics(mongo.db, runId);
     await recordStep({ runId, result: stepResult(1, 0.5) });
     expect(await readFile(file, 'utf8')).toBe(afterTwo);
+    expect((await stepMetrics(mongo.db, runId))[1]).toEqual(firstRecorded);
+    expect(firstRecorded?.recordedAt).toBeInstanceOf(Date);
 
     expect((await lines()).map(({ step, passRate }) => [step, passRate])).toEqual([
       [0, 0.25],
       [1, 0.5],
     ]);
-    expect(await lines()).toEqual(await stepMetrics(mongo.db, runId));
+    const rows = (await stepMetrics(mongo.db, runId)).map(({ recordedAt: _time, ...row }) => row);
+    expect(await lines()).toEqual(rows);
   });
 });
