@@ -6,9 +6,16 @@ import { assertUnchanged } from '../mel/index.js';
 import { differentRunConfigMessage, parseRunConfig, sameRunConfig } from '../mel/run-config.js';
 import { stepMetrics as recordedStepMetrics } from '../store/queries.js';
 import { runMetricsPath, writeMetricsFile } from '../trackers/metrics-file.js';
+import { sendToTrackers } from '../trackers/tracker.js';
 import { invalidInput, type MelActivityDeps } from './support.js';
 
-export function createRecordActivities({ db, baseModel, metricsDir, metrics: telemetry }: MelActivityDeps) {
+export function createRecordActivities({
+  db,
+  baseModel,
+  metricsDir,
+  trackers = [],
+  metrics: telemetry,
+}: MelActivityDeps) {
   const { runs, steps, stepMetrics, metaExperiences } = melCollections(db);
 
   /**
@@ -35,7 +42,8 @@ export function createRecordActivities({ db, baseModel, metricsDir, metrics: tel
 
   /**
    * Writes the step's metrics (per-step curve for reports) once its stages have all run, then rewrites the run's
-   * metrics.jsonl from all that are recorded (with `metricsDir`).
+   * metrics.jsonl from all that are recorded (with `metricsDir`) and sends them to the trackers (a tracker that
+   * fails is logged and skipped: it never fails the step).
    */
   async function recordStep({ runId, result }: RecordStepInput): Promise<StepMetrics> {
     const candidates = await metaExperiences.countDocuments(stepScope(runId, result.step));
@@ -57,12 +65,24 @@ export function createRecordActivities({ db, baseModel, metricsDir, metrics: tel
       stageDurationsMs: result.stageDurationsMs,
     };
     const id = ids.step(runId, result.step);
-    await stepMetrics.replaceOne({ _id: id }, { runId, step: result.step, ...metrics }, { upsert: true });
+    await stepMetrics.updateOne(
+      { _id: id },
+      { $set: { runId, step: result.step, ...metrics }, $setOnInsert: { recordedAt: new Date() } },
+      { upsert: true },
+    );
     await steps.updateOne({ _id: id }, { $set: { runId, step: result.step, metrics } }, { upsert: true });
     telemetry?.stepRecorded(runId, result.step, metrics);
-    if (metricsDir)
-      await writeMetricsFile(runMetricsPath(metricsDir, runId), await recordedStepMetrics(db, runId));
+    await publishSteps(runId);
     return metrics;
+  }
+
+  /** metrics.jsonl and the trackers, from every recorded step of the run. */
+  async function publishSteps(runId: string): Promise<void> {
+    if (!metricsDir && trackers.length === 0) return;
+    const rows = await recordedStepMetrics(db, runId);
+    if (metricsDir) await writeMetricsFile(runMetricsPath(metricsDir, runId), rows);
+    const run = trackers.length > 0 ? await runs.findOne({ _id: runId }) : null;
+    if (run) await sendToTrackers(trackers, run, rows);
   }
 
   return { registerRun, recordStep };

@@ -12,6 +12,7 @@ import { assertUnchanged, type CompareSymbolically, type Problem } from '../mel/
 import { loadProblemsFile, loadRunDataset, type DataFile } from '../mel/node.js';
 import { melCollections } from '../store/collections.js';
 import type { RunDoc, TemporalOrigin } from '../store/documents.js';
+import type { StepTracker } from '../trackers/tracker.js';
 import type { LivenessSettings } from './attempt.js';
 
 export interface MelActivityDeps {
@@ -25,6 +26,8 @@ export interface MelActivityDeps {
   baseModel: string;
   /** Where `recordStep` keeps each run's metrics.jsonl (`<dir>/<runId>/`); unset: no file. */
   metricsDir?: string;
+  /** Where `recordStep` also sends each run's steps (MLflow); a tracker that fails is logged, not thrown. */
+  trackers?: readonly StepTracker[];
   /** Compares answers symbolically off the event loop, under the verifier's deadline (a VerifierPool's `compare`). */
   compareSymbolically: CompareSymbolically;
   /** The stall bound and heartbeat pace of every attempt (default: DEFAULT_LIVENESS). */

@@ -16,7 +16,8 @@ import { currentProgress, startRun } from '../temporal/client.js';
 import { runWorkflowId, stepWorkflowId } from '../temporal/contracts/run.js';
 import { configLabel, type BenchConfig } from './configs.js';
 import { measureStep, type ActivitySpan, type StepMeasure, type StepSpans } from './metrics.js';
-import { answersHttp, logContains, startTsProcess, waitUntilReady, type BenchProcess } from './processes.js';
+import { answersHttp, waitUntilReady } from '../stack/process.js';
+import { logContains, startTsProcess, type BenchProcess } from './processes.js';
 
 export interface BenchEnv {
   client: Client;

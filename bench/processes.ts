@@ -1,9 +1,8 @@
 /** The processes one measured configuration runs beside the stack: the engine double and a worker process. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from '../common/env.js';
-import { isAlive, logExcerpt, spawnService, stopProcessGroup } from '../stack/process.js';
+import { spawnService, stopProcessGroup } from '../stack/process.js';
 
 export interface BenchProcess {
   name: string;
@@ -60,27 +59,6 @@ async function peakRssMb(pid: number): Promise<number | null> {
   } catch {
     return null;
   }
-}
-
-/** Waits until `ready()` holds, failing with the process's log excerpt if it dies or `timeoutMs` passes. */
-export async function waitUntilReady(
-  child: BenchProcess,
-  ready: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(child.pid))
-      throw new Error(`${child.name} exited while starting\n${await logExcerpt(child.log)}`);
-    if (await ready().catch(() => false)) return;
-    await sleep(200);
-  }
-  throw new Error(`${child.name} was not ready after ${timeoutMs / 1000} s\n${await logExcerpt(child.log)}`);
-}
-
-export async function answersHttp(url: string): Promise<boolean> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-  return response.ok;
 }
 
 export async function logContains(file: string, text: string): Promise<boolean> {

@@ -193,26 +193,51 @@ async function prepareFixedFerretDb(dir: string): Promise<string> {
 }
 
 async function ensureEngineVenv(env: Env, log: Logger): Promise<string> {
-  const paths = cachePaths(env);
-  const requirements = path.join(ENGINE_PYTHON_DIR, 'requirements.txt');
-  const constraints = path.join(ENGINE_PYTHON_DIR, 'constraints.txt');
-  const key = await hashFiles([requirements, constraints]);
-  await cached(env, 'engine-venv', key, paths.venvPython, log, async () => {
-    const python = await requirePython();
-    await rm(paths.venv, { recursive: true, force: true });
+  return ensureVenv(env, log, {
+    name: 'engine-venv',
+    dir: cachePaths(env).venv,
+    requirements: path.join(ENGINE_PYTHON_DIR, 'requirements.txt'),
+    constraints: path.join(ENGINE_PYTHON_DIR, 'constraints.txt'),
+    check: 'import skyrl.tinker.api, skyrl.tinker.engine',
+    title: 'the engine venv (SkyRL Tinker server, JAX, torch; 6 GB)',
+    expected: 'about 2 min',
+  });
+}
+
+export interface VenvSpec {
+  /** The stamp's and install log's name. */
+  name: string;
+  dir: string;
+  /** Pinned: rebuilt when either file changes. */
+  requirements: string;
+  constraints: string;
+  /** Python that must run in the new venv (its imports). */
+  check: string;
+  /** What is installed, for the spinner. */
+  title: string;
+  expected?: string;
+}
+
+/** A Python venv at `spec.dir` with `spec.requirements` under `spec.constraints`, built once; its python. */
+export async function ensureVenv(env: Env, log: Logger, spec: VenvSpec): Promise<string> {
+  const python = path.join(spec.dir, 'bin', 'python');
+  const key = await hashFiles([spec.requirements, spec.constraints]);
+  await cached(env, spec.name, key, python, log, async () => {
+    const system = await requirePython();
+    await rm(spec.dir, { recursive: true, force: true });
     await runInstallTask(env, log, {
-      name: 'engine-venv',
-      title: `creating the engine venv with ${python} (SkyRL Tinker server, JAX, torch; 6 GB)`,
-      expected: 'about 2 min',
+      name: spec.name,
+      title: `creating ${spec.title} with ${system}`,
+      expected: spec.expected,
       steps: [
-        { command: python, args: ['-m', 'venv', paths.venv] },
-        { command: paths.venvPython, args: [...PIP_INSTALL, '--upgrade', 'pip'] },
-        { command: paths.venvPython, args: [...PIP_INSTALL, '-r', requirements, '-c', constraints] },
-        { command: paths.venvPython, args: ['-c', 'import skyrl.tinker.api, skyrl.tinker.engine'] },
+        { command: system, args: ['-m', 'venv', spec.dir] },
+        { command: python, args: [...PIP_INSTALL, '--upgrade', 'pip'] },
+        { command: python, args: [...PIP_INSTALL, '-r', spec.requirements, '-c', spec.constraints] },
+        { command: python, args: ['-c', spec.check] },
       ],
     });
   });
-  return paths.venvPython;
+  return python;
 }
 
 async function ensureTinyModel(env: Env, log: Logger, python: string): Promise<string> {

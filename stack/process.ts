@@ -82,3 +82,24 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Waits until `ready()` holds, failing with the process's log excerpt if it dies or `timeoutMs` passes. */
+export async function waitUntilReady(
+  child: { name: string; pid: number; log: string },
+  ready: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(child.pid))
+      throw new Error(`${child.name} exited while starting\n${await logExcerpt(child.log)}`);
+    if (await ready().catch(() => false)) return;
+    await sleep(200);
+  }
+  throw new Error(`${child.name} was not ready after ${timeoutMs / 1000} s\n${await logExcerpt(child.log)}`);
+}
+
+export async function answersHttp(url: string): Promise<boolean> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  return response.ok;
+}

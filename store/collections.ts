@@ -2,7 +2,13 @@ import type { Collection, Db } from 'mongodb';
 import type * as Docs from './documents.js';
 import { COLLECTIONS } from './mongo.js';
 
-export type StepMetricsDoc = Docs.StepMetrics & { _id: string; runId: string; step: number };
+export type StepMetricsDoc = Docs.StepMetrics & {
+  _id: string;
+  runId: string;
+  step: number;
+  /** When the step was first recorded (a retry keeps it): its time in trackers. Absent on steps recorded before. */
+  recordedAt?: Date;
+};
 
 /** The document type of each collection of MEL runs and evals. */
 interface MelDocuments {

@@ -23,12 +23,18 @@ export function metricsDirFromEnv(source: NodeJS.ProcessEnv = process.env): stri
   return MEL_METRICS_DIR === 'off' ? undefined : path.resolve(MEL_METRICS_DIR);
 }
 
-/** The file's text: `{"step":n,"runId":…,…metrics}` per row, sorted by step, a step at most once. */
+/**
+ * The file's text: `{"step":n,"runId":…,…metrics}` per row, sorted by step, a step at most once; without the
+ * step's `recordedAt`, as before steps had one.
+ */
 export function metricsJsonl(rows: readonly StepMetricsRow[]): string {
   const byStep = new Map(rows.map((row) => [row.step, row]));
   return [...byStep.values()]
     .sort((a, b) => a.step - b.step)
-    .map(({ step, runId, ...metrics }) => `${JSON.stringify({ step, runId, ...metrics })}\n`)
+    .map(
+      ({ step, runId, recordedAt: _omitted, ...metrics }) =>
+        `${JSON.stringify({ step, runId, ...metrics })}\n`,
+    )
     .join('');
 }
 

@@ -28,6 +28,7 @@ import { processTracing, traceMongoCommands, type Tracing } from '../telemetry/t
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { TASK_QUEUES, type TaskQueueRole } from '../temporal/contracts/common.js';
 import { metricsDirFromEnv } from '../trackers/metrics-file.js';
+import { trackersFromEnv } from '../trackers/tracker.js';
 
 const log = createLogger('worker');
 
@@ -119,6 +120,7 @@ async function activitiesByRole(deps: ActivityDeps): Promise<Record<TaskQueueRol
     tokenizer,
     baseModel: deps.endpoints.baseModel,
     metricsDir: metricsDirFromEnv(),
+    trackers: trackersFromEnv(),
     compareSymbolically: deps.verifierPool.compare,
     liveness: deps.liveness,
     metrics: deps.metrics,

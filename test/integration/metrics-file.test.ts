@@ -10,9 +10,8 @@ import { createRecordActivities } from '../../activities/records.js';
 import type { MelActivityDeps } from '../../activities/support.js';
 import { stepMetrics } from '../../store/queries.js';
 import { connectMongo, type MongoHandle } from '../../store/mongo.js';
-import type { StepResult } from '../../temporal/contracts/run.js';
 import { runMetricsPath } from '../../trackers/metrics-file.js';
-import { endpoints, uniqueId } from './support.js';
+import { endpoints, stepResult, uniqueId } from './support.js';
 
 let mongo: MongoHandle;
 let dir: string;
@@ -25,22 +24,6 @@ afterAll(async () => {
   await mongo?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-function stepResult(step: number, passRate: number): StepResult {
-  const policy = { statePath: 's', samplerPath: 'p', modelId: 'm', updates: step + 1, rank: 8 };
-  return {
-    step,
-    policy,
-    rollout: { prompts: 2, trajectories: 8, truncated: 0 },
-    verify: { passRate, mixedGroups: 1 },
-    contrast: { pairs: 1 },
-    summarize: { candidates: 1, parsed: 1, leaking: 0 },
-    validate: { accepted: 1, rejected: 0 },
-    internalize: { grpoDatums: 8, nllDatums: 1 },
-    update: { policy, grpoLoss: 0.25, nllLoss: 1.5 },
-    stageDurationsMs: { rollout: 100 },
-  };
-}
 
 describe('metrics.jsonl from recordStep', () => {
   it('has one line per recorded step, the collection’s rows, unchanged by a retried step', async () => {
@@ -57,13 +40,17 @@ describe('metrics.jsonl from recordStep', () => {
     await recordStep({ runId, result: stepResult(0, 0.25) });
     await recordStep({ runId, result: stepResult(1, 0.5) });
     const afterTwo = await readFile(file, 'utf8');
+    const [, firstRecorded] = await stepMetrics(mongo.db, runId);
     await recordStep({ runId, result: stepResult(1, 0.5) });
     expect(await readFile(file, 'utf8')).toBe(afterTwo);
+    expect((await stepMetrics(mongo.db, runId))[1]).toEqual(firstRecorded);
+    expect(firstRecorded?.recordedAt).toBeInstanceOf(Date);
 
     expect((await lines()).map(({ step, passRate }) => [step, passRate])).toEqual([
       [0, 0.25],
       [1, 0.5],
     ]);
-    expect(await lines()).toEqual(await stepMetrics(mongo.db, runId));
+    const rows = (await stepMetrics(mongo.db, runId)).map(({ recordedAt: _time, ...row }) => row);
+    expect(await lines()).toEqual(rows);
   });
 });

@@ -6,6 +6,7 @@ import type { EngineDoubleInput } from '../../engine-double/options.js';
 import type { LivenessSettings } from '../../activities/index.js';
 import { connectClient } from '../../temporal/connection.js';
 import type { PolicyRef } from '../../temporal/contracts/common.js';
+import type { StepResult } from '../../temporal/contracts/run.js';
 import type { TaskQueueRole } from '../../temporal/contracts/common.js';
 import { startWorkersInProcess, type InProcessWorkers } from '../../workers/in-process.js';
 import { startMongoFaultProxy, type MongoFaultProxy, type MongoFaultRule } from './mongo-faults.js';
@@ -14,6 +15,23 @@ export const endpoints = resolveEndpoints();
 
 export function uniqueId(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** What a step's workflow hands `recordStep` (for calling it directly): `passRate` tells steps apart. */
+export function stepResult(step: number, passRate: number): StepResult {
+  const policy = { statePath: 's', samplerPath: 'p', modelId: 'm', updates: step + 1, rank: 8 };
+  return {
+    step,
+    policy,
+    rollout: { prompts: 2, trajectories: 8, truncated: 0 },
+    verify: { passRate, mixedGroups: 1 },
+    contrast: { pairs: 1 },
+    summarize: { candidates: 1, parsed: 1, leaking: 0 },
+    validate: { accepted: 1, rejected: 0 },
+    internalize: { grpoDatums: 8, nllDatums: 1 },
+    update: { policy, grpoLoss: 0.25, nllLoss: 1.5 },
+    stageDurationsMs: { rollout: 100 },
+  };
 }
 
 /** Real workers in this test process, against the running stack; `stop()` shuts them down. */

@@ -45,6 +45,10 @@ describe('metrics.jsonl', () => {
     expect(lines[0]).toMatch(/^\{"step":0,"runId":"r",/);
   });
 
+  it('leaves out when a step was recorded', () => {
+    expect(metricsJsonl([{ ...row(0), recordedAt: new Date(0) }])).toBe(metricsJsonl([row(0)]));
+  });
+
   it('holds a step once, however often it is given', () => {
     expect(metricsJsonl([row(0, 0.1), row(0, 0.2)])).toBe(metricsJsonl([row(0, 0.2)]));
   });
