@@ -10,24 +10,9 @@ import {
   runMetricsPath,
   writeMetricsFile,
 } from '../../../trackers/metrics-file.js';
+import { stepMetricsRow } from './step-metrics-row.js';
 
-const row = (step: number, passRate = 0.5): StepMetricsRow => ({
-  runId: 'r',
-  step,
-  prompts: 4,
-  trajectories: 16,
-  passRate,
-  mixedGroups: 1,
-  pairs: 1,
-  candidates: 1,
-  parsedCandidates: 1,
-  accepted: 1,
-  rejected: 0,
-  retentionRatio: 1,
-  grpoLoss: 0.1,
-  nllLoss: null,
-  stageDurationsMs: { rollout: 10 },
-});
+const row = (step: number, passRate = 0.5): StepMetricsRow => stepMetricsRow(step, { passRate });
 
 let dir: string;
 beforeAll(async () => {

@@ -22,26 +22,15 @@ import {
   stepPoints,
 } from '../../../trackers/mlflow.js';
 import { sendToTrackers, trackersFromEnv, type StepTracker } from '../../../trackers/tracker.js';
+import { stepMetricsRow } from './step-metrics-row.js';
 
-const row = (step: number, over: Partial<StepMetricsRow> = {}): StepMetricsRow => ({
-  runId: 'r',
-  step,
-  prompts: 4,
-  trajectories: 16,
-  passRate: 0.5,
-  mixedGroups: 1,
-  pairs: 1,
-  candidates: 1,
-  parsedCandidates: 1,
-  accepted: 1,
-  rejected: 0,
-  retentionRatio: null,
-  grpoLoss: 0.1,
-  nllLoss: null,
-  stageDurationsMs: { rollout: 10, verify: 2 },
-  recordedAt: new Date(1_700_000_000_000 + step * 1000),
-  ...over,
-});
+const row = (step: number, over: Partial<StepMetricsRow> = {}): StepMetricsRow =>
+  stepMetricsRow(step, {
+    retentionRatio: null,
+    stageDurationsMs: { rollout: 10, verify: 2 },
+    recordedAt: new Date(1_700_000_000_000 + step * 1000),
+    ...over,
+  });
 
 const run = (over: Partial<RunDoc> = {}): RunDoc => ({
   _id: 'r',
