@@ -1,5 +1,6 @@
 /**
- * `tsx bench/store.ts [--steps 20] [--prompts 16] [--group 8] [--tokens 1000] [--backends postgresql,sqlite]
+ * `tsx bench/store.ts [--steps 20] [--sqlite-steps <steps>] [--prompts 16] [--group 8] [--tokens 1000]
+ * [--backends postgresql,sqlite]
  * [--out docs]`:
  * the embedded store's cost over a run. For each backend it starts FerretDB (and PostgreSQL) of its own in a
  * temporary stack directory, then, step after step, writes a step's prompts, trajectories and rewards as rollout
@@ -45,6 +46,8 @@ const ORIGIN = { workflowId: 'w', workflowRunId: 'r', activityId: 'a', activityT
 
 interface Shape {
   steps: number;
+  /** SQLite's steps, when fewer: its reads grow with the collection, so a long run there takes hours. */
+  sqliteSteps: number;
   prompts: number;
   group: number;
   tokens: number;
@@ -72,6 +75,7 @@ function parseOptions(argv: string[]): Shape & { backends: Backend[]; out?: stri
     args: argv,
     options: {
       steps: { type: 'string', default: '20' },
+      'sqlite-steps': { type: 'string' },
       prompts: { type: 'string', default: '16' },
       group: { type: 'string', default: '8' },
       tokens: { type: 'string', default: '1000' },
@@ -93,6 +97,7 @@ function parseOptions(argv: string[]): Shape & { backends: Backend[]; out?: stri
   }
   return {
     steps: count('steps'),
+    sqliteSteps: values['sqlite-steps'] === undefined ? count('steps') : count('sqlite-steps'),
     prompts: count('prompts'),
     group: count('group'),
     tokens: count('tokens'),
@@ -215,7 +220,8 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
     await ensureIndexes(mongo.db);
     const collections = melCollections(mongo.db);
     const reads = stepReads(mongo.db);
-    for (let step = 0; step < shape.steps; step++) {
+    const steps = backend === 'sqlite' ? Math.min(shape.steps, shape.sqliteSteps) : shape.steps;
+    for (let step = 0; step < steps; step++) {
       const docs = stepDocuments(step, shape);
       const writeS = await timed(async () => {
         await insertAbsent(collections.prompts, docs.prompts);
