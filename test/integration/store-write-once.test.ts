@@ -5,9 +5,9 @@
  */
 import type { Collection } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WriteOnceDoc } from '../../store/documents.js';
+import { idsUnder, type WriteOnceDoc } from '../../store/documents.js';
 import { connectMongo, type MongoHandle } from '../../store/mongo.js';
-import { insertAbsent, setOnce, upsertAll } from '../../store/writes.js';
+import { insertAbsent, replaceAll, setOnce, upsertAll } from '../../store/writes.js';
 import { endpoints, uniqueId } from './support.js';
 
 interface Doc {
@@ -77,6 +77,24 @@ describe('write-once documents and fields', () => {
     const late = { verdict: 'rejected', laterReplays: replays(false) };
     expect(await setOnce(fences, docs, 'verdict', [{ id: 'd2', fields: late }])).toEqual([first]);
     expect(await docs.findOne({ _id: 'd2' })).toMatchObject(first);
+  });
+
+  it("replaces a scope's documents with exactly the given ones, in more commands than one, and no other scope's", async () => {
+    const doc = (parent: string, i: number, n: number) => ({ _id: `${parent}/d${i}`, n });
+    await insertAbsent(docs, [
+      ...Array.from({ length: 50 }, (_, i) => doc('scope-a', i, 1)),
+      ...Array.from({ length: 3 }, (_, i) => doc('scope-a0', i, 1)),
+      ...Array.from({ length: 3 }, (_, i) => doc('scope-b', i, 1)),
+    ]);
+    // Ids 40..89: 10 stored ones replaced, 40 new ones; 0..39 are no longer in the scope.
+    const wanted = Array.from({ length: 50 }, (_, i) => doc('scope-a', 40 + i, 2));
+    await replaceAll(docs, { _id: idsUnder('scope-a') }, wanted);
+    const scope = await docs.find({ _id: idsUnder('scope-a') }).toArray();
+    expect(scope.sort((a, b) => a._id.localeCompare(b._id))).toEqual(
+      wanted.sort((a, b) => a._id.localeCompare(b._id)),
+    );
+    expect(await docs.countDocuments({ _id: idsUnder('scope-a0') })).toBe(3);
+    expect(await docs.countDocuments({ _id: idsUnder('scope-b') })).toBe(3);
   });
 
   // FerretDB's PostgreSQL backend refuses U+0000 in jsonb; the tiny model samples it now and then.
