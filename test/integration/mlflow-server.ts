@@ -45,7 +45,9 @@ export async function startMlflowServer(): Promise<MlflowServer> {
     '--default-artifact-root',
     `${dir}/artifacts`,
   );
-  const pid = spawnService(path.join(path.dirname(python), 'mlflow'), args, log, process.env);
+  // `python -m`, not the venv's `mlflow` script: a script's first line names the path the venv was made at, and a
+  // cache directory reached through another path (a moved checkout, a link) would not run it.
+  const pid = spawnService(python, ['-m', 'mlflow', ...args], log, process.env);
   const uri = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await stopProcessGroup(pid);
