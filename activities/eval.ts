@@ -20,7 +20,7 @@ import {
 } from '../mel/index.js';
 import { ids, idsUnder, type EvalProblemDoc } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
-import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
+import { insertAbsent, replaceAll, setOnce, upsertOne } from '../store/writes.js';
 import { decodeTokens, encodeLogprobs, encodeTokens } from '../store/token-codec.js';
 import {
   evalIdentity,
@@ -88,14 +88,10 @@ export function createEvalActivities(deps: MelActivityDeps) {
     });
     await replaceAll(evalProblems, { evalId, _id: idsUnder(evalId) }, docs);
     // The status is set on insert only: a stale attempt's late write cannot turn a completed eval back to running.
-    await evals.updateOne(
-      { _id: evalId },
-      {
-        $setOnInsert: { definition, workflowId, createdAt: new Date(), status: 'running' },
-        $set: { problems: docs.length, 'origin.prepare': source },
-      },
-      { upsert: true },
-    );
+    await upsertOne(evals, evalId, {
+      $setOnInsert: { definition, workflowId, createdAt: new Date(), status: 'running' },
+      $set: { problems: docs.length, 'origin.prepare': source },
+    });
     log.info('eval prepared', {
       evalId,
       problems: docs.length,

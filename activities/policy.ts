@@ -14,7 +14,7 @@ import { ids, stepScope } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { datumOf } from '../store/datum-codec.js';
 import { forkSource, ForkSourceError } from '../store/queries.js';
-import { setFields, setOnce } from '../store/writes.js';
+import { setFields, setOnce, upsertOne } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type {
   InitPolicyInput,
@@ -105,11 +105,10 @@ export function createPolicyActivities(deps: MelActivityDeps) {
 
   /** Claims an engine model for the step, before anything touches it: a retry of the step frees it first. */
   async function claimForStep({ runId, step }: StepRef, modelId: string) {
-    await steps.updateOne(
-      { _id: ids.step(runId, step) },
-      { $set: { runId, step }, $addToSet: { engineModels: modelId } },
-      { upsert: true },
-    );
+    await upsertOne(steps, ids.step(runId, step), {
+      $set: { runId, step },
+      $addToSet: { engineModels: modelId },
+    });
   }
 
   async function trainOnFreshModel(config: RunConfig, ref: PolicyStepRef) {

@@ -1,6 +1,7 @@
 /** Run registration and per-step metrics: the bookkeeping the audit and reports read. */
 import { ids, stepScope, type StepMetrics } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
+import { upsertOne } from '../store/writes.js';
 import type { RecordStepInput, RegisterRunInput } from '../temporal/contracts/run.js';
 import { assertUnchanged } from '../mel/index.js';
 import { differentRunConfigMessage, parseRunConfig, sameRunConfig } from '../mel/run-config.js';
@@ -33,11 +34,9 @@ export function createRecordActivities({
       }
       return;
     }
-    await runs.updateOne(
-      { _id: parsed.runId },
-      { $setOnInsert: { config: parsed, data, baseModel, createdAt: new Date(), workflowId } },
-      { upsert: true },
-    );
+    await upsertOne(runs, parsed.runId, {
+      $setOnInsert: { config: parsed, data, baseModel, createdAt: new Date(), workflowId },
+    });
   }
 
   /**
@@ -65,12 +64,12 @@ export function createRecordActivities({
       stageDurationsMs: result.stageDurationsMs,
     };
     const id = ids.step(runId, result.step);
-    await stepMetrics.updateOne(
-      { _id: id },
-      { $set: { runId, step: result.step, ...metrics }, $setOnInsert: { recordedAt: new Date() } },
-      { upsert: true },
-    );
-    await steps.updateOne({ _id: id }, { $set: { runId, step: result.step, metrics } }, { upsert: true });
+    // Upserts: a stale attempt of this step may record it at the same time.
+    await upsertOne(stepMetrics, id, {
+      $set: { runId, step: result.step, ...metrics },
+      $setOnInsert: { recordedAt: new Date() },
+    });
+    await upsertOne(steps, id, { $set: { runId, step: result.step, metrics } });
     telemetry?.stepRecorded(runId, result.step, metrics);
     await publishSteps(runId);
     return metrics;

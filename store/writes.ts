@@ -1,5 +1,6 @@
 import {
   MongoBulkWriteError,
+  MongoServerError,
   type Collection,
   type Filter,
   type OptionalUnlessRequiredId,
@@ -126,6 +127,25 @@ export async function replaceAll<T extends { _id: string }>(
 }
 
 const DUPLICATE_KEY = 11000;
+
+/**
+ * Updates the document `id`, creating it when absent. Two upserts of a new id at once can both find nothing and
+ * both insert: the second fails with a duplicate key (FerretDB does not retry it; MongoDB does only sometimes), and
+ * is retried once, which finds the first one's document and updates it.
+ */
+export async function upsertOne<T extends { _id: string }>(
+  collection: Collection<T>,
+  id: string,
+  update: UpdateFilter<T>,
+): Promise<void> {
+  const write = () => collection.updateOne({ _id: id } as Filter<T>, update, { upsert: true });
+  try {
+    await write();
+  } catch (error) {
+    if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+    await write();
+  }
+}
 
 /** Every document that was not inserted had its id taken (a bulk write that failed otherwise has other errors, or none). */
 function onlyDuplicateKeys(error: unknown): error is MongoBulkWriteError {

@@ -7,7 +7,7 @@ import type { Collection } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idsUnder, type WriteOnceDoc } from '../../store/documents.js';
 import { connectMongo, type MongoHandle } from '../../store/mongo.js';
-import { insertAbsent, replaceAll, setOnce, upsertAll } from '../../store/writes.js';
+import { insertAbsent, replaceAll, setOnce, upsertAll, upsertOne } from '../../store/writes.js';
 import { endpoints, uniqueId } from './support.js';
 
 interface Doc {
@@ -95,6 +95,15 @@ describe('write-once documents and fields', () => {
     );
     expect(await docs.countDocuments({ _id: idsUnder('scope-a0') })).toBe(3);
     expect(await docs.countDocuments({ _id: idsUnder('scope-b') })).toBe(3);
+  });
+
+  // Concurrent upserts of a new id race to insert it. (FerretDB v1 also applies concurrent updates of one document
+  // as read-modify-writes, so one writer's $addToSet can be lost: the stages never rely on that.)
+  it('upserts a new document from many writers at once without failing on the duplicate key', async () => {
+    const writers = Array.from({ length: 16 }, (_, i) => i);
+    const newIds = Array.from({ length: 10 }, (_, i) => `upsert-race-${i}`);
+    await Promise.all(newIds.flatMap((id) => writers.map((n) => upsertOne(docs, id, { $set: { n } }))));
+    for (const id of newIds) expect(writers).toContain((await docs.findOne({ _id: id }))?.n);
   });
 
   // FerretDB's PostgreSQL backend refuses U+0000 in jsonb; the tiny model samples it now and then.
