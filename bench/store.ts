@@ -14,6 +14,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { chunks } from '../common/chunks.js';
 import { loadEnv } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { mapLimited } from '../common/map-limited.js';
@@ -183,12 +184,6 @@ function datumDocuments(step: number, prompts: PromptDoc[], trajectories: Trajec
   }));
 }
 
-function chunksOf<T>(items: T[], size: number): T[][] {
-  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
-    items.slice(i * size, (i + 1) * size),
-  );
-}
-
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
@@ -230,7 +225,7 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
       });
       // Each rollout chunk reads the step's stored samples when it starts and for its summary.
       const rolloutReadsS = await timed(() =>
-        mapLimited(chunksOf(docs.prompts, DEFAULT_FAN_OUT.promptsPerChunk), 4, async () => {
+        mapLimited(chunks(docs.prompts, DEFAULT_FAN_OUT.promptsPerChunk), 4, async () => {
           await reads.storedSamples(RUN, step);
           await reads.storedSamples(RUN, step);
         }),

@@ -7,13 +7,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveEndpoints, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
 import { TinkerClient } from '../engine/tinker.js';
 import { PrerequisiteError } from './prereqs.js';
 import { cachePaths } from './install.js';
-import { freePort, isAlive, spawnService, stopProcessGroup, tailOf } from './process.js';
+import { freePort, spawnService, stopProcessGroup, waitUntilReady } from './process.js';
 import { serviceSpecs, stateDir } from './services.js';
 
 export interface TemporaryEngine {
@@ -47,23 +46,16 @@ export async function withTemporaryEngine<T>(
   const pid = spawnService(spec.launch!.command, spec.launch!.args, logFile, spec.launch!.env);
   log.info({ modelDir, engineUrl: endpoints.engineUrl, log: logFile }, 'starting a temporary engine');
   try {
-    await waitUntilReady(() => spec.ready(), pid, logFile, env.MEL_STACK_START_TIMEOUT_S);
+    await waitUntilReady(
+      { name: 'the temporary engine', pid, log: logFile },
+      () => spec.ready(),
+      env.MEL_STACK_START_TIMEOUT_S * 1000,
+    );
     const engine = new TinkerClient({ baseUrl: endpoints.engineUrl, baseModel: modelDir });
     const checkpointsBase = path.join(stateDir(ownEnv, 'engine'), 'checkpoints');
     return await work({ engine, engineUrl: endpoints.engineUrl, checkpointsBase });
   } finally {
     await stopProcessGroup(pid);
     await rm(scratch, { recursive: true, force: true });
-  }
-}
-
-async function waitUntilReady(ready: () => Promise<boolean>, pid: number, logFile: string, timeoutS: number) {
-  const deadline = Date.now() + timeoutS * 1000;
-  while (!(await ready())) {
-    if (!isAlive(pid) || Date.now() > deadline) {
-      const why = isAlive(pid) ? `did not answer within ${timeoutS} s` : 'exited during start-up';
-      throw new Error(`the temporary engine ${why}; last lines of ${logFile}:\n${await tailOf(logFile)}`);
-    }
-    await sleep(250);
   }
 }

@@ -6,6 +6,7 @@ import {
   type OptionalUnlessRequiredId,
   type UpdateFilter,
 } from 'mongodb';
+import { chunks } from '../common/chunks.js';
 import type { IdRange, WriteOnceDoc } from './documents.js';
 import { storable } from './storable.js';
 
@@ -21,7 +22,7 @@ export async function upsertAll<T extends { _id: string }>(
   collection: Collection<T>,
   docs: T[],
 ): Promise<void> {
-  for (const chunk of commandChunks(docs)) {
+  for (const chunk of chunks(docs, DOCS_PER_COMMAND)) {
     await collection.bulkWrite(
       chunk.map((doc) => ({
         replaceOne: {
@@ -43,7 +44,7 @@ export async function insertAbsent<T extends { _id: string }>(
   docs: T[],
 ): Promise<Set<string>> {
   const inserted = new Set<string>();
-  for (const chunk of commandChunks(docs)) {
+  for (const chunk of chunks(docs, DOCS_PER_COMMAND)) {
     try {
       const result = await collection.insertMany(chunk.map(storable) as OptionalUnlessRequiredId<T>[], {
         ordered: false,
@@ -102,7 +103,10 @@ export async function setFields<T extends { _id: string }>(
   target: Collection<T>,
   entries: readonly { id: string; fields: Record<string, unknown> }[],
 ): Promise<void> {
-  for (const chunk of commandChunks(entries.map(({ id, fields }) => ({ id, fields: storable(fields) })))) {
+  for (const chunk of chunks(
+    entries.map(({ id, fields }) => ({ id, fields: storable(fields) })),
+    DOCS_PER_COMMAND,
+  )) {
     await target.bulkWrite(
       chunk.map(({ id, fields }) => ({
         updateOne: { filter: { _id: id } as Filter<T>, update: { $set: fields } as UpdateFilter<T> },
@@ -152,11 +156,4 @@ function onlyDuplicateKeys(error: unknown): error is MongoBulkWriteError {
   if (!(error instanceof MongoBulkWriteError)) return false;
   const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
   return writeErrors.length > 0 && writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY);
-}
-
-/** `items` in runs of at most DOCS_PER_COMMAND, one write command each. */
-function commandChunks<T>(items: readonly T[]): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += DOCS_PER_COMMAND) chunks.push(items.slice(i, i + DOCS_PER_COMMAND));
-  return chunks;
 }

@@ -6,6 +6,7 @@
  * unreachable is sent with the next one.
  */
 import { z } from 'zod';
+import { chunks } from '../common/chunks.js';
 import type { RunDoc } from '../store/documents.js';
 import type { StepMetricsRow } from '../store/queries.js';
 import { mlflowApi, MlflowError, type MlflowApi, type MlflowSettings } from './mlflow-client.js';
@@ -105,12 +106,6 @@ export function metricBatches(
     else batches.push(points);
   }
   return batches;
-}
-
-export function chunks<T>(items: readonly T[], size: number): T[][] {
-  return Array.from({ length: Math.ceil(items.length / size) }, (_, index) =>
-    items.slice(index * size, (index + 1) * size),
-  );
 }
 
 export const RunInfo = z.object({ run_id: z.string(), start_time: z.coerce.number() });

@@ -2,13 +2,13 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { chunks } from '../../../common/chunks.js';
 import { ConfigError } from '../../../common/env.js';
 import { parseRunConfig } from '../../../mel/run-config.js';
 import type { RunDoc } from '../../../store/documents.js';
 import type { StepMetricsRow } from '../../../store/queries.js';
 import { mlflowApi, MlflowError, mlflowSettingsFromEnv } from '../../../trackers/mlflow-client.js';
 import {
-  chunks,
   flatten,
   keptRun,
   LIMITS,
