@@ -4,12 +4,12 @@
  * loop against the same double; writes docs/benchmarks.md and docs/benchmarks.json (after every configuration,
  * so an interrupted sweep keeps what it measured).
  */
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, WARM_MODEL_DIR } from '../common/env.js';
+import { gitRevision } from '../common/git-revision.js';
 import { createLogger } from '../common/logger.js';
 import { StatusLine, clock } from '../common/progress.js';
 import { redactedMessage } from '../common/redact.js';
@@ -106,12 +106,9 @@ function selectedConfigs(options: Options): BenchConfig[] {
 }
 
 function currentCommit(): string {
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-  try {
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : ''}`;
-  } catch {
-    return 'unknown';
-  }
+  const revision = gitRevision();
+  if (!revision) return 'unknown';
+  return `${revision.commit}${revision.changesDigest ? '+dirty' : ''}`;
 }
 
 function machine(): string {

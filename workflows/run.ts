@@ -3,9 +3,9 @@ import {
   ActivityFailure,
   allHandlersFinished,
   condition,
-  continueAsNew,
   executeChild,
   log,
+  makeContinueAsNewFunc,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -61,13 +61,26 @@ export async function melRunWorkflow(input: MelRunInput): Promise<RunStatus> {
   while (run.state.nextStep < run.totalSteps && !run.state.stopRequested) {
     await condition(() => !run.state.paused || run.state.stopRequested);
     if (run.state.stopRequested) break;
+    // A run that waited out a deploy (paused) moves to the new build before its next step.
+    if (workflowInfo().targetWorkerDeploymentVersionChanged) return continueRun(run, input);
     const succeeded = await runStep(run);
-    if (succeeded && shouldContinueAsNew(run, input)) {
-      await condition(allHandlersFinished);
-      return continueAsNew<typeof melRunWorkflow>({ ...input, carried: run.state });
-    }
+    if (succeeded && shouldContinueAsNew(run, input)) return continueRun(run, input);
   }
   return finish(run);
+}
+
+/**
+ * Continue-as-new, on the deployment's current build. Under Worker Versioning every execution is pinned to the
+ * build it started on (the workers' default, workers/versioning.ts), so this is the only place a run changes
+ * build. An unversioned execution must not ask for it: the server refuses versioning options without a version.
+ */
+async function continueRun(run: Run, input: MelRunInput): Promise<never> {
+  await condition(allHandlersFinished);
+  const versioned = workflowInfo().currentDeploymentVersion !== undefined;
+  const continueAsNew = makeContinueAsNewFunc<typeof melRunWorkflow>(
+    versioned ? { initialVersioningBehavior: 'AUTO_UPGRADE' } : {},
+  );
+  return continueAsNew({ ...input, carried: run.state });
 }
 
 function startRun({ runId, totalSteps, carried, config }: MelRunInput): Run {
@@ -211,12 +224,17 @@ async function runStep(run: Run): Promise<boolean> {
   }
 }
 
-/** When Temporal suggests it (history growing large), or after `continueAsNewAfterSteps` steps (tests). */
+/**
+ * When Temporal suggests it (history growing large), when a new build became current (Worker Versioning), or
+ * after `continueAsNewAfterSteps` steps (tests).
+ */
 function shouldContinueAsNew(run: Run, { continueAsNewAfterSteps }: MelRunInput): boolean {
   if (run.state.nextStep >= run.totalSteps) return false;
   const stepsHere = run.state.nextStep - run.firstStep;
+  const info = workflowInfo();
   return (
-    workflowInfo().continueAsNewSuggested ||
+    info.continueAsNewSuggested ||
+    info.targetWorkerDeploymentVersionChanged ||
     (continueAsNewAfterSteps !== undefined && stepsHere >= continueAsNewAfterSteps)
   );
 }
