@@ -19,6 +19,14 @@ export class CliError extends Error {
   }
 }
 
+/** `--step <n>`: a step number (from 0). */
+export function parseStepOption(value: string): number {
+  const step = Number(value);
+  if (!Number.isInteger(step) || step < 0)
+    throw new CliError(`--step expects a step number (0, 1, ...), got ${value}`);
+  return step;
+}
+
 export interface OutputOptions {
   json?: boolean;
 }

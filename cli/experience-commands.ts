@@ -4,7 +4,7 @@ import { assembleAudit } from '../store/audit.js';
 import type { MetaExperienceDoc } from '../store/documents.js';
 import { listMetaExperiences, loadAuditEvidence, type VerdictFilter } from '../store/queries.js';
 import { renderAudit, verdictLabel } from './audit-view.js';
-import { CliError, emit, withContext, type OutputOptions } from './context.js';
+import { CliError, emit, parseStepOption, withContext, type OutputOptions } from './context.js';
 import { decimal, table } from './format.js';
 import { linksOf } from './run-state.js';
 
@@ -86,7 +86,7 @@ export function registerExperienceCommands(program: Command): void {
     .command('experiences')
     .description('list the meta-experiences of a run with their verdicts and reasons')
     .argument('<run>', 'run id')
-    .option('--step <n>', 'only this step', parseStep)
+    .option('--step <n>', 'only this step', parseStepOption)
     .option('--accepted', 'only accepted ones')
     .option('--rejected', 'only rejected ones')
     .option('--json', 'print JSON')
@@ -120,11 +120,4 @@ export function registerExperienceCommands(program: Command): void {
         emit(options, assembleAudit(evidence, linksOf(context)), renderAudit);
       }),
     );
-}
-
-function parseStep(value: string): number {
-  const step = Number(value);
-  if (!Number.isInteger(step) || step < 0)
-    throw new CliError(`--step expects a step number (0, 1, ...), got ${value}`);
-  return step;
 }

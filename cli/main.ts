@@ -9,6 +9,7 @@ import { ConfigError } from '../common/env.js';
 import { CliError } from './context.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerExperienceCommands } from './experience-commands.js';
+import { registerExportCommand } from './export-command.js';
 import { registerReplayCommand } from './replay-command.js';
 import { registerReportCommand } from './report-command.js';
 import { registerRunCommands } from './run-commands.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerCompareCommand(program);
   registerReplayCommand(program);
   registerEvalCommand(program);
+  registerExportCommand(program);
   return program;
 }
 

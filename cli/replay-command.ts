@@ -10,7 +10,14 @@ import { melCollections } from '../store/collections.js';
 import { MelRunId, TASK_QUEUES, type PolicyRef } from '../temporal/contracts/common.js';
 import { failureChain } from '../temporal/errors.js';
 import { melReplayStepWorkflow } from '../workflows/index.js';
-import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import {
+  CliError,
+  emit,
+  parseStepOption,
+  withContext,
+  type CliContext,
+  type OutputOptions,
+} from './context.js';
 import { readRunData } from './data-set.js';
 import { decimal, table } from './format.js';
 import { withCliWorkers } from './workers.js';
@@ -28,12 +35,7 @@ export function registerReplayCommand(program: Command): void {
         'and report what differs from the original (trajectories, rewards, candidates, verdicts, losses)',
     )
     .argument('<run>', 'run id')
-    .requiredOption('--step <n>', 'the step to replay (from 0)', (value) => {
-      const step = Number(value);
-      if (!Number.isInteger(step) || step < 0)
-        throw new CliError(`--step expects a step number, got ${value}`);
-      return step;
-    })
+    .requiredOption('--step <n>', 'the step to replay (from 0)', parseStepOption)
     .option('--with-workers', 'run the workers in this process (else `npm run worker` must run)')
     .option('--json', 'print JSON')
     .action(withContext(replay));

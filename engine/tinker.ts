@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { currentCallScope } from '../common/call-scope.js';
+import { downloadSamplerArchive, type DownloadedArchive } from './checkpoint-archive.js';
 import {
   EngineError,
   type AdamParams,
@@ -235,6 +236,11 @@ export class TinkerClient implements PolicyEngine {
 
   async saveWeightsForSampler(args: Sequenced & { name: string }): Promise<string> {
     return this.savePath('/save_weights_for_sampler', args);
+  }
+
+  /** Streams a sampler checkpoint's adapter archive (tar.gz, PEFT layout) into `file` (engine/checkpoint-archive.ts). */
+  downloadSamplerArchive(samplerPath: string, file: string): Promise<DownloadedArchive> {
+    return downloadSamplerArchive({ baseUrl: this.baseUrl, apiKey: this.config.apiKey }, samplerPath, file);
   }
 
   async saveState(args: Sequenced & { name: string }): Promise<string> {

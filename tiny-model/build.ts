@@ -24,7 +24,7 @@ export interface BuildArgs {
   rawModelDir: string;
   /** Each round writes `<outDir>/<round name>`; the last one is the warm model. */
   outDir: string;
-  /** The engine venv's python (merge_lora.py). */
+  /** The engine venv's python (checkpoints/merge.ts). */
   python: string;
   log: Logger;
   serve: ServeModel;

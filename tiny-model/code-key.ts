@@ -10,11 +10,15 @@ function listFiles(root: string, relDir: string): string[] {
   });
 }
 
+/** Scripts outside the folder that a build runs: found by path, not through an import the closure follows. */
+const SCRIPT_ROOTS = ['checkpoints/python/merge_lora.py'];
+
 /** The key of the code under `repoRoot` that builds the warm model, and the files it covers. */
 export function workingTreeKey(repoRoot: string): { key: string; files: string[] } {
   const read = (rel: string) => {
     const file = path.join(repoRoot, rel);
     return existsSync(file) && statSync(file).isFile() ? readFileSync(file, 'utf8') : undefined;
   };
-  return codeKey(keyRoots(listFiles(repoRoot, TINY_MODEL_FOLDER)), read);
+  const scripts = SCRIPT_ROOTS.filter((file) => read(file) !== undefined);
+  return codeKey([...keyRoots(listFiles(repoRoot, TINY_MODEL_FOLDER)), ...scripts], read);
 }

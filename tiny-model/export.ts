@@ -1,13 +1,12 @@
 /**
  * Turns a warm-started LoRA on the engine into a standalone model folder (LoRA merged into the base with peft,
- * tiny-model/python/merge_lora.py) that the engine can serve as its base model.
+ * checkpoints/merge.ts) that the engine can serve as its base model.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { SamplingEngine, TrainingEngine } from '../engine/engine.js';
-import { runPythonScript } from '../engine/python.js';
+import { mergeLora } from '../checkpoints/merge.js';
 import {
   warmStart,
   type StepLosses,
@@ -17,27 +16,10 @@ import {
 } from './warm-start.js';
 
 export const WARM_START_REPORT = 'warm-start-report.json';
-const MERGE_LORA = fileURLToPath(new URL('python/merge_lora.py', import.meta.url));
 
 /** Where SkyRL writes a sampler checkpoint: <checkpoints_base>/<model_id>/sampler_weights/<name>.tar.gz. */
 export function samplerArchivePath(checkpointsBase: string, modelId: string, checkpointName: string): string {
   return path.join(checkpointsBase, modelId, 'sampler_weights', `${checkpointName}.tar.gz`);
-}
-
-export async function mergeLora(args: {
-  python: string;
-  baseModelDir: string;
-  archive: string;
-  outDir: string;
-}) {
-  await runPythonScript(args.python, MERGE_LORA, [
-    '--base-model',
-    args.baseModelDir,
-    '--adapter',
-    args.archive,
-    '--out',
-    args.outDir,
-  ]);
 }
 
 export interface WarmStartReport extends Omit<WarmStartResult, 'modelId' | 'samplerPath' | 'trace'> {
@@ -107,7 +89,12 @@ export async function ensureWarmModel(args: EnsureWarmModelArgs): Promise<WarmMo
     await rm(staging, { recursive: true, force: true });
     await mkdir(path.dirname(args.outDir), { recursive: true });
     const archive = samplerArchivePath(args.checkpointsBase, result.modelId, result.checkpointName);
-    await mergeLora({ python: args.python, baseModelDir: args.baseModelDir, archive, outDir: staging });
+    await mergeLora({
+      python: args.python,
+      baseModelDir: args.baseModelDir,
+      adapter: archive,
+      outDir: staging,
+    });
     const basedOn = (await readWarmModel(args.baseModelDir))?.report;
     const report = warmStartReport(result, args.deps.baseModel, basedOn);
     await writeFile(path.join(staging, WARM_START_REPORT), `${JSON.stringify(report, null, 2)}\n`);

@@ -12,13 +12,14 @@ import { loadTokenizer } from '../../mel/node.js';
 import { cachePaths } from '../../stack/install.js';
 import { withTemporaryEngine } from '../../stack/temporary-engine.js';
 import { buildCurriculum } from '../../tiny-model/curriculum.js';
-import { mergeLora, samplerArchivePath } from '../../tiny-model/export.js';
+import { mergeLora } from '../../checkpoints/merge.js';
+import { samplerArchivePath } from '../../tiny-model/export.js';
 import { sftDatum, tokenizeExample } from '../../tiny-model/sft-data.js';
 import { runTrace, traceMismatches, TraceSchema, TRACE_FILE } from '../../tiny-model/trace.js';
 
 // The warm-start code, checked in about two minutes instead of the ~25 a build takes: the first steps of round 1,
 // run from the raw tiny model on an engine of the test's own, must reproduce the losses recorded next to the
-// committed warm model (tiny-model/artifact/trace.json), and their LoRA must merge (merge_lora.py) into a model
+// committed warm model (tiny-model/artifact/trace.json), and their LoRA must merge (checkpoints/merge.ts) into a model
 // folder that reproduces the engine's logprobs.
 
 const env = loadEnv();
@@ -46,7 +47,7 @@ async function expectMergedModelMatches(
   const outDir = await mkdtemp(path.join(tmpdir(), 'warm-model-'));
   scratch.push(outDir);
   const python = cachePaths(env).venvPython;
-  await mergeLora({ python, baseModelDir: rawModel, archive, outDir });
+  await mergeLora({ python, baseModelDir: rawModel, adapter: archive, outDir });
   const engineLogprobs = (await engine.forward({ modelId, data })).perDatum.map((d) => d.logprobs);
   const sequences = data.map((d) => [
     ...(d.model_input.chunks[0]?.tokens ?? []),

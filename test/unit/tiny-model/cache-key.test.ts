@@ -79,7 +79,7 @@ describe('cache key of this repository', () => {
         'mel/random.ts',
         'mel/datums.ts',
         'tiny-model/warm-start.ts',
-        'tiny-model/python/merge_lora.py',
+        'checkpoints/python/merge_lora.py',
         'tiny-model/python/make_tiny_model.py',
       ]),
     );
