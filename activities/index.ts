@@ -1,4 +1,5 @@
 import { attemptsUnderLiveness, DEFAULT_LIVENESS } from './attempt.js';
+import { createCheckpointActivities } from './checkpoints.js';
 import { createEvalActivities } from './eval.js';
 import { createInternalizeActivities } from './internalize.js';
 import { createPolicyActivities } from './policy.js';
@@ -22,6 +23,7 @@ export function createMelActivities(deps: MelActivityDeps) {
   const { internalize } = createInternalizeActivities(deps);
   const { initPolicy, policyUpdate, releasePolicy, restorePolicy } = createPolicyActivities(deps);
   const { registerRun, recordStep } = createRecordActivities(deps);
+  const { pruneCheckpoints } = createCheckpointActivities(deps);
   const { prepareEval, sampleEvalChunk, scoreEvalChunk, finishEval } = createEvalActivities(deps);
   return {
     cpu: attemptsUnderLiveness(liveness, {
@@ -35,7 +37,13 @@ export function createMelActivities(deps: MelActivityDeps) {
       finishEval,
     }),
     gpuInference: attemptsUnderLiveness(liveness, { rollout, summarize, validate, sampleEvalChunk }),
-    gpuTraining: attemptsUnderLiveness(liveness, { initPolicy, policyUpdate, releasePolicy, restorePolicy }),
+    gpuTraining: attemptsUnderLiveness(liveness, {
+      initPolicy,
+      policyUpdate,
+      releasePolicy,
+      restorePolicy,
+      pruneCheckpoints,
+    }),
   };
 }
 

@@ -6,7 +6,8 @@ import { loadEnv } from '../common/env.js';
 import { exportCheckpoint, type ExportManifest } from '../checkpoints/export.js';
 import { createPolicyEngine } from '../engine/config.js';
 import { cachePaths } from '../stack/install.js';
-import type { RunDoc } from '../store/documents.js';
+import { melCollections } from '../store/collections.js';
+import { ids, type RunDoc } from '../store/documents.js';
 import { findRun, latestPolicy, policyAfterStep, type RecordedPolicy } from '../store/queries.js';
 import {
   CliError,
@@ -91,6 +92,14 @@ async function recordedPolicy(
   const policy = await policyAfterStep(db, run, step);
   if (!policy)
     throw new CliError(`step ${step} of run ${run._id} has not finished: no policy after it is saved`);
+  const pruned = (await melCollections(db).steps.findOne({ _id: ids.step(run._id, step) }))
+    ?.checkpointsPruned;
+  if (pruned) {
+    throw new CliError(
+      `the policy after step ${step} of run ${run._id} was deleted from the engine after step ${pruned.afterStep} ` +
+        `(checkpoints.keepLast: ${pruned.keepLast})`,
+    );
+  }
   return { runId: run._id, step, policy };
 }
 

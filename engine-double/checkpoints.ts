@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { DoubleError } from './errors.js';
 
@@ -72,6 +72,15 @@ export class CheckpointStore {
     const checkpoint = this.find(kind, modelId, name);
     if (!checkpoint) throw new DoubleError(404, `Checkpoint not found: ${modelId}/${name}`);
     return checkpoint;
+  }
+
+  /** Forgets a checkpoint (its file too); false when there was none. */
+  delete(kind: CheckpointKind, modelId: string, name: string): boolean {
+    const existed = this.find(kind, modelId, name) !== undefined;
+    this.saved.delete(`${kind}:${modelId}/${name}`);
+    const file = this.file(kind, modelId, name);
+    if (file) rmSync(file, { force: true });
+    return existed;
   }
 
   get size(): number {

@@ -357,6 +357,16 @@ export class DoubleCore {
     return { type: 'create_sampling_session', sampling_session_id: id };
   }
 
+  /** Hosted Tinker's `DELETE /training_runs/<model>/checkpoints/<weights|sampler_weights>/<name>`. */
+  deleteCheckpoint(route: string) {
+    const match = /^([A-Za-z0-9_-]+)\/checkpoints\/(weights|sampler_weights)\/([A-Za-z0-9_-]+)$/.exec(route);
+    if (!match) throw new DoubleError(404, 'Not Found');
+    const kind = match[2] === 'weights' ? 'training' : 'sampler';
+    if (!this.checkpoints.delete(kind, match[1]!, match[3]!))
+      throw new DoubleError(404, 'Checkpoint not found');
+    return {};
+  }
+
   getSampler(samplerId: string) {
     const source = this.samplingSessions.get(samplerId);
     if (!source) throw new DoubleError(404, 'Sampler not found');

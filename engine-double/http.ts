@@ -63,6 +63,7 @@ function apiRoutes(core: DoubleCore): Route[] {
     { method: 'GET', path: '/api/v1/healthz', handle: () => core.health() },
     { method: 'GET', path: '/api/v1/get_server_capabilities', handle: () => core.capabilities() },
     { method: 'GET', path: '/api/v1/samplers/', handle: ({ param }) => core.getSampler(param) },
+    { method: 'DELETE', path: '/api/v1/training_runs/', handle: ({ param }) => core.deleteCheckpoint(param) },
     post('client/config', () => core.clientConfig()),
     post('create_session', ({ body }) => core.createSession(body)),
     post('session_heartbeat', ({ body }) => core.heartbeat(body)),

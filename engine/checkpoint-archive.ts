@@ -27,16 +27,45 @@ const MAX_REDIRECTS = 5;
 /** One archive, whatever its size: a rank-32 adapter of an 8B model is a few hundred MB. */
 const DOWNLOAD_TIMEOUT_MS = 60 * 60_000;
 
+/**
+ * A checkpoint path → the engine's REST coordinates: `tinker://<model>/weights/<name>` is a training state;
+ * `tinker://<model>/sampler_weights/<name>` (or SkyRL's short `tinker://<model>/<name>`) sampler weights.
+ */
+export function parseCheckpointPath(checkpointPath: string): {
+  modelId: string;
+  kind: 'weights' | 'sampler_weights';
+  name: string;
+} {
+  const match = /^tinker:\/\/([A-Za-z0-9_-]+)\/(?:(weights|sampler_weights)\/)?([A-Za-z0-9_-]+)$/.exec(
+    checkpointPath,
+  );
+  if (!match) {
+    throw new EngineError(`${checkpointPath} is not a checkpoint path (tinker://<model>/weights/<name>)`, {
+      retryable: false,
+    });
+  }
+  const kind = match[2] === 'weights' ? 'weights' : 'sampler_weights';
+  return { modelId: match[1]!, kind, name: match[3]! };
+}
+
 /** `tinker://<model>/sampler_weights/<name>` (or SkyRL's short `tinker://<model>/<name>`) → model and name. */
 export function parseSamplerPath(samplerPath: string): { modelId: string; name: string } {
-  const match = /^tinker:\/\/([A-Za-z0-9_-]+)\/(?:sampler_weights\/)?([A-Za-z0-9_-]+)$/.exec(samplerPath);
-  if (!match) {
+  const parsed = /^tinker:\/\/[^/]+\/weights\//.test(samplerPath) ? undefined : tryParse(samplerPath);
+  if (!parsed) {
     throw new EngineError(
       `${samplerPath} is not a sampler checkpoint path (tinker://<model>/sampler_weights/<name>)`,
       { retryable: false },
     );
   }
-  return { modelId: match[1]!, name: match[2]! };
+  return { modelId: parsed.modelId, name: parsed.name };
+}
+
+function tryParse(checkpointPath: string): ReturnType<typeof parseCheckpointPath> | undefined {
+  try {
+    return parseCheckpointPath(checkpointPath);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Streams the archive into `file` (through `<file>.partial`, so a broken download never looks complete). */

@@ -103,7 +103,14 @@ export interface TrainingEngine {
   loadState(args: Sequenced & { path: string }): Promise<void>;
   /** Frees the model's adapter slot on the server. */
   unloadModel(modelId: string): Promise<void>;
+  /**
+   * Deletes a saved checkpoint (a state or sampler path): 'absent' when it is already gone, 'unsupported' when the
+   * engine has no delete route (SkyRL 0.3.0). Engines without the method cannot delete.
+   */
+  deleteCheckpoint?(path: string): Promise<CheckpointDeletion>;
 }
+
+export type CheckpointDeletion = 'deleted' | 'absent' | 'unsupported';
 
 export interface SamplingEngine {
   sample(request: SampleRequest): Promise<SampledSequence[]>;

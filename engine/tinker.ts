@@ -8,10 +8,11 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { currentCallScope } from '../common/call-scope.js';
-import { downloadSamplerArchive, type DownloadedArchive } from './checkpoint-archive.js';
+import { downloadSamplerArchive, parseCheckpointPath, type DownloadedArchive } from './checkpoint-archive.js';
 import {
   EngineError,
   type AdamParams,
+  type CheckpointDeletion,
   type Datum,
   type EngineDescription,
   type ForwardOutput,
@@ -74,7 +75,7 @@ interface SubmittedCall {
   handle: Promise<FutureHandle>;
 }
 
-type Method = 'GET' | 'POST';
+type Method = 'GET' | 'POST' | 'DELETE';
 
 interface CallOptions {
   retries?: number;
@@ -241,6 +242,26 @@ export class TinkerClient implements PolicyEngine {
   /** Streams a sampler checkpoint's adapter archive (tar.gz, PEFT layout) into `file` (engine/checkpoint-archive.ts). */
   downloadSamplerArchive(samplerPath: string, file: string): Promise<DownloadedArchive> {
     return downloadSamplerArchive({ baseUrl: this.baseUrl, apiKey: this.config.apiKey }, samplerPath, file);
+  }
+
+  /**
+   * `DELETE /training_runs/<model>/checkpoints/<weights|sampler_weights>/<name>`, hosted Tinker's route. An engine
+   * without the route (SkyRL 0.3.0) answers FastAPI's bare 404 "Not Found" or a 405: 'unsupported'; any other 404
+   * is a checkpoint already gone.
+   */
+  async deleteCheckpoint(path: string): Promise<CheckpointDeletion> {
+    const { modelId, kind, name } = parseCheckpointPath(path);
+    try {
+      await this.call('DELETE', `/training_runs/${modelId}/checkpoints/${kind}/${name}`);
+      return 'deleted';
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      if (error.status === 405 || (error.status === 404 && /answered 404: Not Found$/.test(error.message))) {
+        return 'unsupported';
+      }
+      if (error.status === 404) return 'absent';
+      throw error;
+    }
   }
 
   async saveState(args: Sequenced & { name: string }): Promise<string> {
@@ -437,6 +458,7 @@ export class TinkerClient implements PolicyEngine {
         status: response.status,
       });
     }
+    if (text === '' && method === 'DELETE') return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch (error) {

@@ -101,6 +101,12 @@ export const RunConfigSchema = z
       ])
       .optional(),
     /**
+     * The policies the engine keeps: with `keepLast`, after each step the saved states and sampler weights of steps
+     * older than the newest `keepLast` are deleted through the engine's delete route, except those another run,
+     * a running eval or a fork still references (checkpoints/prune.ts). Absent: every step's checkpoint is kept.
+     */
+    checkpoints: z.object({ keepLast: z.number().int().positive().optional() }).strict().prefault({}),
+    /**
      * How a step splits its sampling stages into activities that any inference worker takes: prompts per rollout
      * activity, reflections or replays per summarize or validate activity. Each activity samples its items at once,
      * so with W worker slots (MEL_WORKER_CONCURRENCY_GPU_INFERENCE) about W·promptsPerChunk·G sequences are in flight.

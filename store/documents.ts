@@ -293,6 +293,8 @@ export interface StepDoc {
   update?: PolicyUpdateRecord;
   /** Engine models created by policy-update attempts, so a retry can free the slots of crashed ones. */
   engineModels?: string[];
+  /** Set when `checkpoints.keepLast` deleted the policy this step saved (its state and sampler weights). */
+  checkpointsPruned?: { at: Date; keepLast: number; afterStep: number };
   metrics?: StepMetrics;
 }
 

@@ -92,6 +92,30 @@ export function describeInitialPolicy(spec: InitialPolicySpec): string {
   return 'statePath' in spec ? spec.statePath : `run ${spec.runId} after step ${spec.step}`;
 }
 
+/**
+ * Checkpoint paths that something besides their own run still needs: what other runs started from (their initial
+ * policy, a fork's source) and the policy of every eval that is still running.
+ */
+export async function referencedCheckpoints(db: Db, runId: string): Promise<Set<string>> {
+  const { runs, evals } = melCollections(db);
+  const [otherRuns, runningEvals] = await Promise.all([
+    runs.find({ _id: { $ne: runId } }, { projection: { initialPolicy: 1, forkedFrom: 1 } }).toArray(),
+    evals.find({ status: 'running' }, { projection: { 'definition.target.policy': 1 } }).toArray(),
+  ]);
+  const paths = [
+    ...otherRuns.flatMap((run) => [
+      run.initialPolicy?.statePath,
+      run.initialPolicy?.samplerPath,
+      run.forkedFrom?.statePath,
+    ]),
+    ...runningEvals.flatMap(({ definition }) => [
+      definition.target.policy.statePath,
+      definition.target.policy.samplerPath,
+    ]),
+  ];
+  return new Set(paths.filter((path): path is string => path !== undefined));
+}
+
 /** The recorded checkpoint a run forks from (`initialPolicy`), checked against the new run's LoRA rank. */
 export async function forkSource(db: Db, spec: InitialPolicySpec, rank: number): Promise<RecordedPolicy> {
   const recorded =

@@ -36,6 +36,8 @@ interface Run {
   readonly totalSteps: number;
   readonly mode: RunMode;
   readonly fanOut: StepFanOut;
+  /** `checkpoints.keepLast`, when old checkpoints are pruned. */
+  readonly keepLast?: number;
   readonly state: RunState;
   phase: RunPhase;
   /** The step whose child workflow is running. */
@@ -91,6 +93,7 @@ function startRun({ runId, totalSteps, carried, config }: MelRunInput): Run {
     totalSteps,
     mode: config.mode,
     fanOut,
+    keepLast: config.checkpoints?.keepLast, // absent from the input of runs started before it existed
     state,
     phase: 'starting',
     firstStep: state.nextStep,
@@ -214,6 +217,7 @@ async function runStep(run: Run): Promise<boolean> {
     state.lastStep = { step, verify: result.verify, validate: result.validate, update: result.update };
     state.lastError = undefined;
     state.nextStep = step + 1;
+    if (run.keepLast !== undefined) await pruneCheckpoints(runId, step);
     return true;
   } catch (error) {
     pauseOnFailure(run, { step, message: failureChain(error) });
@@ -221,6 +225,18 @@ async function runStep(run: Run): Promise<boolean> {
   } finally {
     // No step runs between steps, nor while the run waits on a failure.
     run.currentStep = undefined;
+  }
+}
+
+/** `checkpoints.keepLast`: housekeeping, so a failure is logged and the run goes on (the next step prunes again). */
+async function pruneCheckpoints(runId: string, step: number): Promise<void> {
+  try {
+    await gpuTraining.pruneCheckpoints({ runId, step });
+  } catch (error) {
+    log.warn('old checkpoints could not be pruned; the next step tries again', {
+      step,
+      error: failureChain(error),
+    });
   }
 }
 

@@ -219,6 +219,14 @@ export interface InitPolicyInput {
   runId: string;
 }
 
+/** `pruneCheckpoints`: after a step, what `checkpoints.keepLast` deleted. */
+export interface PruneSummary {
+  /** Steps whose saved state and sampler weights were deleted now. */
+  prunedSteps: number[];
+  /** The engine has no delete route: nothing can be pruned. */
+  unsupported?: true;
+}
+
 /** `recordStep`: writes the step's metrics once its stages have all run. */
 export interface RecordStepInput {
   runId: string;

@@ -22,7 +22,9 @@ describe('mel pause / resume / stop and a failed step, end to end', () => {
   let temporal: Client;
   let workers: Awaited<ReturnType<typeof startWorkers>>;
   let runs: Collection<RunDoc>;
-  const config = shortRunConfig({ steps: 3, batchSize: 2 });
+  // Steps enough that the stop, sent by a CLI process after another polled the status, finds one still to run
+  // on a loaded machine (it arrived after the last step once, with 3).
+  const config = shortRunConfig({ steps: 6, batchSize: 2 });
   const runId = config.runId;
   const missingDataset = `/nonexistent/${runId}/problems.jsonl`;
 

@@ -126,6 +126,15 @@ describe('Tinker engine on the real SkyRL server', () => {
     expect(after).toBeLessThan(before - 0.01);
   });
 
+  it('has no delete route, so checkpoints.keepLast can only report that it cannot prune', async () => {
+    const model = await newModel(7);
+    const state = await engine.saveState({ modelId: model, name: 'kept_for_good' });
+    const sampler = await engine.saveWeightsForSampler({ modelId: model, name: 'kept_for_good' });
+    expect(await engine.deleteCheckpoint(state)).toBe('unsupported');
+    expect(await engine.deleteCheckpoint(sampler)).toBe('unsupported');
+    await engine.loadState({ modelId: await newModel(8), path: state }); // still there
+  });
+
   it('save_state then load_state restores identical logprobs and the optimizer state', async () => {
     const trained = await newModel(5);
     await trainOnTarget(trained);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { downloadSamplerArchive, parseSamplerPath } from '../../../engine/checkpoint-archive.js';
+import { TinkerClient } from '../../../engine/tinker.js';
 import { json, startFakeServer } from './fake-http.js';
 
 const ARCHIVE = Buffer.from('not really a tar.gz, but bytes to pass through'.repeat(1000));
@@ -97,6 +98,38 @@ describe('downloadSamplerArchive', () => {
       ).rejects.toThrow(/downloading tinker:\/\/m\/x failed/);
       expect(existsSync(path.join(dir, 'x'))).toBe(false);
       expect(existsSync(path.join(dir, 'x.partial'))).toBe(false);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('TinkerClient.deleteCheckpoint', () => {
+  it("uses hosted Tinker's route, and tells a deleted, an absent and an undeletable checkpoint apart", async () => {
+    const answers: Record<string, [number, unknown]> = {
+      '/api/v1/training_runs/m/checkpoints/weights/s1': [200, {}],
+      '/api/v1/training_runs/m/checkpoints/sampler_weights/s1': [200, {}],
+      '/api/v1/training_runs/m/checkpoints/weights/gone': [404, { detail: 'Checkpoint not found' }],
+      '/api/v1/training_runs/get-only/checkpoints/weights/s1': [405, { detail: 'Method Not Allowed' }],
+    };
+    const engine = await startFakeServer((request, response) => {
+      const [status, body] = answers[request.path] ?? [404, { detail: 'Not Found' }]; // FastAPI: no such route
+      json(response, status, body);
+    });
+    try {
+      const client = new TinkerClient({ baseUrl: engine.url, maxRetries: 0 });
+      expect(await client.deleteCheckpoint('tinker://m/weights/s1')).toBe('deleted');
+      expect(await client.deleteCheckpoint('tinker://m/s1')).toBe('deleted');
+      expect(await client.deleteCheckpoint('tinker://m/weights/gone')).toBe('absent');
+      expect(await client.deleteCheckpoint('tinker://other/weights/s1')).toBe('unsupported');
+      expect(await client.deleteCheckpoint('tinker://get-only/weights/s1')).toBe('unsupported');
+      expect(engine.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'DELETE /api/v1/training_runs/m/checkpoints/weights/s1',
+        'DELETE /api/v1/training_runs/m/checkpoints/sampler_weights/s1',
+        'DELETE /api/v1/training_runs/m/checkpoints/weights/gone',
+        'DELETE /api/v1/training_runs/other/checkpoints/weights/s1',
+        'DELETE /api/v1/training_runs/get-only/checkpoints/weights/s1',
+      ]);
     } finally {
       await engine.close();
     }
