@@ -3,7 +3,9 @@ import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { resolveEndpoints, type Endpoints } from '../common/env.js';
 import { redactCredentials, redactedMessage } from '../common/redact.js';
+import type { RunDoc } from '../store/documents.js';
 import { ensureIndexes } from '../store/indexes.js';
+import { findRun } from '../store/queries.js';
 import { connectMongo, type MongoHandle } from '../store/mongo.js';
 import { connectClient } from '../temporal/connection.js';
 import { processTracing } from '../telemetry/tracing.js';
@@ -58,6 +60,13 @@ export class CliContext {
       },
     );
     return (await this.mongo).db;
+  }
+
+  /** The run's document, or the error a user sees for a name no run has. */
+  async run(runId: string): Promise<RunDoc> {
+    const run = await findRun(await this.db(), runId);
+    if (!run) throw new CliError(`no run named ${runId}: see \`mel runs\``);
+    return run;
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import { createPolicyEngine } from '../engine/config.js';
 import { cachePaths } from '../stack/install.js';
 import { melCollections } from '../store/collections.js';
 import { ids, type RunDoc } from '../store/documents.js';
-import { findRun, latestPolicy, policyAfterStep, type RecordedPolicy } from '../store/queries.js';
+import { latestPolicy, policyAfterStep, type RecordedPolicy } from '../store/queries.js';
 import {
   CliError,
   emit,
@@ -46,9 +46,7 @@ export function registerExportCommand(program: Command): void {
 }
 
 async function exportPolicy(context: CliContext, runId: string, options: ExportOptions): Promise<void> {
-  const db = await context.db();
-  const run = await findRun(db, runId);
-  if (!run) throw new CliError(`no run named ${runId}: see \`mel runs\``);
+  const run = await context.run(runId);
   const target = await recordedPolicy(context, run, options.step);
   const merge = options.adapterOnly ? undefined : mergeSettings(run, options);
   const engine = createPolicyEngine(context.endpoints);

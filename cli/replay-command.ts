@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Db } from 'mongodb';
 import { datasetPin } from '../mel/node.js';
 import { ids, type RunDoc } from '../store/documents.js';
-import { findRun, loadStepEvidence, policyAfterStep } from '../store/queries.js';
+import { loadStepEvidence, policyAfterStep } from '../store/queries.js';
 import { compareSteps, type Comparison, type LossComparison, type ReplayDiff } from '../store/replay-diff.js';
 import { melCollections } from '../store/collections.js';
 import { MelRunId, TASK_QUEUES, type PolicyRef } from '../temporal/contracts/common.js';
@@ -43,8 +43,7 @@ export function registerReplayCommand(program: Command): void {
 
 async function replay(context: CliContext, runId: string, options: ReplayOptions): Promise<void> {
   const db = await context.db();
-  const run = await findRun(db, runId);
-  if (!run) throw new CliError(`no run named ${runId}: see \`mel runs\``);
+  const run = await context.run(runId);
   const policy = await startingPolicy(db, run, options.step);
   // A run from before data sets were pinned is pinned to what its data set reads now.
   const data = run.data ?? datasetPin(await readRunData(run.config));

@@ -2,9 +2,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { findRun, listMetaExperiences, stepMetrics } from '../store/queries.js';
+import { listMetaExperiences, stepMetrics } from '../store/queries.js';
 import { METRICS_FILE, writeMetricsFile } from '../trackers/metrics-file.js';
-import { CliError, emit, withContext, type CliContext, type OutputOptions } from './context.js';
+import { emit, withContext, type CliContext, type OutputOptions } from './context.js';
 import type { LineChart } from './report/chart.js';
 import { lineChartPng } from './report/png.js';
 import { reportCharts, reportHtml, type ReportData } from './report/html.js';
@@ -47,8 +47,7 @@ export function registerReportCommand(program: Command): void {
 
 async function loadReportData(context: CliContext, runId: string): Promise<ReportData> {
   const db = await context.db();
-  const run = await findRun(db, runId);
-  if (!run) throw new CliError(`no run named ${runId}: see \`mel runs\``);
+  const run = await context.run(runId);
   const [metrics, accepted, status] = await Promise.all([
     stepMetrics(db, runId),
     listMetaExperiences(db, runId, { verdict: 'accepted' }),
