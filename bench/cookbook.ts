@@ -11,7 +11,7 @@ import { loadEnv } from '../common/env.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { redactCredentials } from '../common/redact.js';
 import type { Problem } from '../mel/types.js';
-import { OFFLINE_ENV } from '../stack/install.js';
+import { OFFLINE_ENV } from '../common/python-script.js';
 import { stopProcessGroup } from '../stack/process.js';
 import { COOKBOOK_DIR, ensureCookbookVenv } from './cookbook-venv.js';
 

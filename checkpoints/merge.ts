@@ -4,7 +4,7 @@
  * what the tiny model's warm start makes the engine's next base model from.
  */
 import { fileURLToPath } from 'node:url';
-import { runPythonScript } from '../engine/python.js';
+import { OFFLINE_ENV, runPythonScript } from '../common/python-script.js';
 
 export const MERGE_LORA_SCRIPT = fileURLToPath(new URL('python/merge_lora.py', import.meta.url));
 
@@ -15,12 +15,11 @@ export async function mergeLora(args: {
   adapter: string;
   outDir: string;
 }): Promise<void> {
-  await runPythonScript(args.python, MERGE_LORA_SCRIPT, [
-    '--base-model',
-    args.baseModelDir,
-    '--adapter',
-    args.adapter,
-    '--out',
-    args.outDir,
-  ]);
+  await runPythonScript(
+    args.python,
+    MERGE_LORA_SCRIPT,
+    ['--base-model', args.baseModelDir, '--adapter', args.adapter, '--out', args.outDir],
+    undefined,
+    { env: OFFLINE_ENV },
+  );
 }

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { REPO_ROOT, tinyModelDir, type Env } from '../common/env.js';
 import type { Logger } from '../common/logger.js';
 import { requirePostgresBinaries, type PostgresBinaries } from './postgres.js';
+import { OFFLINE_ENV } from '../common/python-script.js';
 import { FERRETDB_FIXES } from './ferretdb-fix.js';
 import { requireGo, requirePython, versionOf } from './prereqs.js';
 
@@ -270,14 +271,6 @@ async function ensureTinyModel(env: Env, log: Logger, python: string): Promise<s
   });
   return paths.modelDir;
 }
-
-/** Keeps model code from reaching for a hub: everything it loads is local. */
-export const OFFLINE_ENV = {
-  HF_HUB_OFFLINE: '1',
-  TRANSFORMERS_OFFLINE: '1',
-  HF_DATASETS_OFFLINE: '1',
-  TOKENIZERS_PARALLELISM: 'false',
-} as const;
 
 /** Builds `artifact` with `build` unless a stamp says it was built from the same `key`. */
 export async function cached(

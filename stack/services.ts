@@ -11,7 +11,8 @@ import { temporalConnectionOptions } from '../temporal/connection.js';
 import { SEARCH_ATTRIBUTES } from '../temporal/contracts/common.js';
 import { childEnvironment } from '../common/child-env.js';
 import type { Logger } from '../common/logger.js';
-import { OFFLINE_ENV, type InstalledStack } from './install.js';
+import { OFFLINE_ENV } from '../common/python-script.js';
+import type { InstalledStack } from './install.js';
 import {
   POSTGRES_MAX_CONNECTIONS,
   postgresAccepts,

@@ -1,8 +1,8 @@
 /**
- * Experiment trackers that `recordStep` sends each run's recorded steps to (MLflow: trackers/mlflow.ts). A tracker
- * is sent the whole run each time and sends only what it lacks, so a tracker that fails is logged and skipped: the
- * training step goes on, and the next recorded step catches the tracker up. (The run's last steps are not resent
- * after it ends; MongoDB, metrics.jsonl and `mel report` have them.)
+ * Experiment trackers that `recordStep` sends each run's recorded steps to (trackers/mlflow.ts, trackers/wandb.ts).
+ * A tracker is sent the whole run each time and sends only what it lacks, so a tracker that fails is logged and
+ * skipped: the training step goes on, and the next recorded step catches the tracker up. (The run's last steps are
+ * not resent after it ends; MongoDB, metrics.jsonl and `mel report` have them.)
  */
 import { createLogger, type Logger } from '../common/logger.js';
 import { redactedMessage } from '../common/redact.js';
@@ -10,6 +10,7 @@ import type { RunDoc } from '../store/documents.js';
 import type { StepMetricsRow } from '../store/queries.js';
 import { mlflowSettingsFromEnv } from './mlflow-client.js';
 import { MlflowSink } from './mlflow.js';
+import { WandbSink, wandbSettingsFromEnv } from './wandb.js';
 
 export interface StepTracker {
   readonly name: string;
@@ -39,8 +40,9 @@ export async function sendToTrackers(
   }
 }
 
-/** The trackers the environment configures (MLFLOW_TRACKING_URI: MLflow); none by default. */
+/** The trackers the environment configures (MLFLOW_TRACKING_URI: MLflow; WANDB_PROJECT: W&B); none by default. */
 export function trackersFromEnv(source: NodeJS.ProcessEnv = process.env): StepTracker[] {
   const mlflow = mlflowSettingsFromEnv(source);
-  return mlflow ? [new MlflowSink(mlflow)] : [];
+  const wandb = wandbSettingsFromEnv(source);
+  return [...(mlflow ? [new MlflowSink(mlflow)] : []), ...(wandb ? [new WandbSink(wandb)] : [])];
 }
