@@ -23,7 +23,7 @@ export function createRecordActivities({
    * Stores the run's configuration and data set pin once; a second start with a different configuration or data
    * set is refused.
    */
-  async function registerRun({ config, data, workflowId }: RegisterRunInput): Promise<void> {
+  async function registerRun({ config, data, workflowId, replayOf }: RegisterRunInput): Promise<void> {
     const parsed = parseRunConfig(config);
     const existing = await runs.findOne({ _id: parsed.runId });
     if (existing) {
@@ -35,7 +35,14 @@ export function createRecordActivities({
       return;
     }
     await upsertOne(runs, parsed.runId, {
-      $setOnInsert: { config: parsed, data, baseModel, createdAt: new Date(), workflowId },
+      $setOnInsert: {
+        config: parsed,
+        data,
+        baseModel,
+        createdAt: new Date(),
+        workflowId,
+        ...(replayOf ? { replayOf } : {}),
+      },
     });
   }
 

@@ -56,7 +56,15 @@ async function replay(context: CliContext, runId: string, options: ReplayOptions
       .execute(melReplayStepWorkflow, {
         taskQueue: TASK_QUEUES.cpu,
         workflowId: `mel-replay/${replayRunId}`,
-        args: [{ config: { ...run.config, runId: replayRunId }, data, step: options.step, policy }],
+        args: [
+          {
+            config: { ...run.config, runId: replayRunId },
+            data,
+            step: options.step,
+            policy,
+            originalRunId: runId,
+          },
+        ],
         typedSearchAttributes: [{ key: MelRunId, value: replayRunId }],
       })
       .catch((error: unknown) => {

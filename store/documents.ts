@@ -77,6 +77,8 @@ export interface RunDoc {
   initialPolicy?: PolicyRef;
   /** The checkpoint the run forked from (configuration `initialPolicy`), as initPolicy found it. */
   forkedFrom?: { runId: string; step: number | null; statePath: string };
+  /** Set on a replay's run (`mel replay`): the step it replays and the policy it restored. */
+  replayOf?: { runId: string; step: number; policy: PolicyRef };
   workflowId: string;
 }
 

@@ -94,12 +94,14 @@ export function describeInitialPolicy(spec: InitialPolicySpec): string {
 
 /**
  * Checkpoint paths that something besides their own run still needs: what other runs started from (their initial
- * policy, a fork's source) and the policy of every eval that is still running.
+ * policy, a fork's source, a replay's restored policy) and the policy of every eval that is still running.
  */
 export async function referencedCheckpoints(db: Db, runId: string): Promise<Set<string>> {
   const { runs, evals } = melCollections(db);
   const [otherRuns, runningEvals] = await Promise.all([
-    runs.find({ _id: { $ne: runId } }, { projection: { initialPolicy: 1, forkedFrom: 1 } }).toArray(),
+    runs
+      .find({ _id: { $ne: runId } }, { projection: { initialPolicy: 1, forkedFrom: 1, replayOf: 1 } })
+      .toArray(),
     evals.find({ status: 'running' }, { projection: { 'definition.target.policy': 1 } }).toArray(),
   ]);
   const paths = [
@@ -107,6 +109,8 @@ export async function referencedCheckpoints(db: Db, runId: string): Promise<Set<
       run.initialPolicy?.statePath,
       run.initialPolicy?.samplerPath,
       run.forkedFrom?.statePath,
+      run.replayOf?.policy.statePath,
+      run.replayOf?.policy.samplerPath,
     ]),
     ...runningEvals.flatMap(({ definition }) => [
       definition.target.policy.statePath,

@@ -14,13 +14,19 @@ export async function melReplayStepWorkflow({
   data,
   step,
   policy,
+  originalRunId,
 }: ReplayStepInput): Promise<StepResult> {
   upsertSearchAttributes([
     { key: MelRunId, value: config.runId },
     { key: MelStep, value: step },
     { key: MelPhase, value: 'replay' },
   ]);
-  await cpu.registerRun({ config, data, workflowId: workflowInfo().workflowId });
+  await cpu.registerRun({
+    config,
+    data,
+    workflowId: workflowInfo().workflowId,
+    ...(originalRunId ? { replayOf: { runId: originalRunId, step, policy } } : {}),
+  });
   const restored = await gpuTraining.restorePolicy({ policy, name: config.runId });
   const result = await executeChild(melStepWorkflow, {
     workflowId: stepWorkflowId(config.runId, step),

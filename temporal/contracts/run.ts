@@ -74,6 +74,8 @@ export interface ReplayStepInput {
   step: number;
   /** The policy the original step started from. */
   policy: PolicyRef;
+  /** The original run (absent from replays started before it was passed). */
+  originalRunId?: string;
 }
 
 // ---- one step ----
@@ -212,6 +214,8 @@ export interface RegisterRunInput {
   config: RunConfig;
   data: DatasetPin;
   workflowId: string;
+  /** A replay (`mel replay`): the policy it restores, so `checkpoints.keepLast` of the original never deletes it. */
+  replayOf?: { runId: string; step: number; policy: PolicyRef };
 }
 
 /** `initPolicy`: the run's starting policy, a fresh LoRA adapter saved once. */

@@ -73,7 +73,7 @@ describe('checkpoints.keepLast', () => {
     expect(exported.stderr).toMatch(/deleted from the engine after step 2 \(checkpoints\.keepLast: 2\)/);
   });
 
-  it('protects what other runs started from and what running evals read, not finished evals', async () => {
+  it('protects what other runs and replays started from and what running evals read, not finished evals', async () => {
     const db = stack.workers.deps.mongo.db;
     const { runs, evals } = melCollections(db);
     const own = uniqueId('own');
@@ -103,14 +103,16 @@ describe('checkpoints.keepLast', () => {
         initialPolicy: policy('fork-copy'),
         forkedFrom: { runId: own, step: 1, statePath: path('step-1') },
       }),
+      runDoc(`${own}-replay`, { replayOf: { runId: own, step: 5, policy: policy('step-4') } }),
     ]);
     await evals.insertMany([
       evalDoc(`${own}-eval-running`, 'running', 'step-2'),
       evalDoc(`${own}-eval-done`, 'completed', 'step-3'),
     ]);
     const referenced = await referencedCheckpoints(db, own);
-    for (const name of ['step-1', 'fork-copy', 'step-2']) expect(referenced.has(path(name))).toBe(true);
-    expect(referenced.has(`${path('step-2')}-sampler`)).toBe(true);
+    for (const name of ['step-1', 'fork-copy', 'step-2', 'step-4'])
+      expect(referenced.has(path(name))).toBe(true);
+    for (const name of ['step-2', 'step-4']) expect(referenced.has(`${path(name)}-sampler`)).toBe(true);
     for (const name of ['own-initial', 'step-3']) expect(referenced.has(path(name))).toBe(false);
   });
 });
