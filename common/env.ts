@@ -12,7 +12,8 @@ import {
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const port = z.coerce.number().int().min(1).max(65_535);
-const optionalText = z
+/** A variable that counts as unset when empty or blank. */
+export const optionalText = z
   .string()
   .trim()
   .optional()

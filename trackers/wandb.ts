@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ConfigError } from '../common/env.js';
+import { ConfigError, optionalText } from '../common/env.js';
 import { runPythonScript } from '../common/python-script.js';
 import type { RunDoc } from '../store/documents.js';
 import type { StepMetricsRow } from '../store/queries.js';
@@ -15,12 +15,6 @@ import { stepPoints } from './mlflow.js';
 import type { StepTracker } from './tracker.js';
 
 const SINK_SCRIPT = fileURLToPath(new URL('python/wandb_sink.py', import.meta.url));
-
-const optionalText = z
-  .string()
-  .trim()
-  .optional()
-  .transform((value) => (value ? value : undefined));
 
 const SettingsSchema = z.object({
   /** W&B's own variable: setting it turns the sink on. */
