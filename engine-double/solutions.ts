@@ -15,6 +15,8 @@ const WORK_LINES = [
   'Finally I check the result against the question.',
 ];
 
+const MAX_FILLER_LINES = 1000;
+
 const FILLER_LINES = [
   'Let me think about this step by step.',
   'I read the question again before I start.',
@@ -89,10 +91,23 @@ export function padToTokens(
   target: number,
   countTokens: (text: string) => number,
 ): string {
+  // Lines before the text are pre-tokenized apart at each '\n', so the whole counts (nearly) as the sum of its parts:
+  // each kind of line is counted once, not the whole text again per line added (quadratic at 4k-token answers,
+  // minutes per request). The exact count decides at the end.
+  const lineCosts = new Map<string, number>();
+  const cost = (line: string) =>
+    lineCosts.get(line) ?? lineCosts.set(line, countTokens(`${line}\n`)).get(line)!;
   const lines: string[] = [];
-  let padded = text;
-  while (countTokens(padded) < target && lines.length < 1000) {
-    lines.push(pickOne(random, FILLER_LINES));
+  let estimate = countTokens(text);
+  const add = () => {
+    const line = pickOne(random, FILLER_LINES);
+    lines.push(line);
+    estimate += cost(line);
+  };
+  while (estimate < target && lines.length < MAX_FILLER_LINES) add();
+  let padded = [...lines, text].join('\n');
+  while (countTokens(padded) < target && lines.length < MAX_FILLER_LINES) {
+    add();
     padded = [...lines, text].join('\n');
   }
   return padded;

@@ -12,6 +12,7 @@ import {
   unparseableReflectionText,
 } from '../../../engine-double/reflection.js';
 import { padToTokens, solutionText, wrongAnswer } from '../../../engine-double/solutions.js';
+import { tokenizer } from './helpers.js';
 import { OptionsError } from '../../../engine-double/options.js';
 import { LatencyModel, NO_LATENCY, sampleCostMs } from '../../../engine-double/latency.js';
 import {
@@ -179,6 +180,21 @@ describe('solutions', () => {
     expect(padded.split(' ').length).toBeGreaterThanOrEqual(40);
     expect(padded.endsWith('The answer is \\boxed{5}.')).toBe(true);
     expect(padded.replace('\\boxed{5}', '')).not.toMatch(/\d/);
+  });
+
+  it('pads a 4k-token answer counting each kind of line once, not the whole text per line', () => {
+    const count = (text: string) => tokenizer.encode(text).length;
+    for (const target of [50, 1000, 4000]) {
+      let calls = 0;
+      const padded = padToTokens(seededRandom(target), 'The answer is \\boxed{5}.', target, (text) => {
+        calls++;
+        return count(text);
+      });
+      const tokens = count(padded);
+      expect(tokens).toBeGreaterThanOrEqual(target);
+      expect(tokens).toBeLessThan(target + 30); // at most a line or two past it
+      expect(calls).toBeLessThanOrEqual(8); // the text, four kinds of line, the exact check (quadratic: ~400)
+    }
   });
 });
 
