@@ -62,7 +62,10 @@ export function createRolloutActivities(deps: MelActivityDeps) {
     const { start, end } = items ?? { start: 0, end: problems.length };
     const chunk = problems.slice(start, end);
     const inFlight = items ? chunk.length : PROMPTS_IN_FLIGHT;
-    const storedBefore = sampleIdsByPrompt(await reads.storedSamples(runId, step));
+    const promptIds = items && promptIdsIn(runId, step, items);
+    const storedBefore = sampleIdsByPrompt(
+      await (promptIds ? reads.storedSamplesOf(promptIds) : reads.storedSamples(runId, step)),
+    );
     await mapWithProgress('rollout', chunk, inFlight, async (problem, offset) => {
       const promptIndex = start + offset;
       const stored = storedBefore.get(ids.prompt(runId, step, promptIndex)) ?? [];
@@ -70,8 +73,8 @@ export function createRolloutActivities(deps: MelActivityDeps) {
         await sampleGroup(run.config, policy, { runId, step, promptIndex, problem }, stored);
       }
     });
-    if (!items) return rolloutSummary(runId, step, problems.length);
-    return chunkSummary(runId, step, promptIdsIn(runId, step, { start, end }));
+    if (!promptIds) return rolloutSummary(runId, step, problems.length);
+    return chunkSummary(runId, step, promptIds);
   }
 
   /**
@@ -149,10 +152,10 @@ export function createRolloutActivities(deps: MelActivityDeps) {
 
   /** What a chunk's rollouts left stored; whether any of the step's is usable is the step workflow's check. */
   async function chunkSummary(runId: string, step: number, promptIds: string[]): Promise<RolloutSummary> {
-    // By step, then by prompt here: FerretDB v1 pushes equalities down, never `$in`.
+    // The exclusions by step, then by prompt here: they are few and small.
     const inChunk = (doc: { promptId: string }) => promptIds.includes(doc.promptId);
-    const [stored, stepExcluded] = await Promise.all([
-      reads.storedSamples(runId, step),
+    const [usable, stepExcluded] = await Promise.all([
+      reads.storedSamplesOf(promptIds),
       exclusions
         .find(
           { ...stepScope(runId, step), stage: 'rollout' },
@@ -160,7 +163,6 @@ export function createRolloutActivities(deps: MelActivityDeps) {
         )
         .toArray(),
     ]);
-    const usable = stored.filter(inChunk);
     const excluded = stepExcluded.filter(inChunk);
     const excludedPrompts = excluded.filter((e) => e.sampleIndex === undefined).length;
     return {

@@ -223,11 +223,12 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
         await insertAbsent(collections.trajectories, docs.trajectories);
         await insertAbsent(collections.rewards, docs.rewards);
       });
-      // Each rollout chunk reads the step's stored samples when it starts and for its summary.
+      // Each rollout chunk reads its prompts' stored samples when it starts and for its summary.
       const rolloutReadsS = await timed(() =>
-        mapLimited(chunks(docs.prompts, DEFAULT_FAN_OUT.promptsPerChunk), 4, async () => {
-          await reads.storedSamples(RUN, step);
-          await reads.storedSamples(RUN, step);
+        mapLimited(chunks(docs.prompts, DEFAULT_FAN_OUT.promptsPerChunk), 4, async (chunk) => {
+          const promptIds = chunk.map((prompt) => prompt._id);
+          await reads.storedSamplesOf(promptIds);
+          await reads.storedSamplesOf(promptIds);
         }),
       );
       const verifyReadsS = await timed(() =>
@@ -320,7 +321,7 @@ function storeSection(rows: StepTiming[], argv: string[], shape: Shape): string 
       ' Generated: edit bench/store.ts, not this section. Each step writes ' +
       `${shape.prompts} prompts × ${shape.group} trajectories of ${shape.tokens} tokens (token ids and logprobs ` +
       'through store/token-codec.ts) and their rewards, then times the reads the stages make ' +
-      "(store/step-reads.ts): rollout (each chunk reads the step's stored samples when it starts and for its " +
+      "(store/step-reads.ts): rollout (each chunk reads its prompts' stored samples when it starts and for its " +
       "summary), verify and internalize; then internalize's write of the step's GRPO datums (through " +
       "store/datum-codec.ts, twice: the second as a retried attempt's) and the policy update's read of them. " +
       'Per-step store time that grows with the step number is cost that grows ' +

@@ -29,12 +29,28 @@ const TRAINING_FIELDS = { promptId: 1, tokens: 1, logprobs: 1, sampledBy: 1 } as
 
 export function stepReads(db: Db) {
   const { prompts, trajectories, rewards } = melCollections(db);
+  /** The trajectories of the given prompts, one read each by the prompt's indexed id range. */
+  const trajectoriesOf = async (promptIds: readonly string[], projection: Record<string, 0 | 1>) =>
+    (
+      await Promise.all(
+        promptIds.map((promptId) =>
+          trajectories.find({ promptId, _id: idsUnder(promptId) }, { projection }).toArray(),
+        ),
+      )
+    ).flat();
   return {
-    /** The step's stored samples, without their content: rollout's resumption and summaries, one read a chunk. */
+    /** The step's stored samples, without their content: an unchunked rollout's resumption and summary. */
     storedSamples: (runId: string, step: number) =>
       trajectories.find(stepScope(runId, step), { projection: SAMPLE_KEYS }).toArray() as Promise<
         StoredSample[]
       >,
+    /**
+     * The stored samples of the given prompts (a chunk's), without their content: a rollout chunk's resumption and
+     * summary. Per prompt, not per step: FerretDB v1 applies a projection after reading whole documents, so a
+     * step-wide read in every chunk would read the step's trajectories once per chunk.
+     */
+    storedSamplesOf: (promptIds: readonly string[]) =>
+      trajectoriesOf(promptIds, SAMPLE_KEYS) as Promise<StoredSample[]>,
     problems: async (runId: string, step: number) =>
       new Map(
         (await prompts.find(stepScope(runId, step), { projection: { problem: 1 } }).toArray()).map((p) => [
@@ -59,14 +75,8 @@ export function stepReads(db: Db) {
         AnswerToScore[]
       >,
     /** The answers of the given prompts (a chunk of the step's), one read each by the prompt's indexed id. */
-    answersToScoreOf: async (promptIds: readonly string[]) =>
-      (
-        await Promise.all(
-          promptIds.map((promptId) =>
-            trajectories.find({ promptId, _id: idsUnder(promptId) }, { projection: NO_TOKENS }).toArray(),
-          ),
-        )
-      ).flat() as AnswerToScore[],
+    answersToScoreOf: (promptIds: readonly string[]) =>
+      trajectoriesOf(promptIds, NO_TOKENS) as Promise<AnswerToScore[]>,
     answersToTrain: async (runId: string, step: number): Promise<AnswerToTrain[]> =>
       (await trajectories.find(stepScope(runId, step), { projection: TRAINING_FIELDS }).toArray()).map(
         (t) => ({

@@ -17,12 +17,18 @@ import { storable } from './storable.js';
  */
 const DOCS_PER_COMMAND = 32;
 
-/** Writes each document under its business key, replacing what an earlier attempt wrote there. Idempotent. */
+/**
+ * Writes each document under its business key, replacing what an earlier attempt wrote there. Idempotent. Inserts
+ * first and replaces only the documents already stored: an insert is one statement where FerretDB's upsert is a
+ * read and a write, and a first attempt (the common case) finds none stored.
+ */
 export async function upsertAll<T extends { _id: string }>(
   collection: Collection<T>,
   docs: T[],
 ): Promise<void> {
-  for (const chunk of chunks(docs, DOCS_PER_COMMAND)) {
+  const inserted = await insertAbsent(collection, docs);
+  const stored = docs.filter((doc) => !inserted.has(doc._id));
+  for (const chunk of chunks(stored, DOCS_PER_COMMAND)) {
     await collection.bulkWrite(
       chunk.map((doc) => ({
         replaceOne: {

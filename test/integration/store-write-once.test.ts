@@ -97,6 +97,26 @@ describe('write-once documents and fields', () => {
     expect(await docs.countDocuments({ _id: idsUnder('scope-b') })).toBe(3);
   });
 
+  it('upserts: inserts the new documents and replaces the stored ones whole, in more commands than one', async () => {
+    const doc = (i: number, n: number, verdict?: string) => ({
+      _id: `upsert-all/d${i}`,
+      n,
+      ...(verdict && { verdict }),
+    });
+    await upsertAll(
+      docs,
+      Array.from({ length: 40 }, (_, i) => doc(i, 1, 'first attempt')),
+    );
+    // A retry: ids 20..79, 20 of them stored by the first attempt, written without the verdict.
+    const retry = Array.from({ length: 60 }, (_, i) => doc(20 + i, 2));
+    await upsertAll(docs, retry);
+    const stored = await docs.find({ _id: idsUnder('upsert-all') }).toArray();
+    const byId = new Map(stored.map((d) => [d._id, d]));
+    expect(stored).toHaveLength(80);
+    for (const wanted of retry) expect(byId.get(wanted._id)).toEqual(wanted);
+    expect(byId.get('upsert-all/d0')).toEqual(doc(0, 1, 'first attempt'));
+  });
+
   // Concurrent upserts of a new id race to insert it. (FerretDB v1 also applies concurrent updates of one document
   // as read-modify-writes, so one writer's $addToSet can be lost: the stages never rely on that.)
   it('upserts a new document from many writers at once without failing on the duplicate key', async () => {
