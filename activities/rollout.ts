@@ -205,9 +205,10 @@ export function createRolloutActivities(deps: MelActivityDeps) {
    */
   async function verify({ runId, step, items }: StepChunkRef): Promise<VerifySummary> {
     const run = await loadRun(db, runId);
-    const problemByPrompt = await reads.problems(runId, step);
-    const scoredIds = await reads.scoredIds(runId, step);
     const promptIds = items && promptIdsIn(runId, step, items);
+    const problemByPrompt = await (promptIds ? reads.problemsOf(promptIds) : reads.problems(runId, step));
+    const storedRewards = () => (promptIds ? reads.rewardsOf(promptIds) : reads.rewards(runId, step));
+    const scoredIds = new Set((await storedRewards()).map((reward) => reward._id));
     const answers = promptIds ? reads.answersToScoreOf(promptIds) : reads.answersToScore(runId, step);
     const unscored = (await answers).filter((t) => !scoredIds.has(t._id));
     const source = origin();
@@ -231,9 +232,7 @@ export function createRolloutActivities(deps: MelActivityDeps) {
       },
     );
     await insertAbsent(rewards, scored);
-    const stepRewards = await reads.rewards(runId, step);
-    const inChunk = promptIds && new Set(promptIds);
-    return summariseRewards(inChunk ? stepRewards.filter((r) => inChunk.has(r.promptId)) : stepRewards);
+    return summariseRewards(await storedRewards());
   }
 
   return { rollout, verify };

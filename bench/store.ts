@@ -4,8 +4,8 @@
  * [--out docs]`:
  * the embedded store's cost over a run. For each backend it starts FerretDB (and PostgreSQL) of its own in a
  * temporary stack directory, then, step after step, writes a step's prompts, trajectories and rewards as rollout
- * and verify do, and times the reads the stages make (store/step-reads.ts): rollout's per-prompt checks, verify's
- * and internalize's reads of the step; then internalize's write of the step's datums (twice, the second as a
+ * and verify do, and times the reads the stages make (store/step-reads.ts): rollout's and verify's reads of each
+ * chunk's prompts, and internalize's reads of the step; then internalize's write of the step's datums (twice, the second as a
  * retried attempt's) and the policy update's read of them. Prints one row per step and backend, and a Markdown table at the end; with
  * `--out`, writes it as `benchmarks-store.md` there and as the last section of `benchmarks.md`.
  */
@@ -223,21 +223,27 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
         await insertAbsent(collections.trajectories, docs.trajectories);
         await insertAbsent(collections.rewards, docs.rewards);
       });
+      const promptChunks = chunks(
+        docs.prompts.map((prompt) => prompt._id),
+        DEFAULT_FAN_OUT.promptsPerChunk,
+      );
       // Each rollout chunk reads its prompts' stored samples when it starts and for its summary.
       const rolloutReadsS = await timed(() =>
-        mapLimited(chunks(docs.prompts, DEFAULT_FAN_OUT.promptsPerChunk), 4, async (chunk) => {
-          const promptIds = chunk.map((prompt) => prompt._id);
+        mapLimited(promptChunks, 4, async (promptIds) => {
           await reads.storedSamplesOf(promptIds);
           await reads.storedSamplesOf(promptIds);
         }),
       );
+      // Each verify chunk reads its prompts' problems, rewards and answers, and their rewards again for its summary.
       const verifyReadsS = await timed(() =>
-        Promise.all([
-          reads.problems(RUN, step),
-          reads.scoredIds(RUN, step),
-          reads.answersToScore(RUN, step),
-          reads.rewards(RUN, step),
-        ]),
+        mapLimited(promptChunks, 4, async (promptIds) => {
+          await Promise.all([
+            reads.problemsOf(promptIds),
+            reads.rewardsOf(promptIds),
+            reads.answersToScoreOf(promptIds),
+          ]);
+          await reads.rewardsOf(promptIds);
+        }),
       );
       const internalizeReadsS = await timed(() =>
         Promise.all([
@@ -322,7 +328,8 @@ function storeSection(rows: StepTiming[], argv: string[], shape: Shape): string 
       `${shape.prompts} prompts × ${shape.group} trajectories of ${shape.tokens} tokens (token ids and logprobs ` +
       'through store/token-codec.ts) and their rewards, then times the reads the stages make ' +
       "(store/step-reads.ts): rollout (each chunk reads its prompts' stored samples when it starts and for its " +
-      "summary), verify and internalize; then internalize's write of the step's GRPO datums (through " +
+      "summary), verify (each chunk reads its prompts' problems, rewards and answers) and internalize; then " +
+      "internalize's write of the step's GRPO datums (through " +
       "store/datum-codec.ts, twice: the second as a retried attempt's) and the policy update's read of them. " +
       'Per-step store time that grows with the step number is cost that grows ' +
       'with the run.',

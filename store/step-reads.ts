@@ -5,7 +5,7 @@
  * step's documents, not the collection's (docs/architecture.md, "What the store pushes down"). `bench/store.ts`
  * times exactly these reads.
  */
-import type { Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import { melCollections } from './collections.js';
 import { idsUnder, stepScope, type PromptDoc, type RewardDoc, type TrajectoryDoc } from './documents.js';
 import { decodeLogprobs, decodeTokens } from './token-codec.js';
@@ -25,16 +25,21 @@ export type StoredSample = Pick<TrajectoryDoc, '_id' | 'promptId' | 'stopReason'
 
 const SAMPLE_KEYS = { promptId: 1, stopReason: 1 } as const;
 const NO_TOKENS = { tokens: 0, logprobs: 0 } as const;
+const PROBLEM = { problem: 1 } as const;
 const TRAINING_FIELDS = { promptId: 1, tokens: 1, logprobs: 1, sampledBy: 1 } as const;
 
 export function stepReads(db: Db) {
   const { prompts, trajectories, rewards } = melCollections(db);
-  /** The trajectories of the given prompts, one read each by the prompt's indexed id range. */
-  const trajectoriesOf = async (promptIds: readonly string[], projection: Record<string, 0 | 1>) =>
+  /** The documents of the given prompts in a per-prompt collection, one read each by the prompt's indexed id range. */
+  const ofPrompts = async <T extends { promptId: string }>(
+    collection: Collection<T>,
+    promptIds: readonly string[],
+    projection?: Record<string, 0 | 1>,
+  ) =>
     (
       await Promise.all(
         promptIds.map((promptId) =>
-          trajectories.find({ promptId, _id: idsUnder(promptId) }, { projection }).toArray(),
+          collection.find({ promptId, _id: idsUnder(promptId) } as Filter<T>, { projection }).toArray(),
         ),
       )
     ).flat();
@@ -50,33 +55,29 @@ export function stepReads(db: Db) {
      * step-wide read in every chunk would read the step's trajectories once per chunk.
      */
     storedSamplesOf: (promptIds: readonly string[]) =>
-      trajectoriesOf(promptIds, SAMPLE_KEYS) as Promise<StoredSample[]>,
+      ofPrompts(trajectories, promptIds, SAMPLE_KEYS) as Promise<StoredSample[]>,
     problems: async (runId: string, step: number) =>
-      new Map(
-        (await prompts.find(stepScope(runId, step), { projection: { problem: 1 } }).toArray()).map((p) => [
-          p._id,
-          p.problem as PromptDoc['problem'],
-        ]),
-      ),
+      problemById(await prompts.find(stepScope(runId, step), { projection: PROBLEM }).toArray()),
+    /** The problems of the given prompts (a chunk's), by the indexed `_id`. */
+    problemsOf: async (promptIds: readonly string[]) =>
+      problemById(await prompts.find({ _id: { $in: [...promptIds] } }, { projection: PROBLEM }).toArray()),
     promptTokens: async (runId: string, step: number) =>
       new Map(
         (await prompts.find(stepScope(runId, step), { projection: { promptTokens: 1 } }).toArray()).map(
           (p) => [p._id, decodeTokens(p.promptTokens, `prompts ${p._id} promptTokens`)],
         ),
       ),
-    scoredIds: async (runId: string, step: number) =>
-      new Set(
-        (await rewards.find(stepScope(runId, step), { projection: { _id: 1 } }).toArray()).map((r) => r._id),
-      ),
     rewards: (runId: string, step: number): Promise<RewardDoc[]> =>
       rewards.find(stepScope(runId, step)).toArray(),
+    /** The rewards of the given prompts (a chunk's). */
+    rewardsOf: (promptIds: readonly string[]): Promise<RewardDoc[]> => ofPrompts(rewards, promptIds),
     answersToScore: (runId: string, step: number) =>
       trajectories.find(stepScope(runId, step), { projection: NO_TOKENS }).toArray() as Promise<
         AnswerToScore[]
       >,
     /** The answers of the given prompts (a chunk of the step's), one read each by the prompt's indexed id. */
     answersToScoreOf: (promptIds: readonly string[]) =>
-      trajectoriesOf(promptIds, NO_TOKENS) as Promise<AnswerToScore[]>,
+      ofPrompts(trajectories, promptIds, NO_TOKENS) as Promise<AnswerToScore[]>,
     answersToTrain: async (runId: string, step: number): Promise<AnswerToTrain[]> =>
       (await trajectories.find(stepScope(runId, step), { projection: TRAINING_FIELDS }).toArray()).map(
         (t) => ({
@@ -91,3 +92,7 @@ export function stepReads(db: Db) {
 }
 
 export type StepReads = ReturnType<typeof stepReads>;
+
+function problemById(docs: Pick<PromptDoc, '_id' | 'problem'>[]): Map<string, PromptDoc['problem']> {
+  return new Map(docs.map((p) => [p._id, p.problem]));
+}
