@@ -26,7 +26,7 @@ import {
 } from './configs.js';
 import { measureCookbook } from './cookbook-run.js';
 import { measureMelTemporal, startDouble, type BenchEnv } from './mel-temporal.js';
-import { stopAllProcesses } from './processes.js';
+import { stopAllProcesses, stopOnSignal } from './processes.js';
 import { writeReport, type BenchReport } from './report.js';
 import { summarise, type ConfigResult, type Measured } from './results.js';
 
@@ -197,16 +197,6 @@ async function main(argv: string[]): Promise<number> {
       `${report.configs.length - failed} configurations measured, ${failed} failed`,
   );
   return 0;
-}
-
-/** Ctrl-C or SIGTERM: stop the double, the workers and the stack this run started, then exit. */
-function stopOnSignal(cleanUp: () => Promise<void>): void {
-  const stop = (signal: NodeJS.Signals) => {
-    console.error(`\n${signal}: stopping the benchmark's processes`);
-    void cleanUp().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 /** Not measured: a configuration no larger failed already. */

@@ -20,6 +20,36 @@ export async function stopAllProcesses(): Promise<void> {
   await Promise.all([...running].map((child) => child.stop()));
 }
 
+let stopping: Promise<void> | undefined;
+
+/**
+ * Exits with `code`, unless a signal's clean-up is under way (whose stopping of the store fails the measurement
+ * that is running): then that clean-up finishes and exits.
+ */
+export function exitUnlessStopping(code: number): void {
+  if (stopping) return;
+  process.exit(code);
+}
+
+/**
+ * Ctrl-C or SIGTERM: run `cleanUp` (stop the processes and the stack a benchmark started), then exit. Returns the
+ * function that removes the handlers again.
+ */
+export function stopOnSignal(cleanUp: () => Promise<void>): () => void {
+  // Every signal, not once: Ctrl-C reaches both tsx and this process, and tsx relays it, so it comes twice.
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    console.error(`\n${signal}: stopping the benchmark's processes`);
+    stopping = cleanUp().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+}
+
 /** A TypeScript entry point of the project in its own node process (no tsx wrapper, so its pid is the process). */
 export function startTsProcess(
   name: string,

@@ -20,6 +20,7 @@ import { createLogger } from '../common/logger.js';
 import { mapLimited } from '../common/map-limited.js';
 import { DEFAULT_FAN_OUT } from '../mel/fan-out.js';
 import { rolloutDatums } from '../mel/index.js';
+import { exitUnlessStopping, stopOnSignal } from './processes.js';
 import { STORE_BENCHMARK_FILE } from './report.js';
 import { ensureFerretDb } from '../stack/install.js';
 import { requirePostgresBinaries } from '../stack/postgres.js';
@@ -209,6 +210,10 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
   };
   const stack = Stack.fromInstalled(env, installed, log);
   const store = backend === 'postgresql' ? (['postgres', 'mongodb'] as const) : (['mongodb'] as const);
+  // Once, whether a signal or the end of the measurement asks first (a signal's stopping of the store ends it).
+  let removal: Promise<void> | undefined;
+  const removeStack = () => (removal ??= stack.down().then(() => rm(dir, { recursive: true, force: true })));
+  const releaseSignals = stopOnSignal(removeStack);
   await stack.up([...store]);
   const mongo = await connectMongo(stack.endpoints, { commandTimeoutMs: 600_000 });
   try {
@@ -281,8 +286,8 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
     }
   } finally {
     await mongo.close();
-    await stack.down();
-    await rm(dir, { recursive: true, force: true });
+    await removeStack();
+    releaseSignals();
   }
 }
 
@@ -391,5 +396,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   console.error(error);
-  process.exit(1);
+  exitUnlessStopping(1);
 });
