@@ -13,6 +13,7 @@ const getPath = (doc: Record<string, unknown>, path: string): unknown =>
 
 type Bound = string | number;
 const OPERATORS: Record<string, (value: unknown, operand: unknown) => boolean> = {
+  $in: (value, operand) => (operand as unknown[]).includes(value),
   $nin: (value, operand) => !(operand as unknown[]).includes(value),
   $gte: (value, operand) => typeof value === typeof operand && (value as Bound) >= (operand as Bound),
   $lt: (value, operand) => typeof value === typeof operand && (value as Bound) < (operand as Bound),
