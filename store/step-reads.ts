@@ -7,7 +7,17 @@
  */
 import type { Collection, Db, Filter } from 'mongodb';
 import { melCollections } from './collections.js';
-import { idsUnder, stepScope, type PromptDoc, type RewardDoc, type TrajectoryDoc } from './documents.js';
+import type { ItemRange } from '../mel/fan-out.js';
+import {
+  ids,
+  idsUnder,
+  stepScope,
+  type MetaExperienceDoc,
+  type PairDoc,
+  type PromptDoc,
+  type RewardDoc,
+  type TrajectoryDoc,
+} from './documents.js';
 import { decodeLogprobs, decodeTokens } from './token-codec.js';
 
 /** A trajectory as verify scores it: everything but its tokens and logprobs. */
@@ -29,7 +39,12 @@ const PROBLEM = { problem: 1 } as const;
 const TRAINING_FIELDS = { promptId: 1, tokens: 1, logprobs: 1, sampledBy: 1 } as const;
 
 export function stepReads(db: Db) {
-  const { prompts, trajectories, rewards } = melCollections(db);
+  const { prompts, trajectories, rewards, pairs, metaExperiences } = melCollections(db);
+  /** The chunk `items` of the step's pairs in id order, or all of them: small documents, read step-wide. */
+  const pairsOf = (runId: string, step: number, items?: ItemRange): Promise<PairDoc[]> => {
+    const cursor = pairs.find(stepScope(runId, step)).sort({ _id: 1 });
+    return (items ? cursor.skip(items.start).limit(items.end - items.start) : cursor).toArray();
+  };
   /** The documents of the given prompts in a per-prompt collection, one read each by the prompt's indexed id range. */
   const ofPrompts = async <T extends { promptId: string }>(
     collection: Collection<T>,
@@ -44,6 +59,7 @@ export function stepReads(db: Db) {
       )
     ).flat();
   return {
+    pairsOf,
     /** The step's stored samples, without their content: an unchunked rollout's resumption and summary. */
     storedSamples: (runId: string, step: number) =>
       trajectories.find(stepScope(runId, step), { projection: SAMPLE_KEYS }).toArray() as Promise<
@@ -88,6 +104,20 @@ export function stepReads(db: Db) {
           ...(t.sampledBy ? { sampledBy: t.sampledBy } : {}),
         }),
       ),
+    /**
+     * The candidates of the chunk `items` of the step's pairs (in id order; each pair has one candidate, written by
+     * summarize), or all of the step's. The chunk's pair ids come from the small pair documents; its candidates,
+     * thousands of tokens each, are then read by their indexed ids: a step-wide read sorted in FerretDB's memory in
+     * every chunk would read all of the step's candidates once per chunk.
+     */
+    candidatesOf: async (runId: string, step: number, items?: ItemRange): Promise<MetaExperienceDoc[]> => {
+      if (!items) return metaExperiences.find(stepScope(runId, step)).sort({ _id: 1 }).toArray();
+      const wanted = (await pairsOf(runId, step, items)).map((pair) => ids.metaExperience(pair._id));
+      const found = new Map(
+        (await metaExperiences.find({ _id: { $in: wanted } }).toArray()).map((doc) => [doc._id, doc]),
+      );
+      return wanted.flatMap((id) => found.get(id) ?? []);
+    },
   };
 }
 

@@ -1,10 +1,10 @@
 import type { Db } from 'mongodb';
 
 // The few MongoDB operations the activities under test use, on plain arrays: filters of equalities and of the
-// operators below (dotted paths included), find (with sort by _id) / findOne, insertMany of absent ids (a taken id is
-// left as it is, as insertAbsent does with MongoDB's duplicate-key errors), bulkWrite's replaceOne, updateOne's and
-// updateMany's $set (dotted paths included), and deleteMany. Strings compare in UTF-16 order, which is MongoDB's
-// byte order for the ids the tests use.
+// operators below (dotted paths included), find (with sort by _id, then skip and limit) / findOne, insertMany of
+// absent ids (a taken id is left as it is, as insertAbsent does with MongoDB's duplicate-key errors), bulkWrite's
+// replaceOne, updateOne's and updateMany's $set (dotted paths included), and deleteMany. Strings compare in UTF-16
+// order, which is MongoDB's byte order for the ids the tests use.
 
 export type Doc = { _id: string } & Record<string, unknown>;
 
@@ -53,6 +53,16 @@ function setFields(doc: Doc | undefined, fields: Record<string, unknown>): void 
   if (doc) for (const [path, value] of Object.entries(fields)) setPath(doc, path, value);
 }
 
+/** A sorted find's cursor: skip and limit, then toArray. */
+function sortedCursor(docs: Doc[]) {
+  const cursor = {
+    skip: (count: number) => sortedCursor(docs.slice(count)),
+    limit: (count: number) => sortedCursor(docs.slice(0, count)),
+    toArray: async () => docs,
+  };
+  return cursor;
+}
+
 export function inMemoryDb(contents: Record<string, Doc[]>): Db {
   const collection = (name: string) => {
     const docs = (contents[name] ??= []);
@@ -62,7 +72,7 @@ export function inMemoryDb(contents: Record<string, Doc[]>): Db {
       findOne: async (filter: Record<string, unknown>) => docs.find(matches(filter)) ?? null,
       find: (filter: Record<string, unknown>) => ({
         toArray: async () => found(filter),
-        sort: () => ({ toArray: async () => found(filter).sort((a, b) => (a._id < b._id ? -1 : 1)) }),
+        sort: () => sortedCursor(found(filter).sort((a, b) => (a._id < b._id ? -1 : 1))),
       }),
       insertMany: async (inserted: Doc[]) => {
         const absent = inserted.filter((doc) => !docs.some((stored) => stored._id === doc._id));
