@@ -22,6 +22,7 @@ import {
 import { melCollections } from '../store/collections.js';
 import { encodeDatum } from '../store/datum-codec.js';
 import { stepReads } from '../store/step-reads.js';
+import { turnTokens } from '../store/token-codec.js';
 import { replaceAll } from '../store/writes.js';
 import type { InternalizeRef, InternalizeSummary } from '../temporal/contracts/run.js';
 import { loadRun, origin, type LoadedRun, type MelActivityDeps } from './support.js';
@@ -121,7 +122,9 @@ function recorded(sampledBy: SampledBy | undefined): Pick<DatumDoc, 'sampledBy'>
 }
 
 function nllExampleOf(doc: MetaExperienceDoc): NllExample {
-  const { turns } = doc.generation;
+  const turns = doc.generation.turns.map((turn, i) =>
+    turnTokens(turn, `metaExperiences ${doc._id} turn ${i}`),
+  );
   if (doc.mode === 'single-call') return singleCallNllExample(turns[0]!.promptTokens, turns[0]!.outputTokens);
   return chainedNllExample(
     turns.map((t) => t.promptTokens),

@@ -1,6 +1,4 @@
 /** The MEL loop proper: contrastive pairs, meta-experience generation, and validation by replay. */
-import type { Document, FindCursor } from 'mongodb';
-import type { ItemRange } from '../mel/fan-out.js';
 import {
   chainedMetaExperienceMessages,
   checkLeakage,
@@ -28,14 +26,16 @@ import {
   ids,
   stepScope,
   type GenerationTurn,
+  type SampledTurn,
   type LeakageRecord,
   type MetaExperienceDoc,
   type PairDoc,
-  type ReplayRecord,
+  type SampledReplay,
 } from '../store/documents.js';
 import type { ReflectionEngine } from '../engine/engine.js';
 import { melCollections } from '../store/collections.js';
 import { stepReads } from '../store/step-reads.js';
+import { encodeTokens, storedTurn } from '../store/token-codec.js';
 import { insertAbsent, replaceAll, setOnce } from '../store/writes.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type {
@@ -53,9 +53,12 @@ import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './suppor
 
 /** One sampled turn of a reflection, and the sampler that wrote it (none for an external reflector). */
 interface ReflectionOutput {
-  turn: Omit<GenerationTurn, 'promptTokens'>;
+  turn: Omit<SampledTurn, 'promptTokens'>;
   samplerPath: string | undefined;
 }
+
+/** What the parse and the replay gate read of a turn. */
+type TurnText = Pick<GenerationTurn, 'text' | 'stopReason'>;
 
 const GENERATIONS_IN_FLIGHT = 4;
 
@@ -92,7 +95,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
   /** The policy writes a meta-experience for each pair; it is parsed and checked for leakage. */
   async function summarize({ runId, step, policy, items }: SamplingChunkRef): Promise<SummarizeSummary> {
     const run = await loadRun(db, runId);
-    const stepPairs = await inRange(pairs.find(stepScope(runId, step)).sort({ _id: 1 }), items).toArray();
+    const stepPairs = await reads.pairsOf(runId, step, items);
     const inFlight = items ? stepPairs.length : GENERATIONS_IN_FLIGHT;
     const results = await mapWithProgress('summarize', stepPairs, inFlight, async (pair) => {
       const id = ids.metaExperience(pair._id);
@@ -139,7 +142,13 @@ export function createReflectActivities(deps: MelActivityDeps) {
       pairId: pair._id,
       problemId: pair.problemId,
       mode: config.mel.metaExperience.mode,
-      generation: { turns, seed, samplerPath, ...author, ...(failure ? { failure } : {}) },
+      generation: {
+        turns: turns.map(storedTurn),
+        seed,
+        samplerPath,
+        ...author,
+        ...(failure ? { failure } : {}),
+      },
       parse: stored,
       ...(leakage ? { leakage } : {}),
       origin: { summarize: origin() },
@@ -155,7 +164,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
    */
   async function generateTurns(config: RunConfig, policy: PolicyRef, input: ContrastiveInput, seed: number) {
     const chained = config.mel.metaExperience.mode === 'chained';
-    const turns: GenerationTurn[] = [];
+    const turns: SampledTurn[] = [];
     let samplerPath = policy.samplerPath;
     for (let k = 0; k < (chained ? CHAINED_STEP_COUNT : 1); k++) {
       const messages = chained
@@ -223,7 +232,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
     return { ok: true, value: { turn, samplerPath: undefined } };
   }
 
-  function chainedPromptTokens(messages: ChatMessage[], earlier: GenerationTurn[]): number[] {
+  function chainedPromptTokens(messages: ChatMessage[], earlier: SampledTurn[]): number[] {
     const last = earlier.at(-1);
     if (!last) return tokenizer.encode(renderGenerationPrompt(messages));
     // Continue from the exact sampled tokens, so the whole chain is one token sequence for the NLL datum.
@@ -245,7 +254,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
     return { ...report, rejected };
   }
 
-  function parseTurns(config: RunConfig, turns: GenerationTurn[]): MetaExperienceParse {
+  function parseTurns(config: RunConfig, turns: TurnText[]): MetaExperienceParse {
     const options = {
       truncated: turns.some((turn) => turn.stopReason === 'length'),
       requireConditionalHeuristics: config.mel.metaExperience.requireConditionalHeuristics,
@@ -259,10 +268,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
   /** Replay: the policy re-solves the question with the meta-experience in context; kept iff that verifies (Eq. 6). */
   async function validate({ runId, step, policy, items }: SamplingChunkRef): Promise<ValidateSummary> {
     const run = await loadRun(db, runId);
-    const candidates = await inRange(
-      metaExperiences.find(stepScope(runId, step)).sort({ _id: 1 }),
-      items,
-    ).toArray();
+    const candidates = await reads.candidatesOf(runId, step, items);
     const verdicts = await mapWithProgress(
       'validate',
       candidates,
@@ -304,7 +310,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
     const { replays: count, minCorrect } = replaySettings(config.mel);
     const item = ids.withinRun(candidate.runId, candidate._id);
     // The replays are sampled one after another, all of them (the record says how each went), then judged together.
-    const replays: ReplayRecord[] = [];
+    const replays: SampledReplay[] = [];
     for (let index = 0; index < count; index++) {
       const seed = samplingSeed(config.seed, candidate.step, 'validate', replaySeedItem(item, index));
       const replayed = await sampleOneItem(deps, policy, { promptTokens, maxTokens, temperature, seed });
@@ -345,7 +351,7 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   /** Whether the candidate is replayed under the run's gate, and with which text. */
-  function gateOf(config: RunConfig, parse: MetaExperienceDoc['parse'], turns: GenerationTurn[]) {
+  function gateOf(config: RunConfig, parse: MetaExperienceDoc['parse'], turns: TurnText[]) {
     const { gate } = replaySettings(config.mel);
     return gateForReplay(
       gate,
@@ -355,11 +361,6 @@ export function createReflectActivities(deps: MelActivityDeps) {
   }
 
   return { contrast, summarize, validate };
-}
-
-/** The chunk `items` of a stage's items in their order (by id), or all of them. */
-function inRange<T extends Document>(cursor: FindCursor<T>, items: ItemRange | undefined): FindCursor<T> {
-  return items ? cursor.skip(items.start).limit(items.end - items.start) : cursor;
 }
 
 /** A candidate whose reflection or replay the engine could not give: rejected with why, the step goes on. */
@@ -377,8 +378,8 @@ function notSampled(failure: Exclusion): MetaExperienceParse {
 }
 
 /** The first replay where it has always been stored, the others after it (none when there is one). */
-function replayFields(replays: ReplayRecord[]): Pick<MetaExperienceDoc, 'validation' | 'laterReplays'> {
-  const [first, ...later] = replays;
+function replayFields(replays: SampledReplay[]): Pick<MetaExperienceDoc, 'validation' | 'laterReplays'> {
+  const [first, ...later] = replays.map((replay) => ({ ...replay, tokens: encodeTokens(replay.tokens) }));
   return { ...(first ? { validation: first } : {}), ...(later.length > 0 ? { laterReplays: later } : {}) };
 }
 

@@ -11,7 +11,7 @@ import {
   type MetaExperienceDoc,
   type PairDoc,
   type PromptDoc,
-  type ReplayRecord,
+  type SampledReplay,
   type RewardDoc,
   type RunDoc,
   type SampledBy,
@@ -84,9 +84,9 @@ export interface AuditRecord {
   heuristics: string[];
   leakage: MetaExperienceDoc['leakage'] | null;
   /** The first replay (replay 0). */
-  validation: MetaExperienceDoc['validation'] | null;
+  validation: SampledReplay | null;
   /** Every replay in order, the first included; empty when it was not replayed. */
-  replays: ReplayRecord[];
+  replays: SampledReplay[];
   decision: MetaExperienceDoc['verdict'] | null;
   internalization:
     | (NonNullable<MetaExperienceDoc['internalization']> & {
@@ -102,6 +102,10 @@ export interface AuditRecord {
 export function assembleAudit(evidence: AuditEvidence, links: TemporalLinks): AuditRecord {
   const me = evidence.metaExperience;
   const parsed = me.parse.ok ? me.parse.metaExperience : null;
+  const replays = replaysOf(me).map((replay, i) => ({
+    ...replay,
+    tokens: decodeTokens(replay.tokens, `metaExperiences ${me._id} replay ${i} tokens`),
+  }));
   const correct = evidence.positive && trajectoryView(evidence.positive, evidence.positiveReward);
   const incorrect = evidence.negative && trajectoryView(evidence.negative, evidence.negativeReward);
   return {
@@ -135,8 +139,8 @@ export function assembleAudit(evidence: AuditEvidence, links: TemporalLinks): Au
     reflectiveSummary: parsed?.reflectiveSummary || null,
     heuristics: parsed?.heuristics ?? [],
     leakage: me.leakage ?? null,
-    validation: me.validation ?? null,
-    replays: replaysOf(me),
+    validation: replays[0] ?? null,
+    replays,
     decision: me.verdict ?? null,
     internalization: me.internalization
       ? {

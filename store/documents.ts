@@ -150,12 +150,19 @@ export interface PairDoc {
   origin: TemporalOrigin;
 }
 
-export interface GenerationTurn {
+/** One turn of a reflection as sampled. */
+export interface SampledTurn {
   /** The prompt exactly as sampled: with the earlier turns, the retrospective context C_retro of the NLL. */
   promptTokens: number[];
   outputTokens: number[];
   text: string;
   stopReason: 'stop' | 'length';
+}
+
+/** A turn as stored: its token ids through store/token-codec.ts (`storedTurn`, `turnTokens`). */
+export interface GenerationTurn extends Omit<SampledTurn, 'promptTokens' | 'outputTokens'> {
+  promptTokens: StoredTokens;
+  outputTokens: StoredTokens;
 }
 
 export type VerdictReason =
@@ -173,7 +180,8 @@ export type LeakageRecord = Pick<LeakageReport, 'leaked' | 'offendingTokens'> &
   Partial<Pick<LeakageReport, 'answerStatements' | 'answerSpans'>> & { rejected: boolean };
 
 /** One validation replay (Eq. 6): the policy re-solving the question with the meta-experience in context. */
-export interface ReplayRecord {
+/** One replay of a candidate as sampled and verified. */
+export interface SampledReplay {
   /** The whole replay prompt, meta-experience included (its raw text when it did not parse, gate 'replay-only'). */
   promptText: string;
   tokens: number[];
@@ -187,6 +195,11 @@ export interface ReplayRecord {
   verifierReason?: VerificationReason;
   /** Absent on replays stored before engines and policy versions were recorded. */
   sampledBy?: SampledBy;
+}
+
+/** A replay as stored: its token ids through store/token-codec.ts (number arrays in replays stored before). */
+export interface ReplayRecord extends Omit<SampledReplay, 'tokens'> {
+  tokens: StoredTokens;
 }
 
 /** Every replay of a candidate, in order (replay 0 first); empty when it was not replayed. */

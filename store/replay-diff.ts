@@ -84,7 +84,10 @@ export function compareSteps(original: StepEvidence, replay: StepEvidence): Repl
     ),
     candidates: compare(
       (e) => e.candidates,
-      (c) => c.generation.turns.map((turn) => turn.outputTokens),
+      (c) =>
+        c.generation.turns.map((turn, i) =>
+          decodeTokens(turn.outputTokens, `metaExperiences ${c._id} turn ${i} outputTokens`),
+        ),
     ),
     verdicts: compare(
       (e) => e.candidates,

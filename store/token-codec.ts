@@ -9,6 +9,7 @@
  * they are read as they are.
  */
 import { Binary } from 'mongodb';
+import type { GenerationTurn, SampledTurn } from './documents.js';
 
 const TOKEN_IDS = { subtype: 0x80, bytes: 4, what: 'token ids (Int32 LE)' } as const;
 const LOGPROBS = { subtype: 0x81, bytes: 8, what: 'logprobs (Float64 LE)' } as const;
@@ -94,4 +95,24 @@ function decode(
 function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array with non-numbers';
   return value === null ? 'null' : typeof value;
+}
+
+/** A reflection's turn as stored: its prompt and output token ids as binary, its text as it is. */
+export function storedTurn(turn: SampledTurn): GenerationTurn {
+  return {
+    ...turn,
+    promptTokens: encodeTokens(turn.promptTokens),
+    outputTokens: encodeTokens(turn.outputTokens),
+  };
+}
+
+/** A stored turn's token ids; `field` names the turn in errors, e.g. `metaExperiences <id> turn 0`. */
+export function turnTokens(
+  turn: GenerationTurn,
+  field: string,
+): Pick<SampledTurn, 'promptTokens' | 'outputTokens'> {
+  return {
+    promptTokens: decodeTokens(turn.promptTokens, `${field} promptTokens`),
+    outputTokens: decodeTokens(turn.outputTokens, `${field} outputTokens`),
+  };
 }

@@ -6,7 +6,7 @@
  * request; the tokenizer maps characters to code points; MongoDB is in memory (in-memory-db.ts).
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { Binary } from 'mongodb';
+import { Binary, BSON } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createInternalizeActivities } from '../../../activities/internalize.js';
 import { createReflectActivities } from '../../../activities/reflect.js';
@@ -16,10 +16,16 @@ import { parseRunConfig } from '../../../mel/run-config.js';
 import { samplingSeed } from '../../../mel/schedule.js';
 import { VerifierPool } from '../../../mel/verifier-pool.js';
 import { datumOf } from '../../../store/datum-codec.js';
-import type { DatumDoc, GenerationTurn, MetaExperienceDoc } from '../../../store/documents.js';
+import {
+  replaysOf,
+  type DatumDoc,
+  type GenerationTurn,
+  type MetaExperienceDoc,
+  type SampledTurn,
+} from '../../../store/documents.js';
 import { COLLECTIONS } from '../../../store/mongo.js';
 import { inMemoryDb, type Doc } from './in-memory-db.js';
-import { encodeLogprobs, encodeTokens } from '../../../store/token-codec.js';
+import { decodeTokens, encodeLogprobs, encodeTokens, turnTokens } from '../../../store/token-codec.js';
 
 const runId = 'replay-gate';
 const problem = { id: 'p0', question: 'Compute 2/3 + 5/8.', answer: '31/24' };
@@ -89,7 +95,7 @@ const replaySeed = (i: number) =>
   samplingSeed(0, 0, 'validate', `step-0/p0/pair-s1-s0/me${i === 0 ? '' : `/replay-${i}`}`);
 const reflectionSeed = samplingSeed(0, 0, 'summarize', 'step-0/p0/pair-s1-s0');
 
-function turn(text: string, stopReason: 'stop' | 'length', promptTokens = [7, 8, 9]): GenerationTurn {
+function turn(text: string, stopReason: 'stop' | 'length', promptTokens = [7, 8, 9]): SampledTurn {
   const outputTokens = [...tokenizer.encode(text), ...(stopReason === 'stop' ? [EOS] : [])];
   return { promptTokens, outputTokens, text, stopReason };
 }
@@ -195,6 +201,18 @@ function world(
       return contents[COLLECTIONS.datums] as unknown as DatumDoc[];
     },
   };
+}
+
+/** A copy of a document as the store keeps it (its binary token arrays stay binary). */
+function stored<T extends object>(doc: T): T {
+  return BSON.deserialize(BSON.serialize(doc)) as T;
+}
+
+/** The first turn's output tokens of a candidate summarize stored: binary, through the token codec. */
+function storedOutput(doc: MetaExperienceDoc): number[] {
+  const [first] = doc.generation.turns;
+  expect(first!.outputTokens).toBeInstanceOf(Binary);
+  return turnTokens(first!, 'turn 0').outputTokens;
 }
 
 const replayPrompts = (requests: SampleRequest[]) =>
@@ -320,7 +338,7 @@ describe('the gate before replay', () => {
       });
       const stored = w.judged();
       expect(stored.parse).toEqual({ ok: false, reason: 'truncated' });
-      expect(stored.generation.turns[0]!.outputTokens).toEqual(tokenizer.encode(reflection.text));
+      expect(storedOutput(stored)).toEqual(tokenizer.encode(reflection.text));
       if (gate === 'strict') expect(stored.leakage).toBeUndefined();
       else expect(stored.leakage).toMatchObject({ answerStatements: ['31/24'], rejected: true });
       await w.validate();
@@ -340,7 +358,7 @@ describe('the gate before replay', () => {
       );
       await w.summarize();
       const eos = stopReason === 'stop' ? [EOS] : [];
-      expect(w.judged().generation.turns[0]!.outputTokens).toEqual([...tokenizer.encode(TRUNCATED), ...eos]);
+      expect(storedOutput(w.judged())).toEqual([...tokenizer.encode(TRUNCATED), ...eos]);
     }
   });
 
@@ -412,6 +430,11 @@ describe('k replays and the acceptance rule', () => {
       [replaySeed(1), false, '7'],
       [replaySeed(2), true, '31/24'],
     ]);
+    // Each replay's sampled tokens are stored binary, through the token codec.
+    expect(replaysOf(judged).map((r, i) => decodeTokens(r.tokens, `replay ${i}`))).toEqual(
+      [RIGHT, wrong('7'), RIGHT].map((text) => [...tokenizer.encode(text), EOS]),
+    );
+    expect(judged.validation!.tokens).toBeInstanceOf(Binary);
     expect(judged.verdict).toEqual({
       accepted: true,
       reason: 'replay-verified',
@@ -462,7 +485,7 @@ describe('k replays and the acceptance rule', () => {
       ]),
     );
     await w.validate();
-    const first = structuredClone(w.judged());
+    const first = stored(w.judged());
     expect(await w.validate()).toEqual({ accepted: 1, rejected: 0 });
     expect(w.requests).toHaveLength(3);
     expect(w.judged()).toEqual(first);
@@ -476,7 +499,7 @@ describe('k replays and the acceptance rule', () => {
     ]);
     const w = world({ replays: 3, minCorrect: 2 }, parsedCandidate(), script);
     await w.validate();
-    const first = structuredClone(w.judged());
+    const first = stored(w.judged());
     // The same candidate judged by an attempt that had not seen the verdict, on other replays.
     const stale = world(
       { replays: 3, minCorrect: 2 },

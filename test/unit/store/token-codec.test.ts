@@ -8,6 +8,8 @@ import {
   encodeLogprobs,
   encodeTokens,
   StoredArrayError,
+  storedTurn,
+  turnTokens,
 } from '../../../store/token-codec.js';
 
 describe('the token codec', () => {
@@ -64,5 +66,22 @@ describe('the token codec', () => {
   it('refuses to store what is not a 32-bit token id', () => {
     expect(() => encodeTokens([1.5])).toThrow(/not a 32-bit integer/);
     expect(() => encodeTokens([2 ** 31])).toThrow(StoredArrayError);
+  });
+
+  it("stores a reflection's turn with binary token ids and its text as it is, and reads turns stored before", () => {
+    const sampled = {
+      promptTokens: [5, 6, 7],
+      outputTokens: [8, 151_643],
+      text: 'H',
+      stopReason: 'stop' as const,
+    };
+    const stored = BSON.deserialize(BSON.serialize({ turn: storedTurn(sampled) })).turn;
+    expect(stored.promptTokens).toBeInstanceOf(Binary);
+    expect(stored.outputTokens).toBeInstanceOf(Binary);
+    expect({ ...stored, ...turnTokens(stored, 'turn') }).toEqual(sampled);
+    expect(turnTokens(sampled, 'old turn')).toEqual({ promptTokens: [5, 6, 7], outputTokens: [8, 151_643] });
+    expect(() => turnTokens({ ...sampled, outputTokens: encodeLogprobs([-1]) }, 'me/x turn 0')).toThrow(
+      /me\/x turn 0 outputTokens: .*subtype 0x80/,
+    );
   });
 });
