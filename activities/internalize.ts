@@ -23,12 +23,12 @@ import { melCollections } from '../store/collections.js';
 import { encodeDatum } from '../store/datum-codec.js';
 import { stepReads } from '../store/step-reads.js';
 import { turnTokens } from '../store/token-codec.js';
-import { replaceAll } from '../store/writes.js';
+import { writeStepDatums } from '../store/writes.js';
 import type { InternalizeRef, InternalizeSummary } from '../temporal/contracts/run.js';
 import { loadRun, origin, type LoadedRun, type MelActivityDeps } from './support.js';
 
 export function createInternalizeActivities({ db }: MelActivityDeps) {
-  const { metaExperiences, datums } = melCollections(db);
+  const { metaExperiences, datums, steps } = melCollections(db);
   const reads = stepReads(db);
 
   /**
@@ -40,10 +40,7 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
     const source = origin();
     const grpo = kind === 'nll' ? [] : await grpoDocs(run, step, source);
     const nll = kind === 'grpo' ? [] : await nllDocs(run, step, source);
-    await replaceAll(datums, kind ? { ...stepScope(runId, step), kind } : stepScope(runId, step), [
-      ...grpo,
-      ...nll,
-    ]);
+    await writeStepDatums({ datums, steps }, { runId, step, ...(kind ? { kind } : {}) }, [...grpo, ...nll]);
     if (kind !== 'grpo') {
       await metaExperiences.updateMany(stepScope(runId, step), { $set: { 'origin.internalize': source } });
     }

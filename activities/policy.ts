@@ -9,11 +9,12 @@ import type { SampledSequence, SampleRequest } from '../engine/engine.js';
 import { isModelGone } from '../engine/errors.js';
 import { completionText } from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
-import type { PolicyUpdateRecord } from '../store/documents.js';
+import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids, stepScope } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { datumOf } from '../store/datum-codec.js';
 import { forkSource, ForkSourceError } from '../store/queries.js';
+import { stepReads } from '../store/step-reads.js';
 import { setFields, setOnce, upsertOne } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type {
@@ -31,6 +32,7 @@ import { accumulateStepObjective } from './step-objective.js';
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
   const { runs, steps, datums, metaExperiences, writeOnce } = melCollections(db);
+  const reads = stepReads(db);
   const keptModels = new KeptModels();
 
   /**
@@ -151,24 +153,27 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       phase('restoring');
       await engine.loadState({ modelId, path: policy.statePath });
     }
-    const grpo = await datums
-      .find({ ...stepScope(runId, step), kind: 'grpo' })
-      .sort({ index: 1 })
-      .toArray();
+    // Each page of GRPO datums is checked as it is read: one sampled by another policy fails the update before
+    // its optimizer step, and the model it was sent to is never kept.
+    const trainable = (docs: DatumDoc[]) => {
+      assertSampledFrom(
+        docs.map((d) => ({ _id: d.sourceId, sampledBy: d.sampledBy })),
+        policy,
+        `the policy update of step ${step}`,
+      );
+      return docs.map(datumOf);
+    };
     const nll = await datums
       .find({ ...stepScope(runId, step), kind: 'nll' })
       .sort({ index: 1 })
       .toArray();
-    assertSampledFrom(
-      [...grpo, ...nll].map((d) => ({ _id: d.sourceId, sampledBy: d.sampledBy })),
-      policy,
-      `the policy update of step ${step}`,
-    );
+    const nllDatums = trainable(nll);
+    const grpo = await reads.grpoDatumPages(runId, step);
     phase('forward-backward');
     const { grpoLoss, nllPerDatum } = await accumulateStepObjective(
       engine,
       modelId,
-      { grpo: grpo.map(datumOf), nll: nll.map(datumOf) },
+      { grpo: { count: grpo.count, pages: mapPages(grpo.pages, trainable) }, nll: nllDatums },
       config.grpo,
     );
     phase('optim-step');
@@ -188,7 +193,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       policyAfter: after,
       grpoLoss,
       nllLoss: nllPerDatum.length ? mean(nllPerDatum.map((n) => n.nll)) : null,
-      grpoDatums: grpo.length,
+      grpoDatums: grpo.count,
       nllDatums: nll.length,
       internalized: nll.map((doc, i) => ({
         metaExperienceId: doc.sourceId,
@@ -338,4 +343,8 @@ function mongoSafeKeys(metrics: Record<string, number>): Record<string, number> 
 
 function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+async function* mapPages<T, U>(pages: AsyncIterable<T[]>, map: (page: T[]) => U[]): AsyncIterable<U[]> {
+  for await (const page of pages) yield map(page);
 }

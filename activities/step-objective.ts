@@ -36,15 +36,27 @@ export interface RequestLimits {
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = { maxDatums: 1024, maxBytes: 5_000_000 };
 
+/** A step's GRPO datums a page at a time, in order; `count` is how many there are in all. */
+export interface DatumPages {
+  count: number;
+  pages: AsyncIterable<readonly Datum[]>;
+}
+
+/**
+ * The GRPO datums may come a page at a time (`DatumPages`), so that a paper-scale step is never in memory at once:
+ * the normalisation needs only their count, and each page's requests and its share of the loss are done before
+ * the next page is used.
+ */
 export async function accumulateStepObjective(
   engine: TrainingEngine,
   modelId: string,
-  stored: { grpo: readonly Datum[]; nll: readonly Datum[] },
+  stored: { grpo: readonly Datum[] | DatumPages; nll: readonly Datum[] },
   surrogate: SurrogateConfig,
   limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ): Promise<StepObjectiveLosses> {
-  const { grpo, nll } = stored;
-  const datumCount = grpo.length + nll.length;
+  const { nll } = stored;
+  const grpo = 'pages' in stored.grpo ? stored.grpo : onePage(stored.grpo);
+  const datumCount = grpo.count + nll.length;
   const reduction = engine.lossReduction;
   const inRequests = async (data: readonly Datum[], request: (part: Datum[]) => Promise<ForwardOutput>) => {
     const logprobs: number[][] = [];
@@ -60,14 +72,31 @@ export async function accumulateStepObjective(
   const send = (call: EngineCall) =>
     inRequests(call.data, (data) => engine.forwardBackward({ modelId, data, loss: lossOf(call, surrogate) }));
 
-  const grpoLogprobs = grpo.length
-    ? await send(grpoCall(reduction, surrogate.lossFn, grpo, datumCount))
-    : null;
+  let grpoLoss = 0;
+  let grpoSent = 0;
+  for await (const page of grpo.pages) {
+    if (page.length === 0) continue;
+    const logprobs = await send(grpoCall(reduction, surrogate.lossFn, page, datumCount));
+    grpoLoss += surrogateLoss(page, logprobs, surrogate);
+    grpoSent += page.length;
+  }
+  if (grpoSent !== grpo.count) {
+    throw new Error(`the step counts ${grpo.count} GRPO datums, but ${grpoSent} were read`);
+  }
   const nllOut = nll.length ? await send(nllCall(reduction, nll, datumCount, current)) : [];
   const nllLogprobs = current ?? nllOut;
   return {
-    grpoLoss: grpoLogprobs ? surrogateLoss(grpo, grpoLogprobs, surrogate) : null,
+    grpoLoss: grpo.count > 0 ? grpoLoss : null,
     nllPerDatum: nll.map((datum, i) => datumNll(datum, nllLogprobs[i] ?? [])),
+  };
+}
+
+function onePage(datums: readonly Datum[]): DatumPages {
+  return {
+    count: datums.length,
+    pages: (async function* () {
+      yield datums;
+    })(),
   };
 }
 

@@ -30,7 +30,6 @@ import { melCollections } from '../store/collections.js';
 import { datumOf, encodeDatum } from '../store/datum-codec.js';
 import {
   ids,
-  stepScope,
   type DatumDoc,
   type PromptDoc,
   type RewardDoc,
@@ -40,7 +39,7 @@ import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo } from '../store/mongo.js';
 import { stepReads } from '../store/step-reads.js';
 import { decodeLogprobs, decodeTokens, encodeLogprobs, encodeTokens } from '../store/token-codec.js';
-import { insertAbsent, replaceAll } from '../store/writes.js';
+import { insertAbsent, writeStepDatums } from '../store/writes.js';
 
 type Backend = 'postgresql' | 'sqlite';
 const RUN = 'store-bench';
@@ -258,17 +257,12 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
         ]),
       );
       const datumWritesS = await timed(async () => {
-        await replaceAll(collections.datums, stepScope(RUN, step), docs.datums);
-        await replaceAll(collections.datums, stepScope(RUN, step), docs.datums);
+        await writeStepDatums(collections, { runId: RUN, step, kind: 'grpo' }, docs.datums);
+        await writeStepDatums(collections, { runId: RUN, step, kind: 'grpo' }, docs.datums);
       });
-      const datumReadsS = await timed(async () =>
-        (
-          await collections.datums
-            .find({ ...stepScope(RUN, step), kind: 'grpo' })
-            .sort({ index: 1 })
-            .toArray()
-        ).map(datumOf),
-      );
+      const datumReadsS = await timed(async () => {
+        for await (const page of (await reads.grpoDatumPages(RUN, step)).pages) page.map(datumOf);
+      });
       const stored = (step + 1) * shape.prompts * shape.group;
       const load = os.loadavg()[0]!;
       onStep({

@@ -308,6 +308,11 @@ export interface StepDoc {
   update?: PolicyUpdateRecord;
   /** Engine models created by policy-update attempts, so a retry can free the slots of crashed ones. */
   engineModels?: string[];
+  /**
+   * How many datums internalize wrote, of each kind: the policy update normalises by the step's count before it has
+   * read them all (absent on steps internalized before the count was recorded).
+   */
+  datums?: Partial<Record<DatumKind, number>>;
   /** Set when `checkpoints.keepLast` deleted the policy this step saved (its state and sampler weights). */
   checkpointsPruned?: { at: Date; keepLast: number; afterStep: number };
   metrics?: StepMetrics;

@@ -12,6 +12,7 @@ import {
   ids,
   idsUnder,
   stepScope,
+  type DatumDoc,
   type MetaExperienceDoc,
   type PairDoc,
   type PromptDoc,
@@ -39,7 +40,7 @@ const PROBLEM = { problem: 1 } as const;
 const TRAINING_FIELDS = { promptId: 1, tokens: 1, logprobs: 1, sampledBy: 1 } as const;
 
 export function stepReads(db: Db) {
-  const { prompts, trajectories, rewards, pairs, metaExperiences } = melCollections(db);
+  const { prompts, trajectories, rewards, pairs, metaExperiences, datums, steps } = melCollections(db);
   /** The chunk `items` of the step's pairs in id order, or all of them: small documents, read step-wide. */
   const pairsOf = (runId: string, step: number, items?: ItemRange): Promise<PairDoc[]> => {
     const cursor = pairs.find(stepScope(runId, step)).sort({ _id: 1 });
@@ -105,6 +106,43 @@ export function stepReads(db: Db) {
         }),
       ),
     /**
+     * The step's GRPO datums for the policy update, a few prompts' at a time (in prompt order, each prompt's in
+     * datum order), the next page read while the caller uses the current one; `count` is the step's number as
+     * internalize recorded it. A step internalized before counts were recorded is read in one page.
+     */
+    grpoDatumPages: async (runId: string, step: number): Promise<DatumDocPages> => {
+      const count = (await steps.findOne({ _id: ids.step(runId, step) }))?.datums?.grpo;
+      if (count === undefined) {
+        const all = await datums
+          .find({ ...stepScope(runId, step), kind: 'grpo' })
+          .sort({ index: 1 })
+          .toArray();
+        return { count: all.length, pages: pagesOf([async () => all]) };
+      }
+      const promptIds = (
+        await prompts.find(stepScope(runId, step), { projection: { promptIndex: 1 } }).toArray()
+      )
+        .sort((a, b) => a.promptIndex - b.promptIndex)
+        .map((prompt) => prompt._id);
+      const readPage = (page: string[]) => async () =>
+        (
+          await Promise.all(
+            page.map((promptId) =>
+              datums
+                .find({ kind: 'grpo', _id: idsUnder(ids.datum(runId, step, 'grpo', promptId)) })
+                .toArray(),
+            ),
+          )
+        )
+          .flat()
+          .sort((a, b) => a.index - b.index);
+      const pageReads = [];
+      for (let i = 0; i < promptIds.length; i += PROMPTS_PER_DATUM_PAGE) {
+        pageReads.push(readPage(promptIds.slice(i, i + PROMPTS_PER_DATUM_PAGE)));
+      }
+      return { count, pages: pagesOf(pageReads) };
+    },
+    /**
      * The candidates of the chunk `items` of the step's pairs (in id order; each pair has one candidate, written by
      * summarize), or all of the step's. The chunk's pair ids come from the small pair documents; its candidates,
      * thousands of tokens each, are then read by their indexed ids: a step-wide read sorted in FerretDB's memory in
@@ -122,6 +160,33 @@ export function stepReads(db: Db) {
 }
 
 export type StepReads = ReturnType<typeof stepReads>;
+
+/** Prompts per page of the policy update's datum read: at 8 samples of 4k tokens, about 8 MB of datums a page. */
+const PROMPTS_PER_DATUM_PAGE = 8;
+
+/** A step's datums of one kind, read a page at a time; `count` is how many there are in all. */
+export interface DatumDocPages {
+  count: number;
+  pages: AsyncIterable<DatumDoc[]>;
+}
+
+/**
+ * The pages `reads` give, in order, each read while the one before it is in use. A read ahead that fails while the
+ * caller stops early (its own failure) is dropped with the rest; one the caller reaches fails it.
+ */
+async function* pagesOf(reads: (() => Promise<DatumDoc[]>)[]): AsyncIterable<DatumDoc[]> {
+  const readAhead = (i: number) => {
+    const read = reads[i]?.();
+    read?.catch(() => undefined);
+    return read;
+  };
+  let next = readAhead(0);
+  for (let i = 0; next; i++) {
+    const page = await next;
+    next = readAhead(i + 1);
+    yield page;
+  }
+}
 
 function problemById(docs: Pick<PromptDoc, '_id' | 'problem'>[]): Map<string, PromptDoc['problem']> {
   return new Map(docs.map((p) => [p._id, p.problem]));

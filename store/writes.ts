@@ -7,7 +7,15 @@ import {
   type UpdateFilter,
 } from 'mongodb';
 import { chunks } from '../common/chunks.js';
-import type { IdRange, WriteOnceDoc } from './documents.js';
+import {
+  ids,
+  stepScope,
+  type DatumDoc,
+  type DatumKind,
+  type IdRange,
+  type StepDoc,
+  type WriteOnceDoc,
+} from './documents.js';
 import { storable } from './storable.js';
 
 /**
@@ -162,4 +170,25 @@ function onlyDuplicateKeys(error: unknown): error is MongoBulkWriteError {
   if (!(error instanceof MongoBulkWriteError)) return false;
   const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
   return writeErrors.length > 0 && writeErrors.every((writeError) => writeError.code === DUPLICATE_KEY);
+}
+
+/**
+ * The step's datums of one kind (`kind`), or of both, replacing what an earlier attempt wrote, then their count on
+ * the step: the policy update normalises by it before it has read every datum (store/step-reads.ts).
+ */
+export async function writeStepDatums(
+  collections: { datums: Collection<DatumDoc>; steps: Collection<StepDoc> },
+  { runId, step, kind }: { runId: string; step: number; kind?: DatumKind },
+  docs: DatumDoc[],
+): Promise<void> {
+  await replaceAll(
+    collections.datums,
+    kind ? { ...stepScope(runId, step), kind } : stepScope(runId, step),
+    docs,
+  );
+  const kinds = kind ? [kind] : (['grpo', 'nll'] as const);
+  const counts = kinds.map((k) => [`datums.${k}`, docs.filter((doc) => doc.kind === k).length]);
+  await upsertOne(collections.steps, ids.step(runId, step), {
+    $set: { runId, step, ...Object.fromEntries(counts) },
+  });
 }

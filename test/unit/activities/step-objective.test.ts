@@ -14,6 +14,7 @@ import {
   nllDatums,
   rolloutDatums,
   singleCallNllExample,
+  surrogateLoss,
   type Datum,
   type LossReduction,
   type RolloutSample,
@@ -200,6 +201,37 @@ describe('a step split into several requests', () => {
     );
   });
 
+  it.each(['skyrl', 'sum'] as const)(
+    'GRPO datums read a page at a time, normalised by their count, still follow Eq. 9 (%s)',
+    async (reduction) => {
+      const batch = BATCHES['n_g ≠ N, with zero-advantage rollouts']!;
+      const { client, modelId } = await modelOn(reduction);
+      const { grpo, nll } = await stepDatums(client, modelId, batch, 0.05);
+      const current = (await client.forward({ modelId, data: grpo })).perDatum.map((d) => d.logprobs);
+
+      const paged = { count: grpo.length, pages: pagesOf([grpo.slice(0, 1), [], grpo.slice(1)]) };
+      const losses = await accumulateStepObjective(client, modelId, { grpo: paged, nll }, PPO);
+      await client.optimStep({ modelId, adam: { learningRate: 1e-4 } });
+
+      const step = await getJson<OptimStepRecord>(double!, `/double/v1/last-optim-step?model_id=${modelId}`);
+      expectClose(
+        step.datums.map((d) => d.gradient),
+        paperCoefficients(batch, ratiosOf(grpo, current)),
+      );
+      expect(losses.grpoLoss).toBeCloseTo(surrogateLoss(grpo, current, PPO), 12);
+    },
+  );
+
+  it('refuses pages that do not hold the counted datums, before any optimizer step', async () => {
+    const batch = BATCHES['n_g ≠ N, with zero-advantage rollouts']!;
+    const { client, modelId } = await modelOn('skyrl');
+    const { grpo, nll } = await stepDatums(client, modelId, batch, 0.05);
+    const short = { count: grpo.length + 1, pages: pagesOf([grpo]) };
+    await expect(accumulateStepObjective(client, modelId, { grpo: short, nll }, PPO)).rejects.toThrow(
+      `the step counts ${grpo.length + 1} GRPO datums, but ${grpo.length} were read`,
+    );
+  });
+
   it('cuts at the datum count or the estimated size, whichever comes first, keeping the order', () => {
     const datum = (n: number): Datum => ({
       model_input: { chunks: [{ type: 'encoded_text', tokens: Array.from({ length: n }, () => 1) }] },
@@ -245,3 +277,7 @@ describe('the step losses it reports', () => {
     expect(skyrl!.nllPerDatum.every((d) => d.nll > 0)).toBe(true);
   });
 });
+
+async function* pagesOf(pages: Datum[][]): AsyncIterable<Datum[]> {
+  for (const page of pages) yield page;
+}
