@@ -21,7 +21,8 @@ import {
 } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { encodeDatum } from '../store/datum-codec.js';
-import { stepReads } from '../store/step-reads.js';
+import { chunks } from '../common/chunks.js';
+import { PROMPTS_PER_DATUM_PAGE, stepReads } from '../store/step-reads.js';
 import { turnTokens } from '../store/token-codec.js';
 import { writeStepDatums } from '../store/writes.js';
 import type { InternalizeRef, InternalizeSummary } from '../temporal/contracts/run.js';
@@ -33,59 +34,80 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
 
   /**
    * The step's datums of one kind (`datums`), or of both when absent. The GRPO datums depend only on rollout and
-   * verify, so the step builds them while the reflection stages sample; the NLL datums need the verdicts.
+   * verify, so the step builds them while the reflection stages sample; the NLL datums need the verdicts. The GRPO
+   * datums are built and written a few prompts at a time, so a paper-scale step is never in memory at once.
    */
   async function internalize({ runId, step, datums: kind }: InternalizeRef): Promise<InternalizeSummary> {
     const run = await loadRun(db, runId);
     const source = origin();
-    const grpo = kind === 'nll' ? [] : await grpoDocs(run, step, source);
     const nll = kind === 'grpo' ? [] : await nllDocs(run, step, source);
-    await writeStepDatums({ datums, steps }, { runId, step, ...(kind ? { kind } : {}) }, [...grpo, ...nll]);
+    const grpo = kind === 'nll' ? [] : [grpoPages(run, step, source)];
+    const written = await writeStepDatums({ datums, steps }, { runId, step, ...(kind ? { kind } : {}) }, [
+      ...grpo,
+      onePage(nll),
+    ]);
     if (kind !== 'grpo') {
       await metaExperiences.updateMany(stepScope(runId, step), { $set: { 'origin.internalize': source } });
     }
-    return { grpoDatums: grpo.length, nllDatums: nll.length };
+    return { grpoDatums: written.grpo, nllDatums: written.nll };
   }
 
-  /** GRPO datums for the step's rollouts, with their group advantages (Eq. 10). */
-  async function grpoDocs(run: LoadedRun, step: number, source: TemporalOrigin): Promise<DatumDoc[]> {
+  /** GRPO datums for the step's rollouts, with their group advantages (Eq. 10), a few prompts' at a time. */
+  async function* grpoPages(run: LoadedRun, step: number, source: TemporalOrigin): AsyncIterable<DatumDoc[]> {
     const { runId } = run.config;
+    const { grpoAggregation } = run.config.mel.loss;
     const promptTokens = await reads.promptTokens(runId, step);
-    const scored = await reads.rewards(runId, step);
-    const byId = new Map((await reads.answersToTrain(runId, step)).map((t) => [t._id, t]));
-    const trained = sampleAdvantages(scored, run.config.mel.advantage).map(({ sample, advantage }) => ({
-      trajectory: byId.get(sample._id)!,
-      advantage,
-    }));
-    // Eq. 10's 1/G average is over the step's usable rollouts (excluded ones count nowhere); zero-advantage
-    // rollouts add nothing to the gradient and are not sent, but still count in it.
-    const batch = {
-      rollouts: trained.length,
-      completionTokens: trained.reduce((sum, t) => sum + t.trajectory.tokens.length, 0),
-    };
-    const informative = trained.filter((t) => t.advantage !== 0 && t.trajectory.tokens.length > 0);
-    const grpo = rolloutDatums(
-      informative.map(({ trajectory, advantage }) => ({
-        promptTokens: promptTokens.get(trajectory.promptId)!,
-        completionTokens: trajectory.tokens,
-        completionLogprobs: trajectory.logprobs,
-        advantage,
-      })),
-      run.config.mel.loss.grpoAggregation,
-      batch,
+    const trained = sampleAdvantages(await reads.rewards(runId, step), run.config.mel.advantage).map(
+      ({ sample, advantage }, index) => ({ sample, advantage, index }),
     );
-    return grpo.map((datum, index) => ({
-      _id: ids.datum(runId, step, 'grpo', informative[index]!.trajectory._id),
-      runId,
-      step,
-      kind: 'grpo' as const,
-      sourceId: informative[index]!.trajectory._id,
-      index,
-      datum: encodeDatum(datum),
-      advantage: informative[index]!.advantage,
-      ...recorded(informative[index]!.trajectory.sampledBy),
-      origin: source,
-    }));
+    const pages = chunks([...groupBy(trained, (t) => t.sample.promptId).values()], PROMPTS_PER_DATUM_PAGE);
+    /** A page's trained rollouts with their answers. */
+    const withAnswers = async (page: (typeof pages)[number]) => {
+      const answers = await reads.answersToTrainOf(page.map((group) => group[0]!.sample.promptId));
+      const byId = new Map(answers.map((answer) => [answer._id, answer]));
+      return page.flat().map((t) => ({ ...t, trajectory: byId.get(t.sample._id)! }));
+    };
+    // Eq. 10's 1/G average is over the step's usable rollouts (excluded ones count nowhere); zero-advantage
+    // rollouts add nothing to the gradient and are not sent, but still count in it. Only a token mean over the
+    // batch needs the step's completion tokens, counted in a first pass.
+    let completionTokens = Number.NaN;
+    if (grpoAggregation === 'token-mean') {
+      completionTokens = 0;
+      for (const page of pages) {
+        for (const { trajectory } of await withAnswers(page)) completionTokens += trajectory.tokens.length;
+      }
+    }
+    const batch = { rollouts: trained.length, completionTokens };
+    for (const page of pages) {
+      const informative = (await withAnswers(page)).filter(
+        (t) => t.advantage !== 0 && t.trajectory.tokens.length > 0,
+      );
+      const grpo = rolloutDatums(
+        informative.map(({ trajectory, advantage }) => ({
+          promptTokens: promptTokens.get(trajectory.promptId)!,
+          completionTokens: trajectory.tokens,
+          completionLogprobs: trajectory.logprobs,
+          advantage,
+        })),
+        grpoAggregation,
+        batch,
+      );
+      yield grpo.map((datum, i) => {
+        const { trajectory, advantage, index } = informative[i]!;
+        return {
+          _id: ids.datum(runId, step, 'grpo', trajectory._id),
+          runId,
+          step,
+          kind: 'grpo' as const,
+          sourceId: trajectory._id,
+          index,
+          datum: encodeDatum(datum),
+          advantage,
+          ...recorded(trajectory.sampledBy),
+          origin: source,
+        };
+      });
+    }
   }
 
   /** NLL datums for the step's accepted meta-experiences, conditioned on the exact analysis prompt (Eq. 7). */
@@ -116,6 +138,20 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
 /** The sample's engine and policy, on the datum that trains on it, where the sample has them. */
 function recorded(sampledBy: SampledBy | undefined): Pick<DatumDoc, 'sampledBy'> {
   return sampledBy ? { sampledBy } : {};
+}
+
+async function* onePage<T>(docs: T[]): AsyncIterable<T[]> {
+  if (docs.length > 0) yield docs;
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group) group.push(item);
+    else groups.set(key(item), [item]);
+  }
+  return groups;
 }
 
 function nllExampleOf(doc: MetaExperienceDoc): NllExample {

@@ -37,7 +37,7 @@ import {
 } from '../store/documents.js';
 import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo } from '../store/mongo.js';
-import { stepReads } from '../store/step-reads.js';
+import { PROMPTS_PER_DATUM_PAGE, stepReads } from '../store/step-reads.js';
 import { decodeLogprobs, decodeTokens, encodeLogprobs, encodeTokens } from '../store/token-codec.js';
 import { insertAbsent, writeStepDatums } from '../store/writes.js';
 
@@ -249,16 +249,19 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
           await reads.rewardsOf(promptIds);
         }),
       );
-      const internalizeReadsS = await timed(() =>
-        Promise.all([
-          reads.promptTokens(RUN, step),
-          reads.rewards(RUN, step),
-          reads.answersToTrain(RUN, step),
-        ]),
-      );
+      // Internalize reads the step's prompt tokens and rewards, then its answers a page of prompts at a time.
+      const datumPages = chunks(docs.prompts, PROMPTS_PER_DATUM_PAGE);
+      const internalizeReadsS = await timed(async () => {
+        await Promise.all([reads.promptTokens(RUN, step), reads.rewards(RUN, step)]);
+        for (const page of datumPages) await reads.answersToTrainOf(page.map((prompt) => prompt._id));
+      });
+      // One datum per trajectory, a prompt's G together: pages of PROMPTS_PER_DATUM_PAGE prompts, as internalize writes.
+      const pagesOfDatums = async function* () {
+        yield* chunks(docs.datums, PROMPTS_PER_DATUM_PAGE * shape.group);
+      };
       const datumWritesS = await timed(async () => {
-        await writeStepDatums(collections, { runId: RUN, step, kind: 'grpo' }, docs.datums);
-        await writeStepDatums(collections, { runId: RUN, step, kind: 'grpo' }, docs.datums);
+        await writeStepDatums(collections, { runId: RUN, step, kind: 'grpo' }, [pagesOfDatums()]);
+        await writeStepDatums(collections, { runId: RUN, step, kind: 'grpo' }, [pagesOfDatums()]);
       });
       const datumReadsS = await timed(async () => {
         for await (const page of (await reads.grpoDatumPages(RUN, step)).pages) page.map(datumOf);

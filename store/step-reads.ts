@@ -95,16 +95,20 @@ export function stepReads(db: Db) {
     /** The answers of the given prompts (a chunk of the step's), one read each by the prompt's indexed id. */
     answersToScoreOf: (promptIds: readonly string[]) =>
       ofPrompts(trajectories, promptIds, NO_TOKENS) as Promise<AnswerToScore[]>,
-    answersToTrain: async (runId: string, step: number): Promise<AnswerToTrain[]> =>
-      (await trajectories.find(stepScope(runId, step), { projection: TRAINING_FIELDS }).toArray()).map(
-        (t) => ({
-          _id: t._id,
-          promptId: t.promptId,
-          tokens: decodeTokens(t.tokens, `trajectories ${t._id} tokens`),
-          logprobs: decodeLogprobs(t.logprobs, `trajectories ${t._id} logprobs`),
-          ...(t.sampledBy ? { sampledBy: t.sampledBy } : {}),
-        }),
-      ),
+    /** The answers of the given prompts (a page of internalize's), with their tokens and logprobs. */
+    answersToTrainOf: async (promptIds: readonly string[]): Promise<AnswerToTrain[]> =>
+      (
+        (await ofPrompts(trajectories, promptIds, TRAINING_FIELDS)) as Pick<
+          TrajectoryDoc,
+          '_id' | 'promptId' | 'tokens' | 'logprobs' | 'sampledBy'
+        >[]
+      ).map((t) => ({
+        _id: t._id,
+        promptId: t.promptId,
+        tokens: decodeTokens(t.tokens, `trajectories ${t._id} tokens`),
+        logprobs: decodeLogprobs(t.logprobs, `trajectories ${t._id} logprobs`),
+        ...(t.sampledBy ? { sampledBy: t.sampledBy } : {}),
+      })),
     /**
      * The step's GRPO datums for the policy update, a few prompts' at a time (in prompt order, each prompt's in
      * datum order), the next page read while the caller uses the current one; `count` is the step's number as
@@ -161,8 +165,11 @@ export function stepReads(db: Db) {
 
 export type StepReads = ReturnType<typeof stepReads>;
 
-/** Prompts per page of the policy update's datum read: at 8 samples of 4k tokens, about 8 MB of datums a page. */
-const PROMPTS_PER_DATUM_PAGE = 8;
+/**
+ * Prompts per page of GRPO datums, as internalize writes them and the policy update reads them: at 8 samples of 4k
+ * tokens, about 8 MB of datums a page.
+ */
+export const PROMPTS_PER_DATUM_PAGE = 8;
 
 /** A step's datums of one kind, read a page at a time; `count` is how many there are in all. */
 export interface DatumDocPages {

@@ -140,8 +140,20 @@ export async function replaceAll<T extends { _id: string }>(
   docs: T[],
 ): Promise<void> {
   await upsertAll(collection, docs);
-  const others = { ...scope._id, $nin: docs.map((doc) => doc._id) };
-  await collection.deleteMany({ ...scope, _id: others } as Filter<T>);
+  await deleteOthers(
+    collection,
+    scope,
+    docs.map((doc) => doc._id),
+  );
+}
+
+/** Deletes the documents in `scope` whose ids are not `kept`. */
+async function deleteOthers<T extends { _id: string }>(
+  collection: Collection<T>,
+  scope: { _id: IdRange } & Record<string, unknown>,
+  kept: string[],
+): Promise<void> {
+  await collection.deleteMany({ ...scope, _id: { ...scope._id, $nin: kept } } as Filter<T>);
 }
 
 const DUPLICATE_KEY = 11000;
@@ -173,22 +185,34 @@ function onlyDuplicateKeys(error: unknown): error is MongoBulkWriteError {
 }
 
 /**
- * The step's datums of one kind (`kind`), or of both, replacing what an earlier attempt wrote, then their count on
- * the step: the policy update normalises by it before it has read every datum (store/step-reads.ts).
+ * The step's datums of one kind (`kind`), or of both, from `pages` written as they come, replacing what an earlier
+ * attempt wrote; then their count on the step, which the policy update normalises by before it has read every datum
+ * (store/step-reads.ts). Returns the counts.
  */
 export async function writeStepDatums(
   collections: { datums: Collection<DatumDoc>; steps: Collection<StepDoc> },
   { runId, step, kind }: { runId: string; step: number; kind?: DatumKind },
-  docs: DatumDoc[],
-): Promise<void> {
-  await replaceAll(
+  pages: AsyncIterable<DatumDoc[]>[],
+): Promise<Record<DatumKind, number>> {
+  const written: string[] = [];
+  const counts = { grpo: 0, nll: 0 };
+  for (const source of pages) {
+    for await (const page of source) {
+      await upsertAll(collections.datums, page);
+      for (const doc of page) {
+        written.push(doc._id);
+        counts[doc.kind]++;
+      }
+    }
+  }
+  await deleteOthers(
     collections.datums,
     kind ? { ...stepScope(runId, step), kind } : stepScope(runId, step),
-    docs,
+    written,
   );
   const kinds = kind ? [kind] : (['grpo', 'nll'] as const);
-  const counts = kinds.map((k) => [`datums.${k}`, docs.filter((doc) => doc.kind === k).length]);
   await upsertOne(collections.steps, ids.step(runId, step), {
-    $set: { runId, step, ...Object.fromEntries(counts) },
+    $set: { runId, step, ...Object.fromEntries(kinds.map((k) => [`datums.${k}`, counts[k]])) },
   });
+  return counts;
 }
