@@ -1,5 +1,5 @@
 /** Run registration and per-step metrics: the bookkeeping the audit and reports read. */
-import { ids, stepScope, type StepMetrics } from '../store/documents.js';
+import { ids, type StepMetrics } from '../store/documents.js';
 import { melCollections } from '../store/collections.js';
 import { upsertOne } from '../store/writes.js';
 import type { RecordStepInput, RegisterRunInput } from '../temporal/contracts/run.js';
@@ -17,7 +17,7 @@ export function createRecordActivities({
   trackers = [],
   metrics: telemetry,
 }: MelActivityDeps) {
-  const { runs, steps, stepMetrics, metaExperiences } = melCollections(db);
+  const { runs, steps, stepMetrics } = melCollections(db);
 
   /**
    * Stores the run's configuration and data set pin once; a second start with a different configuration or data
@@ -52,7 +52,8 @@ export function createRecordActivities({
    * fails is logged and skipped: it never fails the step).
    */
   async function recordStep({ runId, result }: RecordStepInput): Promise<StepMetrics> {
-    const candidates = await metaExperiences.countDocuments(stepScope(runId, result.step));
+    // As summarize counted them: counting the stored candidates would read each of them whole on FerretDB.
+    const candidates = result.summarize.candidates;
     const metrics: StepMetrics = {
       prompts: result.rollout.prompts,
       trajectories: result.rollout.trajectories,

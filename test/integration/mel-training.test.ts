@@ -22,6 +22,7 @@ describe('MEL training on the real stack', () => {
       const metrics = stepDocs.map((s) => s.metrics!);
       expect(candidates.length).toBe(metrics.reduce((n, m) => n + m.pairs, 0));
       expect(metrics.reduce((n, m) => n + m.accepted + m.rejected, 0)).toBe(candidates.length);
+      expect(metrics.reduce((n, m) => n + m.candidates, 0)).toBe(candidates.length);
       const accepted = candidates.filter((c) => c.verdict!.accepted).length;
       console.info(`demo configuration: ${accepted} of ${candidates.length} candidates accepted`);
       expect(await db.collection(COLLECTIONS.stepMetrics).countDocuments({ runId: config.runId })).toBe(
