@@ -48,7 +48,9 @@ export function fixUpdateHandler(source: string): string {
  * query, a lookup by `_id` too (and each statement of an update or upsert starts with one), is a sequential scan of
  * the collection, and the cost of a step grows with the run. The fix pushes a filter on `_id` down as comparisons
  * that the collection's unique index on `_jsonb->'_id'` serves: a string equality (MongoDB's `_id` is never an
- * array, so `=` matches what containment did), `$in` of strings, and string ranges (`$gt`, `$gte`, `$lt`, `$lte`).
+ * array, so `=` matches what containment did), `$in` of strings, and string ranges (`$gt`, `$gte`, `$lt`, `$lte`);
+ * and `$nin` of strings beside them, so that replacing a step's documents (upsert them, then delete the others in
+ * the step's range) reads only the others, not the step's documents again.
  * jsonb orders strings by the database's collation, which is byte order in the stack's cluster (initdb
  * `--no-locale`), as MongoDB's is. FerretDB filters every document PostgreSQL returns again, so the SQL only has to
  * keep every match, and a filter it does not understand (another type, another operator) is left to that.
@@ -57,7 +59,7 @@ export const QUERY_FILE = 'internal/backends/postgresql/query.go';
 
 const OPERATOR_SKIP = /^([ \t]*)if strings\.HasPrefix\(rootKey, "\$"\) \{\n\1\tcontinue\n\1\}\n/m;
 const QUERY_FIX_MARK = '// mel-temporal: _id through its index';
-/** Above this many values a `$in` is left to FerretDB's own filter rather than sent as one placeholder each. */
+/** Above this many values a `$in` or `$nin` is left to FerretDB's own filter rather than sent as one placeholder each. */
 export const MAX_PUSHED_IN = 10_000;
 
 const ID_FILTER_CALL = (indent: string) =>
@@ -93,6 +95,9 @@ func melIDFilter(p *metadata.Placeholder, key string, v any) (string, []any) {
 
 var melIDComparisons = map[string]string{"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
+// $nin: an _id of another type is never equal to a string, so NOT IN keeps it, as MongoDB's $nin does.
+var melIDMemberships = map[string]string{"$in": "IN", "$nin": "NOT IN"}
+
 // melIDOperators returns the SQL filter for the operators of an _id filter that have string operands.
 func melIDOperators(p *metadata.Placeholder, doc *types.Document) (string, []any) {
 	var filters []string
@@ -114,7 +119,8 @@ func melIDOperators(p *metadata.Placeholder, doc *types.Document) (string, []any
 				args = append(args, melJSONString(operand))
 			}
 		case *types.Array:
-			if op != "$in" {
+			membership, ok := melIDMemberships[op]
+			if !ok {
 				continue
 			}
 
@@ -125,7 +131,7 @@ func melIDOperators(p *metadata.Placeholder, doc *types.Document) (string, []any
 					args = append(args, melJSONString(value))
 				}
 
-				filters = append(filters, metadata.IDColumn+" IN ("+strings.Join(placeholders, ", ")+")")
+				filters = append(filters, metadata.IDColumn+" "+membership+" ("+strings.Join(placeholders, ", ")+")")
 			}
 		}
 	}

@@ -1,7 +1,8 @@
 /**
  * Filters on `_id` on the stack's store (FerretDB v1 on PostgreSQL, built with stack/ferretdb-fix.ts): they return
  * exactly what MongoDB returns, by MongoDB's byte order of strings, with ids of other types mixed in; and
- * PostgreSQL answers an id, an id range and `$in` from the `_id` index instead of reading the whole collection.
+ * PostgreSQL answers an id, an id range and `$in` from the `_id` index instead of reading the whole collection, and
+ * filters `$nin` itself.
  */
 import { type Collection, type Filter, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +126,25 @@ describe('filters on _id in the store', () => {
     expect(odd.length + (await idsOf({ group: 'even', _id: idsUnder('run-a/step-1') })).length).toBe(
       stringsWhere((id) => id.startsWith('run-a/step-1/')).length,
     );
+  });
+
+  it('answers $nin of strings, alone (ids of other types kept) and within a range', async () => {
+    const unwanted = ['run-a/step-1/p0', 'filler/00042', 'absent'];
+    const kept = await idsOf({ _id: { $nin: unwanted } });
+    expect(kept).toHaveLength(NAMED.length + OTHER_TYPES.length + FILLER.length - 2);
+    expect(kept).toEqual(expect.arrayContaining(OTHER_TYPES));
+    expect(await sortedStrings({ _id: { ...idsUnder('run-a/step-1'), $nin: unwanted } })).toEqual(
+      stringsWhere((id) => id.startsWith('run-a/step-1/') && !unwanted.includes(id)),
+    );
+    expect(await idsOf({ _id: { ...idsUnder('filler'), $nin: FILLER } })).toEqual([]);
+  });
+
+  it('has PostgreSQL filter $nin within a range, so deleting the others reads only them', async () => {
+    const plan = JSON.stringify(
+      await docs.find({ _id: { ...idsUnder('filler'), $nin: ['filler/00001', 'filler/00002'] } }).explain(),
+    );
+    expect(plan).toMatch(/"Index Cond":"[^"]*'_id'/);
+    expect(plan).toMatch(/<> ALL/);
   });
 
   it('has PostgreSQL answer an id, an id range and $in from the _id index', async () => {
