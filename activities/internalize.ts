@@ -46,8 +46,12 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
       ...grpo,
       onePage(nll),
     ]);
-    if (kind !== 'grpo') {
-      await metaExperiences.updateMany(stepScope(runId, step), { $set: { 'origin.internalize': source } });
+    // The candidates internalized, not all of the step's: on FerretDB an update reads and rewrites whole documents.
+    if (nll.length > 0) {
+      await metaExperiences.updateMany(
+        { _id: { $in: nll.map((doc) => doc.sourceId) } },
+        { $set: { 'origin.internalize': source } },
+      );
     }
     return { grpoDatums: written.grpo, nllDatums: written.nll };
   }

@@ -227,7 +227,8 @@ export function checkVerdicts({ pairs, candidates, nllDatums }: RunEvidence): Ch
   };
 }
 
-const ORIGIN_STAGES: StageName[] = ['rollout', 'verify', 'contrast', 'summarize', 'validate', 'internalize'];
+/** The stages every candidate passed through; internalize and the policy update only the accepted ones. */
+const ORIGIN_STAGES: StageName[] = ['rollout', 'verify', 'contrast', 'summarize', 'validate'];
 
 /** What makes one audit record whole: every link of the evidence chain `mel audit` shows. Empty when whole. */
 export function auditGaps(audit: AuditRecord): string[] {
@@ -253,7 +254,9 @@ export function auditGaps(audit: AuditRecord): string[] {
       if (internalization.policyUpdatesAfter !== audit.step + 1 || !internalization.policyStatePath) {
         gaps.push("the step's update record");
       }
-      if (!stages.has('policy-update')) gaps.push('Temporal origin of policy-update');
+      for (const stage of ['internalize', 'policy-update'] as const) {
+        if (!stages.has(stage)) gaps.push(`Temporal origin of ${stage}`);
+      }
     }
   } else if (audit.internalization) gaps.push('internalized though not accepted');
   return gaps;

@@ -34,7 +34,7 @@ function audit(id: string, step: number, accepted: boolean): AuditRecord {
     seed: 1,
     tokens: 3,
   };
-  const stages: StageName[] = ['rollout', 'verify', 'contrast', 'summarize', 'validate', 'internalize'];
+  const stages: StageName[] = ['rollout', 'verify', 'contrast', 'summarize', 'validate'];
   const validation = accepted
     ? {
         promptText: 'p',
@@ -83,7 +83,7 @@ function audit(id: string, step: number, accepted: boolean): AuditRecord {
           policyStatePath: `tinker://m/weights/${RUN}-step-${step}`,
         }
       : null,
-    temporal: [...stages, ...(accepted ? (['policy-update'] as const) : [])].map(origin),
+    temporal: [...stages, ...(accepted ? (['internalize', 'policy-update'] as const) : [])].map(origin),
   };
 }
 
@@ -305,6 +305,8 @@ describe('the checks of a finished drill run', () => {
       'Temporal origin of verify',
     ]);
     expect(auditGaps({ ...record, internalization: null })).toEqual(['internalization']);
+    const notStamped = record.temporal.filter((o) => o.stage !== 'internalize');
+    expect(auditGaps({ ...record, temporal: notStamped })).toEqual(['Temporal origin of internalize']);
     expect(
       auditGaps({ ...record, internalization: { ...record.internalization!, policyUpdatesAfter: 2 } }),
     ).toEqual(["the step's update record"]);
