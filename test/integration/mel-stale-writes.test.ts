@@ -4,6 +4,7 @@
  * retry writes its own, and the held writes reach MongoDB only once the run has completed: the verdicts validate
  * set and the update record the run continued from stay as they were. The workers' stall bound is 8 s.
  */
+import type { Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { STALLED } from '../../activities/attempt.js';
 import type { MetaExperienceDoc, StepDoc } from '../../store/documents.js';
@@ -15,12 +16,19 @@ import { doubleOptimizerSteps, useClientAndWorkers, useEngineDouble, useMongoFau
 
 const liveness = { stallTimeoutMs: 8_000, heartbeatEveryMs: 500 };
 
+/** An update command that sets a step's update record. */
+function setsUpdateRecord(command: Document): boolean {
+  const updates = (command.updates ?? []) as { u?: { $set?: Document } }[];
+  return updates.some((statement) => statement.u?.$set?.update !== undefined);
+}
+
 describe('fencing: late writes of stale attempts', () => {
   const engine = useEngineDouble();
   const mongo = useMongoFaults([
     { commands: ['insert', 'update'], collection: COLLECTIONS.metaExperiences, call: 1, action: 'hold' },
-    // The first update of the step document registers the attempt's engine model; the second records the update.
-    { commands: ['update'], collection: COLLECTIONS.steps, call: 2, action: 'hold' },
+    // The first write of the update record (internalize's counts and the attempt's engine model are written to the
+    // step document before it).
+    { commands: ['update'], collection: COLLECTIONS.steps, where: setsUpdateRecord, call: 1, action: 'hold' },
   ]);
   const stack = useClientAndWorkers(() => ({ ...engine.endpoints, mongoUri: mongo.proxy.uri }), { liveness });
 

@@ -7,12 +7,14 @@
 import { connect, createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BSON } from 'mongodb';
+import { BSON, type Document } from 'mongodb';
 
 export interface MongoFaultRule {
   /** Command names (`insert`, `update`, `find`, …) and the collection they name, as a command document starts. */
   commands: string[];
   collection: string;
+  /** Only the commands this accepts match (all of them when absent): `command` is the whole command document. */
+  where?: (command: Document) => boolean;
   /** Fire on the call-th matching command (1-based), counted from the proxy's start. */
   call: number;
   /** Hold the command until `release()`, then pass it on (also when its client has given up); or never. */
@@ -31,12 +33,28 @@ export interface MongoFaultProxy {
 
 const OP_MSG = 2013;
 
-/** The command a message carries: OP_MSG's header (16 bytes), flag bits (4), then its body section (kind 0). */
-function commandOf(message: Buffer): { name: string; collection: unknown } | undefined {
+/**
+ * The command a message carries: OP_MSG's header (16 bytes), flag bits (4), its body section (kind 0), then any
+ * document sequences (kind 1: size, identifier, documents), which drivers use for `updates`, `documents`, …: each is
+ * set on the body under its identifier, so `where` sees the whole command.
+ */
+function commandOf(message: Buffer): { name: string; collection: unknown; body: Document } | undefined {
   if (message.readInt32LE(12) !== OP_MSG || message[20] !== 0) return undefined;
-  const body = BSON.deserialize(message.subarray(21, 21 + message.readInt32LE(21)));
+  const bodySize = message.readInt32LE(21);
+  const body = BSON.deserialize(message.subarray(21, 21 + bodySize));
+  const end = message.readInt32LE(0) - ((message.readInt32LE(16) & 1) === 1 ? 4 : 0);
+  for (let at = 21 + bodySize; at < end && message[at] === 1;) {
+    const sectionEnd = at + 1 + message.readInt32LE(at + 1);
+    const nameEnd = message.indexOf(0, at + 5);
+    const documents: Document[] = [];
+    for (let doc = nameEnd + 1; doc < sectionEnd; doc += message.readInt32LE(doc)) {
+      documents.push(BSON.deserialize(message.subarray(doc, doc + message.readInt32LE(doc))));
+    }
+    body[message.toString('utf8', at + 5, nameEnd)] = documents;
+    at = sectionEnd;
+  }
   const name = Object.keys(body)[0];
-  return name === undefined ? undefined : { name, collection: body[name] };
+  return name === undefined ? undefined : { name, collection: body[name], body };
 }
 
 export async function startMongoFaultProxy(
@@ -56,6 +74,7 @@ export async function startMongoFaultProxy(
     if (!command) return undefined;
     const firing = rules.filter((rule, i) => {
       if (!rule.commands.includes(command.name) || rule.collection !== command.collection) return false;
+      if (rule.where && !rule.where(command.body)) return false;
       seen[i]!++;
       return seen[i] === rule.call;
     });
