@@ -62,19 +62,23 @@ export function measureStep(
   const stages: Partial<Record<StageName, StageMeasure>> = {};
   let slotSeconds = 0;
   let availableSlotSeconds = 0;
-  for (const span of spans.activities) {
-    const stage = STAGE_OF_ACTIVITY[span.activity];
-    if (!stage) continue;
-    const usage = engineUsage(timeline, span.scheduledMs, span.closedMs, maxSlots);
-    const previous = stages[stage] ?? { wallSeconds: 0, engineSeconds: 0 };
-    stages[stage] = {
-      wallSeconds: previous.wallSeconds + (span.closedMs - span.scheduledMs) / 1000,
-      engineSeconds: previous.engineSeconds + usage.busySeconds,
-    };
-    if (SAMPLING_STAGES.includes(stage)) {
-      slotSeconds += usage.slotSeconds;
-      availableSlotSeconds += (maxSlots * (span.closedMs - span.scheduledMs)) / 1000;
+  // A stage's chunks (and internalize's two halves) run side by side: its time is while any of them was open.
+  for (const stage of STAGES) {
+    const windows = openWindows(
+      spans.activities.filter((span) => STAGE_OF_ACTIVITY[span.activity] === stage),
+    );
+    if (windows.length === 0) continue;
+    const measure = { wallSeconds: 0, engineSeconds: 0 };
+    for (const [fromMs, toMs] of windows) {
+      const usage = engineUsage(timeline, fromMs, toMs, maxSlots);
+      measure.wallSeconds += (toMs - fromMs) / 1000;
+      measure.engineSeconds += usage.busySeconds;
+      if (SAMPLING_STAGES.includes(stage)) {
+        slotSeconds += usage.slotSeconds;
+        availableSlotSeconds += (maxSlots * (toMs - fromMs)) / 1000;
+      }
     }
+    stages[stage] = measure;
   }
   return {
     step: spans.step,
@@ -84,7 +88,7 @@ export function measureStep(
     samplingSlotUtilisation:
       maxSlots > 0 && availableSlotSeconds > 0 ? slotSeconds / availableSlotSeconds : null,
     sampling: samplingWork(spans.activities, timeline),
-    stages: orderedStages(stages),
+    stages,
   };
 }
 
@@ -113,10 +117,15 @@ export function samplingWork(
   return { sequences, seconds };
 }
 
-function orderedStages(
-  stages: Partial<Record<StageName, StageMeasure>>,
-): Partial<Record<StageName, StageMeasure>> {
-  return Object.fromEntries(STAGES.filter((name) => stages[name]).map((name) => [name, stages[name]]));
+/** The times at least one of `spans` was open (scheduled, not yet closed), as disjoint windows in order. */
+export function openWindows(spans: readonly ActivitySpan[]): [number, number][] {
+  const windows: [number, number][] = [];
+  for (const span of [...spans].sort((a, b) => a.scheduledMs - b.scheduledMs)) {
+    const last = windows.at(-1);
+    if (last && span.scheduledMs <= last[1]) last[1] = Math.max(last[1], span.closedMs);
+    else windows.push([span.scheduledMs, span.closedMs]);
+  }
+  return windows;
 }
 
 export function median(values: readonly number[]): number | null {

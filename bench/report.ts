@@ -183,7 +183,7 @@ export function benchmarksMarkdown(report: BenchReport, plots: string[]): string
     '',
     '## Stages',
     '',
-    'Median wall seconds per stage (engine-busy seconds in brackets).',
+    "Median wall seconds per stage, while any of the stage's activities was open (engine-busy seconds in brackets); the GRPO half of internalize overlaps the reflection stages.",
     '',
     `| configuration | ${STAGES.join(' | ')} |`,
     `| --- | ${STAGES.map(() => '--:').join(' | ')} |`,

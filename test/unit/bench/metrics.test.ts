@@ -66,6 +66,25 @@ describe('measureStep', () => {
     expect(measured.samplingSlotUtilisation).toBeCloseTo(16 / 32);
   });
 
+  it("counts a stage's time once while any of its activities is open: chunks side by side, halves apart", () => {
+    const step: StepSpans = {
+      ...STEP,
+      activities: [
+        { activity: 'rollout', scheduledMs: at(0), closedMs: at(3) },
+        { activity: 'rollout', scheduledMs: at(0), closedMs: at(4) },
+        { activity: 'rollout', scheduledMs: at(1), closedMs: at(2) },
+        { activity: 'internalize', scheduledMs: at(4), closedMs: at(5) },
+        { activity: 'internalize', scheduledMs: at(7), closedMs: at(7.5) },
+      ],
+    };
+    const timeline = [interval('asample', 0, 4, 2), interval('forward', 4.5, 7.25)];
+    const measured = measureStep(step, timeline, 8);
+    expect(measured.stages.rollout).toEqual({ wallSeconds: 4, engineSeconds: 4 });
+    expect(measured.stages.internalize!.wallSeconds).toBeCloseTo(1.5);
+    expect(measured.stages.internalize!.engineSeconds).toBeCloseTo(0.75);
+    expect(measured.samplingSlotUtilisation).toBeCloseTo(8 / 32);
+  });
+
   it('has no slot utilisation without a slot limit, and an idle engine leaves all of the step as overhead', () => {
     const measured = measureStep(STEP, [], 0);
     expect(measured.samplingSlotUtilisation).toBeNull();
