@@ -22,6 +22,7 @@ import {
 import { melCollections } from '../store/collections.js';
 import { encodeDatum } from '../store/datum-codec.js';
 import { chunks } from '../common/chunks.js';
+import { onePage } from '../common/pages.js';
 import { PROMPTS_PER_DATUM_PAGE, stepReads } from '../store/step-reads.js';
 import { turnTokens } from '../store/token-codec.js';
 import { writeStepDatums } from '../store/writes.js';
@@ -142,10 +143,6 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
 /** The sample's engine and policy, on the datum that trains on it, where the sample has them. */
 function recorded(sampledBy: SampledBy | undefined): Pick<DatumDoc, 'sampledBy'> {
   return sampledBy ? { sampledBy } : {};
-}
-
-async function* onePage<T>(docs: T[]): AsyncIterable<T[]> {
-  if (docs.length > 0) yield docs;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

@@ -6,6 +6,7 @@
  */
 import { log } from '@temporalio/activity';
 import type { SampledSequence, SampleRequest } from '../engine/engine.js';
+import { mapPages } from '../common/pages.js';
 import { isModelGone } from '../engine/errors.js';
 import { completionText } from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
@@ -343,8 +344,4 @@ function mongoSafeKeys(metrics: Record<string, number>): Record<string, number> 
 
 function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
-}
-
-async function* mapPages<T, U>(pages: AsyncIterable<T[]>, map: (page: T[]) => U[]): AsyncIterable<U[]> {
-  for await (const page of pages) yield map(page);
 }

@@ -2,6 +2,7 @@
  * Sends one step's stored datums to the training engine so that its next optimizer step follows the paper's
  * objective (Eq. 9) under the engine's loss reduction (mel/objective.ts), and reads the step's losses back.
  */
+import { onePage, type Paged } from '../common/pages.js';
 import type { ForwardOutput, Loss, TrainingEngine } from '../engine/engine.js';
 import {
   datumNll,
@@ -36,26 +37,21 @@ export interface RequestLimits {
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = { maxDatums: 1024, maxBytes: 5_000_000 };
 
-/** A step's GRPO datums a page at a time, in order; `count` is how many there are in all. */
-export interface DatumPages {
-  count: number;
-  pages: AsyncIterable<readonly Datum[]>;
-}
-
 /**
- * The GRPO datums may come a page at a time (`DatumPages`), so that a paper-scale step is never in memory at once:
+ * The GRPO datums may come a page at a time (`Paged`), so that a paper-scale step is never in memory at once:
  * the normalisation needs only their count, and each page's requests and its share of the loss are done before
  * the next page is used.
  */
 export async function accumulateStepObjective(
   engine: TrainingEngine,
   modelId: string,
-  stored: { grpo: readonly Datum[] | DatumPages; nll: readonly Datum[] },
+  stored: { grpo: Datum[] | Paged<Datum>; nll: readonly Datum[] },
   surrogate: SurrogateConfig,
   limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ): Promise<StepObjectiveLosses> {
   const { nll } = stored;
-  const grpo = 'pages' in stored.grpo ? stored.grpo : onePage(stored.grpo);
+  const grpo =
+    'pages' in stored.grpo ? stored.grpo : { count: stored.grpo.length, pages: onePage(stored.grpo) };
   const datumCount = grpo.count + nll.length;
   const reduction = engine.lossReduction;
   const inRequests = async (data: readonly Datum[], request: (part: Datum[]) => Promise<ForwardOutput>) => {
@@ -88,15 +84,6 @@ export async function accumulateStepObjective(
   return {
     grpoLoss: grpo.count > 0 ? grpoLoss : null,
     nllPerDatum: nll.map((datum, i) => datumNll(datum, nllLogprobs[i] ?? [])),
-  };
-}
-
-function onePage(datums: readonly Datum[]): DatumPages {
-  return {
-    count: datums.length,
-    pages: (async function* () {
-      yield datums;
-    })(),
   };
 }
 

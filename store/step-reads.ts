@@ -7,6 +7,8 @@
  */
 import type { Collection, Db, Filter } from 'mongodb';
 import { melCollections } from './collections.js';
+import { chunks } from '../common/chunks.js';
+import { onePage, readAhead, type Paged } from '../common/pages.js';
 import type { ItemRange } from '../mel/fan-out.js';
 import {
   ids,
@@ -114,14 +116,14 @@ export function stepReads(db: Db) {
      * datum order), the next page read while the caller uses the current one; `count` is the step's number as
      * internalize recorded it. A step internalized before counts were recorded is read in one page.
      */
-    grpoDatumPages: async (runId: string, step: number): Promise<DatumDocPages> => {
+    grpoDatumPages: async (runId: string, step: number): Promise<Paged<DatumDoc>> => {
       const count = (await steps.findOne({ _id: ids.step(runId, step) }))?.datums?.grpo;
       if (count === undefined) {
         const all = await datums
           .find({ ...stepScope(runId, step), kind: 'grpo' })
           .sort({ index: 1 })
           .toArray();
-        return { count: all.length, pages: pagesOf([async () => all]) };
+        return { count: all.length, pages: onePage(all) };
       }
       const promptIds = (
         await prompts.find(stepScope(runId, step), { projection: { promptIndex: 1 } }).toArray()
@@ -140,11 +142,7 @@ export function stepReads(db: Db) {
         )
           .flat()
           .sort((a, b) => a.index - b.index);
-      const pageReads = [];
-      for (let i = 0; i < promptIds.length; i += PROMPTS_PER_DATUM_PAGE) {
-        pageReads.push(readPage(promptIds.slice(i, i + PROMPTS_PER_DATUM_PAGE)));
-      }
-      return { count, pages: pagesOf(pageReads) };
+      return { count, pages: readAhead(chunks(promptIds, PROMPTS_PER_DATUM_PAGE).map(readPage)) };
     },
     /**
      * The candidates of the chunk `items` of the step's pairs (in id order; each pair has one candidate, written by
@@ -170,30 +168,6 @@ export type StepReads = ReturnType<typeof stepReads>;
  * tokens, about 8 MB of datums a page.
  */
 export const PROMPTS_PER_DATUM_PAGE = 8;
-
-/** A step's datums of one kind, read a page at a time; `count` is how many there are in all. */
-export interface DatumDocPages {
-  count: number;
-  pages: AsyncIterable<DatumDoc[]>;
-}
-
-/**
- * The pages `reads` give, in order, each read while the one before it is in use. A read ahead that fails while the
- * caller stops early (its own failure) is dropped with the rest; one the caller reaches fails it.
- */
-async function* pagesOf(reads: (() => Promise<DatumDoc[]>)[]): AsyncIterable<DatumDoc[]> {
-  const readAhead = (i: number) => {
-    const read = reads[i]?.();
-    read?.catch(() => undefined);
-    return read;
-  };
-  let next = readAhead(0);
-  for (let i = 0; next; i++) {
-    const page = await next;
-    next = readAhead(i + 1);
-    yield page;
-  }
-}
 
 function problemById(docs: Pick<PromptDoc, '_id' | 'problem'>[]): Map<string, PromptDoc['problem']> {
   return new Map(docs.map((p) => [p._id, p.problem]));
