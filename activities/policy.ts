@@ -336,7 +336,6 @@ function checkpointName(runId: string, label: string): string {
   return `${runId}-${label}`.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
-/** Σ_t w_t · loss_t over all datums: the objective the weights encode (Eq. 10's aggregation). */
 /** MongoDB field names cannot contain '.' (engine metrics are named like "skyrl.ai/grad_norm"). */
 function mongoSafeKeys(metrics: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(metrics).map(([key, value]) => [key.replaceAll('.', '_'), value]));

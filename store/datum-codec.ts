@@ -1,7 +1,7 @@
 /**
  * How a training datum is stored: the engine's datum (mel/types.ts) with each of its number arrays through
  * store/token-codec.ts: input and target token ids as Int32, sampler logprobs as logprobs, weights and
- * advantages as Float64 values, all exact. A GRPO datum holds five arrays as long as its rollout (prompt and
+ * advantages as Float64 values or runs of one value (a mask, a sequence's advantage), all exact. A GRPO datum holds five arrays as long as its rollout (prompt and
  * completion), the largest write of a step; as BSON binary each is one value (base64 in FerretDB's jsonb)
  * instead of a number per element. Datums written before the codec hold number arrays and are read as they are.
  */

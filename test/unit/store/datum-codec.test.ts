@@ -55,7 +55,7 @@ describe('the datum codec', () => {
     );
   });
 
-  it('stores every array as binary of its kind: tokens Int32, logprobs and the other values Float64', () => {
+  it('stores every array as binary of its kind: tokens Int32, logprobs Float64, mask and advantages as runs', () => {
     const { model_input, loss_fn_inputs } = throughBson(encodeDatum(grpo));
     const kinds = [
       model_input.chunks[0]!.tokens,
@@ -68,9 +68,11 @@ describe('the datum codec', () => {
       [0x80, 4 * 5],
       [0x80, 4 * 5],
       [0x81, 8 * 5],
-      [0x82, 8 * 5],
-      [0x82, 8 * 5],
+      [0x83, 12 * 2],
+      [0x83, 12 * 2],
     ]);
+    const { weights } = throughBson(encodeDatum(extremes)).loss_fn_inputs;
+    expect([(weights!.data as Binary).sub_type, (weights!.data as Binary).length()]).toEqual([0x82, 8 * 2]);
   });
 
   it('keeps a datum without logprobs and advantages without them', () => {

@@ -7,6 +7,7 @@ import {
   encodeFloats,
   encodeLogprobs,
   encodeTokens,
+  MAX_RUN_VALUES,
   StoredArrayError,
   storedTurn,
   turnTokens,
@@ -31,6 +32,43 @@ describe('the token codec', () => {
     expect(encodeFloats(values).length()).toBe(8 * values.length);
     expect(decodeFloats(encodeFloats([]), 'empty')).toEqual([]);
     expect(decodeFloats([0.25, -2], 'v')).toEqual([0.25, -2]);
+  });
+
+  it('stores a loss mask or an advantage as runs of one value, exactly, also through BSON', () => {
+    const mask = [...Array<number>(300).fill(0), ...Array<number>(700).fill(1)];
+    const advantages = [...Array<number>(300).fill(-0), ...Array<number>(699).fill(-0.375), 0];
+    const stored = BSON.deserialize(
+      BSON.serialize({ mask: encodeFloats(mask), advantages: encodeFloats(advantages) }),
+    );
+    expect(decodeFloats(stored.mask, 'mask')).toEqual(mask);
+    const decoded = decodeFloats(stored.advantages, 'advantages');
+    expect(decoded).toEqual(advantages);
+    expect(Object.is(decoded[0], -0) && Object.is(decoded[999], 0)).toBe(true);
+    expect(encodeFloats(mask).length()).toBe(2 * 12);
+    expect(encodeFloats(advantages).length()).toBe(3 * 12);
+    expect(encodeFloats([NaN, NaN, NaN, 2]).length()).toBe(2 * 12);
+    expect(decodeFloats(encodeFloats([NaN, NaN, NaN, 2]), 'v')).toEqual([NaN, NaN, NaN, 2]);
+  });
+
+  it('refuses runs that are truncated, empty, negative, or stand for more values than any context', () => {
+    const runs = (...entries: [number, number][]) => {
+      const buffer = Buffer.alloc(entries.length * 12);
+      entries.forEach(([count, value], i) => {
+        buffer.writeInt32LE(count, i * 12);
+        buffer.writeDoubleLE(value, i * 12 + 4);
+      });
+      return new Binary(buffer, 0x83);
+    };
+    expect(decodeFloats(runs([2, 0.5], [1, 1]), 'v')).toEqual([0.5, 0.5, 1]);
+    expect(() => decodeFloats(new Binary(Buffer.alloc(13), 0x83), 'w')).toThrow(
+      /w: 13 bytes is not a whole number of float64 runs/,
+    );
+    expect(() => decodeFloats(runs([0, 1]), 'v')).toThrow(/a run of 0 values/);
+    expect(() => decodeFloats(runs([-5, 1]), 'v')).toThrow(/a run of -5 values/);
+    expect(() => decodeFloats(runs([MAX_RUN_VALUES, 1], [1, 2]), 'v')).toThrow(
+      new RegExp(`a run of 1 values after ${MAX_RUN_VALUES}`),
+    );
+    expect(() => decodeLogprobs(encodeFloats([1, 1, 1, 1]), 'l')).toThrow(/subtype 0x81.*found subtype 0x83/);
   });
 
   it('stores 4 bytes per token id and 8 per logprob', () => {
