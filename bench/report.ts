@@ -9,6 +9,7 @@ import type { LineChart } from '../cli/report/chart.js';
 import { lineChartPng } from '../cli/report/png.js';
 import { STAGES } from '../temporal/contracts/run.js';
 import { configLabel } from './configs.js';
+import { median } from './metrics.js';
 import type { ConfigResult } from './results.js';
 
 export interface BenchReport {
@@ -221,6 +222,16 @@ export function reading(configs: readonly ConfigResult[]): string[] {
       .sort((a, b) => b.batchSize * b.meanRolloutTokens - a.batchSize * a.meanRolloutTokens)[0]!;
     lines.push(`- ${describeLargest(largest)}`);
   }
+  for (const config of configs) {
+    const growth = longRunGrowth(config);
+    if (growth) {
+      lines.push(
+        `- Over the long run \`${configLabel(config)}\`: a step's overhead was ${seconds(growth.late)} s over steps ` +
+          `${growth.lateSteps} against ${seconds(growth.early)} s over steps ${growth.earlySteps} ` +
+          `(${ratio(growth.late / growth.early)}; medians).`,
+      );
+    }
+  }
   if (measured.some((c) => c.latencyModel === 'zero')) {
     lines.push(
       "- Under zero latency the engine-busy time is 0 by definition: the engine double's own CPU time (writing and " +
@@ -231,6 +242,26 @@ export function reading(configs: readonly ConfigResult[]): string[] {
   if (failed.length > 0)
     lines.push(`- ${failed.length} of ${configs.length} configurations failed; see the error column.`);
   return lines;
+}
+
+/** Steps around step 5, and the last ones: at least this many steps make a run long enough to compare them. */
+const LONG_RUN_STEPS = 20;
+
+/**
+ * Whether a step costs more overhead late in a run than early: the median overhead of the last 5 steps done
+ * against that of steps 3–7, for a run of at least LONG_RUN_STEPS steps done; null for a shorter one.
+ */
+export function longRunGrowth(
+  config: Pick<ConfigResult, 'overheadByStep'>,
+): { early: number; late: number; earlySteps: string; lateSteps: string } | null {
+  const steps = config.overheadByStep;
+  if (steps.length < LONG_RUN_STEPS) return null;
+  return {
+    early: median(steps.slice(3, 8))!,
+    late: median(steps.slice(-5))!,
+    earlySteps: '3–7',
+    lateSteps: `${steps.length - 5}–${steps.length - 1}`,
+  };
 }
 
 function describeLargest(config: ConfigResult): string {

@@ -156,7 +156,7 @@ describe('summarise', () => {
 });
 
 describe('the sweeps', () => {
-  it('the default sweep covers the issue grid under both latency models, the side-by-side and a long run', () => {
+  it('the default sweep covers the issue grid under both latency models, the side-by-side and long runs', () => {
     const sweep = defaultSweep({ profile: 'h100-8b' });
     const labels = sweep.map(configLabel);
     expect(new Set(labels).size).toBe(labels.length);
@@ -164,6 +164,7 @@ describe('the sweeps', () => {
     expect(grid).toHaveLength(2 * 4 * 2 * 2);
     expect(sweep.filter((c) => c.system === 'tinker-cookbook')).toHaveLength(8);
     expect(sweep.filter((c) => c.steps === 100)).toEqual([
+      expect.objectContaining({ batchSize: 16, groupSize: 8, meanRolloutTokens: 1000 }),
       expect.objectContaining({ batchSize: 128, groupSize: 8, meanRolloutTokens: 1000 }),
     ]);
   });
