@@ -7,7 +7,7 @@ import type { FaultAction } from './faults.js';
 import { forwardPass } from './forward.js';
 import { FutureStore, type WaitResult } from './futures.js';
 import { hashTokens, hex8, mixInts } from './hash.js';
-import { LatencyModel, sampleCostMs } from './latency.js';
+import { LatencyModel, sequenceCostsMs } from './latency.js';
 import { DEFAULT_LOSS_CONFIG, type LossFn } from './losses.js';
 import { baseWeightsVersion, ModelRegistry } from './models.js';
 import type { EngineDoubleOptions } from './options.js';
@@ -443,12 +443,14 @@ export class DoubleCore {
       faults,
       mixInts(weights, hashTokens(promptTokens)),
     );
-    const cost = sampleCostMs(
-      this.deps.options.latency,
-      promptTokens.length,
-      sequences.map((s) => s.tokens.length),
+    await this.latency.spendSequences(
+      'asample',
+      sequenceCostsMs(
+        this.deps.options.latency,
+        promptTokens.length,
+        sequences.map((s) => s.tokens.length),
+      ),
     );
-    await this.latency.spend('asample', cost, request.num_samples);
     this.counts.samples++;
     this.counts.sequences += sequences.length;
     this.counts.sampledTokens += sequences.reduce((sum, s) => sum + s.tokens.length, 0);

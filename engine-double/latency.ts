@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Timeline, type EngineInterval } from './timeline.js';
 
-// How long the engine takes, as a model: zero by default. Samples wait for free sequence slots (requests beyond
-// `maxConcurrentSequences` queue), then take prefill + decode time; training and checkpoint calls take fixed or
-// per-token time. Engine-busy time is the union of the periods in which anything ran; every call is also recorded
+// How long the engine takes, as a model: zero by default. Each sampled sequence waits for a free sequence slot
+// (sequences beyond `maxConcurrentSequences` queue), then holds it for prefill + its own decode time, as in an engine
+// that batches continuously; training and checkpoint calls take fixed or per-token time. Engine-busy time is the union of the periods in which anything ran; every call is also recorded
 // in a timeline (at zero latency too, with start ≈ end: the benchmark still counts the calls).
 
 export interface LatencyOptions {
@@ -41,15 +41,15 @@ export interface TimelineReport {
   intervals: EngineInterval[];
 }
 
-export function sampleCostMs(
+/** Each sampled sequence's time on its slot: the request's prefill, then the decode of its own tokens. */
+export function sequenceCostsMs(
   options: LatencyOptions,
   promptTokens: number,
   generated: readonly number[],
-): number {
-  const longest = Math.max(0, ...generated);
-  const decode =
-    options.tokensPerSecondPerSequence > 0 ? (longest / options.tokensPerSecondPerSequence) * 1000 : 0;
-  return options.prefillMsPerPromptToken * promptTokens * (generated.length > 0 ? 1 : 0) + decode;
+): number[] {
+  const prefill = options.prefillMsPerPromptToken * promptTokens;
+  const msPerToken = options.tokensPerSecondPerSequence > 0 ? 1000 / options.tokensPerSecondPerSequence : 0;
+  return generated.map((tokens) => prefill + tokens * msPerToken);
 }
 
 export class LatencyModel {
@@ -75,6 +75,18 @@ export class LatencyModel {
       this.markEnd();
       this.release(slots);
     }
+  }
+
+  /**
+   * One sample request: each sequence on a slot of its own, freed as soon as that sequence ends, so a short one
+   * does not hold its slot while the longest decodes; done when the last ends. Without a slot limit, one interval
+   * for the whole request.
+   */
+  async spendSequences(route: string, costsMs: readonly number[]): Promise<void> {
+    if (this.options.maxConcurrentSequences === 0 || costsMs.length === 0) {
+      return this.spend(route, Math.max(0, ...costsMs), costsMs.length);
+    }
+    await Promise.all(costsMs.map((ms) => this.spend(route, ms, 1)));
   }
 
   private slotsFor(sequences: number): number {

@@ -14,7 +14,7 @@ import {
 import { padToTokens, solutionText, wrongAnswer } from '../../../engine-double/solutions.js';
 import { tokenizer } from './helpers.js';
 import { OptionsError } from '../../../engine-double/options.js';
-import { LatencyModel, NO_LATENCY, sampleCostMs } from '../../../engine-double/latency.js';
+import { LatencyModel, NO_LATENCY, sequenceCostsMs } from '../../../engine-double/latency.js';
 import {
   chainedMetaExperienceMessages,
   generateBuiltinDataset,
@@ -264,19 +264,36 @@ describe('latency model', () => {
     expect([first?.slots, second?.slots]).toEqual([2, 1]);
     expect(second!.startMs).toBeGreaterThanOrEqual(first!.endMs);
     expect(
-      sampleCostMs(
+      sequenceCostsMs(
         { ...NO_LATENCY, tokensPerSecondPerSequence: 100, prefillMsPerPromptToken: 0.5 },
         10,
         [50, 20],
       ),
-    ).toBe(505);
+    ).toEqual([505, 205]);
+  });
+
+  it("frees a sampled sequence's slot when that sequence ends, not when its request's longest does", async () => {
+    const latency = new LatencyModel({ ...NO_LATENCY, maxConcurrentSequences: 2 });
+    const started = Date.now();
+    await Promise.all([
+      latency.spendSequences('asample', [20, 150]),
+      latency.spendSequences('asample', [40]),
+    ]);
+    const [short, queued, long] = latency.timeline.since(started);
+    expect([short, queued, long].map((i) => [i?.sequences, i?.slots])).toEqual([
+      [1, 1],
+      [1, 1],
+      [1, 1],
+    ]);
+    expect(queued!.startMs).toBeGreaterThanOrEqual(short!.endMs);
+    expect(queued!.endMs).toBeLessThan(long!.endMs);
   });
 
   it('records every call in the timeline, at zero latency too (start ≈ end), with no slots when unlimited', async () => {
     const latency = new LatencyModel(NO_LATENCY);
     const before = Date.now();
     await latency.spend('optim_step', 0);
-    await latency.spend('asample', 0, 4);
+    await latency.spendSequences('asample', [0, 0, 0, 0]);
     const intervals = latency.timeline.since(before);
     expect(intervals.map(({ route, sequences, slots }) => ({ route, sequences, slots }))).toEqual([
       { route: 'optim_step', sequences: 0, slots: 0 },
