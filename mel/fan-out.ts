@@ -8,9 +8,10 @@ export interface ItemRange {
 }
 
 /**
- * `fanOut` of the run configuration, and of one written before it existed: with the default two inference worker
- * slots, 2·16 prompts × G = 8 samples keep 256 sequences in flight, what one GPU engine serves at once (the
- * h100-8b latency profile). The local CPU engine's demo uses smaller chunks (configs/demo.json).
+ * `fanOut` of the run configuration, and of one written before it existed: with the default four inference worker
+ * slots, 4·16 prompts × G = 8 samples keep 512 sequences in flight, twice what one GPU engine serves at once (the
+ * h100-8b latency profile), so the engine always has sequences queued for the slots that free up; summarize and
+ * validate keep 4·64 = 256. The local CPU engine's demo uses smaller chunks (configs/demo.json).
  */
 export const DEFAULT_FAN_OUT = { promptsPerChunk: 16, generationsPerChunk: 64 } as const;
 

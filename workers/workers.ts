@@ -40,7 +40,9 @@ export const ALL_ROLES = Object.keys(TASK_QUEUES) as TaskQueueRole[];
 const concurrency = z.coerce.number().int().positive();
 const workerEnvSchema = z.object({
   MEL_WORKER_CONCURRENCY_CPU: concurrency.default(16),
-  MEL_WORKER_CONCURRENCY_GPU_INFERENCE: concurrency.default(2),
+  // Twice what fills one GPU engine's slots with the default chunks (mel/fan-out.ts): the engine queues the rest and
+  // starts a queued sequence as soon as one ends, instead of idling until a chunk's longest sequence is done.
+  MEL_WORKER_CONCURRENCY_GPU_INFERENCE: concurrency.default(4),
   MEL_WORKER_CONCURRENCY_GPU_TRAINING: concurrency.default(1),
   MEL_WORKER_SHUTDOWN_GRACE_S: z.coerce.number().nonnegative().default(10),
   MEL_STALL_TIMEOUT_S: z.coerce.number().positive().optional(),
