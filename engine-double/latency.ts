@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Timeline, type EngineInterval } from './timeline.js';
 
 // How long the engine takes, as a model: zero by default. Each sampled sequence waits for a free sequence slot
-// (sequences beyond `maxConcurrentSequences` queue), then holds it for prefill + its own decode time, as in an engine
-// that batches continuously; training and checkpoint calls take fixed or per-token time. Engine-busy time is the union of the periods in which anything ran; every call is also recorded
-// in a timeline (at zero latency too, with start ≈ end: the benchmark still counts the calls).
+// (sequences beyond `maxConcurrentSequences` queue), then holds it for prefill + its own decode time, as in an
+// engine that batches continuously; training and checkpoint calls take fixed or per-token time. Engine-busy time is
+// the union of the periods in which anything ran; every call is also recorded in a timeline (at zero latency too,
+// with start ≈ end: the benchmark still counts the calls).
 
 export interface LatencyOptions {
   /** Decode speed of one sequence; 0: instant. */
