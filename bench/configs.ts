@@ -63,22 +63,28 @@ function melTemporal(partial: Partial<BenchConfig> & Pick<BenchConfig, 'batchSiz
 }
 
 /** The same GRPO step three ways: tinker-cookbook, mel-temporal with MEL off, and with MEL on. */
-function sideBySide(batchSize: number, latencyModel: string, steps: number): BenchConfig[] {
-  const grpo = melTemporal({ batchSize, latencyModel, steps, mode: 'grpo', pairsCap: null });
-  return [{ ...grpo, system: 'tinker-cookbook' }, grpo, melTemporal({ batchSize, latencyModel, steps })];
+function sideBySide(
+  batchSize: number,
+  latencyModel: string,
+  steps: number,
+  meanRolloutTokens = 1000,
+): BenchConfig[] {
+  const sized = { batchSize, latencyModel, steps, meanRolloutTokens };
+  const grpo = melTemporal({ ...sized, mode: 'grpo', pairsCap: null });
+  return [{ ...grpo, system: 'tinker-cookbook' }, grpo, melTemporal(sized)];
 }
 
 /**
  * The issue's sweep: batch 16, 64, 128, 512 × G = 8 × mean rollout 1k and 4k tokens × pairs capped at 3 and
  * uncapped, 5 steps each, under zero latency and the realistic profile; the side-by-side GRPO comparison per batch
- * size; and long runs of 100 steps at 16 and 128 × 8 × 1k.
+ * size and rollout length; and long runs of 100 steps at 16 and 128 × 8 × 1k.
  */
 export function defaultSweep({ profile }: SweepOptions): BenchConfig[] {
   const grid: BenchConfig[] = [];
   for (const latencyModel of ['zero', profile]) {
     for (const batchSize of [16, 64, 128, 512]) {
-      grid.push(...sideBySide(batchSize, latencyModel, STEPS).slice(0, 2));
       for (const meanRolloutTokens of [1000, 4000]) {
+        grid.push(...sideBySide(batchSize, latencyModel, STEPS, meanRolloutTokens).slice(0, 2));
         for (const pairsCap of [3, null]) {
           grid.push(melTemporal({ batchSize, latencyModel, meanRolloutTokens, pairsCap }));
         }

@@ -162,7 +162,11 @@ describe('the sweeps', () => {
     expect(new Set(labels).size).toBe(labels.length);
     const grid = sweep.filter((c) => c.system === 'mel-temporal' && c.mode === 'mel' && c.steps === 5);
     expect(grid).toHaveLength(2 * 4 * 2 * 2);
-    expect(sweep.filter((c) => c.system === 'tinker-cookbook')).toHaveLength(8);
+    const cookbook = sweep.filter((c) => c.system === 'tinker-cookbook');
+    expect(cookbook).toHaveLength(2 * 4 * 2);
+    for (const config of cookbook) {
+      expect(sweep).toContainEqual({ ...config, system: 'mel-temporal' });
+    }
     expect(sweep.filter((c) => c.steps === 100)).toEqual([
       expect.objectContaining({ batchSize: 16, groupSize: 8, meanRolloutTokens: 1000 }),
       expect.objectContaining({ batchSize: 128, groupSize: 8, meanRolloutTokens: 1000 }),
