@@ -36,8 +36,9 @@ const NO_REFLECTION: Reflection = {
 /**
  * One MEL training step: rollout → verify → contrast → summarize → validate → internalize → policy update.
  * Each stage is an activity that reads its inputs from MongoDB and writes its outputs there; only ids and counts
- * pass through this workflow's history. In `grpo` mode the three reflection stages are skipped; in `mel` mode the
- * GRPO half of internalize runs beside them, and the stage's duration is what remains after validate.
+ * pass through this workflow's history. verify scores each prompt chunk as its rollout ends. In `grpo` mode the
+ * three reflection stages are skipped; in `mel` mode the GRPO half of internalize runs beside them. An overlapped
+ * stage's duration is what remains of it after the stage before.
  */
 export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: StepInput): Promise<StepResult> {
   let current: StageName | undefined;
@@ -56,8 +57,13 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
   const ref = { runId, step };
   const withPolicy = { ...ref, policy };
   const sampling = samplingStages(withPolicy, fanOut);
-  const rollout = await stage('rollout', sampling.rollout);
-  const verify = await stage('verify', () => verifyStage(ref, fanOut));
+  const { rollout, verify } =
+    fanOut && patched(VERIFY_AS_ROLLED_PATCH)
+      ? await verifyEachChunkAsRolled(withPolicy, fanOut, stage)
+      : {
+          rollout: await stage('rollout', sampling.rollout),
+          verify: await stage('verify', () => verifyStage(ref, fanOut)),
+        };
   const reflect = async (): Promise<Reflection> => {
     const contrast = await stage('contrast', () => cpu.contrast(ref));
     const summarize = await stage('summarize', () => sampling.summarize(contrast.pairs));
@@ -145,6 +151,34 @@ async function verifyStage(ref: StepRef, fanOut: StepFanOut | undefined): Promis
   const chunks = workflowChunks(fanOut.prompts, fanOut.promptsPerChunk);
   const parts = await Promise.all(chunks.map((items) => cpu.verify({ ...ref, items })));
   return combineRewardSummaries(parts);
+}
+
+/** Steps verify each prompt chunk as soon as its rollout ends; histories recorded before verify after all rollouts. */
+const VERIFY_AS_ROLLED_PATCH = 'verify-each-chunk-as-rolled';
+
+/**
+ * rollout and verify in the same prompt chunks, each chunk verified (on a CPU worker) as soon as its own rollout
+ * ends, so that verify overlaps the rollout's last chunks instead of following them. The verify stage's duration is
+ * what remains of it after the last rollout.
+ */
+async function verifyEachChunkAsRolled(
+  ref: SamplingChunkRef,
+  fanOut: StepFanOut,
+  stage: <T>(name: StageName, run: () => Promise<T>) => Promise<T>,
+): Promise<{ rollout: RolloutSummary; verify: VerifySummary }> {
+  const chunks = workflowChunks(fanOut.prompts, fanOut.promptsPerChunk).map((items) => {
+    const rolled = gpuInference.rollout({ ...ref, items });
+    const verified = rolled.then(() => cpu.verify({ runId: ref.runId, step: ref.step, items }));
+    verified.catch(() => undefined); // awaited below; a failure fails the step there, not as unhandled
+    return { rolled, verified };
+  });
+  const rollout = await stage('rollout', async () =>
+    usableRollouts(ref, sumCounts([NO_ROLLOUT, ...(await Promise.all(chunks.map((c) => c.rolled)))])),
+  );
+  const verify = await stage('verify', async () =>
+    combineRewardSummaries(await Promise.all(chunks.map((c) => c.verified))),
+  );
+  return { rollout, verify };
 }
 
 /** A rollout where no prompt gave a usable sample is the engine failing, not an item: the step fails. */

@@ -108,6 +108,11 @@ export class FakeMel {
     };
   }
 
+  /** The next calls of `key` for the chunk that starts at item `start` wait until the returned function is called. */
+  holdChunk(key: CallKey, start: number): () => void {
+    return this.hold(`${key}@${start}` as CallKey);
+  }
+
   /** Calls of `key` throw `error()` until `heal(key)`, or only once when `once`. */
   fail(key: CallKey, error: () => Error, { once = false } = {}): void {
     this.faults.set(key, () => {
@@ -146,6 +151,7 @@ export class FakeMel {
     const key = stageKey(ref.runId, ref.step, stage);
     this.ranges.set(key, [...(this.ranges.get(key) ?? []), ref.items]);
     await this.enter(key);
+    if (ref.items) await this.gates.get(`${key}@${ref.items.start}` as CallKey);
     return ref.items ? ref.items.end - ref.items.start : whole;
   }
 

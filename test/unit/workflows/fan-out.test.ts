@@ -129,6 +129,29 @@ describe('the sampling stages of a step', () => {
     fake.pairsPerStep = 3;
   });
 
+  it('verify each prompt chunk as soon as its rollout ends, while other chunks still sample', async () => {
+    const release = fake.holdChunk(stageKey('fan-g', 0, 'rollout'), 2);
+    const running = runStep('fan-g', { prompts: 6, promptsPerChunk: 2, generationsPerChunk: 2 });
+    try {
+      await eventually(
+        async () => fake.ranges.get(stageKey('fan-g', 0, 'verify')) ?? [],
+        (verified) => verified.length === 2,
+      );
+      expect(fake.ranges.get(stageKey('fan-g', 0, 'verify'))).toEqual(
+        expect.arrayContaining([
+          { start: 0, end: 2 },
+          { start: 4, end: 6 },
+        ]),
+      );
+      expect(fake.count(stageKey('fan-g', 0, 'contrast'))).toBe(0);
+    } finally {
+      release();
+    }
+    const { result } = await running;
+    expectCover(fake.ranges.get(stageKey('fan-g', 0, 'verify'))!, 6);
+    expect(result.verify).toEqual({ passRate: 0.25, mixedGroups: 6, rollouts: 24, correct: 6 });
+  });
+
   it('fail the step when no chunk gave a usable rollout', async () => {
     fake.usableRollouts = false;
     try {
