@@ -3,7 +3,7 @@
  * configurations measured. The Markdown and the charts are pure; `writeReport` writes the files.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LineChart } from '../cli/report/chart.js';
 import { lineChartPng } from '../cli/report/png.js';
@@ -331,6 +331,57 @@ export function benchmarkCharts(configs: readonly ConfigResult[]): Record<string
 
 export const STORE_BENCHMARK_FILE = 'benchmarks-store.md';
 
+/** A report kept beside docs/benchmarks.md (a run with `--out docs/benchmarks-<topic>/…`), by its folder. */
+export interface RecordedReport {
+  /** The report's folder, relative to the page that lists it. */
+  folder: string;
+  report: BenchReport;
+}
+
+/**
+ * One table row per configuration of every recorded report, by date (then folder): the measurements made one at a time
+ * (the larger sizes, before and after a change) next to the sweep above, each linked to its own page.
+ */
+export function recordsMarkdown(records: readonly RecordedReport[]): string[] {
+  if (records.length === 0) return [];
+  const ordered = [...records].sort(
+    (a, b) => a.report.date.localeCompare(b.report.date) || a.folder.localeCompare(b.folder),
+  );
+  // At zero latency every second is overhead: a share of 100 % says nothing.
+  const share = (c: ConfigResult) =>
+    c.overheadSeconds === null || !c.stepSeconds || c.overheadRatio === null
+      ? '–'
+      : `${seconds(c.overheadSeconds)} (${percent(c.overheadSeconds / c.stepSeconds)})`;
+  return [
+    '## Measurements on record',
+    '',
+    'Configurations measured one at a time, each with its own page (command, machine, stages); generated from ' +
+      'docs/benchmarks-*/**/benchmarks.json. Compare ratios within one report, or across reports run the same ' +
+      'day on the otherwise idle machine.',
+    '',
+    '| report | date | commit | configuration | steps | s/step | overhead s (share) | slots | worker peak RSS MB |',
+    '| --- | --- | --- | --- | --: | --: | --: | --: | --: |',
+    ...ordered
+      .flatMap(({ folder, report }) =>
+        report.configs.map((c) =>
+          [
+            `[${folder}](${folder}/benchmarks.md)`,
+            report.date,
+            report.commit.slice(0, 12),
+            `\`${configLabel(c)}\``,
+            `${c.stepsCompleted}/${c.steps}`,
+            seconds(c.stepSeconds ?? null),
+            share(c),
+            percent(c.engineSlotUtilisation ?? null),
+            c.workerPeakRssMb?.toFixed(0) ?? '–',
+          ].join(' | '),
+        ),
+      )
+      .map((row) => `| ${row} |`),
+    '',
+  ];
+}
+
 export async function writeReport(
   report: BenchReport,
   dir: string,
@@ -344,8 +395,29 @@ export async function writeReport(
   const json = path.join(dir, 'benchmarks.json');
   const markdown = path.join(dir, 'benchmarks.md');
   await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(markdown, `${benchmarksMarkdown(report, plots)}${await storeSection(dir)}`);
+  const records = recordsMarkdown(await recordedReports(dir));
+  const recordsText = records.length > 0 ? `\n${records.join('\n')}` : '';
+  await writeFile(markdown, `${benchmarksMarkdown(report, plots)}${recordsText}${await storeSection(dir)}`);
   return { markdown, json };
+}
+
+/** Every benchmarks.json in `dir`'s benchmarks-* folders and their subfolders. */
+async function recordedReports(dir: string): Promise<RecordedReport[]> {
+  const found: RecordedReport[] = [];
+  const visit = async (folder: string, depth: number): Promise<void> => {
+    const file = path.join(dir, folder, 'benchmarks.json');
+    if (existsSync(file)) {
+      found.push({ folder, report: JSON.parse(await readFile(file, 'utf8')) as BenchReport });
+    }
+    if (depth === 0) return;
+    for (const entry of await readdir(path.join(dir, folder), { withFileTypes: true })) {
+      if (entry.isDirectory()) await visit(path.posix.join(folder, entry.name), depth - 1);
+    }
+  };
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name.startsWith('benchmarks-')) await visit(entry.name, 1);
+  }
+  return found;
 }
 
 /** The store's measurement over a run (`bench/store.ts --out`), kept when the sweep rewrites the page. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { longRunGrowth } from '../../../bench/report.js';
+import { longRunGrowth, recordsMarkdown, type BenchReport } from '../../../bench/report.js';
+import type { ConfigResult } from '../../../bench/results.js';
 
 describe('the growth of overhead over a long run', () => {
   it('compares the median of the last 5 steps with that of steps 3–7', () => {
@@ -17,5 +18,67 @@ describe('the growth of overhead over a long run', () => {
     expect(longRunGrowth({ overheadByStep: Array<number>(20).fill(1) })).toMatchObject({
       lateSteps: '15–19',
     });
+  });
+});
+
+describe('the measurements on record', () => {
+  const config = (overrides: Partial<ConfigResult>): ConfigResult => ({
+    system: 'mel-temporal',
+    mode: 'grpo',
+    latencyModel: 'h100-8b',
+    engines: 1,
+    groupSize: 8,
+    meanRolloutTokens: 1000,
+    pairsCap: null,
+    steps: 5,
+    batchSize: 128,
+    ok: false,
+    error: 'over the budget',
+    stepsCompleted: 2,
+    stepSeconds: 250,
+    engineBusySeconds: 240,
+    overheadSeconds: 10,
+    overheadRatio: 10 / 240,
+    engineSlotUtilisation: 0.8,
+    historyEventsPerStep: 147,
+    historyBytesPerStep: 34_000,
+    mongoBytesPerStep: 3_200_000,
+    workerPeakRssMb: 498,
+    stages: {},
+    overheadByStep: [10, 10],
+    stepSecondsByStep: [250, 250],
+    wallSeconds: 700,
+    ...overrides,
+  });
+  const report = (date: string, commit: string, configs: ConfigResult[]): BenchReport => ({
+    machine: '2 cores',
+    date,
+    commit,
+    command: 'npm run bench',
+    latencyModels: {},
+    configs,
+  });
+
+  it('lists every configuration of every report by date, each linked to its page, with no overhead share at zero latency', () => {
+    const lines = recordsMarkdown([
+      { folder: 'benchmarks-128/after', report: report('2026-12-03', 'bbbbbbbbbbbbbbbb', [config({})]) },
+      {
+        folder: 'benchmarks-512',
+        report: report('2026-12-02', 'aaaaaaaaaaaaaaaa', [
+          config({ batchSize: 512, mode: 'mel', pairsCap: 3, meanRolloutTokens: 4000 }),
+          config({ engineSlotUtilisation: null, overheadRatio: null, workerPeakRssMb: null }),
+        ]),
+      },
+    ]);
+    const rows = lines.filter((line) => line.startsWith('| ['));
+    expect(rows).toEqual([
+      '| [benchmarks-512](benchmarks-512/benchmarks.md) | 2026-12-02 | aaaaaaaaaaaa | `mel-temporal/mel/h100-8b/b512-g8-t4k-p3-5st` | 2/5 | 250.0 | 10.0 (4 %) | 80 % | 498 |',
+      '| [benchmarks-512](benchmarks-512/benchmarks.md) | 2026-12-02 | aaaaaaaaaaaa | `mel-temporal/grpo/h100-8b/b128-g8-t1k-5st` | 2/5 | 250.0 | – | – | – |',
+      '| [benchmarks-128/after](benchmarks-128/after/benchmarks.md) | 2026-12-03 | bbbbbbbbbbbb | `mel-temporal/grpo/h100-8b/b128-g8-t1k-5st` | 2/5 | 250.0 | 10.0 (4 %) | 80 % | 498 |',
+    ]);
+  });
+
+  it('adds no section when nothing is on record', () => {
+    expect(recordsMarkdown([])).toEqual([]);
   });
 });
