@@ -184,7 +184,7 @@ export function benchmarksMarkdown(report: BenchReport, plots: string[]): string
     '',
     '## Stages',
     '',
-    "Median wall seconds per stage, while any of the stage's activities was open (engine-busy seconds in brackets); the GRPO half of internalize overlaps the reflection stages.",
+    "Median wall seconds per stage, while any of the stage's activities was open (engine-busy seconds in brackets); verify overlaps rollout (a chunk is verified as its rollout ends, since 3c8175e) and the GRPO half of internalize overlaps the reflection stages.",
     '',
     `| configuration | ${STAGES.join(' | ')} |`,
     `| --- | ${STAGES.map(() => '--:').join(' | ')} |`,
