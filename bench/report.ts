@@ -351,7 +351,7 @@ export function recordsMarkdown(records: readonly RecordedReport[]): string[] {
   const share = (c: ConfigResult) =>
     c.overheadSeconds === null || !c.stepSeconds || c.overheadRatio === null
       ? '–'
-      : `${seconds(c.overheadSeconds)} (${percent(c.overheadSeconds / c.stepSeconds)})`;
+      : `${seconds(c.overheadSeconds)} (${((c.overheadSeconds / c.stepSeconds) * 100).toFixed(1)} %)`;
   return [
     '## Measurements on record',
     '',

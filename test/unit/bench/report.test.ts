@@ -72,9 +72,9 @@ describe('the measurements on record', () => {
     ]);
     const rows = lines.filter((line) => line.startsWith('| ['));
     expect(rows).toEqual([
-      '| [benchmarks-512](benchmarks-512/benchmarks.md) | 2026-12-02 | aaaaaaaaaaaa | `mel-temporal/mel/h100-8b/b512-g8-t4k-p3-5st` | 2/5 | 250.0 | 10.0 (4 %) | 80 % | 498 |',
+      '| [benchmarks-512](benchmarks-512/benchmarks.md) | 2026-12-02 | aaaaaaaaaaaa | `mel-temporal/mel/h100-8b/b512-g8-t4k-p3-5st` | 2/5 | 250.0 | 10.0 (4.0 %) | 80 % | 498 |',
       '| [benchmarks-512](benchmarks-512/benchmarks.md) | 2026-12-02 | aaaaaaaaaaaa | `mel-temporal/grpo/h100-8b/b128-g8-t1k-5st` | 2/5 | 250.0 | – | – | – |',
-      '| [benchmarks-128/after](benchmarks-128/after/benchmarks.md) | 2026-12-03 | bbbbbbbbbbbb | `mel-temporal/grpo/h100-8b/b128-g8-t1k-5st` | 2/5 | 250.0 | 10.0 (4 %) | 80 % | 498 |',
+      '| [benchmarks-128/after](benchmarks-128/after/benchmarks.md) | 2026-12-03 | bbbbbbbbbbbb | `mel-temporal/grpo/h100-8b/b128-g8-t1k-5st` | 2/5 | 250.0 | 10.0 (4.0 %) | 80 % | 498 |',
     ]);
   });
 
