@@ -6,6 +6,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { Command } from 'commander';
+import { loadEnv } from '../common/env.js';
 import { StatusLine, writeAbove } from '../common/progress.js';
 import { findRun, forkSource, ForkSourceError, stepMetrics } from '../store/queries.js';
 import {
@@ -212,7 +213,8 @@ export async function trainRun(
     );
     if (options.detach) return undefined;
     detachOnInterrupt(out, config.runId, workers);
-    const final = await followRun(client, config.runId, (progress) => out.progress(progress)).catch(
+    const pollMs = loadEnv().MEL_PROGRESS_POLL_MS;
+    const final = await followRun(client, config.runId, (progress) => out.progress(progress), pollMs).catch(
       (error: unknown) => {
         if (error instanceof WorkflowFailedError) {
           throw new CliError(`run ${config.runId} failed: ${failureChain(error)}`);

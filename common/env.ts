@@ -53,6 +53,8 @@ const envSchema = z.object({
   /** Name of the variable that holds the engine's API key (the key itself is never logged or stored). */
   MEL_ENGINE_API_KEY_ENV: z.string().default('TINKER_API_KEY'),
   MEL_STACK_START_TIMEOUT_S: z.coerce.number().positive().default(180),
+  /** How often `mel train` asks the run it follows for its step and stage. */
+  MEL_PROGRESS_POLL_MS: z.coerce.number().int().positive().default(1_000),
 });
 
 export type Env = z.infer<typeof envSchema> & { temporal: TemporalSettings };

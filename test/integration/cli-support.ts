@@ -15,13 +15,16 @@ export interface CliResult {
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const MAIN = path.join(REPO_ROOT, 'cli', 'main.ts');
 
-/** Runs `mel <args>` as a child process, exactly as a user would, and returns its exit code and output. */
-export function mel(args: string[], timeoutMs = 240_000): Promise<CliResult> {
+/**
+ * Runs `mel <args>` as a child process, exactly as a user would (with this environment and `env` over it), and
+ * returns its exit code and output.
+ */
+export function mel(args: string[], timeoutMs = 240_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       TSX,
       [MAIN, ...args],
-      { cwd: REPO_ROOT, timeout: timeoutMs, maxBuffer: 32 << 20 },
+      { cwd: REPO_ROOT, timeout: timeoutMs, maxBuffer: 32 << 20, env: { ...process.env, ...env } },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -31,8 +34,8 @@ export function mel(args: string[], timeoutMs = 240_000): Promise<CliResult> {
 }
 
 /** `mel <args>`, expecting success; its standard output. */
-export async function melOk(args: string[], timeoutMs?: number): Promise<string> {
-  const result = await mel(args, timeoutMs);
+export async function melOk(args: string[], timeoutMs?: number, env?: NodeJS.ProcessEnv): Promise<string> {
+  const result = await mel(args, timeoutMs, env);
   expect(result.code, result.stderr).toBe(0);
   return result.stdout;
 }

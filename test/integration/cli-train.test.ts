@@ -50,7 +50,10 @@ describe('mel train / runs / status / experiences / audit / report / replay on a
   it('train starts the run, and a second train attaches to it and follows it to completion', async () => {
     expect(await melOk(['train', file, '--detach'])).toContain(`started run ${runId}`);
 
-    const followed = await melOk(['train', file, '--with-workers']);
+    // A step of the tiny model can take under a second: poll often enough to see it between its stages.
+    const followed = await melOk(['train', file, '--with-workers'], undefined, {
+      MEL_PROGRESS_POLL_MS: '100',
+    });
     expect(followed).toContain(`attached to run ${runId}`);
     expect(followed).toMatch(/step 0 \(1\/2\) done: pass rate/);
     expect(followed).toMatch(/step 1 \(2\/2\) done: pass rate/);
