@@ -339,8 +339,8 @@ export interface RecordedReport {
 }
 
 /**
- * One table row per configuration of every recorded report, by date (then folder): the measurements made one at a time
- * (the larger sizes, before and after a change) next to the sweep above, each linked to its own page.
+ * One table row per configuration of every recorded report, by date (then folder): the measurements made one at
+ * a time (the larger sizes, before and after a change) next to the sweep above, each linked to its own page.
  */
 export function recordsMarkdown(records: readonly RecordedReport[]): string[] {
   if (records.length === 0) return [];
