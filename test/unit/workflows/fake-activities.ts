@@ -89,28 +89,19 @@ export class FakeMel {
   usableRollouts = true;
   /** The data set pin each run was registered with. */
   readonly registered = new Map<string, DatasetPin>();
-  private readonly gates = new Map<CallKey, Promise<void>>();
+  /** Held calls, by call key, or by `<call key>@<first item>` for one chunk of a stage. */
+  private readonly gates = new Map<string, Promise<void>>();
   private readonly faults = new Map<CallKey, () => Error>();
   private readonly waiters: { key: CallKey; resolve: () => void }[] = [];
 
   /** The next calls of `key` wait until the returned function is called. */
   hold(key: CallKey): () => void {
-    let release!: () => void;
-    this.gates.set(
-      key,
-      new Promise<void>((resolve) => {
-        release = resolve;
-      }),
-    );
-    return () => {
-      this.gates.delete(key);
-      release();
-    };
+    return this.gate(key);
   }
 
   /** The next calls of `key` for the chunk that starts at item `start` wait until the returned function is called. */
   holdChunk(key: CallKey, start: number): () => void {
-    return this.hold(`${key}@${start}` as CallKey);
+    return this.gate(`${key}@${start}`);
   }
 
   /** Calls of `key` throw `error()` until `heal(key)`, or only once when `once`. */
@@ -135,6 +126,20 @@ export class FakeMel {
     return this.calls.filter((call) => call === key).length;
   }
 
+  private gate(gateKey: string): () => void {
+    let release!: () => void;
+    this.gates.set(
+      gateKey,
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    return () => {
+      this.gates.delete(gateKey);
+      release();
+    };
+  }
+
   private async enter(key: CallKey): Promise<void> {
     this.calls.push(key);
     for (const waiter of this.waiters.filter((w) => w.key === key)) {
@@ -151,7 +156,7 @@ export class FakeMel {
     const key = stageKey(ref.runId, ref.step, stage);
     this.ranges.set(key, [...(this.ranges.get(key) ?? []), ref.items]);
     await this.enter(key);
-    if (ref.items) await this.gates.get(`${key}@${ref.items.start}` as CallKey);
+    if (ref.items) await this.gates.get(`${key}@${ref.items.start}`);
     return ref.items ? ref.items.end - ref.items.start : whole;
   }
 
