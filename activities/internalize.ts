@@ -5,14 +5,21 @@
  */
 import {
   chainedNllExample,
+  chunkAdvantageConfig,
+  grpoBatchPart,
   nllDatums,
   rolloutDatums,
   sampleAdvantages,
   singleCallNllExample,
+  UNIT_BATCH,
+  type GrpoLossAggregation,
   type NllExample,
+  type RolloutBatch,
 } from '../mel/index.js';
+import type { ItemRange } from '../mel/fan-out.js';
 import {
   ids,
+  promptIdsIn,
   stepScope,
   type DatumDoc,
   type MetaExperienceDoc,
@@ -23,9 +30,9 @@ import { melCollections } from '../store/collections.js';
 import { encodeDatum } from '../store/datum-codec.js';
 import { chunks } from '../common/chunks.js';
 import { onePage } from '../common/pages.js';
-import { PROMPTS_PER_DATUM_PAGE, stepReads } from '../store/step-reads.js';
+import { PROMPTS_PER_DATUM_PAGE, stepReads, type AnswerToTrain } from '../store/step-reads.js';
 import { turnTokens } from '../store/token-codec.js';
-import { writeStepDatums } from '../store/writes.js';
+import { writeChunkDatums, writeStepDatums } from '../store/writes.js';
 import type { InternalizeRef, InternalizeSummary } from '../temporal/contracts/run.js';
 import { loadRun, origin, type LoadedRun, type MelActivityDeps } from './support.js';
 
@@ -38,9 +45,15 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
    * verify, so the step builds them while the reflection stages sample; the NLL datums need the verdicts. The GRPO
    * datums are built and written a few prompts at a time, so a paper-scale step is never in memory at once.
    */
-  async function internalize({ runId, step, datums: kind }: InternalizeRef): Promise<InternalizeSummary> {
+  async function internalize({
+    runId,
+    step,
+    datums: kind,
+    items,
+  }: InternalizeRef): Promise<InternalizeSummary> {
     const run = await loadRun(db, runId);
     const source = origin();
+    if (items) return { grpoDatums: await grpoChunk(run, step, items, source), nllDatums: 0 };
     const nll = kind === 'grpo' ? [] : await nllDocs(run, step, source);
     const grpo = kind === 'nll' ? [] : [grpoPages(run, step, source)];
     const written = await writeStepDatums({ datums, steps }, { runId, step, ...(kind ? { kind } : {}) }, [
@@ -84,35 +97,51 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
     }
     const batch = { rollouts: trained.length, completionTokens };
     for (const page of pages) {
-      const informative = (await withAnswers(page)).filter(
-        (t) => t.advantage !== 0 && t.trajectory.tokens.length > 0,
-      );
-      const grpo = rolloutDatums(
-        informative.map(({ trajectory, advantage }) => ({
-          promptTokens: promptTokens.get(trajectory.promptId)!,
-          completionTokens: trajectory.tokens,
-          completionLogprobs: trajectory.logprobs,
-          advantage,
-        })),
+      yield grpoDatumDocs(
+        { runId, step, source, promptTokens },
+        await withAnswers(page),
         grpoAggregation,
         batch,
       );
-      yield grpo.map((datum, i) => {
-        const { trajectory, advantage, index } = informative[i]!;
-        return {
-          _id: ids.datum(runId, step, 'grpo', trajectory._id),
-          runId,
-          step,
-          kind: 'grpo' as const,
-          sourceId: trajectory._id,
-          index,
-          datum: encodeDatum(datum),
-          advantage,
-          ...recorded(trajectory.sampledBy),
-          origin: source,
-        };
-      });
     }
+  }
+
+  /**
+   * The GRPO datums of the step's prompts in `items`, built as soon as the chunk is verified: each rollout's own
+   * share of the GRPO term (UNIT_BATCH), and the chunk's part of the statistics the policy update scales them by
+   * (mel/grpo-batch.ts). Indexed by prompt and sample, the step's order.
+   */
+  async function grpoChunk(run: LoadedRun, step: number, items: ItemRange, source: TemporalOrigin) {
+    const { runId, groupSize } = run.config;
+    const promptIds = promptIdsIn(runId, step, items);
+    const [promptTokens, rewards, answers] = await Promise.all([
+      reads.promptTokensOf(promptIds),
+      reads.rewardsOf(promptIds),
+      reads.answersToTrainOf(promptIds),
+    ]);
+    const promptIndex = new Map(promptIds.map((id, offset) => [id, items.start + offset]));
+    const answerById = new Map(answers.map((answer) => [answer._id, answer]));
+    const trained = sampleAdvantages(rewards, chunkAdvantageConfig(run.config.mel.advantage)).map(
+      ({ sample, advantage }) => ({
+        advantage,
+        index: promptIndex.get(sample.promptId)! * groupSize + sample.sampleIndex,
+        trajectory: answerById.get(sample._id)!,
+      }),
+    );
+    const statistics = grpoBatchPart(
+      trained.map(({ advantage, trajectory }) => ({
+        group: trajectory.promptId,
+        advantage,
+        completionTokens: trajectory.tokens.length,
+      })),
+    );
+    const docs = grpoDatumDocs(
+      { runId, step, source, promptTokens },
+      trained,
+      run.config.mel.loss.grpoAggregation,
+      UNIT_BATCH,
+    );
+    return writeChunkDatums({ datums, steps }, { runId, step, items, promptIds }, onePage(docs), statistics);
   }
 
   /** NLL datums for the step's accepted meta-experiences, conditioned on the exact analysis prompt (Eq. 7). */
@@ -138,6 +167,49 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
   }
 
   return { internalize };
+}
+
+/**
+ * The datums of `trained` rollouts, normalised by `batch`: those with a zero advantage (or no completion) add
+ * nothing to the gradient and are not sent.
+ */
+function grpoDatumDocs(
+  {
+    runId,
+    step,
+    source,
+    promptTokens,
+  }: { runId: string; step: number; source: TemporalOrigin; promptTokens: Map<string, number[]> },
+  trained: readonly { trajectory: AnswerToTrain; advantage: number; index: number }[],
+  aggregation: GrpoLossAggregation,
+  batch: RolloutBatch,
+): DatumDoc[] {
+  const informative = trained.filter((t) => t.advantage !== 0 && t.trajectory.tokens.length > 0);
+  const grpo = rolloutDatums(
+    informative.map(({ trajectory, advantage }) => ({
+      promptTokens: promptTokens.get(trajectory.promptId)!,
+      completionTokens: trajectory.tokens,
+      completionLogprobs: trajectory.logprobs,
+      advantage,
+    })),
+    aggregation,
+    batch,
+  );
+  return grpo.map((datum, i) => {
+    const { trajectory, advantage, index } = informative[i]!;
+    return {
+      _id: ids.datum(runId, step, 'grpo', trajectory._id),
+      runId,
+      step,
+      kind: 'grpo' as const,
+      sourceId: trajectory._id,
+      index,
+      datum: encodeDatum(datum),
+      advantage,
+      ...recorded(trajectory.sampledBy),
+      origin: source,
+    };
+  });
 }
 
 /** The sample's engine and policy, on the datum that trains on it, where the sample has them. */

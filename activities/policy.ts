@@ -8,7 +8,7 @@ import { log } from '@temporalio/activity';
 import type { SampledSequence, SampleRequest } from '../engine/engine.js';
 import { mapPages } from '../common/pages.js';
 import { isModelGone } from '../engine/errors.js';
-import { completionText } from '../mel/index.js';
+import { completionText, grpoBatchScale, scaleAdvantages } from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids, stepScope } from '../store/documents.js';
@@ -170,11 +170,16 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       .toArray();
     const nllDatums = trainable(nll);
     const grpo = await reads.grpoDatumPages(runId, step);
+    // Datums built a prompt chunk at a time still need the factor that depends on the whole batch.
+    const scale = grpo.batch
+      ? grpoBatchScale(grpo.batch, config.mel.loss.grpoAggregation, config.mel.advantage)
+      : 1;
+    const trainableGrpo = (docs: DatumDoc[]) => trainable(docs).map((datum) => scaleAdvantages(datum, scale));
     phase('forward-backward');
     const { grpoLoss, nllPerDatum } = await accumulateStepObjective(
       engine,
       modelId,
-      { grpo: { count: grpo.count, pages: mapPages(grpo.pages, trainable) }, nll: nllDatums },
+      { grpo: { count: grpo.count, pages: mapPages(grpo.pages, trainableGrpo) }, nll: nllDatums },
       config.grpo,
     );
     phase('optim-step');

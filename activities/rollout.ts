@@ -12,6 +12,7 @@ import type { RunConfig } from '../mel/run-config.js';
 import {
   ids,
   idsUnder,
+  promptIdsIn,
   stepScope,
   type ExclusionDoc,
   type RewardDoc,
@@ -30,7 +31,7 @@ import type {
   VerifySummary,
 } from '../temporal/contracts/run.js';
 import { problemsForStep, samplingSeed } from '../mel/schedule.js';
-import { describeCounts, type ItemRange } from '../mel/fan-out.js';
+import { describeCounts } from '../mel/fan-out.js';
 import { loadRun, mapWithProgress, origin, type MelActivityDeps } from './support.js';
 import { sampleItem } from './isolation.js';
 import { sampledBy } from './sample-provenance.js';
@@ -236,11 +237,6 @@ export function createRolloutActivities(deps: MelActivityDeps) {
   }
 
   return { rollout, verify };
-}
-
-/** The ids of the step's prompts in `items`. */
-function promptIdsIn(runId: string, step: number, { start, end }: ItemRange): string[] {
-  return Array.from({ length: end - start }, (_, offset) => ids.prompt(runId, step, start + offset));
 }
 
 /** How many of `excluded` each reason accounts for. */

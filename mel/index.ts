@@ -107,6 +107,16 @@ export {
   datumNll,
 } from './datums.js';
 export type { RolloutSample, RolloutBatch, NllExample, NllSegment, DatumNll } from './datums.js';
+export {
+  UNIT_BATCH,
+  chunkAdvantageConfig,
+  combineGrpoBatch,
+  grpoBatchKey,
+  grpoBatchPart,
+  grpoBatchScale,
+  scaleAdvantages,
+  type GrpoBatchPart,
+} from './grpo-batch.js';
 export { LOSS_REDUCTIONS, grpoCall, nllCall, nllNeedsCurrentLogprobs, surrogateLoss } from './objective.js';
 export type { EngineCall, LossReduction, ObjectiveLossFn, SurrogateConfig } from './objective.js';
 export {

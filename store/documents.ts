@@ -7,11 +7,13 @@ import type {
   EvalSampleKey,
   Exclusion,
   ExclusionReason,
+  GrpoBatchPart,
   LeakageReport,
   MetaExperience,
   Problem,
   VerificationReason,
 } from '../mel/index.js';
+import type { ItemRange } from '../mel/fan-out.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { PolicyRef } from '../temporal/contracts/common.js';
 import type { EvalDefinition, EvalResult } from '../temporal/contracts/eval.js';
@@ -47,6 +49,11 @@ export const ids = {
   evalSample: (evalProblemId: string, sample: EvalSampleKey) =>
     `${evalProblemId}/${sample.kind === 'greedy' ? 'greedy' : `s${sample.index}`}`,
 };
+
+/** The ids of the step's prompts in `items`. */
+export function promptIdsIn(runId: string, step: number, { start, end }: ItemRange): string[] {
+  return Array.from({ length: end - start }, (_, offset) => ids.prompt(runId, step, start + offset));
+}
 
 export interface IdRange {
   $gte: string;
@@ -269,6 +276,10 @@ export interface DatumDoc {
   index: number;
   /** Through store/datum-codec.ts. */
   datum: StoredDatum;
+  /**
+   * The rollout's group advantage (GRPO datums); built a chunk at a time under REINFORCE++, before the division by
+   * the batch's standard deviation, which the policy update applies (mel/grpo-batch.ts).
+   */
   advantage?: number;
   /** Copied from the sample it trains on, for the policy update's check that it came from the policy it updates. */
   sampledBy?: SampledBy;
@@ -310,9 +321,15 @@ export interface StepDoc {
   engineModels?: string[];
   /**
    * How many datums internalize wrote, of each kind: the policy update normalises by the step's count before it has
-   * read them all (absent on steps internalized before the count was recorded).
+   * read them all (absent on steps internalized before the count was recorded). A step whose GRPO datums were
+   * built a prompt chunk at a time records them in `grpoBatch` instead.
    */
   datums?: Partial<Record<DatumKind, number>>;
+  /**
+   * Each prompt chunk's GRPO datum count and batch statistics, under its prompt range (`p0-16`): the policy update
+   * sums them and scales the chunks' datums by the step's factor (mel/grpo-batch.ts).
+   */
+  grpoBatch?: Record<string, GrpoBatchPart>;
   /** Set when `checkpoints.keepLast` deleted the policy this step saved (its state and sampler weights). */
   checkpointsPruned?: { at: Date; keepLast: number; afterStep: number };
   metrics?: StepMetrics;

@@ -10,6 +10,7 @@ import { melCollections } from './collections.js';
 import { chunks } from '../common/chunks.js';
 import { onePage, readAhead, type Paged } from '../common/pages.js';
 import type { ItemRange } from '../mel/fan-out.js';
+import { combineGrpoBatch, type GrpoBatchPart } from '../mel/grpo-batch.js';
 import {
   ids,
   idsUnder,
@@ -81,10 +82,13 @@ export function stepReads(db: Db) {
     problemsOf: async (promptIds: readonly string[]) =>
       problemById(await prompts.find({ _id: { $in: [...promptIds] } }, { projection: PROBLEM }).toArray()),
     promptTokens: async (runId: string, step: number) =>
-      new Map(
-        (await prompts.find(stepScope(runId, step), { projection: { promptTokens: 1 } }).toArray()).map(
-          (p) => [p._id, decodeTokens(p.promptTokens, `prompts ${p._id} promptTokens`)],
-        ),
+      promptTokensById(
+        await prompts.find(stepScope(runId, step), { projection: { promptTokens: 1 } }).toArray(),
+      ),
+    /** The prompt tokens of the given prompts (a chunk's), by the indexed `_id`. */
+    promptTokensOf: async (promptIds: readonly string[]) =>
+      promptTokensById(
+        await prompts.find({ _id: { $in: [...promptIds] } }, { projection: { promptTokens: 1 } }).toArray(),
       ),
     rewards: (runId: string, step: number): Promise<RewardDoc[]> =>
       rewards.find(stepScope(runId, step)).toArray(),
@@ -114,10 +118,17 @@ export function stepReads(db: Db) {
     /**
      * The step's GRPO datums for the policy update, a few prompts' at a time (in prompt order, each prompt's in
      * datum order), the next page read while the caller uses the current one; `count` is the step's number as
-     * internalize recorded it. A step internalized before counts were recorded is read in one page.
+     * internalize recorded it, and `batch` the statistics of a step built a prompt chunk at a time, whose datums
+     * still need the step's factor (mel/grpo-batch.ts). A step internalized before counts were recorded is read in
+     * one page.
      */
-    grpoDatumPages: async (runId: string, step: number): Promise<Paged<DatumDoc>> => {
-      const count = (await steps.findOne({ _id: ids.step(runId, step) }))?.datums?.grpo;
+    grpoDatumPages: async (
+      runId: string,
+      step: number,
+    ): Promise<Paged<DatumDoc> & { batch?: GrpoBatchPart }> => {
+      const stepDoc = await steps.findOne({ _id: ids.step(runId, step) });
+      const batch = stepDoc?.grpoBatch && combineGrpoBatch(stepDoc.grpoBatch);
+      const count = batch ? batch.datums : stepDoc?.datums?.grpo;
       if (count === undefined) {
         const all = await datums
           .find({ ...stepScope(runId, step), kind: 'grpo' })
@@ -142,7 +153,8 @@ export function stepReads(db: Db) {
         )
           .flat()
           .sort((a, b) => a.index - b.index);
-      return { count, pages: readAhead(chunks(promptIds, PROMPTS_PER_DATUM_PAGE).map(readPage)) };
+      const pages = readAhead(chunks(promptIds, PROMPTS_PER_DATUM_PAGE).map(readPage));
+      return { count, pages, ...(batch ? { batch } : {}) };
     },
     /**
      * The candidates of the chunk `items` of the step's pairs (in id order; each pair has one candidate, written by
@@ -168,6 +180,10 @@ export type StepReads = ReturnType<typeof stepReads>;
  * tokens, about 8 MB of datums a page.
  */
 export const PROMPTS_PER_DATUM_PAGE = 8;
+
+function promptTokensById(docs: Pick<PromptDoc, '_id' | 'promptTokens'>[]): Map<string, number[]> {
+  return new Map(docs.map((p) => [p._id, decodeTokens(p.promptTokens, `prompts ${p._id} promptTokens`)]));
+}
 
 function problemById(docs: Pick<PromptDoc, '_id' | 'problem'>[]): Map<string, PromptDoc['problem']> {
   return new Map(docs.map((p) => [p._id, p.problem]));

@@ -7,8 +7,11 @@ import {
   type UpdateFilter,
 } from 'mongodb';
 import { chunks } from '../common/chunks.js';
+import { grpoBatchKey, type GrpoBatchPart } from '../mel/grpo-batch.js';
+import type { ItemRange } from '../mel/fan-out.js';
 import {
   ids,
+  idsUnder,
   stepScope,
   type DatumDoc,
   type DatumKind,
@@ -194,17 +197,7 @@ export async function writeStepDatums(
   { runId, step, kind }: { runId: string; step: number; kind?: DatumKind },
   pages: AsyncIterable<DatumDoc[]>[],
 ): Promise<Record<DatumKind, number>> {
-  const written: string[] = [];
-  const counts = { grpo: 0, nll: 0 };
-  for (const source of pages) {
-    for await (const page of source) {
-      await upsertAll(collections.datums, page);
-      for (const doc of page) {
-        written.push(doc._id);
-        counts[doc.kind]++;
-      }
-    }
-  }
+  const { written, counts } = await upsertPages(collections.datums, pages);
   await deleteOthers(
     collections.datums,
     kind ? { ...stepScope(runId, step), kind } : stepScope(runId, step),
@@ -215,4 +208,41 @@ export async function writeStepDatums(
     $set: { runId, step, ...Object.fromEntries(kinds.map((k) => [`datums.${k}`, counts[k]])) },
   });
   return counts;
+}
+
+/**
+ * One prompt chunk's GRPO datums, replacing what an earlier attempt of the chunk wrote under its prompts; then the
+ * chunk's batch statistics on the step under its prompt range (`part` without the count, which this adds).
+ */
+export async function writeChunkDatums(
+  collections: { datums: Collection<DatumDoc>; steps: Collection<StepDoc> },
+  { runId, step, items, promptIds }: { runId: string; step: number; items: ItemRange; promptIds: string[] },
+  pages: AsyncIterable<DatumDoc[]>,
+  part: Omit<GrpoBatchPart, 'datums'>,
+): Promise<number> {
+  const { written } = await upsertPages(collections.datums, [pages]);
+  await Promise.all(
+    promptIds.map((promptId) =>
+      deleteOthers(collections.datums, { _id: idsUnder(ids.datum(runId, step, 'grpo', promptId)) }, written),
+    ),
+  );
+  await upsertOne(collections.steps, ids.step(runId, step), {
+    $set: { runId, step, [`grpoBatch.${grpoBatchKey(items)}`]: { ...part, datums: written.length } },
+  });
+  return written.length;
+}
+
+async function upsertPages(collection: Collection<DatumDoc>, sources: AsyncIterable<DatumDoc[]>[]) {
+  const written: string[] = [];
+  const counts: Record<DatumKind, number> = { grpo: 0, nll: 0 };
+  for (const source of sources) {
+    for await (const page of source) {
+      await upsertAll(collection, page);
+      for (const doc of page) {
+        written.push(doc._id);
+        counts[doc.kind]++;
+      }
+    }
+  }
+  return { written, counts };
 }

@@ -4,6 +4,7 @@ import { MelPhase } from '../temporal/contracts/common.js';
 import {
   stageQuery,
   type ContrastSummary,
+  type InternalizeSummary,
   type RolloutSummary,
   type SamplingChunkRef,
   type StageName,
@@ -25,6 +26,7 @@ interface Reflection {
 }
 
 const NO_ROLLOUT: RolloutSummary = { prompts: 0, trajectories: 0, truncated: 0 };
+const NO_DATUMS: InternalizeSummary = { grpoDatums: 0, nllDatums: 0 };
 
 /** What the GRPO baseline reports for the stages it skips. */
 const NO_REFLECTION: Reflection = {
@@ -36,9 +38,9 @@ const NO_REFLECTION: Reflection = {
 /**
  * One MEL training step: rollout → verify → contrast → summarize → validate → internalize → policy update.
  * Each stage is an activity that reads its inputs from MongoDB and writes its outputs there; only ids and counts
- * pass through this workflow's history. verify scores each prompt chunk as its rollout ends. In `grpo` mode the
- * three reflection stages are skipped; in `mel` mode the GRPO half of internalize runs beside them. An overlapped
- * stage's duration is what remains of it after the stage before.
+ * pass through this workflow's history. verify scores each prompt chunk as its rollout ends, and the GRPO half of
+ * internalize builds the chunk's datums as it is verified; the NLL half follows validate. In `grpo` mode the three
+ * reflection stages are skipped. An overlapped stage's duration is what remains of it after the stage before.
  */
 export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: StepInput): Promise<StepResult> {
   let current: StageName | undefined;
@@ -57,12 +59,13 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
   const ref = { runId, step };
   const withPolicy = { ...ref, policy };
   const sampling = samplingStages(withPolicy, fanOut);
-  const { rollout, verify } =
+  const { rollout, verify, grpoDatums } =
     fanOut && patched(VERIFY_AS_ROLLED_PATCH)
       ? await verifyEachChunkAsRolled(withPolicy, fanOut, stage)
       : {
           rollout: await stage('rollout', sampling.rollout),
           verify: await stage('verify', () => verifyStage(ref, fanOut)),
+          grpoDatums: undefined,
         };
   const reflect = async (): Promise<Reflection> => {
     const contrast = await stage('contrast', () => cpu.contrast(ref));
@@ -71,12 +74,18 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
     return { contrast, summarize, validate };
   };
   let internalizeRest = () => cpu.internalize(ref);
-  if (mode !== 'grpo' && patched(OVERLAP_PATCH)) {
-    // The GRPO datums depend only on rollout and verify: built while the reflection stages run.
-    const grpoDatums = cpu.internalize({ ...ref, datums: 'grpo' });
-    grpoDatums.catch(() => undefined); // awaited below; a failure fails the step there, not as unhandled
+  if (grpoDatums) {
     internalizeRest = async () =>
-      sumCounts([await cpu.internalize({ ...ref, datums: 'nll' }), await grpoDatums]);
+      sumCounts([
+        mode === 'grpo' ? NO_DATUMS : await cpu.internalize({ ...ref, datums: 'nll' }),
+        await grpoDatums,
+      ]);
+  } else if (mode !== 'grpo' && patched(OVERLAP_PATCH)) {
+    // The GRPO datums depend only on rollout and verify: built while the reflection stages run.
+    const stepGrpoDatums = cpu.internalize({ ...ref, datums: 'grpo' });
+    stepGrpoDatums.catch(() => undefined); // awaited below; a failure fails the step there, not as unhandled
+    internalizeRest = async () =>
+      sumCounts([await cpu.internalize({ ...ref, datums: 'nll' }), await stepGrpoDatums]);
   }
   const { contrast, summarize, validate } = mode === 'grpo' ? NO_REFLECTION : await reflect();
   const internalize = await stage('internalize', internalizeRest);
@@ -155,30 +164,45 @@ async function verifyStage(ref: StepRef, fanOut: StepFanOut | undefined): Promis
 
 /** Steps verify each prompt chunk as soon as its rollout ends; histories recorded before verify after all rollouts. */
 const VERIFY_AS_ROLLED_PATCH = 'verify-each-chunk-as-rolled';
+/**
+ * Steps build each prompt chunk's GRPO datums as soon as it is verified; histories recorded before build them for
+ * the whole step (after verify, or beside the reflection stages).
+ */
+const GRPO_PER_CHUNK_PATCH = 'grpo-datums-per-chunk';
 
 /**
- * rollout and verify in the same prompt chunks, each chunk verified (on a CPU worker) as soon as its own rollout
- * ends, so that verify overlaps the rollout's last chunks instead of following them. The verify stage's duration is
- * what remains of it after the last rollout.
+ * rollout, verify and the GRPO half of internalize in the same prompt chunks, each chunk verified (on a CPU worker)
+ * as soon as its own rollout ends and its datums built as soon as it is verified, so that both overlap the
+ * rollout's last chunks instead of following them. The verify stage's duration is what remains of it after the last
+ * rollout; `grpoDatums` settles when every chunk's datums are written.
  */
 async function verifyEachChunkAsRolled(
   ref: SamplingChunkRef,
   fanOut: StepFanOut,
   stage: <T>(name: StageName, run: () => Promise<T>) => Promise<T>,
-): Promise<{ rollout: RolloutSummary; verify: VerifySummary }> {
+): Promise<{ rollout: RolloutSummary; verify: VerifySummary; grpoDatums?: Promise<InternalizeSummary> }> {
+  const { runId, step } = ref;
+  const perChunk = patched(GRPO_PER_CHUNK_PATCH);
   const chunks = workflowChunks(fanOut.prompts, fanOut.promptsPerChunk).map((items) => {
     const rolled = gpuInference.rollout({ ...ref, items });
-    const verified = rolled.then(() => cpu.verify({ runId: ref.runId, step: ref.step, items }));
-    verified.catch(() => undefined); // awaited below; a failure fails the step there, not as unhandled
-    return { rolled, verified };
+    const verified = rolled.then(() => cpu.verify({ runId, step, items }));
+    const internalized = perChunk
+      ? verified.then(() => cpu.internalize({ runId, step, items, datums: 'grpo' }))
+      : undefined;
+    return { rolled, verified, internalized };
   });
+  const grpoDatums = perChunk
+    ? Promise.all(chunks.map((c) => c.internalized!)).then((parts) => sumCounts([NO_DATUMS, ...parts]))
+    : undefined;
+  // Awaited later; a failure fails the step there, not as unhandled.
+  for (const settled of [grpoDatums, ...chunks.map((c) => c.verified)]) settled?.catch(() => undefined);
   const rollout = await stage('rollout', async () =>
     usableRollouts(ref, sumCounts([NO_ROLLOUT, ...(await Promise.all(chunks.map((c) => c.rolled)))])),
   );
   const verify = await stage('verify', async () =>
     combineRewardSummaries(await Promise.all(chunks.map((c) => c.verified))),
   );
-  return { rollout, verify };
+  return { rollout, verify, ...(grpoDatums ? { grpoDatums } : {}) };
 }
 
 /** A rollout where no prompt gave a usable sample is the engine failing, not an item: the step fails. */

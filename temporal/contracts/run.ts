@@ -110,9 +110,13 @@ export interface StepRef {
   step: number;
 }
 
-/** internalize's input: the step's datums of one kind, or of both when absent (histories recorded before). */
+/**
+ * internalize's input: the step's datums of one kind, or of both when absent (histories recorded before); with
+ * `items`, the GRPO datums of those prompts only, built as the chunk is verified.
+ */
 export interface InternalizeRef extends StepRef {
   datums?: 'grpo' | 'nll';
+  items?: ItemRange;
 }
 
 /** The input of the stages that sample with or update the policy. */

@@ -79,7 +79,7 @@ export class FakeMel {
   /** The policy each policy update started from, by run. */
   readonly updatesFrom = new Map<string, PolicyRef[]>();
   readonly released: PolicyRef[] = [];
-  /** The item range of every sampling activity call (absent: the whole stage), by stage key. */
+  /** The item range of every call of a stage that fans out (absent: the whole stage), by stage key. */
   readonly ranges = new Map<CallKey, (ItemRange | undefined)[]>();
   /** Every internalize call's input, in order. */
   readonly internalized: InternalizeRef[] = [];
@@ -196,11 +196,12 @@ export class FakeMel {
       const accepted = Math.round((judged * 2) / 3);
       return { accepted, rejected: judged - accepted };
     },
-    /** 8 GRPO and 2 NLL datums, or those of the kind asked for. */
-    internalize: async ({ runId, step, datums }: InternalizeRef): Promise<InternalizeSummary> => {
-      await this.enter(stageKey(runId, step, 'internalize'));
-      this.internalized.push({ runId, step, datums });
-      return { grpoDatums: datums === 'nll' ? 0 : 8, nllDatums: datums === 'grpo' ? 0 : 2 };
+    /** 8 GRPO and 2 NLL datums, or those of the kind asked for; a prompt chunk's 2 GRPO datums a prompt. */
+    internalize: async (ref: InternalizeRef): Promise<InternalizeSummary> => {
+      const { runId, step, datums, items } = ref;
+      this.internalized.push({ runId, step, datums, ...(items ? { items } : {}) });
+      const prompts = await this.enterChunk(ref, 'internalize', 4);
+      return { grpoDatums: datums === 'nll' ? 0 : 2 * prompts, nllDatums: datums === 'grpo' ? 0 : 2 };
     },
     policyUpdate: async ({ runId, step, policy }: PolicyStepRef): Promise<PolicyUpdateSummary> => {
       await this.enter(stageKey(runId, step, 'policy-update'));

@@ -1,7 +1,7 @@
 /**
- * The step workflow's fan-out of its sampling stages and of verify, with fake activities: each stage is split into
- * chunks that cover its items exactly once, the summaries are combined, the number of activities per stage is capped
- * whatever the batch, and so is the step's history; a step without a usable rollout fails.
+ * The step workflow's fan-out of its sampling stages, of verify and of the GRPO datums, with fake activities: each
+ * stage is split into chunks that cover its items exactly once, the summaries are combined, the number of activities
+ * per stage is capped whatever the batch, and so is the step's history; a step without a usable rollout fails.
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
@@ -15,7 +15,7 @@ import {
   type ItemRange,
 } from '../../../mel/fan-out.js';
 import { TASK_QUEUES } from '../../../temporal/contracts/common.js';
-import type { StepFanOut, StepResult } from '../../../temporal/contracts/run.js';
+import type { StepFanOut, StepInput, StepResult } from '../../../temporal/contracts/run.js';
 import { failureChain } from '../../../temporal/errors.js';
 import type { melStepWorkflow } from '../../../workflows/step.js';
 import { FakeMel, fakePolicy, stageKey } from './fake-activities.js';
@@ -34,11 +34,11 @@ afterAll(async () => {
   await testEnv?.teardown();
 }, 60_000);
 
-async function runStep(runId: string, fanOut: StepFanOut | undefined) {
+async function runStep(runId: string, fanOut: StepFanOut | undefined, mode: StepInput['mode'] = 'mel') {
   const handle = await client.workflow.start<typeof melStepWorkflow>('melStepWorkflow', {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: `${runId}/step-0`,
-    args: [{ runId, step: 0, policy: fakePolicy(runId, 0), mode: 'mel', ...(fanOut ? { fanOut } : {}) }],
+    args: [{ runId, step: 0, policy: fakePolicy(runId, 0), mode, ...(fanOut ? { fanOut } : {}) }],
   });
   const result: StepResult = await handle.result();
   const history = await handle.fetchHistory();
@@ -114,10 +114,13 @@ describe('the sampling stages of a step', () => {
   it('keep a 512-prompt step with 8,000 pairs within MAX_CHUNKS_PER_STAGE activities per stage and a bounded history', async () => {
     fake.pairsPerStep = 8_000;
     const { events } = await runStep('fan-b', { prompts: 512, promptsPerChunk: 1, generationsPerChunk: 1 });
-    for (const stage of ['rollout', 'verify', 'summarize', 'validate'] as const) {
-      expect(fake.ranges.get(stageKey('fan-b', 0, stage))).toHaveLength(MAX_CHUNKS_PER_STAGE);
+    const fannedOut = ['rollout', 'verify', 'internalize', 'summarize', 'validate'] as const;
+    for (const stage of fannedOut) {
+      // internalize: the chunks' GRPO datums, then one call for the NLL datums.
+      const calls = MAX_CHUNKS_PER_STAGE + (stage === 'internalize' ? 1 : 0);
+      expect(fake.ranges.get(stageKey('fan-b', 0, stage))).toHaveLength(calls);
     }
-    expect(events).toBeLessThanOrEqual(6 * 4 * MAX_CHUNKS_PER_STAGE + 60);
+    expect(events).toBeLessThanOrEqual(6 * fannedOut.length * MAX_CHUNKS_PER_STAGE + 60);
   });
 
   it('run no summarize or validate activity for a step without pairs, and report zeros', async () => {
@@ -187,27 +190,51 @@ describe('the sampling stages of a step', () => {
   });
 });
 
-describe('the datums of a MEL step', () => {
-  it('are built for GRPO while the reflection stages run, and for NLL after validate', async () => {
+describe('the datums of a step', () => {
+  const calls = (runId: string) => fake.internalized.filter((call) => call.runId === runId);
+
+  it('are built for GRPO a prompt chunk at a time as each is verified, while other chunks still sample', async () => {
+    const release = fake.holdChunk(stageKey('over-b', 0, 'rollout'), 2);
+    const running = runStep('over-b', { prompts: 6, promptsPerChunk: 2, generationsPerChunk: 2 }, 'grpo');
+    try {
+      await eventually(
+        async () => calls('over-b'),
+        (built) => built.length === 2,
+      );
+      expect(calls('over-b')).toEqual(
+        expect.arrayContaining([
+          { runId: 'over-b', step: 0, datums: 'grpo', items: { start: 0, end: 2 } },
+          { runId: 'over-b', step: 0, datums: 'grpo', items: { start: 4, end: 6 } },
+        ]),
+      );
+    } finally {
+      release();
+    }
+    const { result } = await running;
+    expectCover(
+      calls('over-b').map((call) => call.items),
+      6,
+    );
+    expect(calls('over-b').every((call) => call.datums === 'grpo')).toBe(true);
+    expect(result.internalize).toEqual({ grpoDatums: 12, nllDatums: 0 });
+  });
+
+  it('are built for GRPO before the reflection stages end, and for NLL after validate', async () => {
     const release = fake.hold(stageKey('over-a', 0, 'contrast'));
     const running = runStep('over-a', { prompts: 4, promptsPerChunk: 2, generationsPerChunk: 2 });
     try {
       await fake.called(stageKey('over-a', 0, 'contrast'));
       await eventually(
-        async () => fake.internalized.filter((call) => call.runId === 'over-a'),
-        (calls) => calls.length > 0,
+        async () => calls('over-a'),
+        (built) => built.length === 2,
       );
-      expect(fake.internalized.filter((call) => call.runId === 'over-a')).toEqual([
-        { runId: 'over-a', step: 0, datums: 'grpo' },
-      ]);
+      expect(calls('over-a').map((call) => call.datums)).toEqual(['grpo', 'grpo']);
     } finally {
       release();
     }
     const { result } = await running;
-    expect(fake.internalized.filter((call) => call.runId === 'over-a').map((call) => call.datums)).toEqual([
-      'grpo',
-      'nll',
-    ]);
+    expect(calls('over-a').map((call) => call.datums)).toEqual(['grpo', 'grpo', 'nll']);
+    expect(calls('over-a').at(-1)).toEqual({ runId: 'over-a', step: 0, datums: 'nll' });
     expect(result.internalize).toEqual({ grpoDatums: 8, nllDatums: 2 });
   });
 });

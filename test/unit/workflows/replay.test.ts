@@ -14,7 +14,8 @@ const fixtures = readdirSync(FIXTURES).filter((file) => file.endsWith('.json'));
 // from run.test.ts's fake-activity runs on the run workflow as it was before its refactor into helpers (pause,
 // resume, stop, refused updates, a failed step retried), run-workflow-continued-as-new from the first execution
 // of its continue-as-new test, run-workflow-failed-start from its failed-start test (initPolicy fails, the run
-// pauses, resume retries the start).
+// pauses, resume retries the start); step-workflow-{mel,grpo}-verify-as-rolled from fake-activity steps with a
+// fanOut, as the step workflow was before it built the GRPO datums a prompt chunk at a time (at 889a9f7).
 describe('replay of recorded workflow histories', () => {
   beforeAll(installQuietRuntime);
 
