@@ -107,10 +107,12 @@ export function quickSweep({ profile }: SweepOptions): BenchConfig[] {
 export const ENGINE_SWEEP_SLOTS = 32;
 
 /**
- * Sampling throughput with 1, 2 and 4 inference engines of the same latency model: GRPO steps of 32 × 8 short
- * rollouts, 2 prompts per chunk, each engine with 32 slots. One engine samples the step's 256 sequences in 8 waves of
- * its slots, four in 2; an inference worker keeps more chunks in flight than its engine has slots, so the engines
- * bound the rate, not the workers.
+ * Sampling throughput with 1, 2 and 4 inference engines of the same latency model: GRPO steps of 128 × 8 short
+ * rollouts, 4 prompts per chunk, each engine with 32 slots. One engine samples the step's 1,024 sequences in 32 waves
+ * of its slots, four in 8; an inference worker keeps more chunks in flight than its engine has slots, so the engines
+ * bound the rate, not the workers. With fewer waves the step's last, longest sequences would bound it instead: at
+ * 32 × 8, an ideal scheduler keeps 4 engines' slots only 71 % busy, against 92 % for one (bench/metrics.ts,
+ * `slotCeiling`), so no system could reach 3.5×.
  */
 export function enginesSweep({ profile }: SweepOptions): BenchConfig[] {
   return [1, 2, 4].map((engines) =>
@@ -118,12 +120,12 @@ export function enginesSweep({ profile }: SweepOptions): BenchConfig[] {
       mode: 'grpo',
       pairsCap: null,
       latencyModel: profile,
-      batchSize: 32,
+      batchSize: 128,
       meanRolloutTokens: 128,
       steps: 2,
       engines,
       engineSlots: ENGINE_SWEEP_SLOTS,
-      promptsPerChunk: 2,
+      promptsPerChunk: 4,
     }),
   );
 }

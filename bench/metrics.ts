@@ -3,7 +3,9 @@
  * intervals) to the numbers the benchmark reports: per-step wall and engine time, overhead, per-stage breakdown,
  * slot utilisation. Pure.
  */
+import { targetLength } from '../engine-double/solutions.js';
 import { engineUsage, type EngineInterval } from '../engine-double/timeline.js';
+import { seededRandom } from '../mel/random.js';
 import { STAGES, type StageName } from '../temporal/contracts/run.js';
 
 /** One activity of a step, as its history shows it: scheduled, then closed (completed, failed, timed out). */
@@ -126,6 +128,31 @@ export function openWindows(spans: readonly ActivitySpan[]): [number, number][] 
     else windows.push([span.scheduledMs, span.closedMs]);
   }
   return windows;
+}
+
+/**
+ * The busy share of `slots` that an ideal scheduler reaches over one synchronous rollout of `sequences` of the
+ * double's lengths (uniform in ½–1½ × the mean, `targetLength`): all queued at once, each started on the first slot
+ * that frees up, in an order that does not know their lengths; prefill and everything outside the slots cost
+ * nothing. The step's last sequences run while other slots idle, so no system reaches 100 %. Mean of `trials` seeds.
+ */
+export function slotCeiling(sequences: number, slots: number, trials = 20): number {
+  if (sequences <= 0 || slots <= 0)
+    throw new Error(`no slot ceiling for ${sequences} sequences on ${slots} slots`);
+  let total = 0;
+  for (let trial = 0; trial < trials; trial++) {
+    const random = seededRandom(trial);
+    const freeAt = new Array<number>(Math.min(slots, sequences)).fill(0);
+    let busy = 0;
+    for (let i = 0; i < sequences; i++) {
+      const length = targetLength(random, 1_000);
+      const slot = freeAt.indexOf(Math.min(...freeAt));
+      freeAt[slot]! += length;
+      busy += length;
+    }
+    total += busy / (slots * Math.max(...freeAt));
+  }
+  return total / trials;
 }
 
 export function median(values: readonly number[]): number | null {

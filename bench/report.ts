@@ -7,9 +7,10 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LineChart } from '../cli/report/chart.js';
 import { lineChartPng } from '../cli/report/png.js';
+import { LATENCY_PROFILES } from '../engine-double/latency-profiles.js';
 import { STAGES } from '../temporal/contracts/run.js';
 import { configLabel } from './configs.js';
-import { median } from './metrics.js';
+import { median, slotCeiling } from './metrics.js';
 import type { ConfigResult } from './results.js';
 
 export interface BenchReport {
@@ -184,7 +185,7 @@ export function benchmarksMarkdown(report: BenchReport, plots: string[]): string
     '',
     '## Stages',
     '',
-    "Median wall seconds per stage, while any of the stage's activities was open (engine-busy seconds in brackets); verify overlaps rollout (a chunk is verified as its rollout ends, since 3c8175e) and the GRPO half of internalize overlaps the reflection stages.",
+    "Median wall seconds per stage, while any of the stage's activities was open (engine-busy seconds in brackets); verify overlaps rollout (a chunk is verified as its rollout ends, since 3c8175e), and so do the GRPO datums (a chunk's are built as it is verified; before, they were built for the whole step, beside the reflection stages): internalize is what remains after the last chunk (GRPO) or after validate (MEL).",
     '',
     `| configuration | ${STAGES.join(' | ')} |`,
     `| --- | ${STAGES.map(() => '--:').join(' | ')} |`,
@@ -270,10 +271,12 @@ function describeLargest(config: ConfigResult): string {
     return stage ? [{ name, share: stage.wallSeconds / config.stepSeconds! }] : [];
   }).sort((a, b) => b.share - a.share);
   const top = shares.slice(0, 3).map((s) => `${s.name} ${percent(s.share)}`);
+  const ceiling = rolloutSlotCeiling(config);
   const slots =
     config.engineSlotUtilisation === null
       ? ''
-      : `; the engine's sequence slots were ${percent(config.engineSlotUtilisation)} busy while sampling`;
+      : `; the engine's sequence slots were ${percent(config.engineSlotUtilisation)} busy while sampling` +
+        (ceiling === null ? '' : ` (an ideal scheduler of its rollout: ${percent(ceiling)})`);
   return (
     `\`${configLabel(config)}\`${config.ok ? '' : ` (${config.stepsCompleted} of ${config.steps} steps)`}: ` +
     `${seconds(config.stepSeconds)} s per step, engine busy ${seconds(config.engineBusySeconds)} s, overhead ` +
@@ -281,6 +284,15 @@ function describeLargest(config: ConfigResult): string {
     (top.length > 0 ? `; the largest stages: ${top.join(', ')}` : '') +
     `${slots}.`
   );
+}
+
+/** slotCeiling for the configuration's rollout on all of its engines' slots; null without a slot limit. */
+export function rolloutSlotCeiling(
+  config: Pick<ConfigResult, 'batchSize' | 'groupSize' | 'engines' | 'engineSlots' | 'latencyModel'>,
+): number | null {
+  const profile = LATENCY_PROFILES[config.latencyModel as keyof typeof LATENCY_PROFILES];
+  const slots = (config.engineSlots ?? profile?.maxConcurrentSequences ?? 0) * config.engines;
+  return slots > 0 ? slotCeiling(config.batchSize * config.groupSize, slots) : null;
 }
 
 export function benchmarkCharts(configs: readonly ConfigResult[]): Record<string, LineChart> {
@@ -357,10 +369,12 @@ export function recordsMarkdown(records: readonly RecordedReport[]): string[] {
     '',
     'Configurations measured one at a time, each with its own page (command, machine, stages); generated from ' +
       'docs/benchmarks-*/**/benchmarks.json. Compare ratios within one report, or across reports run the same ' +
-      'day on the otherwise idle machine.',
+      "day on the otherwise idle machine. slots: the engines' busy share while sampling; ideal: what a scheduler " +
+      "that wastes nothing reaches over the configuration's rollout, whose last sequences run while other slots " +
+      'idle (`slotCeiling` in bench/metrics.ts).',
     '',
-    '| report | date | commit | configuration | steps | s/step | overhead s (share) | slots | worker peak RSS MB |',
-    '| --- | --- | --- | --- | --: | --: | --: | --: | --: |',
+    '| report | date | commit | configuration | steps | s/step | overhead s (share) | slots | ideal | worker peak RSS MB |',
+    '| --- | --- | --- | --- | --: | --: | --: | --: | --: | --: |',
     ...ordered
       .flatMap(({ folder, report }) =>
         report.configs.map((c) =>
@@ -373,6 +387,7 @@ export function recordsMarkdown(records: readonly RecordedReport[]): string[] {
             seconds(c.stepSeconds ?? null),
             share(c),
             percent(c.engineSlotUtilisation ?? null),
+            percent(c.engineSlotUtilisation == null ? null : rolloutSlotCeiling(c)),
             c.workerPeakRssMb?.toFixed(0) ?? '–',
           ].join(' | '),
         ),

@@ -5,6 +5,7 @@ import {
   median,
   medianStages,
   samplingWork,
+  slotCeiling,
   type StepSpans,
   type StepMeasure,
 } from '../../../bench/metrics.js';
@@ -205,11 +206,25 @@ describe('several inference engines', () => {
     expect(samplingWork(chunks, timeline)).toEqual({ sequences: 36, seconds: 6 });
   });
 
+  it('the slot ceiling: no idle slot while sequences wait, the tail idle at the end, closer to full with more waves', () => {
+    expect(slotCeiling(1, 1)).toBe(1);
+    expect(slotCeiling(5, 1)).toBe(1);
+    // One wave: the slots of the shorter sequences idle until the longest ends; the lengths span ½–1½ × the mean.
+    expect(slotCeiling(4, 4)).toBeGreaterThan(1 / 3);
+    expect(slotCeiling(4, 4)).toBeLessThan(1);
+    expect(slotCeiling(2, 4)).toBeCloseTo(slotCeiling(2, 2) / 2, 12);
+    const waves = [1, 2, 4, 8, 32].map((perSlot) => slotCeiling(32 * perSlot, 32));
+    waves.slice(1).forEach((ceiling, i) => expect(ceiling).toBeGreaterThan(waves[i]!));
+    expect(waves.at(-1)).toBeGreaterThan(0.95);
+    expect(slotCeiling(256, 32)).toBe(slotCeiling(256, 32));
+    expect(() => slotCeiling(0, 32)).toThrow(/no slot ceiling/);
+  });
+
   it('the engines sweep: 1, 2 and 4 engines, otherwise the same configuration', () => {
     const sweep = enginesSweep({ profile: 'h100-8b' });
     expect(sweep.map((c) => c.engines)).toEqual([1, 2, 4]);
     expect(new Set(sweep.map((c) => configLabel({ ...c, engines: 1 }))).size).toBe(1);
-    expect(configLabel(sweep[2]!)).toBe('mel-temporal/grpo/h100-8b/b32-g8-t128-e4x32slots-2st');
+    expect(configLabel(sweep[2]!)).toBe('mel-temporal/grpo/h100-8b/b128-g8-t128-e4x32slots-2st');
   });
 
   it('engineScaling divides each sampling rate by the one-engine rate of the same configuration', () => {
