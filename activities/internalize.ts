@@ -41,9 +41,10 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
   const reads = stepReads(db);
 
   /**
-   * The step's datums of one kind (`datums`), or of both when absent. The GRPO datums depend only on rollout and
-   * verify, so the step builds them while the reflection stages sample; the NLL datums need the verdicts. The GRPO
-   * datums are built and written a few prompts at a time, so a paper-scale step is never in memory at once.
+   * With `items`, the GRPO datums of those prompts: they depend only on rollout and verify, so the step builds each
+   * chunk's as soon as it is verified. Otherwise the step's datums of one kind (`datums`), or of both when absent:
+   * the NLL datums, which need the verdicts, and the GRPO datums of histories recorded before, built and written a
+   * few prompts at a time so that a paper-scale step is never in memory at once.
    */
   async function internalize({
     runId,
