@@ -37,7 +37,7 @@ import type { InternalizeRef, InternalizeSummary } from '../temporal/contracts/r
 import { loadRun, origin, type LoadedRun, type MelActivityDeps } from './support.js';
 
 export function createInternalizeActivities({ db }: MelActivityDeps) {
-  const { metaExperiences, datums, steps } = melCollections(db);
+  const { metaExperiences, datums, grpoBatches, steps } = melCollections(db);
   const reads = stepReads(db);
 
   /**
@@ -142,7 +142,12 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
       run.config.mel.loss.grpoAggregation,
       UNIT_BATCH,
     );
-    return writeChunkDatums({ datums, steps }, { runId, step, items, promptIds }, onePage(docs), statistics);
+    return writeChunkDatums(
+      { datums, grpoBatches },
+      { runId, step, items, promptIds },
+      onePage(docs),
+      statistics,
+    );
   }
 
   /** NLL datums for the step's accepted meta-experiences, conditioned on the exact analysis prompt (Eq. 7). */

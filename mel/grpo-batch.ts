@@ -49,33 +49,22 @@ export function grpoBatchPart(
   return part;
 }
 
-/** The key a chunk's statistics are recorded under on the step: its prompt range, so a retry overwrites them. */
-export function grpoBatchKey({ start, end }: ItemRange): string {
-  return `p${start}-${end}`;
-}
-
 /**
  * The step's statistics from its chunks'. The chunks must tile the step's prompts from 0 without overlapping:
  * statistics recorded under another chunking of the same step would be counted twice.
  */
-export function combineGrpoBatch(parts: Readonly<Record<string, GrpoBatchPart>>): GrpoBatchPart {
+export function combineGrpoBatch(parts: readonly (GrpoBatchPart & { items: ItemRange })[]): GrpoBatchPart {
   const total: GrpoBatchPart = { datums: 0, rollouts: 0, completionTokens: 0, centred: 0, centredSquares: 0 };
-  const ranges = Object.keys(parts)
-    .map((key) => ({ key, range: /^p(\d+)-(\d+)$/.exec(key) }))
-    .map(({ key, range }) => {
-      if (!range) throw new Error(`GRPO batch statistics under "${key}", which names no prompt range`);
-      return { key, start: Number(range[1]), end: Number(range[2]) };
-    })
-    .sort((a, b) => a.start - b.start);
   let next = 0;
-  for (const { key, start, end } of ranges) {
+  for (const part of [...parts].sort((a, b) => a.items.start - b.items.start)) {
+    const { start, end } = part.items;
     if (start !== next) {
       throw new Error(
-        `the step's GRPO batch statistics do not tile its prompts: ${key} follows prompts up to ${next}`,
+        `the step's GRPO batch statistics do not tile its prompts: prompts ${start}–${end} follow prompts up to ${next}`,
       );
     }
     next = end;
-    for (const field of Object.keys(total) as (keyof GrpoBatchPart)[]) total[field] += parts[key]![field];
+    for (const field of Object.keys(total) as (keyof GrpoBatchPart)[]) total[field] += part[field];
   }
   return total;
 }

@@ -111,7 +111,6 @@ export {
   UNIT_BATCH,
   chunkAdvantageConfig,
   combineGrpoBatch,
-  grpoBatchKey,
   grpoBatchPart,
   grpoBatchScale,
   scaleAdvantages,

@@ -20,6 +20,7 @@ interface MelDocuments {
   pairs: Docs.PairDoc;
   metaExperiences: Docs.MetaExperienceDoc;
   datums: Docs.DatumDoc;
+  grpoBatches: Docs.GrpoBatchDoc;
   exclusions: Docs.ExclusionDoc;
   stepMetrics: StepMetricsDoc;
   evals: Docs.EvalDoc;
@@ -39,6 +40,7 @@ const MEL_COLLECTION_NAMES = [
   'pairs',
   'metaExperiences',
   'datums',
+  'grpoBatches',
   'exclusions',
   'stepMetrics',
   'evals',

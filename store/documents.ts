@@ -37,6 +37,8 @@ export const ids = {
   pair: (promptId: string, positiveIndex: number, negativeIndex: number) =>
     `${promptId}/pair-s${positiveIndex}-s${negativeIndex}`,
   metaExperience: (pairId: string) => `${pairId}/me`,
+  grpoBatch: (runId: string, step: number, { start, end }: ItemRange) =>
+    `${runId}/step-${step}/grpo-batch/p${start}-${end}`,
   datum: (runId: string, step: number, kind: DatumKind, sourceId: string) =>
     `${runId}/step-${step}/${kind}/${ids.withinRun(runId, sourceId)}`,
   /**
@@ -69,7 +71,10 @@ export function idsUnder(parentId: string): IdRange {
   return { $gte: `${parentId}/`, $lt: `${parentId}0` };
 }
 
-/** The documents of one step of a run (prompts, trajectories, rewards, pairs, meta-experiences, datums, exclusions). */
+/**
+ * The documents of one step of a run (prompts, trajectories, rewards, pairs, meta-experiences, datums, GRPO batch
+ * statistics, exclusions).
+ */
 export function stepScope(runId: string, step: number) {
   return { runId, step, _id: idsUnder(ids.step(runId, step)) };
 }
@@ -266,6 +271,19 @@ export interface ExclusionDoc {
 
 export type DatumKind = 'grpo' | 'nll';
 
+/**
+ * One prompt chunk's GRPO datum count and batch statistics (`<run>/step-n/grpo-batch/p<start>-<end>`): the policy
+ * update sums the step's and scales the chunks' datums by the step's factor (mel/grpo-batch.ts). A document of its
+ * own, not a field of the step's: FerretDB rewrites a whole document on update, so concurrent chunks setting fields of
+ * one document would lose each other's writes.
+ */
+export interface GrpoBatchDoc extends GrpoBatchPart {
+  _id: string;
+  runId: string;
+  step: number;
+  items: ItemRange;
+}
+
 export interface DatumDoc {
   _id: string;
   runId: string;
@@ -322,14 +340,9 @@ export interface StepDoc {
   /**
    * How many datums internalize wrote, of each kind: the policy update normalises by the step's count before it has
    * read them all (absent on steps internalized before the count was recorded). A step whose GRPO datums were
-   * built a prompt chunk at a time records them in `grpoBatch` instead.
+   * built a prompt chunk at a time counts them in its GrpoBatchDocs instead.
    */
   datums?: Partial<Record<DatumKind, number>>;
-  /**
-   * Each prompt chunk's GRPO datum count and batch statistics, under its prompt range (`p0-16`): the policy update
-   * sums them and scales the chunks' datums by the step's factor (mel/grpo-batch.ts).
-   */
-  grpoBatch?: Record<string, GrpoBatchPart>;
   /** Set when `checkpoints.keepLast` deleted the policy this step saved (its state and sampler weights). */
   checkpointsPruned?: { at: Date; keepLast: number; afterStep: number };
   metrics?: StepMetrics;

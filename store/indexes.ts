@@ -22,6 +22,7 @@ const INDEXES: Record<string, IndexSpecification[]> = {
     { runId: 1, 'verdict.accepted': 1 },
   ],
   [COLLECTIONS.datums]: [{ runId: 1, step: 1, kind: 1, index: 1 }],
+  [COLLECTIONS.grpoBatches]: [{ runId: 1, step: 1 }],
   [COLLECTIONS.exclusions]: [{ runId: 1, step: 1 }, { promptId: 1 }],
   [COLLECTIONS.evals]: [{ 'definition.target.runId': 1, createdAt: 1, _id: 1 }],
   [COLLECTIONS.evalProblems]: [{ evalId: 1, problemIndex: 1 }],

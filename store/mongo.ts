@@ -12,6 +12,7 @@ export const COLLECTIONS = {
   pairs: 'pairs',
   metaExperiences: 'meta_experiences',
   datums: 'datums',
+  grpoBatches: 'grpo_batches',
   exclusions: 'exclusions',
   stepMetrics: 'step_metrics',
   evals: 'evals',

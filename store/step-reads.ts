@@ -43,7 +43,8 @@ const PROBLEM = { problem: 1 } as const;
 const TRAINING_FIELDS = { promptId: 1, tokens: 1, logprobs: 1, sampledBy: 1 } as const;
 
 export function stepReads(db: Db) {
-  const { prompts, trajectories, rewards, pairs, metaExperiences, datums, steps } = melCollections(db);
+  const { prompts, trajectories, rewards, pairs, metaExperiences, datums, grpoBatches, steps } =
+    melCollections(db);
   /** The chunk `items` of the step's pairs in id order, or all of them: small documents, read step-wide. */
   const pairsOf = (runId: string, step: number, items?: ItemRange): Promise<PairDoc[]> => {
     const cursor = pairs.find(stepScope(runId, step)).sort({ _id: 1 });
@@ -126,8 +127,11 @@ export function stepReads(db: Db) {
       runId: string,
       step: number,
     ): Promise<Paged<DatumDoc> & { batch?: GrpoBatchPart }> => {
-      const stepDoc = await steps.findOne({ _id: ids.step(runId, step) });
-      const batch = stepDoc?.grpoBatch && combineGrpoBatch(stepDoc.grpoBatch);
+      const [stepDoc, parts] = await Promise.all([
+        steps.findOne({ _id: ids.step(runId, step) }),
+        grpoBatches.find(stepScope(runId, step)).toArray(),
+      ]);
+      const batch = parts.length > 0 ? combineGrpoBatch(parts) : undefined;
       const count = batch ? batch.datums : stepDoc?.datums?.grpo;
       if (count === undefined) {
         const all = await datums

@@ -7,7 +7,7 @@ import {
   type UpdateFilter,
 } from 'mongodb';
 import { chunks } from '../common/chunks.js';
-import { grpoBatchKey, type GrpoBatchPart } from '../mel/grpo-batch.js';
+import type { GrpoBatchPart } from '../mel/grpo-batch.js';
 import type { ItemRange } from '../mel/fan-out.js';
 import {
   ids,
@@ -15,6 +15,7 @@ import {
   stepScope,
   type DatumDoc,
   type DatumKind,
+  type GrpoBatchDoc,
   type IdRange,
   type StepDoc,
   type WriteOnceDoc,
@@ -212,10 +213,10 @@ export async function writeStepDatums(
 
 /**
  * One prompt chunk's GRPO datums, replacing what an earlier attempt of the chunk wrote under its prompts; then the
- * chunk's batch statistics on the step under its prompt range (`part` without the count, which this adds).
+ * chunk's batch statistics (`part` without the count, which this adds), replacing an earlier attempt's.
  */
 export async function writeChunkDatums(
-  collections: { datums: Collection<DatumDoc>; steps: Collection<StepDoc> },
+  collections: { datums: Collection<DatumDoc>; grpoBatches: Collection<GrpoBatchDoc> },
   { runId, step, items, promptIds }: { runId: string; step: number; items: ItemRange; promptIds: string[] },
   pages: AsyncIterable<DatumDoc[]>,
   part: Omit<GrpoBatchPart, 'datums'>,
@@ -226,9 +227,8 @@ export async function writeChunkDatums(
       deleteOthers(collections.datums, { _id: idsUnder(ids.datum(runId, step, 'grpo', promptId)) }, written),
     ),
   );
-  await upsertOne(collections.steps, ids.step(runId, step), {
-    $set: { runId, step, [`grpoBatch.${grpoBatchKey(items)}`]: { ...part, datums: written.length } },
-  });
+  const _id = ids.grpoBatch(runId, step, items);
+  await upsertAll(collections.grpoBatches, [{ _id, runId, step, items, ...part, datums: written.length }]);
   return written.length;
 }
 

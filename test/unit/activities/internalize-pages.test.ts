@@ -25,20 +25,13 @@ import { datumOf } from '../../../store/datum-codec.js';
 import type { DatumDoc, StepDoc } from '../../../store/documents.js';
 import type { InternalizeSummary } from '../../../temporal/contracts/run.js';
 import { COLLECTIONS } from '../../../store/mongo.js';
-import { encodeLogprobs, encodeTokens } from '../../../store/token-codec.js';
+import { stepReads } from '../../../store/step-reads.js';
+import { completion, grpoStepDocs } from './grpo-step-docs.js';
 import { inMemoryDb, type Doc } from './in-memory-db.js';
 
 const runId = 'internalize-pages';
+/** Prompt 10's rollouts are both correct, prompt 9 lost one (grpo-step-docs.ts). */
 const PROMPTS = 11;
-const promptId = (p: number) => `${runId}/step-0/p${p}`;
-/**
- * Prompt 10's two rollouts are both correct: advantage 0, not sent, still counted. Prompt 9's second rollout was
- * excluded: a group of one, advantage 0. Others: one right, one wrong.
- */
-const rewardOf = (p: number, s: number) => (p === 10 || s === 0 ? 1 : 0);
-const EXCLUDED = { p: 9, s: 1 };
-/** Completions of different lengths, so the normalisations differ. */
-const completion = (p: number, s: number) => Array.from({ length: 2 + ((p + 3 * s) % 5) }, (_, t) => 100 + t);
 
 type Aggregation = (typeof GRPO_LOSS_AGGREGATIONS)[number];
 
@@ -50,39 +43,6 @@ function runConfig(aggregation: Aggregation, estimator: AdvantageConfig['estimat
     groupSize: 2,
     mel: { loss: { grpoAggregation: aggregation }, advantage: { estimator } },
   });
-}
-
-function step(config: RunConfig): Record<string, Doc[]> {
-  const samples = Array.from({ length: PROMPTS }, (_, p) => [0, 1].map((s) => ({ p, s })))
-    .flat()
-    .filter(({ p, s }) => p !== EXCLUDED.p || s !== EXCLUDED.s);
-  const sampleDoc = ({ p, s }: { p: number; s: number }) => ({
-    _id: `${promptId(p)}/s${s}`,
-    runId,
-    step: 0,
-    promptId: promptId(p),
-    sampleIndex: s,
-  });
-  return {
-    [COLLECTIONS.runs]: [{ _id: runId, config, baseModel: 'base', createdAt: new Date(), workflowId: runId }],
-    [COLLECTIONS.steps]: [{ _id: `${runId}/step-0`, runId, step: 0 }],
-    [COLLECTIONS.prompts]: Array.from({ length: PROMPTS }, (_, p) => ({
-      _id: promptId(p),
-      runId,
-      step: 0,
-      promptIndex: p,
-      promptTokens: encodeTokens([1, 2, 3]),
-    })),
-    [COLLECTIONS.rewards]: samples.map((sample) => ({
-      ...sampleDoc(sample),
-      reward: rewardOf(sample.p, sample.s),
-    })),
-    [COLLECTIONS.trajectories]: samples.map((sample) => ({
-      ...sampleDoc(sample),
-      tokens: encodeTokens(completion(sample.p, sample.s)),
-      logprobs: encodeLogprobs(completion(sample.p, sample.s).map(() => -0.5)),
-    })),
-  };
 }
 
 /** The datums of the whole step built at once (Eq. 10 over every usable rollout), as the policy update sends them. */
@@ -109,7 +69,7 @@ const storedDatums = (contents: Record<string, Doc[]>) =>
 describe.each(GRPO_LOSS_AGGREGATIONS)('GRPO datums written a page at a time (%s)', (aggregation) => {
   it('are those of the whole step built at once, and the step records their count', async () => {
     const config = runConfig(aggregation);
-    const contents = step(config);
+    const contents = grpoStepDocs(config);
     const { internalize } = createInternalizeActivities({ db: inMemoryDb(contents) } as never);
     const summary = await new MockActivityEnvironment().run(internalize, {
       runId,
@@ -130,8 +90,9 @@ describe.each(
 )('GRPO datums built a prompt chunk at a time ($aggregation, $estimator)', ({ aggregation, estimator }) => {
   it("times the step's factor are those of the whole step, whatever order the chunks come in", async () => {
     const config = runConfig(aggregation, estimator);
-    const contents = step(config);
-    const { internalize } = createInternalizeActivities({ db: inMemoryDb(contents) } as never);
+    const contents = grpoStepDocs(config);
+    const db = inMemoryDb(contents);
+    const { internalize } = createInternalizeActivities({ db } as never);
     const chunks = [
       { start: 8, end: 11 },
       { start: 0, end: 4 },
@@ -150,11 +111,14 @@ describe.each(
     }
     expect(summaries.map((summary) => summary.grpoDatums)).toEqual([2, 8, 8, 2]);
 
-    const { grpoBatch } = contents[COLLECTIONS.steps]![0] as unknown as StepDoc;
-    const batch = combineGrpoBatch(grpoBatch!);
+    // What the policy update reads: the datums a page at a time, and the statistics of the step's chunks.
+    const { count, pages, batch } = await stepReads(db).grpoDatumPages(runId, 0);
+    expect(count).toBe(18);
     expect(batch).toMatchObject({ datums: 18, rollouts: 21 });
-    const scale = grpoBatchScale(batch, aggregation, config.mel.advantage);
-    const scaled = storedDatums(contents).map((doc) => scaleAdvantages(datumOf(doc), scale));
+    const scale = grpoBatchScale(batch!, aggregation, config.mel.advantage);
+    const read: DatumDoc[] = [];
+    for await (const page of pages) read.push(...page);
+    const scaled = read.map((doc) => scaleAdvantages(datumOf(doc), scale));
     const expected = wholeStepDatums(contents, config);
     const withoutAdvantages = (datum: Datum) => ({
       ...datum,
@@ -169,10 +133,17 @@ describe.each(
 });
 
 describe('combineGrpoBatch', () => {
-  const part = { datums: 1, rollouts: 2, completionTokens: 3, centred: 2, centredSquares: 0.5 };
+  const part = (start: number, end: number) => ({
+    items: { start, end },
+    datums: 1,
+    rollouts: 2,
+    completionTokens: 3,
+    centred: 2,
+    centredSquares: 0.5,
+  });
 
   it('sums chunks that tile the prompts from 0', () => {
-    expect(combineGrpoBatch({ 'p4-6': part, 'p0-4': part })).toEqual({
+    expect(combineGrpoBatch([part(4, 6), part(0, 4)])).toEqual({
       datums: 2,
       rollouts: 4,
       completionTokens: 6,
@@ -182,10 +153,9 @@ describe('combineGrpoBatch', () => {
   });
 
   it('refuses statistics of another chunking of the step, which would count prompts twice', () => {
-    expect(() => combineGrpoBatch({ 'p0-4': part, 'p0-2': part })).toThrow(/do not tile its prompts/);
-    expect(() => combineGrpoBatch({ 'p2-4': part })).toThrow(
-      /do not tile its prompts: p2-4 follows prompts up to 0/,
+    expect(() => combineGrpoBatch([part(0, 4), part(0, 2)])).toThrow(/do not tile its prompts/);
+    expect(() => combineGrpoBatch([part(2, 4)])).toThrow(
+      /do not tile its prompts: prompts 2–4 follow prompts up to 0/,
     );
-    expect(() => combineGrpoBatch({ whole: part })).toThrow(/names no prompt range/);
   });
 });
