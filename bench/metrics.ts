@@ -134,7 +134,8 @@ export function openWindows(spans: readonly ActivitySpan[]): [number, number][] 
  * The busy share of `slots` that an ideal scheduler reaches over one synchronous rollout of `sequences` of the
  * double's lengths (uniform in ½–1½ × the mean, `targetLength`): all queued at once, each started on the first slot
  * that frees up, in an order that does not know their lengths; prefill and everything outside the slots cost
- * nothing. The step's last sequences run while other slots idle, so no system reaches 100 %. Mean of `trials` seeds.
+ * nothing. The step's last sequences run while other slots idle, so no synchronous step reaches 100 %. Mean of
+ * `trials` seeds.
  */
 export function slotCeiling(sequences: number, slots: number, trials = 20): number {
   if (sequences <= 0 || slots <= 0)

@@ -370,8 +370,9 @@ export function recordsMarkdown(records: readonly RecordedReport[]): string[] {
     'Configurations measured one at a time, each with its own page (command, machine, stages); generated from ' +
       'docs/benchmarks-*/**/benchmarks.json. Compare ratios within one report, or across reports run the same ' +
       "day on the otherwise idle machine. slots: the engines' busy share while sampling; ideal: what a scheduler " +
-      "that wastes nothing reaches over the configuration's rollout, whose last sequences run while other slots " +
-      'idle (`slotCeiling` in bench/metrics.ts).',
+      "that wastes nothing reaches over the decoding of the configuration's rollout, whose last sequences run while " +
+      'other slots idle (`slotCeiling` in bench/metrics.ts; prefill, weight loads and the reflection stages are not ' +
+      'modelled, so a measured share may differ from it in either direction).',
     '',
     '| report | date | commit | configuration | steps | s/step | overhead s (share) | slots | ideal | worker peak RSS MB |',
     '| --- | --- | --- | --- | --: | --: | --: | --: | --: | --: |',
