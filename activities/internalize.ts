@@ -142,12 +142,7 @@ export function createInternalizeActivities({ db }: MelActivityDeps) {
       run.config.mel.loss.grpoAggregation,
       UNIT_BATCH,
     );
-    return writeChunkDatums(
-      { datums, grpoBatches },
-      { runId, step, items, promptIds },
-      onePage(docs),
-      statistics,
-    );
+    return writeChunkDatums({ datums, grpoBatches }, { runId, step, items }, onePage(docs), statistics);
   }
 
   /** NLL datums for the step's accepted meta-experiences, conditioned on the exact analysis prompt (Eq. 7). */

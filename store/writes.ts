@@ -12,6 +12,7 @@ import type { ItemRange } from '../mel/fan-out.js';
 import {
   ids,
   idsUnder,
+  promptIdsIn,
   stepScope,
   type DatumDoc,
   type DatumKind,
@@ -217,13 +218,13 @@ export async function writeStepDatums(
  */
 export async function writeChunkDatums(
   collections: { datums: Collection<DatumDoc>; grpoBatches: Collection<GrpoBatchDoc> },
-  { runId, step, items, promptIds }: { runId: string; step: number; items: ItemRange; promptIds: string[] },
+  { runId, step, items }: { runId: string; step: number; items: ItemRange },
   pages: AsyncIterable<DatumDoc[]>,
   part: Omit<GrpoBatchPart, 'datums'>,
 ): Promise<number> {
   const { written } = await upsertPages(collections.datums, [pages]);
   await Promise.all(
-    promptIds.map((promptId) =>
+    promptIdsIn(runId, step, items).map((promptId) =>
       deleteOthers(collections.datums, { _id: idsUnder(ids.datum(runId, step, 'grpo', promptId)) }, written),
     ),
   );
