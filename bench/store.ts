@@ -18,7 +18,7 @@ import { chunks } from '../common/chunks.js';
 import { loadEnv } from '../common/env.js';
 import { createLogger } from '../common/logger.js';
 import { mapLimited } from '../common/map-limited.js';
-import { DEFAULT_FAN_OUT } from '../mel/fan-out.js';
+import { DEFAULT_FAN_OUT, itemChunks, type ItemRange } from '../mel/fan-out.js';
 import { rolloutDatums } from '../mel/index.js';
 import { exitUnlessStopping, stopOnSignal } from './processes.js';
 import { STORE_BENCHMARK_FILE } from './report.js';
@@ -39,7 +39,7 @@ import { ensureIndexes } from '../store/indexes.js';
 import { connectMongo } from '../store/mongo.js';
 import { PROMPTS_PER_DATUM_PAGE, stepReads } from '../store/step-reads.js';
 import { decodeLogprobs, decodeTokens, encodeLogprobs, encodeTokens } from '../store/token-codec.js';
-import { insertAbsent, writeStepDatums } from '../store/writes.js';
+import { insertAbsent, writeChunkDatums } from '../store/writes.js';
 
 type Backend = 'postgresql' | 'sqlite';
 const RUN = 'store-bench';
@@ -184,6 +184,23 @@ function datumDocuments(step: number, prompts: PromptDoc[], trajectories: Trajec
   }));
 }
 
+/** A prompt chunk's datums in pages of PROMPTS_PER_DATUM_PAGE prompts, and its batch statistics, as internalize writes. */
+function writeDatumChunk(
+  collections: ReturnType<typeof melCollections>,
+  step: number,
+  items: ItemRange,
+  datums: DatumDoc[],
+  { group, tokens }: Pick<Shape, 'group' | 'tokens'>,
+): Promise<number> {
+  const ofChunk = datums.slice(items.start * group, items.end * group);
+  const pages = async function* () {
+    yield* chunks(ofChunk, PROMPTS_PER_DATUM_PAGE * group);
+  };
+  const rollouts = ofChunk.length;
+  const part = { rollouts, completionTokens: rollouts * tokens, centred: 0, centredSquares: rollouts / 4 };
+  return writeChunkDatums(collections, { runId: RUN, step, items }, pages(), part);
+}
+
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
@@ -255,14 +272,15 @@ async function measureBackend(backend: Backend, shape: Shape, onStep: (row: Step
         await Promise.all([reads.promptTokens(RUN, step), reads.rewards(RUN, step)]);
         for (const page of datumPages) await reads.answersToTrainOf(page.map((prompt) => prompt._id));
       });
-      // One datum per trajectory, a prompt's G together: pages of PROMPTS_PER_DATUM_PAGE prompts, as internalize writes.
-      const pagesOfDatums = async function* () {
-        yield* chunks(docs.datums, PROMPTS_PER_DATUM_PAGE * shape.group);
-      };
-      const datumWritesS = await timed(async () => {
-        await writeStepDatums(collections, { runId: RUN, step, kind: 'grpo' }, [pagesOfDatums()]);
-        await writeStepDatums(collections, { runId: RUN, step, kind: 'grpo' }, [pagesOfDatums()]);
-      });
+      // One datum per trajectory, written a prompt chunk at a time as each chunk is verified, 4 chunks at once; each
+      // chunk twice, the second as a retry's.
+      const datumChunks = itemChunks(shape.prompts, DEFAULT_FAN_OUT.promptsPerChunk);
+      const datumWritesS = await timed(() =>
+        mapLimited(datumChunks, 4, async (items) => {
+          await writeDatumChunk(collections, step, items, docs.datums, shape);
+          await writeDatumChunk(collections, step, items, docs.datums, shape);
+        }),
+      );
       const datumReadsS = await timed(async () => {
         for await (const page of (await reads.grpoDatumPages(RUN, step)).pages) page.map(datumOf);
       });
