@@ -107,27 +107,35 @@ export function quickSweep({ profile }: SweepOptions): BenchConfig[] {
 export const ENGINE_SWEEP_SLOTS = 32;
 
 /**
- * Sampling throughput with 1, 2 and 4 inference engines of the same latency model: GRPO steps of 128 × 8 short
- * rollouts, 2 prompts per chunk, each engine with 32 slots. One engine samples the step's 1,024 sequences in 32 waves
- * of its slots, four in 8; an inference worker keeps more chunks in flight than its engine has slots, so the engines
- * bound the rate, not the workers. Chunks of 16 sequences, half an engine's slots, leave less queued on one engine
- * while another idles at the end of the rollout than chunks of 32 (measured: 3.32× against 3.25× with four engines). With fewer waves the step's last, longest sequences would bound it instead: at
- * 32 × 8, an ideal scheduler keeps 4 engines' slots only 71 % busy, against 92 % for one (bench/metrics.ts,
- * `slotCeiling`), so no system could reach 3.5×.
+ * Sampling throughput with 1, 2 and 4 inference engines of the same latency model: GRPO steps of 128 × 8, 2 prompts
+ * per chunk, each engine with 32 slots, with short rollouts (128 tokens, 2 steps: minutes) and with the issue's 1k
+ * (1 step: about half an hour for the three). One engine samples the step's 1,024 sequences in 32 waves of its
+ * slots, four in 8; an inference worker keeps more chunks in flight than its engine has slots, so the engines bound
+ * the rate, not the workers. Chunks of 16 sequences, half an engine's slots, leave less queued on one engine while
+ * another idles at the end of the rollout than chunks of 32 (measured: 3.32× against 3.25× with four engines). With
+ * fewer waves the step's last, longest sequences would bound it instead: at 32 × 8, an ideal scheduler keeps 4
+ * engines' slots only 71 % busy, against 92 % for one (bench/metrics.ts, `slotCeiling`), so no system could reach
+ * 3.5×. What every step pays once per engine, restoring the new policy on each engine that did not train it, weighs
+ * eight times less against 1k-token rollouts than against 128-token ones.
  */
 export function enginesSweep({ profile }: SweepOptions): BenchConfig[] {
-  return [1, 2, 4].map((engines) =>
-    melTemporal({
-      mode: 'grpo',
-      pairsCap: null,
-      latencyModel: profile,
-      batchSize: 128,
-      meanRolloutTokens: 128,
-      steps: 2,
-      engines,
-      engineSlots: ENGINE_SWEEP_SLOTS,
-      promptsPerChunk: 2,
-    }),
+  const lengths = [
+    { meanRolloutTokens: 128, steps: 2 },
+    { meanRolloutTokens: 1000, steps: 1 },
+  ];
+  return lengths.flatMap((length) =>
+    [1, 2, 4].map((engines) =>
+      melTemporal({
+        mode: 'grpo',
+        pairsCap: null,
+        latencyModel: profile,
+        batchSize: 128,
+        ...length,
+        engines,
+        engineSlots: ENGINE_SWEEP_SLOTS,
+        promptsPerChunk: 2,
+      }),
+    ),
   );
 }
 

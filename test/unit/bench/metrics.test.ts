@@ -220,11 +220,14 @@ describe('several inference engines', () => {
     expect(() => slotCeiling(0, 32)).toThrow(/no slot ceiling/);
   });
 
-  it('the engines sweep: 1, 2 and 4 engines, otherwise the same configuration', () => {
+  it('the engines sweep: 1, 2 and 4 engines, otherwise the same configuration, at two rollout lengths', () => {
     const sweep = enginesSweep({ profile: 'h100-8b' });
-    expect(sweep.map((c) => c.engines)).toEqual([1, 2, 4]);
-    expect(new Set(sweep.map((c) => configLabel({ ...c, engines: 1 }))).size).toBe(1);
-    expect(configLabel(sweep[2]!)).toBe('mel-temporal/grpo/h100-8b/b128-g8-t128-e4x32slots-2st');
+    expect(sweep.map((c) => c.engines)).toEqual([1, 2, 4, 1, 2, 4]);
+    const [short, long] = [sweep.slice(0, 3), sweep.slice(3)];
+    for (const lengths of [short, long])
+      expect(new Set(lengths.map((c) => configLabel({ ...c, engines: 1 }))).size).toBe(1);
+    expect(configLabel(short[2]!)).toBe('mel-temporal/grpo/h100-8b/b128-g8-t128-e4x32slots-2st');
+    expect(configLabel(long[2]!)).toBe('mel-temporal/grpo/h100-8b/b128-g8-t1k-e4x32slots-1st');
   });
 
   it('engineScaling divides each sampling rate by the one-engine rate of the same configuration', () => {
@@ -232,14 +235,19 @@ describe('several inference engines', () => {
       ...measureStep(STEP, [], 0),
       sampling: { sequences, seconds },
     });
-    const [one, two, four] = enginesSweep({ profile: 'h100-8b' }).map((c, i) =>
-      summarise(c, { ok: true, error: null, steps: [step(256, 40 / 2 ** i), step(256, 40 / 2 ** i)] }, 1),
+    // The short rollouts scale perfectly, the long ones sample 4 times slower and scale by 1.5 per doubling.
+    const seconds = [40, 20, 10, 160, 160 / 1.5, 160 / 2.25];
+    const results = enginesSweep({ profile: 'h100-8b' }).map((c, i) =>
+      summarise(c, { ok: true, error: null, steps: [step(256, seconds[i]!), step(256, seconds[i]!)] }, 1),
     );
-    const rows = engineScaling([one!, two!, four!]);
+    const rows = engineScaling(results);
     expect(rows.map((r) => [r.engines, r.sequencesPerSecond, r.overOneEngine])).toEqual([
       [1, 6.4, 1],
       [2, 12.8, 2],
       [4, 25.6, 4],
+      [1, 1.6, 1],
+      [2, expect.closeTo(2.4, 12), expect.closeTo(1.5, 12)],
+      [4, expect.closeTo(3.6, 12), expect.closeTo(2.25, 12)],
     ]);
   });
 });
