@@ -36,8 +36,12 @@ export interface StepMeasure {
   overheadSeconds: number;
   /** Busy slot-seconds over available slot-seconds during the sampling stages; null without a slot limit. */
   samplingSlotUtilisation: number | null;
-  /** Sequences the engines sampled in the sampling stages, and those stages' wall seconds (each from its first activity scheduled to its last closed). */
-  sampling: { sequences: number; seconds: number };
+  /**
+   * Sequences the engines sampled in the sampling stages, those stages' wall seconds (each from its first activity
+   * scheduled to its last closed), and the engine seconds spent in them restoring the policy on an engine that did
+   * not save it.
+   */
+  sampling: SamplingWork;
   stages: Partial<Record<StageName, StageMeasure>>;
 }
 
@@ -94,29 +98,43 @@ export function measureStep(
   };
 }
 
+export interface SamplingWork {
+  sequences: number;
+  seconds: number;
+  restoreSeconds: number;
+}
+
+/**
+ * The engine calls of a policy restore (activities/restored-samplers.ts): an engine that did not save the policy
+ * creates a model, loads the saved state into it and saves its sampler weights. The engine that trained the policy
+ * makes none of these calls while sampling.
+ */
+const RESTORE_ROUTES = new Set(['create_model', 'load_weights', 'save_weights_for_sampler']);
+
 /**
  * What the sampling stages sampled and how long they took: a stage's chunks run side by side, so its time is the
- * window from its first chunk scheduled to its last closed; its sequences are the `asample` calls started in it.
+ * window from its first chunk scheduled to its last closed; its sequences are the `asample` calls started in it,
+ * its restores the restore calls started in it.
  */
 export function samplingWork(
   activities: readonly ActivitySpan[],
   timeline: readonly EngineInterval[],
-): { sequences: number; seconds: number } {
-  let sequences = 0;
-  let seconds = 0;
+): SamplingWork {
+  const work: SamplingWork = { sequences: 0, seconds: 0, restoreSeconds: 0 };
   for (const stage of SAMPLING_STAGES) {
     const spans = activities.filter((span) => STAGE_OF_ACTIVITY[span.activity] === stage);
     if (spans.length === 0) continue;
     const from = Math.min(...spans.map((span) => span.scheduledMs));
     const to = Math.max(...spans.map((span) => span.closedMs));
-    seconds += (to - from) / 1000;
+    work.seconds += (to - from) / 1000;
     for (const interval of timeline) {
-      if (interval.route === 'asample' && interval.startMs >= from && interval.startMs <= to) {
-        sequences += interval.sequences;
-      }
+      if (interval.startMs < from || interval.startMs > to) continue;
+      if (interval.route === 'asample') work.sequences += interval.sequences;
+      if (RESTORE_ROUTES.has(interval.route))
+        work.restoreSeconds += (interval.endMs - interval.startMs) / 1000;
     }
   }
-  return { sequences, seconds };
+  return work;
 }
 
 /** The times at least one of `spans` was open (scheduled, not yet closed), as disjoint windows in order. */

@@ -80,6 +80,7 @@ export function engineScaling(configs: readonly ConfigResult[]): {
   overOneEngine: number | null;
   /** Where either side failed after some steps: its rate is over those steps. */
   note: string | null;
+  restoreShare: number | null;
 }[] {
   const sameButEngines = (a: ConfigResult, b: ConfigResult) =>
     configLabel({ ...a, engines: 1 }) === configLabel({ ...b, engines: 1 });
@@ -95,6 +96,7 @@ export function engineScaling(configs: readonly ConfigResult[]): {
         sequencesPerSecond: rate,
         overOneEngine: rate !== null && base !== null ? rate / base : null,
         note: partialNote(c, one),
+        restoreShare: c.samplingRestoreShare ?? null,
       };
     });
 }
@@ -108,13 +110,16 @@ function engineScalingSection(configs: readonly ConfigResult[]): string[] {
     "Sampling throughput: sequences the engines sampled in rollout, summarize and validate, over those stages' " +
       'wall seconds (each from its first chunk scheduled to its last closed; the restores of the policy on each ' +
       'engine included), over all steps; each engine is a double with its own inference worker, the doubles share ' +
-      'a checkpoint directory.',
+      "a checkpoint directory. restores: the engines' time spent meanwhile restoring each step's policy on the " +
+      'engines that did not train it (create a model, load the saved state, save sampler weights), as a share of ' +
+      "the engines' time in those stages.",
     '',
-    '| configuration | engines | sequences/s | × one engine |',
-    '| --- | --: | --: | --: |',
+    '| configuration | engines | sequences/s | × one engine | restores |',
+    '| --- | --: | --: | --: | --: |',
     ...rows.map(
       (row) =>
-        `| \`${row.label}\` | ${row.engines} | ${row.sequencesPerSecond?.toFixed(2) ?? '–'} | ${withNote(row.overOneEngine, row.note)} |`,
+        `| \`${row.label}\` | ${row.engines} | ${row.sequencesPerSecond?.toFixed(2) ?? '–'} | ` +
+        `${withNote(row.overOneEngine, row.note)} | ${percent(row.restoreShare)} |`,
     ),
     '',
   ];

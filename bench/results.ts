@@ -18,6 +18,11 @@ export interface ConfigResult extends BenchConfig {
   engineSlotUtilisation: number | null;
   /** Sequences sampled per wall second of the sampling stages, over all steps (absent in older reports). */
   samplingSequencesPerSecond?: number | null;
+  /**
+   * Engine seconds a step spent restoring the policy on engines that did not save it, while sampling, over the
+   * engines' seconds in the sampling stages (absent in older reports).
+   */
+  samplingRestoreShare?: number | null;
   historyEventsPerStep: number | null;
   historyBytesPerStep: number | null;
   mongoBytesPerStep: number | null;
@@ -43,10 +48,24 @@ export interface Measured {
 /** Engine-busy time below this (per step) makes a ratio meaningless noise: reported as null. */
 const MIN_ENGINE_SECONDS_FOR_RATIO = 0.05;
 
+function samplingTotals(steps: readonly StepMeasure[]) {
+  const total = (field: keyof StepMeasure['sampling']) =>
+    steps.reduce((sum, step) => sum + step.sampling[field], 0);
+  return {
+    sequences: total('sequences'),
+    seconds: total('seconds'),
+    restoreSeconds: total('restoreSeconds'),
+  };
+}
+
 function samplingRate(steps: readonly StepMeasure[]): number | null {
-  const sequences = steps.reduce((total, step) => total + step.sampling.sequences, 0);
-  const seconds = steps.reduce((total, step) => total + step.sampling.seconds, 0);
+  const { sequences, seconds } = samplingTotals(steps);
   return seconds > 0 && sequences > 0 ? sequences / seconds : null;
+}
+
+function restoreShare(steps: readonly StepMeasure[], engines: number): number | null {
+  const { seconds, restoreSeconds } = samplingTotals(steps);
+  return seconds > 0 ? restoreSeconds / (engines * seconds) : null;
 }
 
 export function summarise(config: BenchConfig, measured: Measured, wallSeconds: number): ConfigResult {
@@ -74,6 +93,7 @@ export function summarise(config: BenchConfig, measured: Measured, wallSeconds: 
         : null,
     engineSlotUtilisation: median(utilisations),
     samplingSequencesPerSecond: samplingRate(steps),
+    samplingRestoreShare: restoreShare(steps, config.engines),
     historyEventsPerStep: perStep(measured.historyEvents),
     historyBytesPerStep: perStep(measured.historyBytes),
     mongoBytesPerStep: perStep(measured.mongoBytes),

@@ -189,7 +189,7 @@ describe('the sweeps', () => {
 });
 
 describe('several inference engines', () => {
-  it('samplingWork: the sequences sampled in each sampling stage over its window, chunks side by side', () => {
+  it('samplingWork: the sequences sampled and the restores in each sampling stage over its window, chunks side by side', () => {
     const chunks = [
       { activity: 'rollout', scheduledMs: at(0), closedMs: at(3) },
       { activity: 'rollout', scheduledMs: at(0), closedMs: at(4) },
@@ -201,9 +201,17 @@ describe('several inference engines', () => {
       interval('asample', 1, 4, 16),
       interval('asample', 6.5, 7, 4),
       interval('forward_backward', 1, 2),
+      interval('create_model', 0.2, 0.5),
+      interval('load_weights', 0.5, 1.25),
+      interval('save_weights_for_sampler', 6, 6.5),
       interval('asample', 9, 10, 8), // outside every sampling stage
+      interval('save_weights_for_sampler', 9, 10), // the policy update's own save
     ];
-    expect(samplingWork(chunks, timeline)).toEqual({ sequences: 36, seconds: 6 });
+    expect(samplingWork(chunks, timeline)).toEqual({
+      sequences: 36,
+      seconds: 6,
+      restoreSeconds: expect.closeTo(1.55, 9),
+    });
   });
 
   it('the slot ceiling: no idle slot while sequences wait, the tail idle at the end, closer to full with more waves', () => {
@@ -231,15 +239,18 @@ describe('several inference engines', () => {
   });
 
   it('engineScaling divides each sampling rate by the one-engine rate of the same configuration', () => {
-    const step = (sequences: number, seconds: number): StepMeasure => ({
+    const step = (sequences: number, seconds: number, restoreSeconds: number): StepMeasure => ({
       ...measureStep(STEP, [], 0),
-      sampling: { sequences, seconds },
+      sampling: { sequences, seconds, restoreSeconds },
     });
-    // The short rollouts scale perfectly, the long ones sample 4 times slower and scale by 1.5 per doubling.
+    // The short rollouts scale perfectly, the long ones sample 4 times slower and scale by 1.5 per doubling; each
+    // engine but the first restores the policy for 2 s a step.
     const seconds = [40, 20, 10, 160, 160 / 1.5, 160 / 2.25];
-    const results = enginesSweep({ profile: 'h100-8b' }).map((c, i) =>
-      summarise(c, { ok: true, error: null, steps: [step(256, seconds[i]!), step(256, seconds[i]!)] }, 1),
-    );
+    const results = enginesSweep({ profile: 'h100-8b' }).map((c, i) => {
+      const restores = 2 * (c.engines - 1);
+      const steps = [step(256, seconds[i]!, restores), step(256, seconds[i]!, restores)];
+      return summarise(c, { ok: true, error: null, steps }, 1);
+    });
     const rows = engineScaling(results);
     expect(rows.map((r) => [r.engines, r.sequencesPerSecond, r.overOneEngine])).toEqual([
       [1, 6.4, 1],
@@ -249,6 +260,9 @@ describe('several inference engines', () => {
       [2, expect.closeTo(2.4, 12), expect.closeTo(1.5, 12)],
       [4, expect.closeTo(3.6, 12), expect.closeTo(2.25, 12)],
     ]);
+    // 6 s of the four engines' 40 s in each step of the short rollouts.
+    expect(rows[2]!.restoreShare).toBeCloseTo(6 / 40, 12);
+    expect(rows[0]!.restoreShare).toBe(0);
   });
 });
 
