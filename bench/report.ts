@@ -305,7 +305,8 @@ export function benchmarkCharts(configs: readonly ConfigResult[]): Record<string
   const long = configs.find((c) => c.steps >= 50 && c.overheadByStep.length > 1);
   if (long) {
     charts['benchmarks-overhead-by-step.png'] = {
-      title: `Overhead per step over a long run (${configLabel(long)})`,
+      // The configuration's label is too long for the chart's width; the report names it.
+      title: `Overhead per step, ${long.batchSize} × ${long.groupSize}, ${long.steps} steps (${long.latencyModel} latency)`,
       yLabel: 'seconds',
       x: long.overheadByStep.map((_, i) => i),
       series: [

@@ -5,9 +5,10 @@
  * the embedded store's cost over a run. For each backend it starts FerretDB (and PostgreSQL) of its own in a
  * temporary stack directory, then, step after step, writes a step's prompts, trajectories and rewards as rollout
  * and verify do, and times the reads the stages make (store/step-reads.ts): rollout's and verify's reads of each
- * chunk's prompts, and internalize's reads of the step; then internalize's write of the step's datums (twice, the second as a
- * retried attempt's) and the policy update's read of them. Prints one row per step and backend, and a Markdown table at the end; with
- * `--out`, writes it as `benchmarks-store.md` there and as the last section of `benchmarks.md`.
+ * chunk's prompts, and internalize's reads of the step; then internalize's writes of the step's datums a prompt
+ * chunk at a time (each chunk twice, the second as a retried attempt's) and the policy update's read of them.
+ * Prints one row per step and backend, and a Markdown table at the end; with `--out`, writes it as
+ * `benchmarks-store.md` there and as the last section of `benchmarks.md`.
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -63,7 +64,7 @@ interface StepTiming {
   rolloutReadsS: number;
   verifyReadsS: number;
   internalizeReadsS: number;
-  /** Internalize's write of the step's datums, then the same write again as a retried attempt makes it. */
+  /** Internalize's writes of the step's datums a prompt chunk at a time, each chunk twice (the second as a retry's). */
   datumWritesS: number;
   /** The policy update's read of the step's datums, decoded. */
   datumReadsS: number;
