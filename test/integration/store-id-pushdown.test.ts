@@ -140,8 +140,11 @@ describe('filters on _id in the store', () => {
   });
 
   it('has PostgreSQL filter $nin within a range, so deleting the others reads only them', async () => {
+    // A range of 10 of the 3,000 fillers: over nearly all of them, PostgreSQL rightly scans the table once it has
+    // statistics (autovacuum's analyze may have run), whatever FerretDB pushes down.
+    const range = { $gte: 'filler/00040', $lt: 'filler/00050' };
     const plan = JSON.stringify(
-      await docs.find({ _id: { ...idsUnder('filler'), $nin: ['filler/00001', 'filler/00002'] } }).explain(),
+      await docs.find({ _id: { ...range, $nin: ['filler/00041', 'filler/00042'] } }).explain(),
     );
     expect(plan).toMatch(/"Index Cond":"[^"]*'_id'/);
     expect(plan).toMatch(/<> ALL/);
