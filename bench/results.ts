@@ -1,7 +1,8 @@
 /** One configuration's result as docs/benchmarks.json records it, from what was measured. Pure. */
 import type { StageName } from '../temporal/contracts/run.js';
 import type { BenchConfig } from './configs.js';
-import { median, medianStages, type StageMeasure, type StepMeasure } from './metrics.js';
+import { sumCounts } from '../mel/fan-out.js';
+import { median, medianStages, type SamplingWork, type StageMeasure, type StepMeasure } from './metrics.js';
 
 export interface ConfigResult extends BenchConfig {
   ok: boolean;
@@ -19,8 +20,8 @@ export interface ConfigResult extends BenchConfig {
   /** Sequences sampled per wall second of the sampling stages, over all steps (absent in older reports). */
   samplingSequencesPerSecond?: number | null;
   /**
-   * Engine seconds a step spent restoring the policy on engines that did not save it, while sampling, over the
-   * engines' seconds in the sampling stages (absent in older reports).
+   * Over all steps, the engines' seconds spent restoring the policy on engines that did not save it while sampling,
+   * as a share of the engines' seconds in the sampling stages (absent in older reports).
    */
   samplingRestoreShare?: number | null;
   historyEventsPerStep: number | null;
@@ -48,14 +49,10 @@ export interface Measured {
 /** Engine-busy time below this (per step) makes a ratio meaningless noise: reported as null. */
 const MIN_ENGINE_SECONDS_FOR_RATIO = 0.05;
 
-function samplingTotals(steps: readonly StepMeasure[]) {
-  const total = (field: keyof StepMeasure['sampling']) =>
-    steps.reduce((sum, step) => sum + step.sampling[field], 0);
-  return {
-    sequences: total('sequences'),
-    seconds: total('seconds'),
-    restoreSeconds: total('restoreSeconds'),
-  };
+const NO_SAMPLING: SamplingWork = { sequences: 0, seconds: 0, restoreSeconds: 0 };
+
+function samplingTotals(steps: readonly StepMeasure[]): SamplingWork {
+  return sumCounts([NO_SAMPLING, ...steps.map((step) => step.sampling)]);
 }
 
 function samplingRate(steps: readonly StepMeasure[]): number | null {
