@@ -18,6 +18,7 @@ import { configLabel, type BenchConfig } from './configs.js';
 import { measureStep, type ActivitySpan, type StepMeasure, type StepSpans } from './metrics.js';
 import { answersHttp, waitUntilReady } from '../stack/process.js';
 import { logContains, startTsProcess, type BenchProcess } from './processes.js';
+import { cpuPerWindow, startCpuSampler } from './cpu-usage.js';
 
 export interface BenchEnv {
   client: Client;
@@ -39,6 +40,8 @@ export interface RunMeasurement {
   mongoBytes: number | null;
   workerPeakRssMb: number | null;
   maxSlots: number;
+  /** Each step's CPU seconds by process group (bench/cpu-usage.ts). */
+  cpuSecondsByStep: Record<string, number[]>;
 }
 
 export type OnProgress = (detail: string) => void;
@@ -183,13 +186,21 @@ export async function measureMelTemporal(
       await waitUntilReady(worker, () => logContains(worker.log, 'workers running'), 120_000);
     }
     const runConfig = runConfigFor(config, name);
-    const outcome = await runWithBudget(env, runConfig, onProgress);
+    const cpu = startCpuSampler(
+      new Map([
+        ...doubles.map((double) => [double.pid, 'engine double'] as const),
+        ...workers.map((worker) => [worker.pid, 'workers'] as const),
+        [process.pid, 'benchmark'],
+      ]),
+    );
+    const outcome = await runWithBudget(env, runConfig, onProgress).finally(() => cpu.stop());
     const workerPeakRssMb = await workers[0]!.peakRssMb();
     onProgress('reading histories, timeline and database size');
     const spans = await stepSpans(env.client, name, outcome.completedSteps);
     const runHistory = await historySize(env.client, runWorkflowId(name));
     const { intervals, maxSlots } = await fetchTimelines(urls);
     const steps = spans.map((span) => measureStep(span, intervals, maxSlots));
+    const cpuSecondsByStep = cpuPerWindow(await cpu.stop(), spans);
     return {
       ok: outcome.error === null,
       error: outcome.error,
@@ -199,6 +210,7 @@ export async function measureMelTemporal(
       mongoBytes: await databaseBytes(env.endpoints, database),
       workerPeakRssMb,
       maxSlots,
+      cpuSecondsByStep,
     };
   } finally {
     await Promise.all(workers.map((worker) => worker.stop()));

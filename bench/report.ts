@@ -236,6 +236,17 @@ export function reading(configs: readonly ConfigResult[]): string[] {
           `${growth.lateSteps} against ${seconds(growth.early)} s over steps ${growth.earlySteps} ` +
           `(${ratio(growth.late / growth.early)}; medians).`,
       );
+      const cpu = longRunCpuGrowth(config);
+      if (cpu.length > 0) {
+        const groups = cpu.map(
+          ({ group, early, late }) =>
+            `${group} ${seconds(early)} → ${seconds(late)}` + (early > 0 ? ` (${ratio(late / early)}×)` : ''),
+        );
+        lines.push(
+          `- CPU seconds a step over the same steps, by process (from /proc; the engine double does the same work ` +
+            `every step, so its growth is the machine's): ${groups.join(', ')}.`,
+        );
+      }
     }
   }
   if (measured.some((c) => c.latencyModel === 'zero')) {
@@ -260,14 +271,29 @@ const LONG_RUN_STEPS = 20;
 export function longRunGrowth(
   config: Pick<ConfigResult, 'overheadByStep'>,
 ): { early: number; late: number; earlySteps: string; lateSteps: string } | null {
-  const steps = config.overheadByStep;
-  if (steps.length < LONG_RUN_STEPS) return null;
+  return runEnds(config.overheadByStep);
+}
+
+function runEnds(perStep: readonly number[]) {
+  if (perStep.length < LONG_RUN_STEPS) return null;
   return {
-    early: median(steps.slice(3, 8))!,
-    late: median(steps.slice(-5))!,
+    early: median(perStep.slice(3, 8))!,
+    late: median(perStep.slice(-5))!,
     earlySteps: '3–7',
-    lateSteps: `${steps.length - 5}–${steps.length - 1}`,
+    lateSteps: `${perStep.length - 5}–${perStep.length - 1}`,
   };
+}
+
+/** The same comparison for each process group's CPU seconds per step, the largest early first. */
+export function longRunCpuGrowth(
+  config: Pick<ConfigResult, 'cpuSecondsByStep'>,
+): { group: string; early: number; late: number }[] {
+  return Object.entries(config.cpuSecondsByStep ?? {})
+    .flatMap(([group, perStep]) => {
+      const ends = runEnds(perStep);
+      return ends ? [{ group, early: ends.early, late: ends.late }] : [];
+    })
+    .sort((a, b) => b.early - a.early);
 }
 
 function describeLargest(config: ConfigResult): string {

@@ -34,6 +34,8 @@ export interface ConfigResult extends BenchConfig {
   stepSecondsByStep: number[];
   /** Wall seconds the whole configuration took, setup and read-back included. */
   wallSeconds: number;
+  /** Each step's CPU seconds by process group, and the host's steal time (bench/cpu-usage.ts; absent in older reports). */
+  cpuSecondsByStep?: Record<string, number[]>;
 }
 
 export interface Measured {
@@ -44,6 +46,7 @@ export interface Measured {
   historyBytes?: number;
   mongoBytes?: number | null;
   workerPeakRssMb?: number | null;
+  cpuSecondsByStep?: Record<string, number[]>;
 }
 
 /** Engine-busy time below this (per step) makes a ratio meaningless noise: reported as null. */
@@ -99,5 +102,6 @@ export function summarise(config: BenchConfig, measured: Measured, wallSeconds: 
     overheadByStep: steps.map((step) => step.overheadSeconds),
     stepSecondsByStep: steps.map((step) => step.wallSeconds),
     wallSeconds,
+    ...(measured.cpuSecondsByStep ? { cpuSecondsByStep: measured.cpuSecondsByStep } : {}),
   };
 }

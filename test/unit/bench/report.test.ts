@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { longRunGrowth, recordsMarkdown, type BenchReport } from '../../../bench/report.js';
+import { longRunCpuGrowth, longRunGrowth, recordsMarkdown, type BenchReport } from '../../../bench/report.js';
 import { slotCeiling } from '../../../bench/metrics.js';
 import type { ConfigResult } from '../../../bench/results.js';
 
@@ -19,6 +19,25 @@ describe('the growth of overhead over a long run', () => {
     expect(longRunGrowth({ overheadByStep: Array<number>(20).fill(1) })).toMatchObject({
       lateSteps: '15–19',
     });
+  });
+});
+
+describe('the growth of CPU time by process over a long run', () => {
+  it("compares each group's steps 3–7 with its last 5, the largest first", () => {
+    const steps = (at: (step: number) => number) => Array.from({ length: 100 }, (_, step) => at(step));
+    expect(
+      longRunCpuGrowth({
+        cpuSecondsByStep: { workers: steps((s) => 10 + s / 10), 'engine double': steps(() => 15) },
+      }),
+    ).toEqual([
+      { group: 'engine double', early: 15, late: 15 },
+      { group: 'workers', early: 10.5, late: 19.7 },
+    ]);
+  });
+
+  it('says nothing for a short run, or one recorded before CPU was read', () => {
+    expect(longRunCpuGrowth({ cpuSecondsByStep: { workers: [1, 2, 3] } })).toEqual([]);
+    expect(longRunCpuGrowth({})).toEqual([]);
   });
 });
 
