@@ -21,6 +21,11 @@ export interface BenchConfig {
   meanRolloutTokens: number;
   /** At most this many (correct, wrong) pairs per mixed group; null: all pairs. */
   pairsCap: number | null;
+  /**
+   * The engine sums the step's loss over datums, as hosted Tinker does (absent: SkyRL's per-datum reduction, the
+   * engine double's default).
+   */
+  lossReduction?: 'sum';
   steps: number;
 }
 
@@ -44,7 +49,8 @@ export function configLabel(config: BenchConfig): string {
       : '';
   return (
     `${config.system}/${config.mode}/${config.latencyModel}/` +
-    `b${config.batchSize}-g${config.groupSize}-t${tokens}${pairs}${engines}-${config.steps}st`
+    `b${config.batchSize}-g${config.groupSize}-t${tokens}${pairs}${engines}` +
+    `${config.lossReduction ? `-${config.lossReduction}` : ''}-${config.steps}st`
   );
 }
 
@@ -77,7 +83,8 @@ function sideBySide(
 /**
  * The issue's sweep: batch 16, 64, 128, 512 × G = 8 × mean rollout 1k and 4k tokens × pairs capped at 3 and
  * uncapped, 5 steps each, under zero latency and the realistic profile; the side-by-side GRPO comparison per batch
- * size and rollout length; and long runs of 100 steps at 16 and 128 × 8 × 1k.
+ * size and rollout length; MEL at 128 × 8 × 1k on an engine that sums the loss; and long runs of 100 steps at 16
+ * and 128 × 8 × 1k.
  */
 export function defaultSweep({ profile }: SweepOptions): BenchConfig[] {
   const grid: BenchConfig[] = [];
@@ -91,6 +98,8 @@ export function defaultSweep({ profile }: SweepOptions): BenchConfig[] {
       }
     }
   }
+  // On an engine that sums the loss, a MEL step sends its GRPO datums while it reflects.
+  grid.push(melTemporal({ batchSize: 128, latencyModel: profile, lossReduction: 'sum' }));
   // Batch 16 shows growth over a run on a machine where 100 steps at 128 take longer than a working day.
   grid.push(melTemporal({ batchSize: 16, steps: 100 }), melTemporal({ batchSize: 128, steps: 100 }));
   return grid;
@@ -150,6 +159,7 @@ export function noLargerThan(smaller: BenchConfig, larger: BenchConfig): boolean
     smaller.mode === larger.mode &&
     smaller.latencyModel === larger.latencyModel &&
     smaller.engines === larger.engines &&
+    smaller.lossReduction === larger.lossReduction &&
     smaller.groupSize === larger.groupSize &&
     smaller.batchSize <= larger.batchSize &&
     smaller.meanRolloutTokens <= larger.meanRolloutTokens &&

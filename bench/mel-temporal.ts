@@ -84,6 +84,7 @@ export function doubleArgs(config: BenchConfig, port: number, tokenizerDir: stri
     ...['--reflection-mean-tokens', String(REFLECTION_MEAN_TOKENS)],
     ...['--builtin-count', String(Math.max(1000, datasetSize(config)))],
     ...['--latency', latency],
+    ...(config.lossReduction ? ['--reduction', config.lossReduction] : []),
   ];
 }
 
@@ -164,6 +165,7 @@ function startWorkerProcesses(
         ...process.env,
         ...inflight,
         MEL_ENGINE_URL: url,
+        ...(config.lossReduction ? { MEL_ENGINE_LOSS_REDUCTION: config.lossReduction } : {}),
         MEL_MONGODB_DB: database,
         MEL_LOG_FORMAT: 'json',
       },

@@ -161,8 +161,13 @@ describe('the sweeps', () => {
     const sweep = defaultSweep({ profile: 'h100-8b' });
     const labels = sweep.map(configLabel);
     expect(new Set(labels).size).toBe(labels.length);
-    const grid = sweep.filter((c) => c.system === 'mel-temporal' && c.mode === 'mel' && c.steps === 5);
+    const grid = sweep.filter(
+      (c) => c.system === 'mel-temporal' && c.mode === 'mel' && c.steps === 5 && !c.lossReduction,
+    );
     expect(grid).toHaveLength(2 * 4 * 2 * 2);
+    expect(sweep.filter((c) => c.lossReduction).map(configLabel)).toEqual([
+      'mel-temporal/mel/h100-8b/b128-g8-t1k-p3-sum-5st',
+    ]);
     const cookbook = sweep.filter((c) => c.system === 'tinker-cookbook');
     expect(cookbook).toHaveLength(2 * 4 * 2);
     for (const config of cookbook) {
@@ -300,7 +305,7 @@ describe('durabilityCost', () => {
 });
 
 describe('noLargerThan', () => {
-  it('holds when every size is the same or smaller on the same system, mode and latency model', () => {
+  it('holds when every size is the same or smaller on the same system, mode, latency model and reduction', () => {
     const small = config({ batchSize: 16, meanRolloutTokens: 1000, pairsCap: 3 });
     expect(noLargerThan(small, config({ batchSize: 64 }))).toBe(true);
     expect(noLargerThan(small, config({ meanRolloutTokens: 4000, pairsCap: null, steps: 100 }))).toBe(true);
@@ -308,5 +313,6 @@ describe('noLargerThan', () => {
     expect(noLargerThan(config({ batchSize: 64 }), small)).toBe(false);
     expect(noLargerThan(small, config({ latencyModel: 'h100-8b' }))).toBe(false);
     expect(noLargerThan(small, config({ mode: 'grpo' }))).toBe(false);
+    expect(noLargerThan(small, config({ lossReduction: 'sum' }))).toBe(false);
   });
 });
