@@ -21,7 +21,8 @@ export function createMelActivities(deps: MelActivityDeps) {
   const { rollout, verify } = createRolloutActivities(deps);
   const { contrast, summarize, validate } = createReflectActivities(deps);
   const { internalize } = createInternalizeActivities(deps);
-  const { initPolicy, policyUpdate, releasePolicy, restorePolicy } = createPolicyActivities(deps);
+  const { initPolicy, policyUpdate, accumulateGrpoGradients, releasePolicy, restorePolicy } =
+    createPolicyActivities(deps);
   const { registerRun, recordStep } = createRecordActivities(deps);
   const { pruneCheckpoints } = createCheckpointActivities(deps);
   const { prepareEval, sampleEvalChunk, scoreEvalChunk, finishEval } = createEvalActivities(deps);
@@ -40,6 +41,7 @@ export function createMelActivities(deps: MelActivityDeps) {
     gpuTraining: attemptsUnderLiveness(liveness, {
       initPolicy,
       policyUpdate,
+      accumulateGrpoGradients,
       releasePolicy,
       restorePolicy,
       pruneCheckpoints,

@@ -41,3 +41,36 @@ function samePolicy(a: PolicyRef, b: PolicyRef): boolean {
     a.rank === b.rank
   );
 }
+
+/** A training model on which this worker sent a step's GRPO datums, for the same worker's policy update to finish. */
+export interface GrpoGradients {
+  step: number;
+  /** The policy the model held before the GRPO datums: the step's. */
+  policy: PolicyRef;
+  modelId: string;
+  grpoLoss: number | null;
+  grpoDatums: number;
+  startedFrom: 'kept-model' | 'saved-state';
+}
+
+/**
+ * Models holding exactly one step's GRPO gradients (and the step's policy), one per run, put here by the attempt
+ * that sent them once every request was answered. Each model was taken (`KeptModels`) or created by that one
+ * attempt, so no other attempt sent anything to it. Taking is once only, so of two policy-update attempts at most
+ * one finishes on it; the other, and one on another worker or after a restart, finds nothing and sends the whole
+ * step to a model restored from the saved state instead.
+ */
+export class StepGradients {
+  private readonly byRun = new Map<string, GrpoGradients>();
+
+  put(runId: string, gradients: GrpoGradients): void {
+    this.byRun.set(runId, gradients);
+  }
+
+  /** The model with step `step`'s GRPO gradients on `policy`; whatever this worker held for the run goes. */
+  take(runId: string, step: number, policy: PolicyRef): GrpoGradients | undefined {
+    const held = this.byRun.get(runId);
+    this.byRun.delete(runId);
+    return held && held.step === step && samePolicy(held.policy, policy) ? held : undefined;
+  }
+}

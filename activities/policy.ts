@@ -2,13 +2,15 @@
  * The policy on the engine. An update continues on the model that recorded the previous one when this worker kept
  * it (nothing went wrong since), and otherwise starts from the previous step's saved training state in a fresh
  * engine model; either way a retried update can never apply the optimizer twice: whatever a crashed attempt did to
- * its model is discarded, and the step's result is recorded once in MongoDB before the activity returns.
+ * its model is discarded, and the step's result is recorded once in MongoDB before the activity returns. On an
+ * engine that sums the loss, a MEL step's GRPO datums reach the model earlier, while the step reflects
+ * (`accumulateGrpoGradients`), and the update then sends only the NLL datums to that same model.
  */
 import { log } from '@temporalio/activity';
 import type { SampledSequence, SampleRequest } from '../engine/engine.js';
-import { mapPages } from '../common/pages.js';
+import { mapPages, type Paged } from '../common/pages.js';
 import { isModelGone } from '../engine/errors.js';
-import { completionText, grpoBatchScale, scaleAdvantages } from '../mel/index.js';
+import { completionText, grpoBatchScale, scaleAdvantages, type Datum } from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids, stepScope } from '../store/documents.js';
@@ -19,22 +21,24 @@ import { stepReads } from '../store/step-reads.js';
 import { setFields, setOnce, upsertOne } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type {
+  GrpoGradientsSummary,
   InitPolicyInput,
   PolicyStepRef,
   PolicyUpdateSummary,
   StepRef,
 } from '../temporal/contracts/run.js';
-import { KeptModels } from './kept-models.js';
+import { KeptModels, StepGradients, type GrpoGradients } from './kept-models.js';
 import { RestoredSamplers } from './restored-samplers.js';
 import { assertSampledFrom } from './sample-provenance.js';
 import { invalidInput, loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
-import { accumulateStepObjective } from './step-objective.js';
+import { accumulateGrpo, accumulateNll, accumulateStepObjective } from './step-objective.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
   const { runs, steps, datums, metaExperiences, writeOnce } = melCollections(db);
   const reads = stepReads(db);
   const keptModels = new KeptModels();
+  const stepGradients = new StepGradients();
 
   /**
    * The run's starting policy, saved once and reused by every retry and replay: a fresh LoRA adapter, or a copy of
@@ -80,30 +84,72 @@ export function createPolicyActivities(deps: MelActivityDeps) {
   }
 
   /**
-   * One optimizer step on GRPO + NLL datums of the step: on the model this worker kept from the previous update
-   * (`KeptModels`), or else on a fresh model restored from the previous policy's saved state.
+   * One optimizer step on GRPO + NLL datums of the step: on the model to which this worker sent the step's GRPO
+   * datums already (`accumulateGrpoGradients`), or on the model it kept from the previous update (`KeptModels`), or
+   * else on a fresh model restored from the previous policy's saved state.
    */
   async function policyUpdate({ runId, step, policy }: PolicyStepRef): Promise<PolicyUpdateSummary> {
     const stepId = ids.step(runId, step);
     const done = await steps.findOne({ _id: stepId });
     if (done?.update) return finishUpdate(done.update, step);
-    const kept = keptModels.take(runId, policy);
-    await unloadModels(done?.engineModels ?? []);
+    const sent = stepGradients.take(runId, step, policy);
+    const kept = sent ? undefined : keptModels.take(runId, policy);
+    await unloadModels((done?.engineModels ?? []).filter((id) => id !== sent?.modelId));
 
     const run = await loadRun(db, runId);
     const ref = { runId, step, policy };
-    const onKept = kept ? await trainOnKeptModel(run.config, ref, kept) : undefined;
-    const { record, modelId } = onKept ?? (await trainOnFreshModel(run.config, ref));
+    const onSent = sent ? await finishOnSentGradients(run.config, ref, sent) : undefined;
+    const { result: record, modelId } =
+      onSent ??
+      (await onTrainingModel(run.config, ref, kept, (modelId, startedFrom) =>
+        trainOneStep(run.config, ref, modelId, startedFrom),
+      ));
     // Write-once: the step's first recorded update stands, even when it is a stale attempt's late write.
     const [stored] = await setOnce(writeOnce, steps, 'update', [{ id: stepId, fields: { update: record } }]);
     const recorded = stored!.update;
     if (recorded.engineModelId === modelId) keptModels.keep(runId, recorded.policyAfter);
     await unloadModels(
-      [policy.modelId, modelId, kept, ...(done?.engineModels ?? [])].filter(
+      [policy.modelId, modelId, kept, sent?.modelId, ...(done?.engineModels ?? [])].filter(
         (id): id is string => id !== undefined && id !== recorded.engineModelId,
       ),
     );
     return finishUpdate(recorded, step);
+  }
+
+  /**
+   * The step's GRPO datums sent to the training model while the reflection stages still sample, so that the policy
+   * update has only the NLL datums left to send. Only where the engine sums the loss over datums (hosted Tinker):
+   * under SkyRL's reduction every datum is scaled by the step's datum count, known only once validate has decided.
+   * The model with its gradients stays with this worker for the step's policy update; after anything else (a
+   * failure, the update on another worker, a restart) the policy update sends both halves itself.
+   */
+  async function accumulateGrpoGradients({
+    runId,
+    step,
+    policy,
+  }: PolicyStepRef): Promise<GrpoGradientsSummary> {
+    const done = await steps.findOne({ _id: ids.step(runId, step) });
+    if (done?.update) return { sent: false, grpoDatums: 0, reason: 'the step is updated already' };
+    if (engine.lossReduction !== 'sum') {
+      const reason = `the engine's ${engine.lossReduction} loss reduction needs the step's NLL datums counted first`;
+      return { sent: false, grpoDatums: 0, reason };
+    }
+    const run = await loadRun(db, runId);
+    const ref = { runId, step, policy };
+    const { modelId, startedFrom, result } = await onTrainingModel(
+      run.config,
+      ref,
+      keptModels.take(runId, policy),
+      async (modelId) => {
+        const grpo = await grpoPages(run.config, ref);
+        showProgress({ stage: 'policy-update', phase: 'grpo-forward-backward', modelId });
+        // Under the sum reduction the step's datum count scales nothing; the GRPO datums' own count stands for it.
+        const grpoLoss = await accumulateGrpo(engine, modelId, grpo, grpo.count, run.config.grpo);
+        return { grpoLoss, grpoDatums: grpo.count };
+      },
+    );
+    stepGradients.put(runId, { step, policy, modelId, startedFrom, ...result });
+    return { sent: true, grpoDatums: result.grpoDatums };
   }
 
   /** Claims an engine model for the step, before anything touches it: a retry of the step frees it first. */
@@ -114,27 +160,42 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     });
   }
 
-  async function trainOnFreshModel(config: RunConfig, ref: PolicyStepRef) {
+  /**
+   * `train` on the model this worker kept with the policy's state, or, when it kept none or the engine lost it
+   * (restarted, or evicted it: a lost model carries no gradient), on a fresh model restored from the saved state.
+   */
+  async function onTrainingModel<T>(
+    config: RunConfig,
+    ref: PolicyStepRef,
+    kept: string | undefined,
+    train: (modelId: string, startedFrom: StartedFrom) => Promise<T>,
+  ): Promise<{ modelId: string; startedFrom: StartedFrom; result: T }> {
+    if (kept) {
+      await claimForStep(ref, kept);
+      const onKept = await unlessModelGone(kept, () => train(kept, 'kept-model'));
+      if (onKept) return { modelId: kept, startedFrom: 'kept-model', result: onKept.value };
+    }
     const modelId = await engine.createTrainingModel({
       baseModel: deps.baseModel,
       rank: ref.policy.rank,
       seed: config.seed,
     });
     await claimForStep(ref, modelId);
-    return { modelId, record: await trainOneStep(config, ref, modelId, 'saved-state') };
+    showProgress({ stage: 'policy-update', phase: 'restoring', modelId });
+    await engine.loadState({ modelId, path: ref.policy.statePath });
+    return { modelId, startedFrom: 'saved-state', result: await train(modelId, 'saved-state') };
   }
 
-  /**
-   * The update on the kept model, or undefined when the engine no longer holds it (restarted, or evicted it): a
-   * model the engine lost carries no gradient, so the update then starts over on a fresh model.
-   */
-  async function trainOnKeptModel(config: RunConfig, ref: PolicyStepRef, modelId: string) {
-    await claimForStep(ref, modelId);
+  /** `work` on `modelId`, or undefined when the engine no longer holds that model. */
+  async function unlessModelGone<T>(
+    modelId: string,
+    work: () => Promise<T>,
+  ): Promise<{ value: T } | undefined> {
     try {
-      return { modelId, record: await trainOneStep(config, ref, modelId, 'kept-model') };
+      return { value: await work() };
     } catch (error) {
       if (!isModelGone(error)) throw error;
-      log.warn('the kept training model is gone; restoring the saved state into a fresh model', {
+      log.warn('the training model is gone; restoring the saved state into a fresh model', {
         modelId,
         error: error.message,
       });
@@ -142,46 +203,55 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     }
   }
 
-  /** The update on `modelId`, which holds the previous policy's state or gets it restored: what the step records. */
+  /** The update on the model that holds the step's GRPO gradients; undefined when the engine lost it. */
+  async function finishOnSentGradients(config: RunConfig, ref: PolicyStepRef, sent: GrpoGradients) {
+    const record = await unlessModelGone(sent.modelId, () =>
+      trainOneStep(config, ref, sent.modelId, sent.startedFrom, sent),
+    );
+    return record && { modelId: sent.modelId, result: record.value };
+  }
+
+  /**
+   * The step's GRPO datums, a page at a time, each page checked as it is read (one sampled by another policy fails
+   * the update before its optimizer step, and the model it was sent to is never kept) and scaled by the factor
+   * that depends on the whole batch (datums built a prompt chunk at a time still need it).
+   */
+  async function grpoPages(config: RunConfig, { runId, step, policy }: PolicyStepRef): Promise<Paged<Datum>> {
+    const grpo = await reads.grpoDatumPages(runId, step);
+    const scale = grpo.batch
+      ? grpoBatchScale(grpo.batch, config.mel.loss.grpoAggregation, config.mel.advantage)
+      : 1;
+    const trainable = (docs: DatumDoc[]) =>
+      trainableDatums(docs, policy, step).map((datum) => scaleAdvantages(datum, scale));
+    return { count: grpo.count, pages: mapPages(grpo.pages, trainable) };
+  }
+
+  /**
+   * The update on `modelId`, which holds the previous policy's state, and the step's GRPO gradients too when
+   * `sent`: what the step records.
+   */
   async function trainOneStep(
     config: RunConfig,
-    { runId, step, policy }: PolicyStepRef,
+    ref: PolicyStepRef,
     modelId: string,
-    startedFrom: PolicyUpdateRecord['startedFrom'],
+    startedFrom: StartedFrom,
+    sent?: GrpoGradients,
   ): Promise<PolicyUpdateRecord> {
+    const { runId, step, policy } = ref;
     const phase = (name: string) => showProgress({ stage: 'policy-update', phase: name, modelId });
-    if (startedFrom === 'saved-state') {
-      phase('restoring');
-      await engine.loadState({ modelId, path: policy.statePath });
-    }
-    // Each page of GRPO datums is checked as it is read: one sampled by another policy fails the update before
-    // its optimizer step, and the model it was sent to is never kept.
-    const trainable = (docs: DatumDoc[]) => {
-      assertSampledFrom(
-        docs.map((d) => ({ _id: d.sourceId, sampledBy: d.sampledBy })),
-        policy,
-        `the policy update of step ${step}`,
-      );
-      return docs.map(datumOf);
-    };
     const nll = await datums
       .find({ ...stepScope(runId, step), kind: 'nll' })
       .sort({ index: 1 })
       .toArray();
-    const nllDatums = trainable(nll);
-    const grpo = await reads.grpoDatumPages(runId, step);
-    // Datums built a prompt chunk at a time still need the factor that depends on the whole batch.
-    const scale = grpo.batch
-      ? grpoBatchScale(grpo.batch, config.mel.loss.grpoAggregation, config.mel.advantage)
-      : 1;
-    const trainableGrpo = (docs: DatumDoc[]) => trainable(docs).map((datum) => scaleAdvantages(datum, scale));
+    const nllDatums = trainableDatums(nll, policy, step);
     phase('forward-backward');
-    const { grpoLoss, nllPerDatum } = await accumulateStepObjective(
-      engine,
-      modelId,
-      { grpo: { count: grpo.count, pages: mapPages(grpo.pages, trainableGrpo) }, nll: nllDatums },
-      config.grpo,
-    );
+    const grpo = sent ? undefined : await grpoPages(config, ref);
+    const { grpoLoss, nllPerDatum } = grpo
+      ? await accumulateStepObjective(engine, modelId, { grpo, nll: nllDatums }, config.grpo)
+      : {
+          grpoLoss: sent!.grpoLoss,
+          nllPerDatum: await accumulateNll(engine, modelId, nllDatums, sent!.grpoDatums + nll.length),
+        };
     phase('optim-step');
     const optimizerMetrics = mongoSafeKeys(await engine.optimStep({ modelId, adam: config.optimizer }));
     phase('saving');
@@ -199,7 +269,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       policyAfter: after,
       grpoLoss,
       nllLoss: nllPerDatum.length ? mean(nllPerDatum.map((n) => n.nll)) : null,
-      grpoDatums: grpo.count,
+      grpoDatums: grpo ? grpo.count : sent!.grpoDatums,
       nllDatums: nll.length,
       internalized: nll.map((doc, i) => ({
         metaExperienceId: doc.sourceId,
@@ -211,6 +281,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       optimizerMetrics,
       engineModelId: modelId,
       startedFrom,
+      ...(sent ? { grpoSentWhileReflecting: true as const } : {}),
       origin: origin(),
     };
   }
@@ -258,7 +329,19 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     await unloadModels([policy.modelId]);
   }
 
-  return { initPolicy, policyUpdate, releasePolicy, restorePolicy };
+  return { initPolicy, policyUpdate, accumulateGrpoGradients, releasePolicy, restorePolicy };
+}
+
+type StartedFrom = NonNullable<PolicyUpdateRecord['startedFrom']>;
+
+/** Stored datums as the engine takes them, once checked to have been sampled by `policy`. */
+function trainableDatums(docs: DatumDoc[], policy: PolicyRef, step: number): Datum[] {
+  assertSampledFrom(
+    docs.map((d) => ({ _id: d.sourceId, sampledBy: d.sampledBy })),
+    policy,
+    `the policy update of step ${step}`,
+  );
+  return docs.map(datumOf);
 }
 
 /** What an activity asks of the policy; the sampler and the stop token come from the policy and its tokenizer. */

@@ -49,42 +49,80 @@ export async function accumulateStepObjective(
   surrogate: SurrogateConfig,
   limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ): Promise<StepObjectiveLosses> {
-  const { nll } = stored;
-  const grpo =
-    'pages' in stored.grpo ? stored.grpo : { count: stored.grpo.length, pages: onePage(stored.grpo) };
-  const datumCount = grpo.count + nll.length;
-  const reduction = engine.lossReduction;
-  const inRequests = async (data: readonly Datum[], request: (part: Datum[]) => Promise<ForwardOutput>) => {
-    const logprobs: number[][] = [];
-    for (const part of requestChunks(data, limits)) {
-      logprobs.push(...(await request(part)).perDatum.map((d) => d.logprobs));
-    }
-    return logprobs;
-  };
-  const current =
-    nll.length > 0 && nllNeedsCurrentLogprobs(reduction)
-      ? await inRequests(nll, (data) => engine.forward({ modelId, data }))
-      : undefined;
-  const send = (call: EngineCall) =>
-    inRequests(call.data, (data) => engine.forwardBackward({ modelId, data, loss: lossOf(call, surrogate) }));
+  const grpo = Array.isArray(stored.grpo)
+    ? { count: stored.grpo.length, pages: onePage(stored.grpo) }
+    : stored.grpo;
+  const datumCount = grpo.count + stored.nll.length;
+  const grpoLoss = await accumulateGrpo(engine, modelId, grpo, datumCount, surrogate, limits);
+  const nllPerDatum = await accumulateNll(engine, modelId, stored.nll, datumCount, limits);
+  return { grpoLoss, nllPerDatum };
+}
 
+/**
+ * The GRPO half: the step's GRPO datums sent for their gradient, in a step of `datumCount` datums in all; −J_GRPO
+ * at the policy before the update (null without GRPO datums). Under the `sum` reduction the count does not matter,
+ * so this half can be sent before the step's NLL datums are known (activities/policy.ts, `accumulateGrpo`).
+ */
+export async function accumulateGrpo(
+  engine: TrainingEngine,
+  modelId: string,
+  grpo: Paged<Datum>,
+  datumCount: number,
+  surrogate: SurrogateConfig,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): Promise<number | null> {
   let grpoLoss = 0;
   let grpoSent = 0;
   for await (const page of grpo.pages) {
     if (page.length === 0) continue;
-    const logprobs = await send(grpoCall(reduction, surrogate.lossFn, page, datumCount));
+    const call = grpoCall(engine.lossReduction, surrogate.lossFn, page, datumCount);
+    const logprobs = await inRequests(limits, call.data, (data) =>
+      engine.forwardBackward({ modelId, data, loss: lossOf(call, surrogate) }),
+    );
     grpoLoss += surrogateLoss(page, logprobs, surrogate);
     grpoSent += page.length;
   }
   if (grpoSent !== grpo.count) {
     throw new Error(`the step counts ${grpo.count} GRPO datums, but ${grpoSent} were read`);
   }
-  const nllOut = nll.length ? await send(nllCall(reduction, nll, datumCount, current)) : [];
-  const nllLogprobs = current ?? nllOut;
-  return {
-    grpoLoss: grpo.count > 0 ? grpoLoss : null,
-    nllPerDatum: nll.map((datum, i) => datumNll(datum, nllLogprobs[i] ?? [])),
-  };
+  return grpo.count > 0 ? grpoLoss : null;
+}
+
+/**
+ * The NLL half: the step's NLL datums sent for their gradient (after a forward pass for the policy's current
+ * logprobs where the reduction needs them; the forward changes no gradient), and each one's token-mean NLL.
+ */
+export async function accumulateNll(
+  engine: TrainingEngine,
+  modelId: string,
+  nll: readonly Datum[],
+  datumCount: number,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): Promise<DatumNll[]> {
+  if (nll.length === 0) return [];
+  const reduction = engine.lossReduction;
+  const current = nllNeedsCurrentLogprobs(reduction)
+    ? await inRequests(limits, nll, (data) => engine.forward({ modelId, data }))
+    : undefined;
+  const call = nllCall(reduction, nll, datumCount, current);
+  const sent = await inRequests(limits, call.data, (data) =>
+    engine.forwardBackward({ modelId, data, loss: { fn: call.lossFn } }),
+  );
+  const logprobs = current ?? sent;
+  return nll.map((datum, i) => datumNll(datum, logprobs[i] ?? []));
+}
+
+/** Each datum's target logprobs, from `request` sent over `data` in requests within `limits`. */
+async function inRequests(
+  limits: RequestLimits,
+  data: readonly Datum[],
+  request: (part: Datum[]) => Promise<ForwardOutput>,
+): Promise<number[][]> {
+  const logprobs: number[][] = [];
+  for (const part of requestChunks(data, limits)) {
+    logprobs.push(...(await request(part)).perDatum.map((d) => d.logprobs));
+  }
+  return logprobs;
 }
 
 /** `datums` in order, in runs within `limits` (a datum over maxBytes alone goes in a request of its own). */

@@ -54,6 +54,8 @@ const STAGE_OF_ACTIVITY: Record<string, StageName> = {
   validate: 'validate',
   internalize: 'internalize',
   policyUpdate: 'policy-update',
+  // The GRPO datums sent ahead of the policy update, while the reflection stages sample.
+  accumulateGrpoGradients: 'policy-update',
 };
 
 const SAMPLING_STAGES: readonly StageName[] = ['rollout', 'summarize', 'validate'];

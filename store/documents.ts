@@ -326,6 +326,11 @@ export interface PolicyUpdateRecord {
    * saved state restored into a fresh model (absent on records written before models were kept).
    */
   startedFrom?: 'kept-model' | 'saved-state';
+  /**
+   * The GRPO datums were sent to this model while the step's reflection stages sampled (`accumulateGrpoGradients`),
+   * and the update sent the NLL datums after them; absent when the update sent both.
+   */
+  grpoSentWhileReflecting?: true;
   origin: TemporalOrigin;
 }
 

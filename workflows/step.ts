@@ -39,8 +39,9 @@ const NO_REFLECTION: Reflection = {
  * One MEL training step: rollout → verify → contrast → summarize → validate → internalize → policy update.
  * Each stage is an activity that reads its inputs from MongoDB and writes its outputs there; only ids and counts
  * pass through this workflow's history. verify scores each prompt chunk as its rollout ends, and the GRPO half of
- * internalize builds the chunk's datums as it is verified; the NLL half follows validate. In `grpo` mode the three
- * reflection stages are skipped. An overlapped stage's duration is what remains of it after the stage before.
+ * internalize builds the chunk's datums as it is verified; once all are built, they are sent to the training model
+ * while the reflection stages sample, and the NLL half follows validate. In `grpo` mode the three reflection stages
+ * are skipped. An overlapped stage's duration is what remains of it after the stage before.
  */
 export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: StepInput): Promise<StepResult> {
   let current: StageName | undefined;
@@ -87,9 +88,23 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
     internalizeRest = async () =>
       sumCounts([await cpu.internalize({ ...ref, datums: 'nll' }), await stepGrpoDatums]);
   }
+  // The GRPO datums' gradients depend only on them: sent to the training model while the reflection stages sample.
+  const grpoGradients =
+    grpoDatums && mode !== 'grpo' && patched(GRPO_GRADIENTS_PATCH)
+      ? grpoDatums
+          .then(() => gpuTraining.accumulateGrpoGradients(withPolicy))
+          // Only a head start: the policy update sends the GRPO datums itself when they were not sent.
+          .then(
+            () => undefined,
+            () => undefined,
+          )
+      : undefined;
   const { contrast, summarize, validate } = mode === 'grpo' ? NO_REFLECTION : await reflect();
   const internalize = await stage('internalize', internalizeRest);
-  const update = await stage('policy-update', () => gpuTraining.policyUpdate(withPolicy));
+  const update = await stage('policy-update', async () => {
+    await grpoGradients;
+    return gpuTraining.policyUpdate(withPolicy);
+  });
   current = undefined;
   upsertSearchAttributes([{ key: MelPhase, value: 'done' }]);
 
@@ -112,6 +127,12 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
 const FAN_OUT_PATCH = 'sampling-fan-out';
 /** MEL steps build their GRPO datums while reflecting; histories recorded before build all datums after. */
 const OVERLAP_PATCH = 'grpo-datums-while-reflecting';
+
+/**
+ * MEL steps send their GRPO datums for their gradients while the reflection stages sample (where the engine allows
+ * it, activities/policy.ts); histories recorded before send them all in the policy update.
+ */
+const GRPO_GRADIENTS_PATCH = 'grpo-gradients-while-reflecting';
 
 /**
  * The sampling stages, each split into activities that any inference worker takes (`fanOut`), their summaries

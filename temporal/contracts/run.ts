@@ -189,6 +189,15 @@ export interface InternalizeSummary {
   grpoDatums: number;
   nllDatums: number;
 }
+/**
+ * What `accumulateGrpoGradients` did: sent the step's GRPO datums to the training model ahead of the policy update,
+ * or why not (`reason`), in which case the policy update sends them itself.
+ */
+export interface GrpoGradientsSummary {
+  sent: boolean;
+  grpoDatums: number;
+  reason?: string;
+}
 export interface PolicyUpdateSummary {
   policy: PolicyRef;
   grpoLoss: number | null;

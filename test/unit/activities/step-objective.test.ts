@@ -6,7 +6,12 @@
  * with zero advantage that are not sent), c/(|M_j|·N) on meta-experience j's tokens, and 0 elsewhere.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { accumulateStepObjective, requestChunks } from '../../../activities/step-objective.js';
+import {
+  accumulateGrpo,
+  accumulateNll,
+  accumulateStepObjective,
+  requestChunks,
+} from '../../../activities/step-objective.js';
 import type { EngineDouble } from '../../../engine-double/server.js';
 import type { OptimStepRecord } from '../../../engine-double/models.js';
 import type { TinkerClient } from '../../../engine/tinker.js';
@@ -221,6 +226,25 @@ describe('a step split into several requests', () => {
       expect(losses.grpoLoss).toBeCloseTo(surrogateLoss(grpo, current, PPO), 12);
     },
   );
+
+  it('follows Eq. 9 when the GRPO half is sent first and the NLL half later, unaware of it (sum)', async () => {
+    const batch = BATCHES['n_g ≠ N, with zero-advantage rollouts']!;
+    const { client, modelId } = await modelOn('sum');
+    const { grpo, nll } = await stepDatums(client, modelId, batch, 0.05);
+    const current = (await client.forward({ modelId, data: grpo })).perDatum.map((d) => d.logprobs);
+
+    const paged = { count: grpo.length, pages: pagesOf([grpo]) };
+    const grpoLoss = await accumulateGrpo(client, modelId, paged, grpo.length, PPO);
+    await accumulateNll(client, modelId, nll, grpo.length + nll.length);
+    await client.optimStep({ modelId, adam: { learningRate: 1e-4 } });
+
+    const step = await getJson<OptimStepRecord>(double!, `/double/v1/last-optim-step?model_id=${modelId}`);
+    expectClose(
+      step.datums.map((d) => d.gradient),
+      paperCoefficients(batch, ratiosOf(grpo, current)),
+    );
+    expect(grpoLoss).toBeCloseTo(surrogateLoss(grpo, current, PPO), 12);
+  });
 
   it('refuses pages that do not hold the counted datums, before any optimizer step', async () => {
     const batch = BATCHES['n_g ≠ N, with zero-advantage rollouts']!;

@@ -19,6 +19,7 @@ import type {
 } from '../../../temporal/contracts/common.js';
 import type {
   ContrastSummary,
+  GrpoGradientsSummary,
   InitPolicyInput,
   InternalizeRef,
   InternalizeSummary,
@@ -42,13 +43,20 @@ export type RunFamilyActivities = Pick<
   'registerRun' | 'verify' | 'contrast' | 'internalize' | 'recordStep'
 > &
   Pick<GpuInferenceActivities, 'rollout' | 'summarize' | 'validate'> &
-  Pick<GpuTrainingActivities, 'initPolicy' | 'policyUpdate' | 'restorePolicy' | 'releasePolicy'>;
+  Pick<
+    GpuTrainingActivities,
+    'initPolicy' | 'policyUpdate' | 'accumulateGrpoGradients' | 'restorePolicy' | 'releasePolicy'
+  >;
 
-/** `<runId>/step-<n>/<stage>` for a stage, `<runId>/<activity>` for the run's own activities. */
-export type CallKey = `${string}/step-${number}/${StageName}` | `${string}/${RunActivityName}`;
+/**
+ * `<runId>/step-<n>/<stage>` for a stage, `<runId>/step-<n>/grpo-gradients` for the GRPO datums sent ahead of the
+ * policy update, `<runId>/<activity>` for the run's own activities.
+ */
+export type CallKey =
+  `${string}/step-${number}/${StageName | 'grpo-gradients'}` | `${string}/${RunActivityName}`;
 type RunActivityName = 'registerRun' | 'initPolicy' | 'recordStep' | 'releasePolicy' | 'restorePolicy';
 
-export function stageKey(runId: string, step: number, stage: StageName): CallKey {
+export function stageKey(runId: string, step: number, stage: StageName | 'grpo-gradients'): CallKey {
   return `${runId}/step-${step}/${stage}`;
 }
 
@@ -202,6 +210,10 @@ export class FakeMel {
       this.internalized.push({ runId, step, datums, ...(items ? { items } : {}) });
       const prompts = await this.enterChunk(ref, 'internalize', 4);
       return { grpoDatums: datums === 'nll' ? 0 : 2 * prompts, nllDatums: datums === 'grpo' ? 0 : 2 };
+    },
+    accumulateGrpoGradients: async ({ runId, step }: PolicyStepRef): Promise<GrpoGradientsSummary> => {
+      await this.enter(stageKey(runId, step, 'grpo-gradients'));
+      return { sent: true, grpoDatums: 8 };
     },
     policyUpdate: async ({ runId, step, policy }: PolicyStepRef): Promise<PolicyUpdateSummary> => {
       await this.enter(stageKey(runId, step, 'policy-update'));

@@ -4,7 +4,7 @@
  * per stage is capped whatever the batch, and so is the step's history; a step without a usable rollout fails.
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import type { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   combineRewardSummaries,
@@ -236,5 +236,65 @@ describe('the datums of a step', () => {
     expect(calls('over-a').map((call) => call.datums)).toEqual(['grpo', 'grpo', 'nll']);
     expect(calls('over-a').at(-1)).toEqual({ runId: 'over-a', step: 0, datums: 'nll' });
     expect(result.internalize).toEqual({ grpoDatums: 8, nllDatums: 2 });
+  });
+});
+
+describe("the GRPO datums' gradients", () => {
+  const keys = (runId: string) => ({
+    gradients: stageKey(runId, 0, 'grpo-gradients'),
+    update: stageKey(runId, 0, 'policy-update'),
+    summarize: stageKey(runId, 0, 'summarize'),
+  });
+  const fanOut = { prompts: 4, promptsPerChunk: 2, generationsPerChunk: 2 };
+
+  it('are sent once every GRPO datum is built, while the reflection stages sample', async () => {
+    const { gradients, summarize, update } = keys('grad-a');
+    const release = fake.hold(summarize);
+    const running = runStep('grad-a', fanOut);
+    try {
+      await fake.called(gradients);
+      expect(fake.internalized.filter((call) => call.runId === 'grad-a')).toHaveLength(2);
+      expect(fake.calls).not.toContain(update);
+    } finally {
+      release();
+    }
+    await running;
+    expect(fake.count(gradients)).toBe(1);
+    expect(fake.calls.indexOf(gradients)).toBeLessThan(fake.calls.indexOf(update));
+  });
+
+  it('are waited for by the policy update', async () => {
+    const { gradients, update } = keys('grad-b');
+    const release = fake.hold(gradients);
+    const running = runStep('grad-b', fanOut);
+    try {
+      await fake.called(stageKey('grad-b', 0, 'internalize'));
+      await eventually(
+        async () => fake.internalized.filter((call) => call.runId === 'grad-b' && call.datums === 'nll'),
+        (nll) => nll.length === 1,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(fake.calls).not.toContain(update);
+    } finally {
+      release();
+    }
+    await running;
+    expect(fake.count(update)).toBe(1);
+  });
+
+  it('failing to be sent leaves the whole update to the policy update, which still runs', async () => {
+    const { gradients, update } = keys('grad-c');
+    fake.fail(gradients, () => ApplicationFailure.nonRetryable('engine refused', 'Refused'));
+    const { result } = await runStep('grad-c', fanOut);
+    expect(fake.count(gradients)).toBe(1);
+    expect(fake.count(update)).toBe(1);
+    expect(result.update.grpoLoss).not.toBeNull();
+  });
+
+  it('are left to the policy update in a GRPO step, which has no reflection to overlap', async () => {
+    const { gradients, update } = keys('grad-d');
+    await runStep('grad-d', fanOut, 'grpo');
+    expect(fake.count(gradients)).toBe(0);
+    expect(fake.count(update)).toBe(1);
   });
 });
