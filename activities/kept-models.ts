@@ -50,6 +50,8 @@ export interface GrpoGradients {
   modelId: string;
   grpoLoss: number | null;
   grpoDatums: number;
+  /** The step's datum count the GRPO datums were scaled for (activities/step-objective.ts, `SentGrpoHalf`). */
+  stepDatums: number;
   startedFrom: 'kept-model' | 'saved-state';
 }
 

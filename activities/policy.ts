@@ -2,15 +2,21 @@
  * The policy on the engine. An update continues on the model that recorded the previous one when this worker kept
  * it (nothing went wrong since), and otherwise starts from the previous step's saved training state in a fresh
  * engine model; either way a retried update can never apply the optimizer twice: whatever a crashed attempt did to
- * its model is discarded, and the step's result is recorded once in MongoDB before the activity returns. On an
- * engine that sums the loss, a MEL step's GRPO datums reach the model earlier, while the step reflects
- * (`accumulateGrpoGradients`), and the update then sends only the NLL datums to that same model.
+ * its model is discarded, and the step's result is recorded once in MongoDB before the activity returns. A MEL
+ * step's GRPO datums reach the model earlier, while the step reflects (`accumulateGrpoGradients`), and the update
+ * then sends only the NLL datums to that same model.
  */
 import { log } from '@temporalio/activity';
 import type { SampledSequence, SampleRequest } from '../engine/engine.js';
 import { mapPages, type Paged } from '../common/pages.js';
 import { isModelGone } from '../engine/errors.js';
-import { completionText, grpoBatchScale, scaleAdvantages, type Datum } from '../mel/index.js';
+import {
+  completionText,
+  dividesByDatumCount,
+  grpoBatchScale,
+  scaleAdvantages,
+  type Datum,
+} from '../mel/index.js';
 import type { RunConfig } from '../mel/run-config.js';
 import type { DatumDoc, PolicyUpdateRecord } from '../store/documents.js';
 import { ids, stepScope } from '../store/documents.js';
@@ -21,6 +27,7 @@ import { stepReads } from '../store/step-reads.js';
 import { setFields, setOnce, upsertOne } from '../store/writes.js';
 import type { PolicyRef, ReleasePolicyInput, RestorePolicyInput } from '../temporal/contracts/common.js';
 import type {
+  GrpoGradientsInput,
   GrpoGradientsSummary,
   InitPolicyInput,
   PolicyStepRef,
@@ -31,7 +38,7 @@ import { KeptModels, StepGradients, type GrpoGradients } from './kept-models.js'
 import { RestoredSamplers } from './restored-samplers.js';
 import { assertSampledFrom } from './sample-provenance.js';
 import { invalidInput, loadRun, origin, showProgress, type MelActivityDeps } from './support.js';
-import { accumulateGrpo, accumulateNll, accumulateStepObjective } from './step-objective.js';
+import { accumulateGrpo, accumulateNllAfterGrpo, accumulateStepObjective } from './step-objective.js';
 
 export function createPolicyActivities(deps: MelActivityDeps) {
   const { db, engine } = deps;
@@ -118,20 +125,22 @@ export function createPolicyActivities(deps: MelActivityDeps) {
 
   /**
    * The step's GRPO datums sent to the training model while the reflection stages still sample, so that the policy
-   * update has only the NLL datums left to send. Only where the engine sums the loss over datums (hosted Tinker):
-   * under SkyRL's reduction every datum is scaled by the step's datum count, known only once validate has decided.
-   * The model with its gradients stays with this worker for the step's policy update; after anything else (a
-   * failure, the update on another worker, a restart) the policy update sends both halves itself.
+   * update has only the NLL datums left to send. They are scaled for the step's GRPO datums and `nllAtMost` NLL
+   * datums, a bound the policy update makes exact (`accumulateNllAfterGrpo`); without the bound, only an engine that
+   * sums the loss over datums (hosted Tinker) can take them early. The model with its gradients stays with this
+   * worker for the step's policy update; after anything else (a failure, the update on another worker, a restart)
+   * the policy update sends both halves itself.
    */
   async function accumulateGrpoGradients({
     runId,
     step,
     policy,
-  }: PolicyStepRef): Promise<GrpoGradientsSummary> {
+    nllAtMost,
+  }: GrpoGradientsInput): Promise<GrpoGradientsSummary> {
     const done = await steps.findOne({ _id: ids.step(runId, step) });
     if (done?.update) return { sent: false, grpoDatums: 0, reason: 'the step is updated already' };
-    if (engine.lossReduction !== 'sum') {
-      const reason = `the engine's ${engine.lossReduction} loss reduction needs the step's NLL datums counted first`;
+    if (nllAtMost === undefined && dividesByDatumCount(engine.lossReduction)) {
+      const reason = `the engine's ${engine.lossReduction} loss reduction needs a bound on the step's NLL datums`;
       return { sent: false, grpoDatums: 0, reason };
     }
     const run = await loadRun(db, runId);
@@ -143,9 +152,9 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       async (modelId) => {
         const grpo = await grpoPages(run.config, ref);
         showProgress({ stage: 'policy-update', phase: 'grpo-forward-backward', modelId });
-        // Under the sum reduction the step's datum count scales nothing; the GRPO datums' own count stands for it.
-        const grpoLoss = await accumulateGrpo(engine, modelId, grpo, grpo.count, run.config.grpo);
-        return { grpoLoss, grpoDatums: grpo.count };
+        const stepDatums = grpo.count + (nllAtMost ?? 0);
+        const grpoLoss = await accumulateGrpo(engine, modelId, grpo, stepDatums, run.config.grpo);
+        return { grpoLoss, grpoDatums: grpo.count, stepDatums };
       },
     );
     stepGradients.put(runId, { step, policy, modelId, startedFrom, ...result });
@@ -246,11 +255,14 @@ export function createPolicyActivities(deps: MelActivityDeps) {
     const nllDatums = trainableDatums(nll, policy, step);
     phase('forward-backward');
     const grpo = sent ? undefined : await grpoPages(config, ref);
-    const { grpoLoss, nllPerDatum } = grpo
-      ? await accumulateStepObjective(engine, modelId, { grpo, nll: nllDatums }, config.grpo)
+    const { grpoLoss, nllPerDatum, countOnlyDatums } = grpo
+      ? {
+          ...(await accumulateStepObjective(engine, modelId, { grpo, nll: nllDatums }, config.grpo)),
+          countOnlyDatums: 0,
+        }
       : {
           grpoLoss: sent!.grpoLoss,
-          nllPerDatum: await accumulateNll(engine, modelId, nllDatums, sent!.grpoDatums + nll.length),
+          ...(await accumulateNllAfterGrpo(engine, modelId, nllDatums, sent!)),
         };
     phase('optim-step');
     const optimizerMetrics = mongoSafeKeys(await engine.optimStep({ modelId, adam: config.optimizer }));
@@ -282,6 +294,7 @@ export function createPolicyActivities(deps: MelActivityDeps) {
       engineModelId: modelId,
       startedFrom,
       ...(sent ? { grpoSentWhileReflecting: true as const } : {}),
+      ...(countOnlyDatums > 0 ? { countOnlyDatums } : {}),
       origin: origin(),
     };
   }

@@ -5,7 +5,9 @@
 import { onePage, type Paged } from '../common/pages.js';
 import type { ForwardOutput, Loss, TrainingEngine } from '../engine/engine.js';
 import {
+  countOnlyDatums,
   datumNll,
+  dividesByDatumCount,
   grpoCall,
   nllCall,
   nllNeedsCurrentLogprobs,
@@ -60,8 +62,9 @@ export async function accumulateStepObjective(
 
 /**
  * The GRPO half: the step's GRPO datums sent for their gradient, in a step of `datumCount` datums in all; −J_GRPO
- * at the policy before the update (null without GRPO datums). Under the `sum` reduction the count does not matter,
- * so this half can be sent before the step's NLL datums are known (activities/policy.ts, `accumulateGrpo`).
+ * at the policy before the update (null without GRPO datums). Sent before the step's NLL datums are counted
+ * (activities/policy.ts, `accumulateGrpoGradients`), `datumCount` is a bound that `accumulateNllAfterGrpo` makes
+ * exact; under the `sum` reduction the count scales nothing.
  */
 export async function accumulateGrpo(
   engine: TrainingEngine,
@@ -110,6 +113,44 @@ export async function accumulateNll(
   );
   const logprobs = current ?? sent;
   return nll.map((datum, i) => datumNll(datum, logprobs[i] ?? []));
+}
+
+/** How a step's GRPO half was sent ahead of its NLL half (`accumulateGrpo`). */
+export interface SentGrpoHalf {
+  grpoDatums: number;
+  /** The step's datum count the GRPO datums were scaled for: at least its GRPO and NLL datums together. */
+  stepDatums: number;
+}
+
+/**
+ * The NLL half of a step whose GRPO half went first, scaled for `sent.stepDatums` datums before the NLL datums
+ * were counted. Where the engine divides the gradient by the number of datums (SkyRL), the datums the NLL half
+ * falls short of that count follow as count-only datums, in requests of their own (one token each, so they cost
+ * nothing beside the NLL datums' lengths): the divisor is then the count both halves were scaled for.
+ */
+export async function accumulateNllAfterGrpo(
+  engine: TrainingEngine,
+  modelId: string,
+  nll: readonly Datum[],
+  sent: SentGrpoHalf,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): Promise<{ nllPerDatum: DatumNll[]; countOnlyDatums: number }> {
+  const shortfall = sent.stepDatums - sent.grpoDatums - nll.length;
+  const counted = dividesByDatumCount(engine.lossReduction);
+  if (counted && shortfall < 0) {
+    throw new Error(
+      `the step has ${nll.length} NLL datums, more than the ${sent.stepDatums - sent.grpoDatums} ` +
+        'its GRPO datums were scaled for',
+    );
+  }
+  const nllPerDatum = await accumulateNll(engine, modelId, nll, sent.stepDatums, limits);
+  const countOnly = counted ? shortfall : 0;
+  if (countOnly > 0) {
+    await inRequests(limits, countOnlyDatums(countOnly), (data) =>
+      engine.forwardBackward({ modelId, data, loss: { fn: 'cross_entropy' } }),
+    );
+  }
+  return { nllPerDatum, countOnlyDatums: countOnly };
 }
 
 /** Each datum's target logprobs, from `request` sent over `data` in requests within `limits`. */

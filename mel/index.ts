@@ -116,7 +116,15 @@ export {
   scaleAdvantages,
   type GrpoBatchPart,
 } from './grpo-batch.js';
-export { LOSS_REDUCTIONS, grpoCall, nllCall, nllNeedsCurrentLogprobs, surrogateLoss } from './objective.js';
+export {
+  LOSS_REDUCTIONS,
+  countOnlyDatums,
+  dividesByDatumCount,
+  grpoCall,
+  nllCall,
+  nllNeedsCurrentLogprobs,
+  surrogateLoss,
+} from './objective.js';
 export type { EngineCall, LossReduction, ObjectiveLossFn, SurrogateConfig } from './objective.js';
 export {
   parseJsonlProblems,

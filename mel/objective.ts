@@ -36,6 +36,24 @@ export function nllNeedsCurrentLogprobs(reduction: LossReduction): boolean {
   return reduction === 'skyrl';
 }
 
+/** Whether `reduction` divides a step's accumulated gradient by the number of datums it was sent. */
+export function dividesByDatumCount(reduction: LossReduction): boolean {
+  return reduction === 'skyrl';
+}
+
+/**
+ * `count` datums that add nothing to the gradient but each count as one of the step's datums where the engine
+ * divides by that count: one token of zero weight (SkyRL guards the zero weight sum, `jnp.maximum(loss_mask.sum,
+ * 1e-9)`, so the datum's loss is 0). They let a step whose GRPO datums were scaled for D datums before its NLL
+ * datums were counted make up the difference.
+ */
+export function countOnlyDatums(count: number): Datum[] {
+  return Array.from({ length: count }, () => ({
+    model_input: { chunks: [{ type: 'encoded_text', tokens: [0] }] },
+    loss_fn_inputs: { target_tokens: { data: [0], dtype: 'int64' }, weights: float32([0]) },
+  }));
+}
+
 /** The step's GRPO datums as `reduction` must receive them, in a step of `datumCount` datums in all. */
 export function grpoCall(
   reduction: LossReduction,

@@ -331,6 +331,11 @@ export interface PolicyUpdateRecord {
    * and the update sent the NLL datums after them; absent when the update sent both.
    */
   grpoSentWhileReflecting?: true;
+  /**
+   * Zero-weight datums sent after the NLL datums so that the engine's datum count, by which it divides the gradient
+   * (SkyRL), is the one the GRPO datums sent while reflecting were scaled for (mel/objective.ts, `countOnlyDatums`).
+   */
+  countOnlyDatums?: number;
   origin: TemporalOrigin;
 }
 

@@ -5,6 +5,7 @@ import {
   stageQuery,
   type ContrastSummary,
   type InternalizeSummary,
+  type PolicyStepRef,
   type RolloutSummary,
   type SamplingChunkRef,
   type StageName,
@@ -39,8 +40,8 @@ const NO_REFLECTION: Reflection = {
  * One MEL training step: rollout → verify → contrast → summarize → validate → internalize → policy update.
  * Each stage is an activity that reads its inputs from MongoDB and writes its outputs there; only ids and counts
  * pass through this workflow's history. verify scores each prompt chunk as its rollout ends, and the GRPO half of
- * internalize builds the chunk's datums as it is verified; once all are built, they are sent to the training model
- * while the reflection stages sample, and the NLL half follows validate. In `grpo` mode the three reflection stages
+ * internalize builds the chunk's datums as it is verified; once all are built and contrast has counted the pairs,
+ * they are sent to the training model while summarize and validate sample, and the NLL half follows validate. In `grpo` mode the three reflection stages
  * are skipped. An overlapped stage's duration is what remains of it after the stage before.
  */
 export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: StepInput): Promise<StepResult> {
@@ -68,8 +69,11 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
           verify: await stage('verify', () => verifyStage(ref, fanOut)),
           grpoDatums: undefined,
         };
+  let contrastDone: (summary: ContrastSummary) => void = () => undefined;
+  const contrasted = new Promise<ContrastSummary>((resolve) => (contrastDone = resolve));
   const reflect = async (): Promise<Reflection> => {
     const contrast = await stage('contrast', () => cpu.contrast(ref));
+    contrastDone(contrast);
     const summarize = await stage('summarize', () => sampling.summarize(contrast.pairs));
     const validate = await stage('validate', () => sampling.validate(summarize.candidates));
     return { contrast, summarize, validate };
@@ -88,16 +92,9 @@ export async function melStepWorkflow({ runId, step, policy, mode, fanOut }: Ste
     internalizeRest = async () =>
       sumCounts([await cpu.internalize({ ...ref, datums: 'nll' }), await stepGrpoDatums]);
   }
-  // The GRPO datums' gradients depend only on them: sent to the training model while the reflection stages sample.
   const grpoGradients =
     grpoDatums && mode !== 'grpo' && patched(GRPO_GRADIENTS_PATCH)
-      ? grpoDatums
-          .then(() => gpuTraining.accumulateGrpoGradients(withPolicy))
-          // Only a head start: the policy update sends the GRPO datums itself when they were not sent.
-          .then(
-            () => undefined,
-            () => undefined,
-          )
+      ? sendGrpoGradients(withPolicy, grpoDatums, contrasted)
       : undefined;
   const { contrast, summarize, validate } = mode === 'grpo' ? NO_REFLECTION : await reflect();
   const internalize = await stage('internalize', internalizeRest);
@@ -133,6 +130,31 @@ const OVERLAP_PATCH = 'grpo-datums-while-reflecting';
  * it, activities/policy.ts); histories recorded before send them all in the policy update.
  */
 const GRPO_GRADIENTS_PATCH = 'grpo-gradients-while-reflecting';
+
+/** MEL steps send their GRPO datums once the step's pairs bound its NLL datums; histories recorded before, at once. */
+const GRPO_GRADIENTS_BOUND_PATCH = 'grpo-gradients-bounded-by-pairs';
+
+/**
+ * The GRPO datums' gradients, which depend only on them, sent to the training model while the reflection stages
+ * sample: once every GRPO datum is built and contrast has counted the pairs, which bound the step's NLL datums
+ * (the engine may scale each datum by the step's datum count). Settles either way: only a head start, since the
+ * policy update sends the GRPO datums itself when they were not sent.
+ */
+function sendGrpoGradients(
+  ref: PolicyStepRef,
+  grpoDatums: Promise<InternalizeSummary>,
+  contrasted: Promise<ContrastSummary>,
+): Promise<void> {
+  const sent = patched(GRPO_GRADIENTS_BOUND_PATCH)
+    ? Promise.all([grpoDatums, contrasted]).then(([, { pairs }]) =>
+        gpuTraining.accumulateGrpoGradients({ ...ref, nllAtMost: pairs }),
+      )
+    : grpoDatums.then(() => gpuTraining.accumulateGrpoGradients(ref));
+  return sent.then(
+    () => undefined,
+    () => undefined,
+  );
+}
 
 /**
  * The sampling stages, each split into activities that any inference worker takes (`fanOut`), their summaries

@@ -189,6 +189,15 @@ export interface InternalizeSummary {
   grpoDatums: number;
   nllDatums: number;
 }
+/** The GRPO datums' gradients sent ahead of the step's policy update (`accumulateGrpoGradients`). */
+export interface GrpoGradientsInput extends PolicyStepRef {
+  /**
+   * The most NLL datums the step can have: its pairs, one meta-experience each. Engines that divide the gradient by
+   * the step's datum count (SkyRL) need it; absent in histories recorded before, which send nothing there.
+   */
+  nllAtMost?: number;
+}
+
 /**
  * What `accumulateGrpoGradients` did: sent the step's GRPO datums to the training model ahead of the policy update,
  * or why not (`reason`), in which case the policy update sends them itself.

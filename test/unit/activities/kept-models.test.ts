@@ -49,6 +49,7 @@ describe("the models holding a step's GRPO gradients", () => {
     modelId,
     grpoLoss: 0.5,
     grpoDatums: 16,
+    stepDatums: 20,
     startedFrom: 'kept-model',
   });
 

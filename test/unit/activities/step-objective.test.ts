@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   accumulateGrpo,
-  accumulateNll,
+  accumulateNllAfterGrpo,
   accumulateStepObjective,
   requestChunks,
 } from '../../../activities/step-objective.js';
@@ -227,23 +227,48 @@ describe('a step split into several requests', () => {
     },
   );
 
-  it('follows Eq. 9 when the GRPO half is sent first and the NLL half later, unaware of it (sum)', async () => {
+  it.each(['skyrl', 'sum'] as const)(
+    'follows Eq. 9 when the GRPO half goes first, scaled for a bound on the NLL datums not yet counted (%s)',
+    async (reduction) => {
+      const batch = BATCHES['n_g ≠ N, with zero-advantage rollouts']!;
+      const { client, modelId } = await modelOn(reduction);
+      const { grpo, nll } = await stepDatums(client, modelId, batch, 0.05);
+      const current = (await client.forward({ modelId, data: grpo })).perDatum.map((d) => d.logprobs);
+
+      const bound = grpo.length + nll.length + 3;
+      const paged = { count: grpo.length, pages: pagesOf([grpo]) };
+      const grpoLoss = await accumulateGrpo(client, modelId, paged, bound, PPO);
+      const sent = { grpoDatums: grpo.length, stepDatums: bound };
+      const { countOnlyDatums } = await accumulateNllAfterGrpo(client, modelId, nll, sent);
+      await client.optimStep({ modelId, adam: { learningRate: 1e-4 } });
+
+      const step = await getJson<OptimStepRecord>(double!, `/double/v1/last-optim-step?model_id=${modelId}`);
+      // SkyRL divides by the datums it was sent: three zero-weight ones make up the bound.
+      expect(countOnlyDatums).toBe(reduction === 'skyrl' ? 3 : 0);
+      const trained = grpo.length + nll.length;
+      expect(step.datums).toHaveLength(trained + countOnlyDatums);
+      expectClose(
+        step.datums.slice(0, trained).map((d) => d.gradient),
+        paperCoefficients(batch, ratiosOf(grpo, current)),
+      );
+      expect(step.datums.slice(trained).every((d) => d.gradient.every((g) => g === 0))).toBe(true);
+      expect(grpoLoss).toBeCloseTo(surrogateLoss(grpo, current, PPO), 12);
+    },
+  );
+
+  it('refuses more NLL datums than the GRPO half was scaled for, before sending any of them (skyrl)', async () => {
     const batch = BATCHES['n_g ≠ N, with zero-advantage rollouts']!;
-    const { client, modelId } = await modelOn('sum');
+    const { client, modelId } = await modelOn('skyrl');
     const { grpo, nll } = await stepDatums(client, modelId, batch, 0.05);
-    const current = (await client.forward({ modelId, data: grpo })).perDatum.map((d) => d.logprobs);
-
-    const paged = { count: grpo.length, pages: pagesOf([grpo]) };
-    const grpoLoss = await accumulateGrpo(client, modelId, paged, grpo.length, PPO);
-    await accumulateNll(client, modelId, nll, grpo.length + nll.length);
-    await client.optimStep({ modelId, adam: { learningRate: 1e-4 } });
-
-    const step = await getJson<OptimStepRecord>(double!, `/double/v1/last-optim-step?model_id=${modelId}`);
-    expectClose(
-      step.datums.map((d) => d.gradient),
-      paperCoefficients(batch, ratiosOf(grpo, current)),
+    const bound = grpo.length + nll.length - 1;
+    await accumulateGrpo(client, modelId, { count: grpo.length, pages: pagesOf([grpo]) }, bound, PPO);
+    const sent = { grpoDatums: grpo.length, stepDatums: bound };
+    await expect(accumulateNllAfterGrpo(client, modelId, nll, sent)).rejects.toThrow(
+      `the step has ${nll.length} NLL datums, more than the ${nll.length - 1} its GRPO datums were scaled for`,
     );
-    expect(grpoLoss).toBeCloseTo(surrogateLoss(grpo, current, PPO), 12);
+    await client.optimStep({ modelId, adam: { learningRate: 1e-4 } });
+    const step = await getJson<OptimStepRecord>(double!, `/double/v1/last-optim-step?model_id=${modelId}`);
+    expect(step.datums).toHaveLength(grpo.length);
   });
 
   it('refuses pages that do not hold the counted datums, before any optimizer step', async () => {

@@ -19,6 +19,7 @@ import type {
 } from '../../../temporal/contracts/common.js';
 import type {
   ContrastSummary,
+  GrpoGradientsInput,
   GrpoGradientsSummary,
   InitPolicyInput,
   InternalizeRef,
@@ -91,6 +92,8 @@ export class FakeMel {
   readonly ranges = new Map<CallKey, (ItemRange | undefined)[]>();
   /** Every internalize call's input, in order. */
   readonly internalized: InternalizeRef[] = [];
+  /** The bound on the NLL datums each accumulateGrpoGradients call was given, by run. */
+  readonly nllBounds = new Map<string, (number | undefined)[]>();
   /** How many pairs contrast reports (summarize and validate then cover as many candidates). */
   pairsPerStep = 3;
   /** Whether rollout chunks report usable trajectories (false: an engine that fails every item). */
@@ -211,7 +214,12 @@ export class FakeMel {
       const prompts = await this.enterChunk(ref, 'internalize', 4);
       return { grpoDatums: datums === 'nll' ? 0 : 2 * prompts, nllDatums: datums === 'grpo' ? 0 : 2 };
     },
-    accumulateGrpoGradients: async ({ runId, step }: PolicyStepRef): Promise<GrpoGradientsSummary> => {
+    accumulateGrpoGradients: async ({
+      runId,
+      step,
+      nllAtMost,
+    }: GrpoGradientsInput): Promise<GrpoGradientsSummary> => {
+      this.nllBounds.set(runId, [...(this.nllBounds.get(runId) ?? []), nllAtMost]);
       await this.enter(stageKey(runId, step, 'grpo-gradients'));
       return { sent: true, grpoDatums: 8 };
     },

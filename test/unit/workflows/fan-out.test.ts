@@ -263,6 +263,26 @@ describe("the GRPO datums' gradients", () => {
     expect(fake.calls.indexOf(gradients)).toBeLessThan(fake.calls.indexOf(update));
   });
 
+  it("wait for contrast, whose pairs bound the step's NLL datums", async () => {
+    const { gradients } = keys('grad-e');
+    const contrast = stageKey('grad-e', 0, 'contrast');
+    const release = fake.hold(contrast);
+    const running = runStep('grad-e', fanOut);
+    try {
+      await fake.called(contrast);
+      await eventually(
+        async () => fake.internalized.filter((call) => call.runId === 'grad-e' && call.datums === 'grpo'),
+        (grpo) => grpo.length === 2,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(fake.calls).not.toContain(gradients);
+    } finally {
+      release();
+    }
+    await running;
+    expect(fake.nllBounds.get('grad-e')).toEqual([fake.pairsPerStep]);
+  });
+
   it('are waited for by the policy update', async () => {
     const { gradients, update } = keys('grad-b');
     const release = fake.hold(gradients);

@@ -15,7 +15,8 @@ const fixtures = readdirSync(FIXTURES).filter((file) => file.endsWith('.json'));
 // resume, stop, refused updates, a failed step retried), run-workflow-continued-as-new from the first execution
 // of its continue-as-new test, run-workflow-failed-start from its failed-start test (initPolicy fails, the run
 // pauses, resume retries the start); step-workflow-{mel,grpo}-verify-as-rolled from fake-activity steps with a
-// fanOut, as the step workflow was before it built the GRPO datums a prompt chunk at a time (at 889a9f7).
+// fanOut, as the step workflow was before it built the GRPO datums a prompt chunk at a time (at 889a9f7);
+// step-workflow-mel-grpo-gradients likewise, as it sent the GRPO datums ahead without waiting for contrast (at 01bf898).
 describe('replay of recorded workflow histories', () => {
   beforeAll(installQuietRuntime);
 
