@@ -1,7 +1,7 @@
 /**
  * A hung call costs its activity one attempt, well within the heartbeat timeout, and the retry completes the step:
- * the engine double never answers one `asample` (the rollout) nor the first `forward_backward` (the policy
- * update), and MongoDB never answers validate's first verdict write (a fault proxy in front of it). The workers'
+ * the engine double never answers one `asample` (the rollout) nor the first `forward_backward` (the GRPO datums,
+ * sent ahead of the policy update by `accumulateGrpoGradients`), and MongoDB never answers validate's first verdict write (a fault proxy in front of it). The workers'
  * stall bound is 8 s here (MEL_STALL_TIMEOUT_S, 120 s by default).
  */
 import { describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ describe('liveness: a hung engine or MongoDB call', () => {
     expect(mongo.proxy.fired()).toHaveLength(1);
 
     const attempts = await activityAttempts(stack.temporal, `${config.runId}/step-0`);
-    for (const activity of ['rollout', 'validate', 'policyUpdate']) {
+    for (const activity of ['rollout', 'validate', 'accumulateGrpoGradients']) {
       // (A slow machine may stall an attempt more than once.)
       expect(attempts.get(activity)!.attempt, activity).toBeGreaterThanOrEqual(2);
       expect(attempts.get(activity)!.lastFailure, activity).toEqual({
